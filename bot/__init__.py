@@ -1,0 +1,1 @@
+"""feedbot's Telegram side: application wiring, handlers, keyboards, the CLI and delivery."""

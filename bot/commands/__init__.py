@@ -1,0 +1,1 @@
+"""Sub-commands of the `feedbot` CLI, one module each."""

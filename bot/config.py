@@ -1,0 +1,121 @@
+"""Configuration read from the environment and `.env` with pydantic-settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one line naming the setting."""
+
+
+class Settings(BaseSettings):
+    """Every setting feedbot reads; names are the environment variables in `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
+    database: Path = Field(default=Path("feedbot.sqlite3"), validation_alias="FEEDBOT_DATABASE")
+    secret: SecretStr | None = Field(default=None, validation_alias="FEEDBOT_SECRET")
+    admins: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), validation_alias="FEEDBOT_ADMINS"
+    )
+    timezone: str = Field(default="Europe/Warsaw", validation_alias="FEEDBOT_TIMEZONE")
+    surveys_dir: Path | None = Field(default=None, validation_alias="FEEDBOT_SURVEYS_DIR")
+    api_base_url: str | None = Field(default=None, validation_alias="TELEGRAM_API_BASE_URL")
+    bot_username: str | None = Field(default=None, validation_alias="FEEDBOT_BOT_USERNAME")
+    anonymity_min: int = Field(default=5, ge=1, validation_alias="FEEDBOT_ANONYMITY_MIN")
+    comments_min: int | None = Field(default=None, ge=1, validation_alias="FEEDBOT_COMMENTS_MIN")
+    reminder_hours: float = Field(default=24, gt=0, validation_alias="FEEDBOT_REMINDER_HOURS")
+    abandon_days: float = Field(default=7, gt=0, validation_alias="FEEDBOT_ABANDON_DAYS")
+    pulse_weeks: int = Field(default=4, ge=0, validation_alias="FEEDBOT_PULSE_WEEKS")
+    log_level: str = Field(default="INFO", validation_alias="FEEDBOT_LOG_LEVEL")
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _parse_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError:
+                raise ValueError("expected Telegram user ids separated by commas") from None
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters of random text")
+        return value
+
+    @field_validator("token", "secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> Settings:
+        if self.comments_min is not None and self.comments_min < self.anonymity_min:
+            raise ValueError("FEEDBOT_COMMENTS_MIN must be at least FEEDBOT_ANONYMITY_MIN")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def comments_threshold(self) -> int:
+        return self.comments_min if self.comments_min is not None else self.anonymity_min
+
+    def secret_bytes(self) -> bytes:
+        """The server secret keying pseudonyms and invite hashes (ConfigError when unset)."""
+        if self.secret is None:
+            raise ConfigError(
+                "FEEDBOT_SECRET is not set: put a long random value in .env, e.g. the output of "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return self.secret.get_secret_value().encode()
+
+
+_ALIASES = {
+    name: str(field.validation_alias) for name, field in Settings.model_fields.items()
+}
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
+    """Read the settings, turning a validation error into a one-line ConfigError."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first["loc"][0] if first["loc"] else ""
+        setting = _ALIASES.get(str(loc), str(loc)) or "configuration"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{setting}: {message}") from None

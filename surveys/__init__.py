@@ -1,0 +1,1 @@
+"""What a survey is: schema, loader, the pure flow engine, scoring and bundled definitions."""

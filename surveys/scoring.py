@@ -1,0 +1,353 @@
+"""Survey statistics from summary counts: NPS, CSAT, means, shares, period changes, text bars."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
+
+from scipy import stats
+
+CONFIDENCE = 0.95
+ALPHA = 0.05
+
+# Smallest sample on either side of a comparison before we run a test at all.
+MIN_N_FOR_CHANGE = 2
+
+# Adjusted-Wald pseudo-observations for NPS (Rocks 2016, see `nps`).
+_NPS_PSEUDO_PROMOTERS = 0.75
+_NPS_PSEUDO_PASSIVES = 1.5
+_NPS_PSEUDO_DETRACTORS = 0.75
+_NPS_PSEUDO_N = _NPS_PSEUDO_PROMOTERS + _NPS_PSEUDO_PASSIVES + _NPS_PSEUDO_DETRACTORS  # 3
+
+# Below this expected cell count the two-proportion z-test is not trusted (Cochran's rule).
+_MIN_EXPECTED_FOR_Z = 5.0
+
+_FULL_BLOCK = "█"
+_EMPTY_BLOCK = "░"
+# Index i holds the block that is i/8 of a cell wide.
+_EIGHTHS = ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")
+
+Score = TypeVar("Score", bound=float)
+Key = TypeVar("Key", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A point estimate with its confidence interval, in display units.
+
+    `low <= value <= high` always holds. `margin` is the half-width of a
+    symmetric interval before clipping; it is None where the interval is not
+    symmetric (Wilson) or cannot be estimated (a mean of one answer).
+    """
+
+    value: float
+    low: float
+    high: float
+    n: int
+    margin: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Change from the previous period to the current one (current minus previous).
+
+    `p_value` is None when no test was run (too little data, or a degenerate
+    case where the test is undefined); `significant` is then False.
+    """
+
+    delta: float
+    significant: bool
+    p_value: float | None
+
+
+class NpsCounts(NamedTuple):
+    """Respondents split into NPS groups."""
+
+    promoters: int
+    passives: int
+    detractors: int
+
+    @property
+    def n(self) -> int:
+        return self.promoters + self.passives + self.detractors
+
+
+class Bar(NamedTuple, Generic[Key]):
+    """One row of a text histogram: a scale value, how many chose it, their percent (0..100)."""
+
+    value: Key
+    answers: int
+    percent: float
+    bar: str
+
+
+def nps(
+    promoters: int, passives: int, detractors: int, confidence: float = CONFIDENCE
+) -> Estimate | None:
+    """Net Promoter Score in points (-100..100) with an adjusted-Wald interval."""
+    counts = NpsCounts(promoters, passives, detractors)
+    _check_counts(counts)
+    if counts.n == 0:
+        return None
+    value = 100.0 * (promoters - detractors) / counts.n
+    centre, variance, n_adjusted = _nps_adjusted(counts)
+    margin = _z(confidence) * math.sqrt(variance / n_adjusted)
+    low = max(-1.0, centre - margin) * 100.0
+    high = min(1.0, centre + margin) * 100.0
+    # The pseudo-observations pull the centre towards 0 so hard at n == 1 that a
+    # lone promoter's 100 (or a lone detractor's -100) falls outside the interval;
+    # widen to keep `low <= value <= high`. Brute force shows n == 1 is the only case.
+    return Estimate(
+        value=value,
+        low=min(low, value),
+        high=max(high, value),
+        n=counts.n,
+        margin=margin * 100.0,
+    )
+
+
+def nps_buckets(distribution: Mapping[int, int]) -> NpsCounts:
+    """Split a 0-10 value->count distribution into (promoters, passives, detractors)."""
+    _check_counts(distribution.values())
+    promoters = passives = detractors = 0
+    for value, count in distribution.items():
+        if value not in range(11):
+            raise ValueError(f"NPS answer {value!r} is outside 0-10")
+        if value >= 9:
+            promoters += count
+        elif value >= 7:
+            passives += count
+        else:
+            detractors += count
+    return NpsCounts(promoters, passives, detractors)
+
+
+def csat(distribution: Mapping[int, int], confidence: float = CONFIDENCE) -> Estimate | None:
+    """CSAT: percent of 4-5 answers on a 1-5 scale (top-two-box) with a Wilson interval."""
+    for value in distribution:
+        if value not in range(1, 6):
+            raise ValueError(f"CSAT answer {value!r} is outside 1-5")
+    return favourable(distribution, threshold=4, confidence=confidence)
+
+
+def favourable(
+    distribution: Mapping[Score, int], threshold: float = 4, confidence: float = CONFIDENCE
+) -> Estimate | None:
+    """Percent of answers at or above `threshold`, with a Wilson interval."""
+    _check_counts(distribution.values())
+    n = sum(distribution.values())
+    successes = sum(count for value, count in distribution.items() if value >= threshold)
+    return _percent_estimate(successes, n, confidence)
+
+
+def mean(
+    distribution: Mapping[Score, int],
+    confidence: float = CONFIDENCE,
+    value_range: tuple[float, float] | None = None,
+) -> Estimate | None:
+    """Mean answer with a Student-t interval, optionally clipped to the scale's `value_range`.
+
+    One answer gives no spread to estimate: the interval collapses to the value
+    and `margin` is None, which tells the renderer to show no "±".
+    """
+    n, average, variance = _moments(distribution)
+    if n == 0:
+        return None
+    if n == 1:
+        return Estimate(value=average, low=average, high=average, n=1, margin=None)
+    _check_confidence(confidence)
+    t = float(stats.t.ppf(0.5 + confidence / 2, df=n - 1))
+    margin = t * math.sqrt(variance / n)
+    low, high = average - margin, average + margin
+    if value_range is not None:
+        low, high = max(low, value_range[0]), min(high, value_range[1])
+    return Estimate(value=average, low=low, high=high, n=n, margin=margin)
+
+
+def nps_change(
+    prev: tuple[int, int, int], cur: tuple[int, int, int], alpha: float = ALPHA
+) -> Change | None:
+    """NPS change in points; z-test on two independent adjusted-Wald NPS estimates.
+
+    `prev` and `cur` are (promoters, passives, detractors), e.g. `NpsCounts`.
+    None when either period has no answers.
+    """
+    before, after = NpsCounts(*prev), NpsCounts(*cur)
+    _check_counts(before)
+    _check_counts(after)
+    if before.n == 0 or after.n == 0:
+        return None
+    delta = 100.0 * (
+        (after.promoters - after.detractors) / after.n
+        - (before.promoters - before.detractors) / before.n
+    )
+    if min(before.n, after.n) < MIN_N_FOR_CHANGE:
+        return Change(delta=delta, significant=False, p_value=None)
+    # Rocks (2016) two-sample adjusted-Wald: the same pseudo-observations on each
+    # side, var(NPS) = (p + d - (p - d)^2) / n on the adjusted proportions. They
+    # also keep the variance above 0 when a side is all one group.
+    centre_before, var_before, n_before = _nps_adjusted(before)
+    centre_after, var_after, n_after = _nps_adjusted(after)
+    se = math.sqrt(var_before / n_before + var_after / n_after)
+    p_value = float(2.0 * stats.norm.sf(abs(centre_after - centre_before) / se))
+    return _change(delta, p_value, alpha)
+
+
+def proportion_change(
+    prev_successes: int, prev_n: int, cur_successes: int, cur_n: int, alpha: float = ALPHA
+) -> Change | None:
+    """Change in a share, in percentage points.
+
+    Pooled two-proportion z-test when every expected cell of the 2x2 table is
+    at least 5, otherwise Fisher's exact test (two-sided): weekly samples are
+    often small, where the z-test's p-values are too optimistic.
+    None when either period has no answers.
+    """
+    for successes, n in ((prev_successes, prev_n), (cur_successes, cur_n)):
+        if not 0 <= successes <= n:
+            raise ValueError(f"successes {successes} must be within 0..{n}")
+    if prev_n == 0 or cur_n == 0:
+        return None
+    delta = 100.0 * (cur_successes / cur_n - prev_successes / prev_n)
+    if min(prev_n, cur_n) < MIN_N_FOR_CHANGE:
+        return Change(delta=delta, significant=False, p_value=None)
+    pooled = (prev_successes + cur_successes) / (prev_n + cur_n)
+    smallest_expected = min(prev_n, cur_n) * min(pooled, 1.0 - pooled)
+    if smallest_expected >= _MIN_EXPECTED_FOR_Z:
+        se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / prev_n + 1.0 / cur_n))
+        z = (cur_successes / cur_n - prev_successes / prev_n) / se
+        p_value = float(2.0 * stats.norm.sf(abs(z)))
+    else:
+        table = [
+            [prev_successes, prev_n - prev_successes],
+            [cur_successes, cur_n - cur_successes],
+        ]
+        p_value = float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+    return _change(delta, p_value, alpha)
+
+
+def mean_change(
+    prev_distribution: Mapping[Score, int],
+    cur_distribution: Mapping[Score, int],
+    alpha: float = ALPHA,
+) -> Change | None:
+    """Change of the mean answer; Welch's t-test from summary statistics.
+
+    None when either period has no answers. When both periods have zero spread
+    (everyone gave the same answer) the t statistic is undefined and no test is
+    claimed.
+    """
+    n_before, mean_before, var_before = _moments(prev_distribution)
+    n_after, mean_after, var_after = _moments(cur_distribution)
+    if n_before == 0 or n_after == 0:
+        return None
+    delta = mean_after - mean_before
+    if min(n_before, n_after) < MIN_N_FOR_CHANGE or var_before == var_after == 0.0:
+        return Change(delta=delta, significant=False, p_value=None)
+    result = stats.ttest_ind_from_stats(
+        mean_after,
+        math.sqrt(var_after),
+        n_after,
+        mean_before,
+        math.sqrt(var_before),
+        n_before,
+        equal_var=False,
+    )
+    return _change(delta, float(result.pvalue), alpha)
+
+
+def distribution_bars(
+    distribution: Mapping[Key, int], scale_values: Sequence[Key], width: int = 10
+) -> list[Bar[Key]]:
+    """One bar per scale value, in scale order, each `width` cells long.
+
+    Bars are proportional to the share of all answers (a full bar means
+    everyone), drawn in eighths of a cell and padded with a light shade so the
+    rows line up in a monospace block. A value that got any answer shows at
+    least a sliver, so "few" never looks like "none".
+    """
+    if width < 1:
+        raise ValueError("width must be at least 1")
+    _check_counts(distribution.values())
+    total = sum(distribution.values())
+    bars = []
+    for value in scale_values:
+        count = distribution.get(value, 0)
+        share = count / total if total else 0.0
+        eighths = round(share * width * 8)
+        if count and eighths == 0:
+            eighths = 1
+        full, rest = divmod(eighths, 8)
+        drawn = _FULL_BLOCK * full + _EIGHTHS[rest]
+        bars.append(Bar(value, count, 100.0 * share, drawn + _EMPTY_BLOCK * (width - len(drawn))))
+    return bars
+
+
+def _nps_adjusted(counts: NpsCounts) -> tuple[float, float, float]:
+    """Adjusted-Wald NPS on the -1..1 scale: (centre, unit variance, adjusted n).
+
+    Source: Rocks, B. (2016) "Interval Estimation for the 'Net Promoter Score'",
+    The American Statistician 70(4); as summarised by MeasuringU
+    (https://measuringu.com/nps-confidence-intervals/ and
+    https://measuringu.com/nps-three-confidence-intervals/): add 3 to n, 3/4 to
+    the promoters and 3/4 to the detractors (so 1.5 to the passives), then use
+    var = p + d - (p - d)^2 on the adjusted proportions, se = sqrt(var / n_adj),
+    interval = NPS_adj ± z·se. Rocks' R package NPS (nps_test, test =
+    "adjusted.wald") uses the same pseudo-observations c(0.75, 1.5, 0.75).
+    """
+    n_adjusted = counts.n + _NPS_PSEUDO_N
+    p = (counts.promoters + _NPS_PSEUDO_PROMOTERS) / n_adjusted
+    d = (counts.detractors + _NPS_PSEUDO_DETRACTORS) / n_adjusted
+    centre = p - d
+    return centre, p + d - centre**2, n_adjusted
+
+
+def _percent_estimate(successes: int, n: int, confidence: float) -> Estimate | None:
+    if n == 0:
+        return None
+    _check_confidence(confidence)
+    interval = stats.binomtest(successes, n).proportion_ci(
+        confidence_level=confidence, method="wilson"
+    )
+    value = 100.0 * successes / n
+    # min/max only absorb floating-point noise: the Wilson interval contains p̂.
+    return Estimate(
+        value=value,
+        low=min(100.0 * float(interval.low), value),
+        high=max(100.0 * float(interval.high), value),
+        n=n,
+    )
+
+
+def _moments(distribution: Mapping[Score, int]) -> tuple[int, float, float]:
+    """(n, mean, sample variance with n - 1) of a value->count distribution."""
+    _check_counts(distribution.values())
+    n = sum(distribution.values())
+    if n == 0:
+        return 0, 0.0, 0.0
+    average = math.fsum(value * count for value, count in distribution.items()) / n
+    if n == 1:
+        return 1, average, 0.0
+    squares = math.fsum(count * (value - average) ** 2 for value, count in distribution.items())
+    return n, average, squares / (n - 1)
+
+
+def _change(delta: float, p_value: float, alpha: float) -> Change:
+    return Change(delta=delta, significant=p_value < alpha, p_value=p_value)
+
+
+def _z(confidence: float) -> float:
+    _check_confidence(confidence)
+    return float(stats.norm.ppf(0.5 + confidence / 2))
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+
+
+def _check_counts(counts: Iterable[int]) -> None:
+    if any(count < 0 for count in counts):
+        raise ValueError("counts must not be negative")
