@@ -75,7 +75,10 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters of random text")
         return value
 
-    @field_validator("token", "secret", mode="before")
+    @field_validator(
+        "token", "secret", "surveys_dir", "api_base_url", "bot_username", "comments_min",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

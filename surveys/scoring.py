@@ -86,7 +86,11 @@ class Bar(NamedTuple, Generic[Key]):
 def nps(
     promoters: int, passives: int, detractors: int, confidence: float = CONFIDENCE
 ) -> Estimate | None:
-    """Net Promoter Score in points (-100..100) with an adjusted-Wald interval."""
+    """Net Promoter Score in points (-100..100) with an adjusted-Wald interval.
+
+    `value` is the plain score; the interval is centred on the adjusted score,
+    which leans towards 0, so render `low`..`high` rather than `value ± margin`.
+    """
     counts = NpsCounts(promoters, passives, detractors)
     _check_counts(counts)
     if counts.n == 0:
@@ -162,7 +166,7 @@ def mean(
     margin = t * math.sqrt(variance / n)
     low, high = average - margin, average + margin
     if value_range is not None:
-        low, high = max(low, value_range[0]), min(high, value_range[1])
+        low, high = max(low, float(value_range[0])), min(high, float(value_range[1]))
     return Estimate(value=average, low=low, high=high, n=n, margin=margin)
 
 
@@ -266,7 +270,8 @@ def distribution_bars(
     Bars are proportional to the share of all answers (a full bar means
     everyone), drawn in eighths of a cell and padded with a light shade so the
     rows line up in a monospace block. A value that got any answer shows at
-    least a sliver, so "few" never looks like "none".
+    least a sliver and only a unanimous one fills the bar, so rounding never
+    turns "few" into "none" or "most" into "all".
     """
     if width < 1:
         raise ValueError("width must be at least 1")
@@ -279,6 +284,8 @@ def distribution_bars(
         eighths = round(share * width * 8)
         if count and eighths == 0:
             eighths = 1
+        if count < total and eighths == width * 8:
+            eighths -= 1
         full, rest = divmod(eighths, 8)
         drawn = _FULL_BLOCK * full + _EIGHTHS[rest]
         bars.append(Bar(value, count, 100.0 * share, drawn + _EMPTY_BLOCK * (width - len(drawn))))
