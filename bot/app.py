@@ -1,0 +1,128 @@
+"""The one place that wires the bot: handlers, jobs, database, processor, rate limiter."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, cast
+
+from telegram import BotCommand, BotCommandScopeDefault, LinkPreviewOptions
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    ContextTypes,
+    Defaults,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.i18n import LANGUAGES, t
+from bot.processor import PerUserUpdateProcessor
+from bot.services import Services, utc_now
+from storage.db import Database
+from surveys.loader import SurveyCatalog
+
+log = logging.getLogger(__name__)
+
+SERVICES_KEY = "services"
+
+# Commands shown in Telegram's menu, in this order; /help shows each user only theirs.
+PUBLIC_COMMANDS = ("start", "help", "lang", "cancel")
+
+
+def services_of(context: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any, Any]) -> Services:
+    """The Services object stored at start-up."""
+    data = context.bot_data
+    return cast(Services, data[SERVICES_KEY])
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr; httpx stays at WARNING because its request lines contain the token."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Tell Telegram our command list in every language (the default scope is English)."""
+    for lang in LANGUAGES:
+        commands = [BotCommand(c, t(lang, f"command.{c}")) for c in PUBLIC_COMMANDS]
+        await app.bot.set_my_commands(
+            commands, scope=BotCommandScopeDefault(), language_code=lang
+        )
+    await app.bot.set_my_commands(
+        [BotCommand(c, t("en", f"command.{c}")) for c in PUBLIC_COMMANDS]
+    )
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    surveys: SurveyCatalog | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    rate_limiter: BaseRateLimiter[Any] | None | bool = True,
+    concurrent: bool = True,
+    schedule_jobs: bool = True,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Build the Application; the database opens in post_init and closes in post_shutdown.
+
+    Tests and benchmarks inject `request` (an in-process fake Bot API), a clock and
+    their own rate limiter; production passes only the settings.
+    """
+    if settings.token is None:
+        raise ValueError("a bot token is required to build the application")
+    catalog = surveys or SurveyCatalog.from_folders(settings.surveys_dir)
+
+    async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        db = await Database.open(settings.database)
+        services = Services(settings=settings, db=db, surveys=catalog, clock=clock)
+        services.bot_username = app.bot.username
+        app.bot_data[SERVICES_KEY] = services
+        try:
+            await register_commands(app)
+        except Exception:  # the bot works without a command menu
+            log.warning("could not register the command list", exc_info=True)
+        if schedule_jobs:
+            from bot import jobs
+
+            await jobs.schedule_all(app)
+
+    async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        services = app.bot_data.pop(SERVICES_KEY, None)
+        if services is not None:
+            await services.db.close()
+
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token.get_secret_value())
+        .defaults(Defaults(parse_mode="HTML", link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if settings.api_base_url:
+        base = settings.api_base_url.rstrip("/")
+        builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    if rate_limiter is True:
+        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, max_retries=3))
+    elif isinstance(rate_limiter, BaseRateLimiter):
+        builder = builder.rate_limiter(rate_limiter)
+    if concurrent:
+        builder = builder.concurrent_updates(PerUserUpdateProcessor())
+    app = builder.build()
+
+    from bot.handlers import register_all
+
+    register_all(app)
+    return app

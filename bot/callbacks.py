@@ -1,0 +1,124 @@
+"""The one encoder/decoder pair for inline-button callback data (versioned, validated)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+# Every button carries "f1:<action>:<args>"; "f1" is the format version so a
+# future change can still recognise (and politely retire) buttons sent today.
+VERSION = "f1"
+MAX_BYTES = 64
+
+
+class Action(StrEnum):
+    """What a button does; the value is its short code in callback data."""
+
+    ANSWER = "a"  # session, question, value
+    TOGGLE = "t"  # session, question, choice
+    CONFIRM = "d"  # session, question (multi-choice Done)
+    BACK = "b"  # session, question
+    SKIP = "s"  # session, question
+    CANCEL = "x"  # session
+    RESUME = "r"  # session
+    RESTART = "rs"  # session
+    EVALUATE = "ev"  # subject id: an internal member picks a department
+    MENU = "m"  # show the member menu
+    SWITCH_INVITE = "si"  # invite token: leave the open survey for a new invite
+    LANG = "l"  # language code
+    MUTE_PULSE = "mp"  # 1 to mute, 0 to unmute
+    SETTINGS = "st"  # setting name, value
+
+
+_ARITY = {
+    Action.ANSWER: 3,
+    Action.TOGGLE: 3,
+    Action.CONFIRM: 2,
+    Action.BACK: 2,
+    Action.SKIP: 2,
+    Action.CANCEL: 1,
+    Action.RESUME: 1,
+    Action.RESTART: 1,
+    Action.EVALUATE: 1,
+    Action.MENU: 0,
+    Action.SWITCH_INVITE: 1,
+    Action.LANG: 1,
+    Action.MUTE_PULSE: 1,
+    Action.SETTINGS: 2,
+}
+_SESSION_ACTIONS = {
+    Action.ANSWER,
+    Action.TOGGLE,
+    Action.CONFIRM,
+    Action.BACK,
+    Action.SKIP,
+    Action.CANCEL,
+    Action.RESUME,
+    Action.RESTART,
+}
+_ARG = re.compile(r"^[A-Za-z0-9_\-.+/]{1,48}$")
+
+
+class CallbackDataError(ValueError):
+    """Callback data that feedbot did not produce (forged, truncated or from an old format)."""
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A decoded button press."""
+
+    action: Action
+    args: tuple[str, ...]
+
+    @property
+    def session_id(self) -> int:
+        """The session a survey button belongs to."""
+        if self.action not in _SESSION_ACTIONS:
+            raise CallbackDataError(f"{self.action} carries no session")
+        return int(self.args[0])
+
+    @property
+    def question_id(self) -> str:
+        """The question a survey button belongs to."""
+        return self.args[1]
+
+    @property
+    def value(self) -> str:
+        """The last argument: an answer value, a choice id, a code."""
+        return self.args[-1]
+
+
+def encode(action: Action, *args: object) -> str:
+    """Callback data for a button; raises ValueError if it would not fit Telegram's 64 bytes."""
+    parts = [str(a) for a in args]
+    if len(parts) != _ARITY[action]:
+        raise ValueError(f"{action.name} takes {_ARITY[action]} arguments, got {len(parts)}")
+    for part in parts:
+        if not _ARG.match(part):
+            raise ValueError(f"callback argument {part!r} has characters or length not allowed")
+    data = ":".join([VERSION, action.value, *parts])
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"callback data {data!r} is longer than {MAX_BYTES} bytes")
+    return data
+
+
+def decode(data: str | None) -> Callback:
+    """Parse callback data produced by `encode`; CallbackDataError for anything else."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        raise CallbackDataError("empty or oversized callback data")
+    version, _, rest = data.partition(":")
+    if version != VERSION:
+        raise CallbackDataError(f"unknown callback format {version!r}")
+    code, *args = rest.split(":")
+    try:
+        action = Action(code)
+    except ValueError:
+        raise CallbackDataError(f"unknown action {code!r}") from None
+    if len(args) != _ARITY[action] or not all(_ARG.match(a) for a in args):
+        raise CallbackDataError(f"malformed arguments for {action.name}")
+    if action in _SESSION_ACTIONS and not args[0].isdigit():
+        raise CallbackDataError("session id is not a number")
+    if action is Action.EVALUATE and not args[0].isdigit():
+        raise CallbackDataError("subject id is not a number")
+    return Callback(action, tuple(args))

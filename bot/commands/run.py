@@ -1,0 +1,46 @@
+"""`feedbot run`: start the bot with long polling."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.commands.common import CommandError, add_database_option, settings_from
+
+NO_TOKEN = (
+    "no bot token: create a bot with @BotFather in Telegram (/newbot), put "
+    "TELEGRAM_BOT_TOKEN=<token> in .env (see .env.example) and run `feedbot run` again; "
+    "to try everything without Telegram, run `feedbot demo`."
+)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start polling until Ctrl-C or SIGTERM; the database closes cleanly on the way out."""
+    settings = settings_from(args)
+    if settings.token is None:
+        raise CommandError(NO_TOKEN, exit_code=2)
+    settings.secret_bytes()  # fail with the one-line explanation before anything starts
+
+    from telegram import Update
+
+    from bot.app import build_application, configure_logging
+
+    configure_logging(settings.log_level)
+    app = build_application(settings)
+    # Updates that arrived while the bot was down are processed, not dropped:
+    # someone may have pressed a button meanwhile.
+    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `feedbot run`."""
+    parser = subparsers.add_parser(
+        "run", help="run the bot (long polling)", description="Run the bot with long polling."
+    )
+    add_database_option(parser)
+    parser.set_defaults(handler=run)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run(argparse.Namespace(database=None)))

@@ -1,0 +1,246 @@
+"""Survey orchestration between the engine and storage; no Telegram types here."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from bot.services import Services
+from storage import sessions as session_repo
+from storage import updates as update_repo
+from storage.errors import AlreadyAnswered
+from storage.models import Session, Subject
+from surveys import engine
+from surveys.periods import period_key, span, week_key
+from surveys.schema import Audience, QuestionType, SurveyDefinition
+
+log = logging.getLogger(__name__)
+
+
+class Op(StrEnum):
+    """What a respondent did to the current question."""
+
+    ANSWER = "answer"
+    TOGGLE = "toggle"
+    CONFIRM = "confirm"
+    SKIP = "skip"
+    BACK = "back"
+
+
+@dataclass(frozen=True)
+class Ask:
+    """The next question to show."""
+
+    session: Session
+    definition: SurveyDefinition
+    step: engine.QuestionStep
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The survey was completed and the response stored."""
+
+    session: Session
+    definition: SurveyDefinition
+    answers: dict[str, engine.AnswerValue]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Nothing changed; `key` names the catalog text explaining why."""
+
+    key: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The same update was already applied (Telegram delivered it twice)."""
+
+
+Outcome = Ask | Finished | Refused | Duplicate
+
+
+def definition_for(services: Services, session: Session) -> SurveyDefinition:
+    """The survey version a session was started with (kept even after the YAML changes)."""
+    return services.surveys.get(session.survey_id, session.survey_version)
+
+
+def unique_key(services: Services, definition: SurveyDefinition) -> str:
+    """The key of the period within which one respondent may answer once."""
+    return period_key(services.today(), definition.period)
+
+
+def next_possible(services: Services, definition: SurveyDefinition) -> date:
+    """The first day a respondent who answered today may answer again."""
+    return span(unique_key(services, definition)).next_start
+
+
+async def already_answered(
+    services: Services, telegram_id: int, subject: Subject
+) -> date | None:
+    """The date this person may evaluate `subject` again, or None if they may now."""
+    definition = services.surveys.latest(subject.survey_id)
+    key = unique_key(services, definition)
+    pseudonym = services.pseudonym(telegram_id, subject.id, key)
+    if await session_repo.has_answered(services.db.conn, subject.id, pseudonym, key):
+        return span(key).next_start
+    return None
+
+
+async def begin(
+    services: Services, *, telegram_id: int, chat_id: int, subject: Subject, role: str | None
+) -> Ask | Refused:
+    """Start a survey about `subject` (caller ensured no other survey is open)."""
+    again = await already_answered(services, telegram_id, subject)
+    if again is not None:
+        return Refused("survey.already_answered", {"date": again})
+    definition = services.surveys.latest(subject.survey_id)
+    state = engine.new_state()
+    async with services.db.transaction() as conn:
+        session = await session_repo.start_session(
+            conn,
+            respondent_id=telegram_id,
+            chat_id=chat_id,
+            survey_id=definition.id,
+            survey_version=definition.version,
+            subject_id=subject.id,
+            audience=definition.audience,
+            role=role,
+            state_json=state.to_json(),
+            now=services.now(),
+            week_key=week_key(services.today()),
+        )
+    step = engine.next_step(definition, state)
+    assert isinstance(step, engine.QuestionStep), "a survey has at least one question"
+    return Ask(session, definition, step)
+
+
+def current(services: Services, session: Session) -> Ask | Finished:
+    """Where an open session stands (for resume and for re-sending after a stale button)."""
+    definition = definition_for(services, session)
+    state = engine.SessionState.from_json(session.state_json)
+    step = engine.next_step(definition, state)
+    if isinstance(step, engine.Done):
+        return Finished(session, definition, step.answers)
+    return Ask(session, definition, step)
+
+
+def _apply(
+    definition: SurveyDefinition,
+    state: engine.SessionState,
+    op: Op,
+    question_id: str,
+    value: engine.AnswerValue,
+) -> engine.SessionState | engine.Rejection:
+    if op is Op.ANSWER:
+        return engine.apply_answer(definition, state, question_id, value)
+    if op is Op.TOGGLE:
+        return engine.toggle_choice(definition, state, question_id, str(value))
+    if op is Op.CONFIRM:
+        return engine.confirm_choices(definition, state, question_id)
+    if op is Op.SKIP:
+        return engine.skip(definition, state, question_id)
+    step = engine.next_step(definition, state)
+    if isinstance(step, engine.QuestionStep) and step.question.id != question_id:
+        return engine.Rejection("not_current_question", {})
+    return engine.go_back(definition, state)
+
+
+async def act(
+    services: Services,
+    session: Session,
+    *,
+    op: Op,
+    question_id: str,
+    value: engine.AnswerValue = None,
+    update_id: int | None = None,
+) -> Outcome:
+    """Apply one respondent action and commit it before anything is sent back."""
+    definition = definition_for(services, session)
+    state = engine.SessionState.from_json(session.state_json)
+    result = _apply(definition, state, op, question_id, value)
+    if isinstance(result, engine.Rejection):
+        return Refused(f"error.{result.key}", dict(result.params))
+    step = engine.next_step(definition, result)
+    now = services.now()
+    try:
+        async with services.db.transaction() as conn:
+            if update_id is not None and not await update_repo.mark_processed(
+                conn, update_id, now=now
+            ):
+                return Duplicate()
+            if isinstance(step, engine.Done):
+                await _complete(services, conn, session, definition, step.answers)
+            else:
+                await session_repo.save_state(
+                    conn, session.id, state_json=result.to_json(), now=now
+                )
+    except AlreadyAnswered as exc:
+        async with services.db.transaction() as conn:
+            await session_repo.cancel_session(conn, session.id, now=now)
+        return Refused("survey.already_answered", {"date": exc.next_possible})
+    if isinstance(step, engine.Done):
+        return Finished(session, definition, step.answers)
+    updated = Session(**{**session.__dict__, "state_json": result.to_json()})
+    return Ask(updated, definition, step)
+
+
+def _contact_id(session: Session, definition: SurveyDefinition, answers: dict[str, object]) -> int | None:
+    """The buyer's Telegram id, kept only when they said yes to being contacted."""
+    if definition.audience is not Audience.EXTERNAL:
+        return None
+    for question in definition.questions:
+        if question.type is QuestionType.YES_NO and question.metric == "consent":
+            if answers.get(question.id) is True:
+                return session.respondent_id
+    return None
+
+
+async def _complete(
+    services: Services,
+    conn: object,
+    session: Session,
+    definition: SurveyDefinition,
+    answers: dict[str, engine.AnswerValue],
+) -> None:
+    assert session.respondent_id is not None, "an open session knows its respondent"
+    key = unique_key(services, definition)
+    await session_repo.complete_session(
+        conn,  # type: ignore[arg-type]
+        session,
+        records=engine.answer_records(definition, answers),
+        pseudonym=services.pseudonym(session.respondent_id, session.subject_id, key),
+        unique_key=key,
+        next_possible=span(key).next_start,
+        contact_id=_contact_id(session, definition, answers),
+        now=services.now(),
+        week_key=week_key(services.today()),
+    )
+
+
+async def remember_message(services: Services, session: Session, message_id: int) -> None:
+    """Store the id of the message carrying the session's current keyboard."""
+    async with services.db.transaction() as conn:
+        await session_repo.set_message_id(conn, session.id, message_id)
+
+
+async def cancel(services: Services, session: Session) -> None:
+    """Drop an open session at the respondent's request; nothing of it is kept."""
+    async with services.db.transaction() as conn:
+        await session_repo.cancel_session(conn, session.id, now=services.now())
+
+
+async def restart(services: Services, session: Session, subject: Subject) -> Ask | Refused:
+    """Throw away an open session's answers and begin the same survey again."""
+    await cancel(services, session)
+    assert session.respondent_id is not None
+    return await begin(
+        services,
+        telegram_id=session.respondent_id,
+        chat_id=session.chat_id,
+        subject=subject,
+        role=session.role,
+    )

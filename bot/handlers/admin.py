@@ -1,0 +1,165 @@
+"""Admins (FEEDBOT_ADMINS): invites, subjects, in chat as well as from the CLI."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes, filters
+
+from bot.app import services_of
+from bot.handlers.common import language, reply
+from bot.i18n import t
+from storage import invites as invite_repo
+from storage import subjects as subject_repo
+from storage.errors import DuplicateSlug, InvalidSlug
+from storage.models import InviteKind, MemberRole, SubjectKind
+from surveys.schema import Audience
+
+_KINDS = {k.value: k for k in InviteKind}
+
+
+async def _admin_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """The user's language if they are an admin; otherwise reply politely and return None."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    lang = await language(services, update)
+    if not services.is_admin(user.id):
+        await reply(update, t(lang, "admin.only_admins"))
+        return None
+    return lang
+
+
+async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/invite employee|buyer|owner SLUG, or /invite partner contractor|supplier."""
+    lang = await _admin_lang(update, context)
+    if lang is None:
+        return
+    services = services_of(context)
+    args = [a.lower() for a in context.args or []]
+    if len(args) != 2 or args[0] not in _KINDS:
+        await reply(update, t(lang, "admin.invite_usage"))
+        return
+    kind, target = _KINDS[args[0]], args[1]
+    subject_id = None
+    role = None
+    max_uses: int | None = None
+    if kind is InviteKind.PARTNER:
+        if target not in (MemberRole.CONTRACTOR.value, MemberRole.SUPPLIER.value):
+            await reply(update, t(lang, "admin.invite_usage"))
+            return
+        role = target
+    else:
+        subject = await subject_repo.get_subject(services.db.conn, target)
+        expected = SubjectKind.PRODUCT if kind is InviteKind.BUYER else SubjectKind.DEPARTMENT
+        if subject is None or subject.archived or (
+            kind is not InviteKind.OWNER and subject.kind is not expected
+        ):
+            await reply(update, t(lang, "admin.unknown_subject", slug=html.escape(target)))
+            return
+        subject_id = subject.id
+        if kind is InviteKind.OWNER:
+            max_uses = 1
+    user = update.effective_user
+    assert user is not None
+    async with services.db.transaction() as conn:
+        invite, token = await invite_repo.create_invite(
+            conn,
+            services.secret,
+            kind=kind,
+            subject_id=subject_id,
+            role=role,
+            max_uses=max_uses,
+            expires_at=None,
+            created_by=user.id,
+            now=services.now(),
+        )
+    uses = t(lang, "admin.uses_unlimited") if max_uses is None else str(max_uses)
+    await reply(
+        update,
+        t(lang, "admin.invite_created", kind=kind.value, link=services.invite_link(token), uses=uses),
+    )
+
+
+async def _list(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: SubjectKind) -> None:
+    lang = await _admin_lang(update, context)
+    if lang is None:
+        return
+    services = services_of(context)
+    subjects = await subject_repo.list_subjects(services.db.conn, kind)
+    if not subjects:
+        await reply(update, t(lang, f"admin.no_{kind.value}s"))
+        return
+    lines = [t(lang, f"admin.{kind.value}s_header")]
+    lines += [f"• <code>{s.slug}</code> — {html.escape(s.name(lang))}" for s in subjects]
+    await reply(update, "\n".join(lines))
+
+
+async def on_departments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/departments: every department."""
+    await _list(update, context, SubjectKind.DEPARTMENT)
+
+
+async def on_products(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/products: every product."""
+    await _list(update, context, SubjectKind.PRODUCT)
+
+
+_ADD = re.compile(r"^\s*(\S+)\s+(.+?)\s*$", re.S)
+
+
+async def _add(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: SubjectKind) -> None:
+    lang = await _admin_lang(update, context)
+    if lang is None:
+        return
+    services = services_of(context)
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    rest = message.text.partition(" ")[2]
+    match = _ADD.match(rest)
+    if match is None:
+        await reply(update, t(lang, f"admin.add_{kind.value}_usage"))
+        return
+    slug, names_text = match[1].lower(), match[2]
+    polish, _, english = (p.strip() for p in names_text.partition("|"))
+    names = {"pl": polish, "en": english or polish}
+    audience = Audience.INTERNAL if kind is SubjectKind.DEPARTMENT else Audience.EXTERNAL
+    survey_id = services.surveys.default_for(audience).id
+    try:
+        async with services.db.transaction() as conn:
+            subject = await subject_repo.add_subject(
+                conn, slug=slug, kind=kind, names=names, survey_id=survey_id, now=services.now()
+            )
+    except InvalidSlug:
+        await reply(update, t(lang, "admin.invalid_slug", slug=html.escape(slug)))
+        return
+    except DuplicateSlug:
+        await reply(update, t(lang, "admin.duplicate_slug", slug=html.escape(slug)))
+        return
+    await reply(
+        update,
+        t(lang, f"admin.{kind.value}_added", slug=subject.slug, name=html.escape(subject.name(lang))),
+    )
+
+
+async def on_add_department(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/adddepartment SLUG Polish name | English name."""
+    await _add(update, context, SubjectKind.DEPARTMENT)
+
+
+async def on_add_product(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/addproduct SLUG Polish name | English name."""
+    await _add(update, context, SubjectKind.PRODUCT)
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add the admin commands (each checks FEEDBOT_ADMINS itself and says no politely)."""
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("invite", on_invite, filters=private))
+    app.add_handler(CommandHandler("departments", on_departments, filters=private))
+    app.add_handler(CommandHandler("products", on_products, filters=private))
+    app.add_handler(CommandHandler("adddepartment", on_add_department, filters=private))
+    app.add_handler(CommandHandler("addproduct", on_add_product, filters=private))

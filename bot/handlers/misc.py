@@ -1,0 +1,206 @@
+"""Help, language, cancel, the callback dispatcher, fallbacks and the error handler."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.app import services_of
+from bot.callbacks import Action, CallbackDataError, decode, encode
+from bot.handlers import survey
+from bot.handlers.common import language, reply
+from bot.i18n import LANGUAGES, t
+from storage import members as member_repo
+from storage import owners as owner_repo
+from storage import sessions as session_repo
+from storage import users as user_repo
+
+log = logging.getLogger(__name__)
+
+# Who may use which command; /help lists exactly the ones a user may use.
+EVERYONE = ("start", "help", "lang", "cancel")
+MEMBER = ("evaluate", "pulses")
+OWNER = ("digest", "export", "subjects", "settings")
+ADMIN = ("invite", "departments", "products", "adddepartment", "addproduct")
+ALL_COMMANDS = EVERYONE + MEMBER + OWNER + ADMIN
+
+
+async def commands_for(update: Update, context: ContextTypes.DEFAULT_TYPE) -> list[str]:
+    """The commands this user may use."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    conn = services.db.conn
+    allowed = list(EVERYONE)
+    if await member_repo.get_member(conn, user.id) is not None:
+        allowed += MEMBER
+    if await owner_repo.list_owned_subjects(conn, user.id):
+        allowed += OWNER
+    if services.is_admin(user.id):
+        allowed += ADMIN
+    return allowed
+
+
+async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: what this bot is and the commands this user may use."""
+    lang = await language(services_of(context), update)
+    lines = [t(lang, "help.intro"), ""]
+    for command in await commands_for(update, context):
+        lines.append(f"/{command} — {t(lang, f'command.{command}')}")
+    await reply(update, "\n".join(lines))
+
+
+async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/lang [pl|en]: switch the language, or pick it from buttons."""
+    services = services_of(context)
+    lang = await language(services, update)
+    choice = context.args[0].lower() if context.args else None
+    if choice in LANGUAGES:
+        await _set_language(update, context, choice)
+        return
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t(code, "lang.name"), callback_data=encode(Action.LANG, code))
+          for code in LANGUAGES]]
+    )
+    await reply(update, t(lang, "lang.choose"), reply_markup=keyboard)
+
+
+async def _set_language(update: Update, context: ContextTypes.DEFAULT_TYPE, code: str) -> None:
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    async with services.db.transaction() as conn:
+        await user_repo.touch_user(conn, user.id, lang_hint=code, now=services.now())
+        await user_repo.set_language(conn, user.id, code)
+    services.remember_language(user.id, code)
+    await reply(update, t(code, "lang.changed"))
+
+
+async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel: drop the open survey, if any."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    lang = await language(services, update)
+    session = await session_repo.get_active_session(services.db.conn, user.id)
+    if session is None:
+        await reply(update, t(lang, "survey.nothing_to_cancel"))
+        return
+    from bot import flow
+    from bot.handlers.common import drop_keyboard
+
+    await flow.cancel(services, session)
+    await drop_keyboard(context, session.chat_id, session.message_id)
+    await reply(update, t(lang, "survey.cancelled"))
+
+
+async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every inline button comes here and is dispatched by its decoded action."""
+    query = update.callback_query
+    assert query is not None
+    services = services_of(context)
+    try:
+        callback = decode(query.data)
+    except CallbackDataError as exc:
+        user_id = update.effective_user.id if update.effective_user else None
+        log.warning("ignored callback data from user %s: %s", user_id, exc)
+        lang = await language(services, update)
+        await query.answer(t(lang, "callback.invalid"))
+        return
+    action = callback.action
+    if action in survey.SESSION_ACTIONS:
+        await survey.on_survey_button(update, context, callback)
+    elif action is Action.EVALUATE:
+        from bot.handlers.member import on_evaluate
+
+        await on_evaluate(update, context, int(callback.value))
+    elif action is Action.SWITCH_INVITE:
+        from bot.handlers.start import on_switch_invite
+
+        await on_switch_invite(update, context, callback.value)
+    elif action is Action.LANG:
+        await query.answer()
+        if callback.value in LANGUAGES:
+            await _set_language(update, context, callback.value)
+    elif action is Action.MENU:
+        await query.answer()
+        from bot.handlers.member import show_departments
+
+        await show_departments(update, context, await language(services, update))
+    else:
+        from bot.handlers import extra_callbacks
+
+        handler = extra_callbacks.get(action)
+        if handler is None:
+            await query.answer(t(await language(services, update), "callback.invalid"))
+            return
+        await handler(update, context, callback)
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Plain text: an answer to a text question, or a pointer to what to do."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    lang = await language(services, update)
+    session = await session_repo.get_active_session(services.db.conn, user.id)
+    if session is not None:
+        await survey.on_text_answer(update, context, session, lang)
+        return
+    await reply(update, t(lang, "fallback.no_survey"))
+
+
+async def on_other_content(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, voice, files...: the bot reads only text and buttons."""
+    lang = await language(services_of(context), update)
+    await reply(update, t(lang, "fallback.unsupported_content"))
+
+
+async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message: edits are not read, answers stay as first sent."""
+    lang = await language(services_of(context), update)
+    await reply(update, t(lang, "fallback.edited"))
+
+
+async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command the bot does not know (or this user may not use)."""
+    lang = await language(services_of(context), update)
+    await reply(update, t(lang, "fallback.unknown_command"))
+
+
+async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group and channel chats get one line and nothing else runs for them."""
+    chat = update.effective_chat
+    if chat is None or chat.type == "private":
+        return
+    lang = await language(services_of(context), update)
+    if update.callback_query is not None:
+        await update.callback_query.answer(t(lang, "fallback.private_only"))
+    elif update.effective_message is not None and update.message is not None:
+        await reply(update, t(lang, "fallback.private_only"))
+    raise ApplicationHandlerStop
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the exception with the update id and tell the user, without a trace."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("error while handling update %s", update_id, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    try:
+        lang = await language(services_of(context), update)
+    except Exception:  # noqa: BLE001 - the database itself may be what failed
+        lang = "en"
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(t(lang, "error.internal_short"))
+        await update.effective_chat.send_message(html.escape(t(lang, "error.internal")))
+    except Exception:  # noqa: BLE001 - nothing more we can do for this update
+        log.warning("could not tell the user about the error", exc_info=True)
+
+
+__all__ = ["ALL_COMMANDS", "BadRequest"]

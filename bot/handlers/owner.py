@@ -1,0 +1,99 @@
+"""Owners: the subjects they own and their CSV export (digests live in bot.handlers.digest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes, filters
+
+from bot.app import services_of
+from bot.handlers.common import language, reply
+from bot.i18n import t
+from storage import export as export_repo
+from storage import owners as owner_repo
+from storage import subjects as subject_repo
+from storage.models import Subject
+from surveys.schema import QuestionType
+
+
+async def owned_subject(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str
+) -> Subject | None:
+    """The subject an owner command is about: the only one owned, or the slug given.
+
+    Replies with the reason and returns None when the user owns nothing, names a
+    subject they do not own, or owns several and named none.
+    """
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    owned = await owner_repo.list_owned_subjects(services.db.conn, user.id)
+    if not owned:
+        await reply(update, t(lang, "owner.not_owner"))
+        return None
+    slug = context.args[0].lower() if context.args else None
+    if slug is None:
+        if len(owned) == 1:
+            return owned[0]
+        slugs = ", ".join(s.slug for s in owned)
+        await reply(update, t(lang, "owner.which_subject", slugs=slugs))
+        return None
+    for subject in owned:
+        if subject.slug == slug:
+            return subject
+    await reply(update, t(lang, "owner.not_your_subject", slug=slug))
+    return None
+
+
+async def on_subjects(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/subjects: what this owner receives digests for."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    lang = await language(services, update)
+    owned = await owner_repo.list_owned_subjects(services.db.conn, user.id)
+    if not owned:
+        await reply(update, t(lang, "owner.not_owner"))
+        return
+    lines = [t(lang, "owner.subjects_header")]
+    for subject in owned:
+        kind = t(lang, f"subject.kind_{subject.kind.value}")
+        lines.append(f"• <b>{subject.name(lang)}</b> ({kind}, <code>{subject.slug}</code>)")
+    await reply(update, "\n".join(lines))
+
+
+async def on_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/export [SLUG]: every response about the subject as a CSV document."""
+    services = services_of(context)
+    lang = await language(services, update)
+    subject = await owned_subject(update, context, lang)
+    if subject is None:
+        return
+    definition = services.surveys.latest(subject.survey_id)
+    question_ids = [q.id for q in definition.questions]
+    multi = {q.id for q in definition.questions if q.type is QuestionType.MULTI}
+    data = await export_repo.export_csv_bytes(
+        services.db.conn, subject, question_ids, start=None, end=None, multi_question_ids=multi
+    )
+    chat = update.effective_chat
+    assert chat is not None
+    filename = f"feedbot-{subject.slug}-{services.today().isoformat()}.csv"
+    await chat.send_document(
+        document=data, filename=filename, caption=t(lang, "owner.export_caption", subject=subject.name(lang))
+    )
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add the owner commands."""
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("subjects", on_subjects, filters=private))
+    app.add_handler(CommandHandler("export", on_export, filters=private))
+    try:
+        from bot.handlers import digest
+    except ModuleNotFoundError:  # pragma: no cover - until the digest module lands
+        return
+    digest.register(app)
+
+
+__all__ = ["owned_subject", "register", "subject_repo"]

@@ -1,0 +1,244 @@
+"""/start: invites for employees, partners, buyers and owners, and the plain welcome."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot import flow
+from bot.app import services_of
+from bot.callbacks import Action, encode
+from bot.handlers.common import language, reply, send_question, subject_of
+from bot.handlers.member import show_departments
+from bot.handlers.survey import refusal_text
+from bot.i18n import normalize_language, t
+from storage import invites as invite_repo
+from storage import members as member_repo
+from storage import owners as owner_repo
+from storage import sessions as session_repo
+from storage import subjects as subject_repo
+from storage import users as user_repo
+from storage.errors import InviteError
+from storage.models import Invite, InviteKind, MemberRole
+from surveys.periods import week_key
+
+log = logging.getLogger(__name__)
+
+_WEEKDAYS = {
+    "en": [f"every {d}" for d in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+                                   "Saturday", "Sunday")],
+    "pl": ["w każdy poniedziałek", "w każdy wtorek", "w każdą środę", "w każdy czwartek",
+           "w każdy piątek", "w każdą sobotę", "w każdą niedzielę"],
+}
+
+
+def weekday_name(lang: str, weekday: int) -> str:
+    """\"every Monday\" in the language (0 = Monday)."""
+    return _WEEKDAYS.get(lang, _WEEKDAYS["en"])[weekday % 7]
+
+
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start, with or without an invite payload."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    async with services.db.transaction() as conn:
+        await user_repo.touch_user(
+            conn, user.id, lang_hint=normalize_language(user.language_code), now=services.now()
+        )
+    lang = await language(services, update)
+    payload = context.args[0] if context.args else None
+    session = await session_repo.get_active_session(services.db.conn, user.id)
+    if payload is None:
+        if session is not None:
+            await offer_resume(update, context, lang)
+            return
+        await welcome(update, context, lang)
+        return
+    if session is not None:
+        try:
+            await invite_repo.check_invite(
+                services.db.conn, services.secret, payload, now=services.now()
+            )
+        except InviteError as exc:
+            await reply(update, t(lang, f"invite.{exc.problem.value}"))
+            return
+        subject = await subject_of(services, session)
+        keyboard = InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id))],
+                [InlineKeyboardButton(t(lang, "button.open_new_invite"), callback_data=encode(Action.SWITCH_INVITE, payload))],
+            ]
+        )
+        await reply(update, t(lang, "start.open_survey_and_invite", subject=subject.name(lang)), reply_markup=keyboard)
+        return
+    await open_invite(update, context, payload, lang)
+
+
+async def open_invite(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, token: str, lang: str
+) -> None:
+    """Redeem an invite and do what it is for."""
+    services = services_of(context)
+    user = update.effective_user
+    chat = update.effective_chat
+    assert user is not None and chat is not None
+    now = services.now()
+    try:
+        async with services.db.transaction() as conn:
+            invite = await invite_repo.redeem_invite(conn, services.secret, token, now=now)
+            await _apply_invite(services, conn, invite, user.id, lang)
+    except InviteError as exc:
+        log.info("invite refused for user %s: %s", user.id, exc.problem.value)
+        await reply(update, t(lang, f"invite.{exc.problem.value}"))
+        return
+    await _after_invite(update, context, invite, lang)
+
+
+async def _apply_invite(services, conn, invite: Invite, telegram_id: int, lang: str) -> None:  # type: ignore[no-untyped-def]
+    """The database side of an invite, in the same transaction as counting its use."""
+    now = services.now()
+    if invite.kind is InviteKind.EMPLOYEE:
+        await member_repo.register_member(
+            conn, telegram_id, role=MemberRole.EMPLOYEE, department_id=invite.subject_id, now=now
+        )
+        await member_repo.record_invitation(
+            conn, telegram_id, week_key=week_key(services.today()), source="link"
+        )
+    elif invite.kind is InviteKind.PARTNER:
+        await member_repo.register_member(
+            conn, telegram_id, role=MemberRole(invite.role or "contractor"), department_id=None, now=now
+        )
+        await member_repo.record_invitation(
+            conn, telegram_id, week_key=week_key(services.today()), source="link"
+        )
+    elif invite.kind is InviteKind.OWNER:
+        assert invite.subject_id is not None
+        await owner_repo.add_owner(conn, telegram_id, invite.subject_id, now=now)
+        await owner_repo.update_owner_settings(conn, telegram_id, lang=lang)
+
+
+async def _after_invite(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, invite: Invite, lang: str
+) -> None:
+    """What the user sees after an invite was accepted."""
+    services = services_of(context)
+    user = update.effective_user
+    chat = update.effective_chat
+    assert user is not None and chat is not None
+    conn = services.db.conn
+    if invite.kind in (InviteKind.EMPLOYEE, InviteKind.PARTNER):
+        member = await member_repo.get_member(conn, user.id)
+        assert member is not None
+        if member.department_id is not None:
+            department = await subject_repo.get_subject_by_id(conn, member.department_id)
+            where = department.name(lang) if department else "?"
+            await reply(update, t(lang, "member.welcome_employee", department=where))
+        else:
+            await reply(update, t(lang, f"member.welcome_{member.role.value}"))
+        await reply(update, t(lang, "member.anonymity", threshold=services.settings.anonymity_min))
+        await show_departments(update, context, lang)
+        return
+    assert invite.subject_id is not None
+    subject = await subject_repo.get_subject_by_id(conn, invite.subject_id)
+    if subject is None or subject.archived:
+        await reply(update, t(lang, "invite.unknown"))
+        return
+    if invite.kind is InviteKind.OWNER:
+        settings = await owner_repo.get_owner_settings(
+            conn, user.id, default_timezone=services.settings.timezone
+        )
+        await reply(
+            update,
+            t(
+                lang,
+                "owner.welcome",
+                subject=subject.name(lang),
+                weekday=weekday_name(lang, settings.weekday),
+                hour=f"{settings.hour:02d}:00",
+                timezone=settings.timezone,
+            ),
+        )
+        return
+    # A buyer: straight into the product's survey, with its intro.
+    from surveys.schema import localize
+
+    from bot.render import fill
+
+    definition = services.surveys.latest(subject.survey_id)
+    outcome = await flow.begin(
+        services, telegram_id=user.id, chat_id=chat.id, subject=subject, role=None
+    )
+    if isinstance(outcome, flow.Refused):
+        await reply(update, refusal_text(outcome, lang))
+        return
+    await reply(update, fill(localize(definition.intro, lang), subject.name(lang)))
+    await send_question(context, outcome, lang, subject)
+
+
+async def offer_resume(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str) -> None:
+    """An unfinished survey: continue where they left off, or start over."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    session = await session_repo.get_active_session(services.db.conn, user.id)
+    if session is None:
+        await welcome(update, context, lang)
+        return
+    subject = await subject_of(services, session)
+    where = flow.current(services, session)
+    number = where.step.number if isinstance(where, flow.Ask) else 1
+    keyboard = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id))],
+            [InlineKeyboardButton(t(lang, "button.start_over"), callback_data=encode(Action.RESTART, session.id))],
+            [InlineKeyboardButton(t(lang, "button.cancel"), callback_data=encode(Action.CANCEL, session.id))],
+        ]
+    )
+    await reply(
+        update,
+        t(lang, "survey.resume_offer", subject=subject.name(lang), number=number),
+        reply_markup=keyboard,
+    )
+
+
+async def welcome(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str) -> None:
+    """/start without an invite: members get their menu, owners a reminder, others the intro."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    conn = services.db.conn
+    if await member_repo.get_member(conn, user.id) is not None:
+        await show_departments(update, context, lang)
+        return
+    owned = await owner_repo.list_owned_subjects(conn, user.id)
+    if owned:
+        names = ", ".join(s.name(lang) for s in owned)
+        await reply(update, t(lang, "owner.hello", subjects=names))
+        return
+    if services.is_admin(user.id):
+        await reply(update, t(lang, "admin.hello"))
+        return
+    await reply(update, t(lang, "start.stranger"))
+
+
+async def on_switch_invite(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
+) -> None:
+    """Leave the open survey (its answers are dropped) and open the new invite."""
+    services = services_of(context)
+    query = update.callback_query
+    user = update.effective_user
+    assert query is not None and user is not None
+    lang = await language(services, update)
+    await query.answer()
+    session = await session_repo.get_active_session(services.db.conn, user.id)
+    if session is not None:
+        await flow.cancel(services, session)
+    try:
+        await query.edit_message_reply_markup(None)
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+    await open_invite(update, context, token, lang)

@@ -1,0 +1,271 @@
+"""Answering questions: survey buttons, typed answers, Back, Skip, Cancel, resume."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot import flow, render
+from bot.app import services_of
+from bot.callbacks import Action, Callback
+from bot.handlers.common import (
+    drop_keyboard,
+    language,
+    reply,
+    send_finished,
+    send_question,
+    subject_of,
+)
+from bot.i18n import t
+from storage import sessions as session_repo
+from storage.models import Session
+from surveys import engine
+from surveys.schema import QuestionType
+
+log = logging.getLogger(__name__)
+
+SESSION_ACTIONS = frozenset(
+    {
+        Action.ANSWER,
+        Action.TOGGLE,
+        Action.CONFIRM,
+        Action.BACK,
+        Action.SKIP,
+        Action.CANCEL,
+        Action.RESUME,
+        Action.RESTART,
+    }
+)
+
+_OPS = {
+    Action.ANSWER: flow.Op.ANSWER,
+    Action.TOGGLE: flow.Op.TOGGLE,
+    Action.CONFIRM: flow.Op.CONFIRM,
+    Action.SKIP: flow.Op.SKIP,
+    Action.BACK: flow.Op.BACK,
+}
+
+
+def _date_text(value: object, lang: str) -> str:
+    """A date as the catalog shows it (DD.MM.YYYY in Polish, YYYY-MM-DD in English)."""
+    from datetime import date
+
+    if isinstance(value, date):
+        return value.strftime("%d.%m.%Y") if lang == "pl" else value.isoformat()
+    return str(value)
+
+
+def refusal_text(refused: flow.Refused, lang: str) -> str:
+    """Catalog text for a refusal, with dates formatted for the language."""
+    params = {k: _date_text(v, lang) for k, v in refused.params.items()}
+    return t(lang, refused.key, **params)
+
+
+async def resend_current(
+    context: ContextTypes.DEFAULT_TYPE, session: Session, lang: str
+) -> None:
+    """Send the open session's current question again (after a stale button or on resume)."""
+    services = services_of(context)
+    subject = await subject_of(services, session)
+    where = flow.current(services, session)
+    if isinstance(where, flow.Finished):
+        # Every answer is in but completing failed earlier; finish it now.
+        return
+    await drop_keyboard(context, session.chat_id, session.message_id)
+    await send_question(context, where, lang, subject)
+
+
+async def on_survey_button(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, callback: Callback
+) -> None:
+    """A button under a question: answer, toggle, Done, Back, Skip, Cancel, resume."""
+    services = services_of(context)
+    query = update.callback_query
+    user = update.effective_user
+    assert query is not None and user is not None
+    lang = await language(services, update)
+    session = await session_repo.get_active_session(services.db.conn, user.id)
+    if session is None or session.id != callback.session_id:
+        await _foreign_or_stale(context, query, callback, session, user.id, lang)
+        return
+    if callback.action is Action.CANCEL:
+        await flow.cancel(services, session)
+        await query.answer()
+        await _edit(query, t(lang, "survey.cancelled"))
+        return
+    if callback.action is Action.RESUME:
+        await query.answer()
+        await _edit(query, t(lang, "survey.resumed"))
+        await resend_current(context, session, lang)
+        return
+    if callback.action is Action.RESTART:
+        await query.answer()
+        await _edit(query, t(lang, "survey.restarted"))
+        subject = await subject_of(services, session)
+        outcome = await flow.restart(services, session, subject)
+        if isinstance(outcome, flow.Refused):
+            await reply(update, refusal_text(outcome, lang))
+        else:
+            await send_question(context, outcome, lang, subject)
+        return
+    definition = flow.definition_for(services, session)
+    try:
+        question = definition.question(callback.question_id)
+    except KeyError:
+        await query.answer(t(lang, "callback.outdated"))
+        await resend_current(context, session, lang)
+        return
+    value = render.parse_button_value(question, callback.value)
+    outcome = await flow.act(
+        services,
+        session,
+        op=_OPS[callback.action],
+        question_id=callback.question_id,
+        value=value,
+        update_id=update.update_id,
+    )
+    await _show_outcome(update, context, query, session, outcome, callback, lang)
+
+
+async def _foreign_or_stale(
+    context: ContextTypes.DEFAULT_TYPE,
+    query: CallbackQuery,
+    callback: Callback,
+    session: Session | None,
+    user_id: int,
+    lang: str,
+) -> None:
+    services = services_of(context)
+    pressed = await session_repo.get_session(services.db.conn, callback.session_id)
+    if pressed is not None and pressed.respondent_id not in (None, user_id):
+        log.warning("user %s pressed a button of another user's session %s", user_id, pressed.id)
+        await query.answer(t(lang, "callback.not_yours"), show_alert=True)
+        return
+    if session is None:
+        await query.answer(t(lang, "callback.closed"))
+        if query.message is not None:
+            await drop_keyboard(context, query.message.chat.id, query.message.message_id)
+        return
+    await query.answer(t(lang, "callback.outdated"))
+    if query.message is not None:
+        await drop_keyboard(context, query.message.chat.id, query.message.message_id)
+    await resend_current(context, session, lang)
+
+
+async def _edit(query: CallbackQuery, text: str) -> None:
+    try:
+        await query.edit_message_text(text, reply_markup=None)
+    except BadRequest:
+        # The message is too old to edit or already shows this text.
+        pass
+
+
+async def _show_outcome(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    query: CallbackQuery | None,
+    session: Session,
+    outcome: flow.Outcome,
+    callback: Callback | None,
+    lang: str,
+) -> None:
+    """Tell the respondent what happened: a refusal, the edited question, the next one."""
+    services = services_of(context)
+    if isinstance(outcome, flow.Duplicate):
+        if query is not None:
+            await query.answer()
+        return
+    if isinstance(outcome, flow.Refused):
+        text = refusal_text(outcome, lang)
+        if outcome.key == "error.not_current_question":
+            if query is not None:
+                await query.answer(t(lang, "callback.outdated"))
+            await resend_current(context, session, lang)
+        elif query is not None:
+            await query.answer(text, show_alert=len(text) > 190)
+        else:
+            await reply(update, text)
+        return
+    if query is not None:
+        await query.answer()
+    subject = await subject_of(services, session)
+    name = subject.name(lang)
+    definition = outcome.definition
+    if callback is not None and callback.action is Action.TOGGLE:
+        assert isinstance(outcome, flow.Ask)
+        try:
+            await query.edit_message_reply_markup(  # type: ignore[union-attr]
+                render.question_keyboard(outcome.step, session.id, lang)
+            )
+        except BadRequest:
+            pass
+        return
+    answered_id = callback.question_id if callback is not None else None
+    if answered_id is not None and callback is not None and callback.action is not Action.BACK:
+        answers = (
+            outcome.answers
+            if isinstance(outcome, flow.Finished)
+            else engine.SessionState.from_json(outcome.session.state_json).answers
+        )
+        question = definition.question(answered_id)
+        if query is not None:
+            await _edit(query, render.answered_text(question, answers.get(answered_id), lang, name))
+    elif query is not None:
+        await _edit(query, t(lang, "survey.went_back"))
+    if isinstance(outcome, flow.Finished):
+        await send_finished(context, outcome, lang, subject)
+    else:
+        await send_question(context, outcome, lang, subject)
+
+
+async def on_text_answer(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session, lang: str
+) -> None:
+    """Plain text while a survey is open: the answer to a text question, else a pointer."""
+    services = services_of(context)
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    where = flow.current(services, session)
+    if isinstance(where, flow.Finished):
+        return
+    question = where.step.question
+    if question.type is not QuestionType.TEXT:
+        await message.reply_text(t(lang, "survey.use_buttons"))
+        return
+    text = message.text
+    if len(text) > question.max_length:
+        await message.reply_text(
+            t(lang, "error.too_long", max=question.max_length, length=len(text))
+        )
+        return
+    outcome = await flow.act(
+        services,
+        session,
+        op=flow.Op.ANSWER,
+        question_id=question.id,
+        value=text,
+        update_id=update.update_id,
+    )
+    if isinstance(outcome, flow.Refused):
+        await message.reply_text(refusal_text(outcome, lang))
+        return
+    if isinstance(outcome, flow.Duplicate):
+        return
+    subject = await subject_of(services, session)
+    if session.message_id is not None:
+        try:
+            await context.bot.edit_message_text(
+                render.answered_text(question, text.strip(), lang, subject.name(lang)),
+                chat_id=session.chat_id,
+                message_id=session.message_id,
+                reply_markup=None,
+            )
+        except BadRequest:
+            pass
+    if isinstance(outcome, flow.Finished):
+        await send_finished(context, outcome, lang, subject)
+    else:
+        await send_question(context, outcome, lang, subject)

@@ -1,0 +1,49 @@
+"""User-facing text: one catalog per language (bot/locales/*.yaml) and the lookup `t`."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LANGUAGES = ("pl", "en")
+DEFAULT_LANGUAGE = "en"
+_LOCALES = Path(__file__).parent / "locales"
+
+
+def normalize_language(code: str | None) -> str:
+    """Our language for a Telegram language code ("pl-PL" -> "pl"; anything else -> "en")."""
+    if code and code.split("-")[0].lower() in LANGUAGES:
+        return code.split("-")[0].lower()
+    return DEFAULT_LANGUAGE
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    """Every text of one language, flattened to dotted keys ("error.out_of_range")."""
+    with (_LOCALES / f"{lang}.yaml").open(encoding="utf-8") as fh:
+        tree = yaml.safe_load(fh)
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        else:
+            flat[prefix] = str(node).rstrip("\n")
+
+    walk("", tree)
+    return flat
+
+
+def t(lang: str, key: str, **params: object) -> str:
+    """The text for `key` in `lang` with {placeholders} filled; KeyError for an unknown key."""
+    text = catalog(normalize_language(lang))[key]
+    return text.format(**params) if params else text
+
+
+def has(key: str) -> bool:
+    """Whether the catalogs define `key`."""
+    return key in catalog(DEFAULT_LANGUAGE)

@@ -1,0 +1,121 @@
+"""Background jobs: the one reminder for an unfinished survey, and closing stale ones."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import Application, ContextTypes
+
+from bot import flow
+from bot.app import services_of
+from bot.callbacks import Action, encode
+from bot.i18n import normalize_language, t
+from bot.services import Services
+from storage import sessions as session_repo
+from storage import subjects as subject_repo
+from storage import users as user_repo
+from surveys import engine
+from surveys.periods import span, week_key
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+async def user_language(services: Services, telegram_id: int) -> str:
+    """A user's stored language, for messages the bot starts itself."""
+    cached = services.cached_language(telegram_id)
+    if cached is not None:
+        return cached
+    user = await user_repo.get_user(services.db.conn, telegram_id)
+    return normalize_language(user.lang if user is not None else None)
+
+
+async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """One gentle reminder per unfinished survey idle for FEEDBOT_REMINDER_HOURS; never two."""
+    services = services_of(context)
+    idle_since = services.now() - timedelta(hours=services.settings.reminder_hours)
+    due = await session_repo.sessions_to_remind(services.db.conn, idle_since=idle_since, limit=BATCH)
+    for session in due:
+        # Marked first: a crash after sending must not lead to a second reminder.
+        async with services.db.transaction() as conn:
+            await session_repo.mark_reminded(conn, session.id, now=services.now())
+        if session.respondent_id is None:
+            continue
+        lang = await user_language(services, session.respondent_id)
+        subject = await subject_repo.get_subject_by_id(services.db.conn, session.subject_id)
+        name = subject.name(lang) if subject is not None else "?"
+        keyboard = InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id))],
+                [InlineKeyboardButton(t(lang, "button.cancel"), callback_data=encode(Action.CANCEL, session.id))],
+            ]
+        )
+        try:
+            await context.bot.send_message(
+                session.chat_id, t(lang, "survey.reminder", subject=name), reply_markup=keyboard
+            )
+        except Forbidden:
+            log.info("user blocked the bot; reminder for session %s dropped", session.id)
+        except TelegramError:
+            log.warning("reminder for session %s failed", session.id, exc_info=True)
+
+
+async def close_stale_sessions(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Sessions idle past FEEDBOT_ABANDON_DAYS become abandoned; their answers a partial response."""
+    services = services_of(context)
+    await abandon_stale(services)
+
+
+async def abandon_stale(services: Services) -> int:
+    """Close every stale session; returns how many were closed."""
+    idle_since = services.now() - timedelta(days=services.settings.abandon_days)
+    closed = 0
+    while True:
+        stale = await session_repo.stale_sessions(
+            services.db.conn, idle_since=idle_since, limit=BATCH
+        )
+        if not stale:
+            return closed
+        for session in stale:
+            definition = flow.definition_for(services, session)
+            state = engine.SessionState.from_json(session.state_json)
+            key = flow.unique_key(services, definition)
+            respondent = session.respondent_id or 0
+            async with services.db.transaction() as conn:
+                await session_repo.abandon_session(
+                    conn,
+                    session,
+                    records=engine.answer_records(definition, state.answers),
+                    pseudonym=services.pseudonym(respondent, session.subject_id, key),
+                    unique_key=key,
+                    now=services.now(),
+                    week_key=week_key(services.today()),
+                )
+            closed += 1
+        if len(stale) < BATCH:
+            return closed
+
+
+async def schedule_all(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Register the recurring jobs; names are fixed so a restart replaces, never duplicates."""
+    queue = app.job_queue
+    if queue is None:  # pragma: no cover - the job-queue extra is a dependency
+        log.warning("no job queue: reminders and digests are off")
+        return
+    for job in queue.get_jobs_by_name("reminders") + queue.get_jobs_by_name("stale-sessions"):
+        job.schedule_removal()
+    queue.run_repeating(send_reminders, interval=600, first=30, name="reminders")
+    queue.run_repeating(close_stale_sessions, interval=3600, first=60, name="stale-sessions")
+    try:
+        from bot.delivery import scheduler
+    except ModuleNotFoundError:  # the delivery package arrives with digests
+        return
+    await scheduler.schedule(app)
+
+
+__all__ = ["abandon_stale", "schedule_all", "span"]

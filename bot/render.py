@@ -1,0 +1,130 @@
+"""How survey steps look in Telegram: question text, keyboards and the answered transcript."""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import lru_cache
+
+from jinja2 import Environment, StrictUndefined
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.callbacks import Action, encode
+from bot.i18n import t
+from surveys import engine
+from surveys.schema import AnswerValue, Question, QuestionType, localize
+
+_JINJA = Environment(autoescape=True, undefined=StrictUndefined)
+_PLACEHOLDER = re.compile(r"{{\s*subject\s*}}")
+
+
+@lru_cache(maxsize=1024)
+def _template(source: str):  # type: ignore[no-untyped-def]  # jinja2 Template
+    return _JINJA.from_string(source)
+
+
+def fill(text: str, subject: str) -> str:
+    """A survey text with `{{ subject }}` filled in, HTML-escaped for parse_mode=HTML."""
+    if "{{" not in text:
+        return html.escape(text, quote=False)
+    return str(_template(text).render(subject=subject))
+
+
+def question_text(step: engine.QuestionStep, lang: str, subject: str) -> str:
+    """The message for one question: progress, the question and how to answer it."""
+    question = step.question
+    lines = [
+        f"<i>{t(lang, 'survey.progress', number=step.number, total=step.total)}</i>",
+        f"<b>{fill(localize(question.text, lang), subject)}</b>",
+    ]
+    if question.scale is not None and (question.low_label or question.high_label):
+        low, high = question.scale
+        legend = []
+        if question.low_label:
+            legend.append(f"{low} = {html.escape(localize(question.low_label, lang))}")
+        if question.high_label:
+            legend.append(f"{high} = {html.escape(localize(question.high_label, lang))}")
+        lines.append("<i>" + " · ".join(legend) + "</i>")
+    if question.type is QuestionType.TEXT:
+        lines.append(t(lang, "survey.type_answer", max=question.max_length))
+    elif question.type is QuestionType.MULTI:
+        lines.append(t(lang, "survey.choose_several"))
+    if not question.required:
+        lines.append(f"<i>{t(lang, 'survey.optional')}</i>")
+    return "\n".join(lines)
+
+
+def _button(text: str, action: Action, *args: object) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=encode(action, *args))
+
+
+def question_keyboard(
+    step: engine.QuestionStep, session_id: int, lang: str
+) -> InlineKeyboardMarkup:
+    """Inline keyboard for a question: its answers, then Back / Skip / Cancel."""
+    question = step.question
+    qid = question.id
+    rows: list[list[InlineKeyboardButton]] = []
+    if question.scale is not None:
+        low, high = question.scale
+        values = list(range(low, high + 1))
+        # 0-10 does not fit one row on a phone: two rows, 0-5 and 6-10.
+        chunks = [values[:6], values[6:]] if len(values) > 7 else [values]
+        for chunk in chunks:
+            rows.append([_button(str(v), Action.ANSWER, session_id, qid, v) for v in chunk])
+    elif question.type is QuestionType.SINGLE:
+        for choice in question.choices:
+            rows.append(
+                [_button(localize(choice.text, lang), Action.ANSWER, session_id, qid, choice.id)]
+            )
+    elif question.type is QuestionType.MULTI:
+        for choice in question.choices:
+            mark = "✓ " if choice.id in step.selected else ""
+            label = mark + localize(choice.text, lang)
+            rows.append([_button(label, Action.TOGGLE, session_id, qid, choice.id)])
+        rows.append([_button(t(lang, "button.done"), Action.CONFIRM, session_id, qid)])
+    elif question.type is QuestionType.YES_NO:
+        rows.append(
+            [
+                _button(t(lang, "button.yes"), Action.ANSWER, session_id, qid, "yes"),
+                _button(t(lang, "button.no"), Action.ANSWER, session_id, qid, "no"),
+            ]
+        )
+    nav = []
+    if step.can_go_back:
+        nav.append(_button(t(lang, "button.back"), Action.BACK, session_id, qid))
+    if step.can_skip:
+        nav.append(_button(t(lang, "button.skip"), Action.SKIP, session_id, qid))
+    nav.append(_button(t(lang, "button.cancel"), Action.CANCEL, session_id))
+    rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+def answer_label(question: Question, value: AnswerValue, lang: str) -> str:
+    """How a given answer reads in the transcript (plain text, not escaped)."""
+    if value is None:
+        return t(lang, "survey.skipped")
+    if question.type is QuestionType.YES_NO:
+        return t(lang, "button.yes" if value is True else "button.no")
+    if question.type in (QuestionType.SINGLE, QuestionType.MULTI):
+        ids = value if isinstance(value, list) else [str(value)]
+        texts = [localize(c.text, lang) for c in question.choices if c.id in ids]
+        return ", ".join(texts) if texts else t(lang, "survey.none_selected")
+    return str(value)
+
+
+def answered_text(question: Question, value: AnswerValue, lang: str, subject: str) -> str:
+    """A question message after it was answered: the question and the answer, no keyboard."""
+    answer = html.escape(answer_label(question, value, lang), quote=False)
+    if len(answer) > 600:
+        answer = answer[:600] + "…"
+    return f"{fill(localize(question.text, lang), subject)}\n→ <b>{answer}</b>"
+
+
+def parse_button_value(question: Question, raw: str) -> AnswerValue:
+    """Turn a button's value back into an answer (validated by the engine afterwards)."""
+    if question.scale is not None:
+        return int(raw) if re.fullmatch(r"-?\d{1,3}", raw) else raw
+    if question.type is QuestionType.YES_NO:
+        return {"yes": True, "no": False}.get(raw, raw)
+    return raw

@@ -1,0 +1,84 @@
+"""What handlers and jobs share: settings, database, surveys, clock and identity helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from bot.config import Settings
+from storage.db import Database
+from surveys.loader import SurveyCatalog
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Everything a handler needs besides the update; built once in `bot.app`."""
+
+    settings: Settings
+    db: Database
+    surveys: SurveyCatalog
+    clock: Callable[[], datetime] = utc_now
+    bot_username: str | None = None
+    _secret: bytes = field(default=b"", repr=False)
+    _languages: OrderedDict[int, str] = field(default_factory=OrderedDict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self._secret:
+            self._secret = self.settings.secret_bytes()
+
+    @property
+    def secret(self) -> bytes:
+        """The server secret (for invite hashes)."""
+        return self._secret
+
+    def now(self) -> datetime:
+        """The current UTC time from the injected clock."""
+        return self.clock()
+
+    def today(self) -> date:
+        """Today's date in the configured time zone (periods follow local calendars)."""
+        return self.now().astimezone(self.settings.tz).date()
+
+    def pseudonym(self, telegram_id: int, subject_id: int, unique_key: str) -> str:
+        """A keyed hash standing for one respondent, one subject and one period.
+
+        Keyed with the server secret, so the database alone cannot be matched
+        against Telegram ids; scoped to subject and period, so responses of one
+        person to different departments or weeks cannot be linked to each other.
+        It only has to tell whether this person already answered this subject
+        in this period.
+        """
+        message = f"respondent:{telegram_id}:{subject_id}:{unique_key}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def cached_language(self, telegram_id: int) -> str | None:
+        """A user's explicitly chosen language, if seen recently (saves a read per update)."""
+        lang = self._languages.get(telegram_id)
+        if lang is not None:
+            self._languages.move_to_end(telegram_id)
+        return lang
+
+    def remember_language(self, telegram_id: int, lang: str) -> None:
+        """Cache a user's language; the cache is bounded so memory does not grow with users."""
+        self._languages[telegram_id] = lang
+        self._languages.move_to_end(telegram_id)
+        while len(self._languages) > 10_000:
+            self._languages.popitem(last=False)
+
+    def is_admin(self, telegram_id: int) -> bool:
+        """Whether the user is listed in FEEDBOT_ADMINS."""
+        return telegram_id in self.settings.admins
+
+    def invite_link(self, token: str) -> str:
+        """The deep link that opens the bot with an invite."""
+        username = self.bot_username or self.settings.bot_username or "your_bot"
+        return f"https://t.me/{username}?start={token}"
