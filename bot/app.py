@@ -68,7 +68,7 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
     surveys: SurveyCatalog | None = None,
     clock: Callable[[], datetime] = utc_now,
-    rate_limiter: BaseRateLimiter[Any] | None | bool = True,
+    rate_limiter: BaseRateLimiter[Any] | bool | None = True,
     concurrent: bool = True,
     schedule_jobs: bool = True,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -115,7 +115,8 @@ def build_application(
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     if rate_limiter is True:
-        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, max_retries=3))
+        limiter: BaseRateLimiter[Any] = AIORateLimiter(overall_max_rate=30, max_retries=3)
+        builder = builder.rate_limiter(limiter)
     elif isinstance(rate_limiter, BaseRateLimiter):
         builder = builder.rate_limiter(rate_limiter)
     if concurrent:

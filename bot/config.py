@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -112,7 +112,7 @@ _ALIASES = {
 }
 
 
-def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Read the settings, turning a validation error into a one-line ConfigError."""
     try:
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+
+import aiosqlite
 
 from bot.services import Services
 from storage import sessions as session_repo
@@ -61,6 +64,12 @@ class Duplicate:
 
 
 Outcome = Ask | Finished | Refused | Duplicate
+
+
+def chat_of(session: Session) -> int:
+    """The chat of an open session (only finished sessions forget it)."""
+    assert session.chat_id is not None, "an open session knows its chat"
+    return session.chat_id
 
 
 def definition_for(services: Services, session: Session) -> SurveyDefinition:
@@ -184,11 +193,13 @@ async def act(
         return Refused("survey.already_answered", {"date": exc.next_possible})
     if isinstance(step, engine.Done):
         return Finished(session, definition, step.answers)
-    updated = Session(**{**session.__dict__, "state_json": result.to_json()})
+    updated = dataclasses.replace(session, state_json=result.to_json())
     return Ask(updated, definition, step)
 
 
-def _contact_id(session: Session, definition: SurveyDefinition, answers: dict[str, object]) -> int | None:
+def _contact_id(
+    session: Session, definition: SurveyDefinition, answers: dict[str, engine.AnswerValue]
+) -> int | None:
     """The buyer's Telegram id, kept only when they said yes to being contacted."""
     if definition.audience is not Audience.EXTERNAL:
         return None
@@ -201,7 +212,7 @@ def _contact_id(session: Session, definition: SurveyDefinition, answers: dict[st
 
 async def _complete(
     services: Services,
-    conn: object,
+    conn: aiosqlite.Connection,
     session: Session,
     definition: SurveyDefinition,
     answers: dict[str, engine.AnswerValue],
@@ -209,7 +220,7 @@ async def _complete(
     assert session.respondent_id is not None, "an open session knows its respondent"
     key = unique_key(services, definition)
     await session_repo.complete_session(
-        conn,  # type: ignore[arg-type]
+        conn,
         session,
         records=engine.answer_records(definition, answers),
         pseudonym=services.pseudonym(session.respondent_id, session.subject_id, key),
@@ -236,7 +247,7 @@ async def cancel(services: Services, session: Session) -> None:
 async def restart(services: Services, session: Session, subject: Subject) -> Ask | Refused:
     """Throw away an open session's answers and begin the same survey again."""
     await cancel(services, session)
-    assert session.respondent_id is not None
+    assert session.respondent_id is not None and session.chat_id is not None
     return await begin(
         services,
         telegram_id=session.respondent_id,

@@ -22,9 +22,25 @@ def normalize_language(code: str | None) -> str:
 
 @cache
 def catalog(lang: str) -> dict[str, str]:
-    """Every text of one language, flattened to dotted keys ("error.out_of_range")."""
-    with (_LOCALES / f"{lang}.yaml").open(encoding="utf-8") as fh:
-        tree = yaml.safe_load(fh)
+    """Every text of one language, flattened to dotted keys ("error.out_of_range").
+
+    A language's texts are `<lang>.yaml` plus any `<lang>.<part>.yaml` beside it
+    (one part per feature area); a key defined twice is an error.
+    """
+    flat: dict[str, str] = {}
+    files = [_LOCALES / f"{lang}.yaml", *sorted(_LOCALES.glob(f"{lang}.*.yaml"))]
+    for path in files:
+        with path.open(encoding="utf-8") as fh:
+            tree = yaml.safe_load(fh) or {}
+            keys = _flatten(tree)
+            clash = set(keys) & set(flat)
+            if clash:
+                raise ValueError(f"{path.name}: keys defined twice: {sorted(clash)}")
+            flat.update(keys)
+    return flat
+
+
+def _flatten(tree: Any) -> dict[str, str]:
     flat: dict[str, str] = {}
 
     def walk(prefix: str, node: Any) -> None:

@@ -57,7 +57,7 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         try:
             await context.bot.send_message(
-                session.chat_id, t(lang, "survey.reminder", subject=name), reply_markup=keyboard
+                flow.chat_of(session), t(lang, "survey.reminder", subject=name), reply_markup=keyboard
             )
         except Forbidden:
             log.info("user blocked the bot; reminder for session %s dropped", session.id)

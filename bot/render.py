@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from functools import lru_cache
 
-from jinja2 import Environment, StrictUndefined
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import Action, encode
@@ -14,20 +12,18 @@ from bot.i18n import t
 from surveys import engine
 from surveys.schema import AnswerValue, Question, QuestionType, localize
 
-_JINJA = Environment(autoescape=True, undefined=StrictUndefined)
 _PLACEHOLDER = re.compile(r"{{\s*subject\s*}}")
 
 
-@lru_cache(maxsize=1024)
-def _template(source: str):  # type: ignore[no-untyped-def]  # jinja2 Template
-    return _JINJA.from_string(source)
-
-
 def fill(text: str, subject: str) -> str:
-    """A survey text with `{{ subject }}` filled in, HTML-escaped for parse_mode=HTML."""
-    if "{{" not in text:
-        return html.escape(text, quote=False)
-    return str(_template(text).render(subject=subject))
+    """A survey text with `{{ subject }}` filled in, HTML-escaped for parse_mode=HTML.
+
+    The loader allows no other template syntax in survey texts, so a plain
+    substitution renders them exactly as Jinja2 would, with both the text and
+    the subject's name escaped.
+    """
+    pieces = _PLACEHOLDER.split(text)
+    return html.escape(subject, quote=False).join(html.escape(p, quote=False) for p in pieces)
 
 
 def question_text(step: engine.QuestionStep, lang: str, subject: str) -> str:

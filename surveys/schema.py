@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -92,9 +91,7 @@ class Condition(_Model):
     def _exactly_one_test(self) -> Condition:
         tests = [self.equals, self.one_of, self.less_than, self.greater_than]
         if sum(t is not None for t in tests) != 1:
-            raise ValueError(
-                "show_if needs exactly one of equals, one_of, less_than, greater_than"
-            )
+            raise ValueError("show_if needs exactly one of equals, one_of, less_than, greater_than")
         return self
 
     def matches(self, value: AnswerValue) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.config import Settings, load_settings
 
@@ -22,7 +22,7 @@ class CommandError(Exception):
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings, with `--database` (when the command has it) taking precedence."""
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if getattr(args, "database", None):
         overrides["FEEDBOT_DATABASE"] = args.database
     return load_settings(**overrides)

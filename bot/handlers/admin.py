@@ -45,13 +45,13 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     kind, target = _KINDS[args[0]], args[1]
     subject_id = None
-    role = None
+    role: MemberRole | None = None
     max_uses: int | None = None
     if kind is InviteKind.PARTNER:
         if target not in (MemberRole.CONTRACTOR.value, MemberRole.SUPPLIER.value):
             await reply(update, t(lang, "admin.invite_usage"))
             return
-        role = target
+        role = MemberRole(target)
     else:
         subject = await subject_repo.get_subject(services.db.conn, target)
         expected = SubjectKind.PRODUCT if kind is InviteKind.BUYER else SubjectKind.DEPARTMENT
@@ -127,7 +127,7 @@ async def _add(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Subject
     polish, _, english = (p.strip() for p in names_text.partition("|"))
     names = {"pl": polish, "en": english or polish}
     audience = Audience.INTERNAL if kind is SubjectKind.DEPARTMENT else Audience.EXTERNAL
-    survey_id = services.surveys.default_for(audience).id
+    survey_id = services.surveys.latest(audience.value).id  # the bundled survey of the audience
     try:
         async with services.db.transaction() as conn:
             subject = await subject_repo.add_subject(

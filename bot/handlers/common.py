@@ -55,7 +55,7 @@ async def send_question(
     """Send a question with its keyboard and remember which message carries it."""
     services = services_of(context)
     message = await context.bot.send_message(
-        ask.session.chat_id,
+        flow.chat_of(ask.session),
         render.question_text(ask.step, lang, subject.name(lang)),
         reply_markup=render.question_keyboard(ask.step, ask.session.id, lang),
     )
@@ -86,4 +86,4 @@ async def send_finished(
         parts.append(t(lang, "survey.goes_to_owner", subject=render.fill("{{ subject }}", subject.name(lang))))
     else:
         parts.append(t(lang, "survey.internal_done"))
-    await context.bot.send_message(finished.session.chat_id, "\n\n".join(parts))
+    await context.bot.send_message(flow.chat_of(finished.session), "\n\n".join(parts))

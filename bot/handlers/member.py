@@ -104,9 +104,8 @@ async def on_evaluate(update: Update, context: ContextTypes.DEFAULT_TYPE, subjec
         await query.answer(refusal_text(outcome, lang), show_alert=True)
         return
     await query.answer()
-    from surveys.schema import localize
-
     from bot.render import fill
+    from surveys.schema import localize
 
     await reply(update, fill(localize(outcome.definition.intro, lang), department.name(lang)))
     await send_question(context, outcome, lang, department)

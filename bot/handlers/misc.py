@@ -94,7 +94,7 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     from bot.handlers.common import drop_keyboard
 
     await flow.cancel(services, session)
-    await drop_keyboard(context, session.chat_id, session.message_id)
+    await drop_keyboard(context, flow.chat_of(session), session.message_id)
     await reply(update, t(lang, "survey.cancelled"))
 
 
@@ -193,13 +193,13 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         lang = await language(services_of(context), update)
-    except Exception:  # noqa: BLE001 - the database itself may be what failed
+    except Exception:
         lang = "en"
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(t(lang, "error.internal_short"))
         await update.effective_chat.send_message(html.escape(t(lang, "error.internal")))
-    except Exception:  # noqa: BLE001 - nothing more we can do for this update
+    except Exception:
         log.warning("could not tell the user about the error", exc_info=True)
 
 

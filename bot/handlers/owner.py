@@ -91,7 +91,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("export", on_export, filters=private))
     try:
         from bot.handlers import digest
-    except ModuleNotFoundError:  # pragma: no cover - until the digest module lands
+    except ImportError:  # pragma: no cover - until the digest module lands
         return
     digest.register(app)
 

@@ -117,7 +117,6 @@ async def _apply_invite(services, conn, invite: Invite, telegram_id: int, lang: 
     elif invite.kind is InviteKind.OWNER:
         assert invite.subject_id is not None
         await owner_repo.add_owner(conn, telegram_id, invite.subject_id, now=now)
-        await owner_repo.update_owner_settings(conn, telegram_id, lang=lang)
 
 
 async def _after_invite(
@@ -163,9 +162,8 @@ async def _after_invite(
         )
         return
     # A buyer: straight into the product's survey, with its intro.
-    from surveys.schema import localize
-
     from bot.render import fill
+    from surveys.schema import localize
 
     definition = services.surveys.latest(subject.survey_id)
     outcome = await flow.begin(
@@ -239,6 +237,6 @@ async def on_switch_invite(
         await flow.cancel(services, session)
     try:
         await query.edit_message_reply_markup(None)
-    except Exception:  # noqa: BLE001 - cosmetic only
+    except Exception:
         pass
     await open_invite(update, context, token, lang)

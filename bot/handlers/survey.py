@@ -74,7 +74,7 @@ async def resend_current(
     if isinstance(where, flow.Finished):
         # Every answer is in but completing failed earlier; finish it now.
         return
-    await drop_keyboard(context, session.chat_id, session.message_id)
+    await drop_keyboard(context, flow.chat_of(session), session.message_id)
     await send_question(context, where, lang, subject)
 
 
@@ -105,11 +105,11 @@ async def on_survey_button(
         await query.answer()
         await _edit(query, t(lang, "survey.restarted"))
         subject = await subject_of(services, session)
-        outcome = await flow.restart(services, session, subject)
-        if isinstance(outcome, flow.Refused):
-            await reply(update, refusal_text(outcome, lang))
+        restarted = await flow.restart(services, session, subject)
+        if isinstance(restarted, flow.Refused):
+            await reply(update, refusal_text(restarted, lang))
         else:
-            await send_question(context, outcome, lang, subject)
+            await send_question(context, restarted, lang, subject)
         return
     definition = flow.definition_for(services, session)
     try:
@@ -259,7 +259,7 @@ async def on_text_answer(
         try:
             await context.bot.edit_message_text(
                 render.answered_text(question, text.strip(), lang, subject.name(lang)),
-                chat_id=session.chat_id,
+                chat_id=flow.chat_of(session),
                 message_id=session.message_id,
                 reply_markup=None,
             )

@@ -1,0 +1,614 @@
+"""Computing a digest: aggregate queries (compose_digest) and the pure scoring step (build_digest)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import aiosqlite
+
+from bot.digest.model import (
+    ROLLING_PERIODS,
+    TREND_PERIODS,
+    Basis,
+    ChoiceCount,
+    Comparison,
+    Digest,
+    DigestComment,
+    Distribution,
+    Gate,
+    RankedQuestion,
+    RoleScore,
+    Score,
+    ScoreKind,
+    SubjectRef,
+    TrendPoint,
+)
+from storage import aggregates, invites
+from storage.models import Comment, PeriodCounts, Subject
+from surveys import periods, scoring
+from surveys.schema import Audience, Question, QuestionType, SurveyDefinition
+
+COMMENT_LIMIT = 3
+COMMENT_MAX_CHARS = 280
+# Comments fetched before picking the longest few (the query sorts longest first).
+COMMENT_CANDIDATES = 12
+ELLIPSIS = "…"
+
+# Which metric leads the digest (its distribution and trend chart), per audience.
+HEADLINE_METRICS: dict[Audience, tuple[str, ...]] = {
+    Audience.EXTERNAL: ("nps", "csat"),
+    Audience.INTERNAL: ("overall", "nps"),
+}
+ROLE_ORDER = ("employee", "contractor", "supplier")
+FAVOURABLE_FROM = 4  # a 1-5 rating of 4 or 5 is favourable (top-two-box)
+
+_SPACES = re.compile(r"\s+")
+_TRAILING = ",;:–—-("
+
+Value = float | str
+QuestionDistributions = Mapping[str, Mapping[Value, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Aggregates over some weeks: counts, and the answer distributions when they were needed."""
+
+    weeks: tuple[str, ...]
+    counts: PeriodCounts
+    distributions: QuestionDistributions = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestData:
+    """Everything build_digest needs, as the aggregate queries return it.
+
+    `rolling` is the last ROLLING_PERIODS periods (this one included) and
+    `rolling_previous` the same number before them; both are only needed for internal
+    subjects below a threshold. `comments` and the role data come from the basis that
+    `decide_gate` picks for comments and scores respectively."""
+
+    period: Window
+    previous: Window
+    rolling: Window | None = None
+    rolling_previous: Window | None = None
+    comments: Sequence[Comment] = ()
+    role_counts: Mapping[str, int] = field(default_factory=dict)
+    role_distributions: Mapping[str, QuestionDistributions] = field(default_factory=dict)
+    trend: Mapping[str, Mapping[float, int]] = field(default_factory=dict)
+    invited: int | None = None
+    open_invites: int = 0
+
+
+# ------------------------------------------------------------------ anonymity
+
+
+def decide_gate(
+    audience: Audience, period_completed: int, rolling_completed: int | None, threshold: int
+) -> Gate:
+    """Show from the period, else from the rolling window, else hide (internal subjects only).
+
+    `rolling_completed` is None when the rolling window was not counted."""
+    if audience is Audience.EXTERNAL:
+        return Gate(Basis.PERIOD, 0, period_completed)
+    if period_completed >= threshold:
+        return Gate(Basis.PERIOD, threshold, period_completed)
+    if rolling_completed is not None and rolling_completed >= threshold:
+        return Gate(Basis.ROLLING, threshold, rolling_completed)
+    pooled = max(period_completed, rolling_completed or 0)
+    return Gate(Basis.HIDDEN, threshold, pooled, needed=threshold - pooled)
+
+
+def needs_rolling(
+    audience: Audience, period_completed: int, anonymity_min: int, comments_min: int
+) -> bool:
+    """Whether the rolling window must be counted (an internal period below a threshold)."""
+    return audience is Audience.INTERNAL and period_completed < max(anonymity_min, comments_min)
+
+
+# ------------------------------------------------------------------ pure building
+
+
+def build_digest(
+    subject: SubjectRef,
+    definition: SurveyDefinition,
+    period_key: str,
+    data: DigestData,
+    *,
+    anonymity_min: int,
+    comments_min: int,
+    in_progress: bool = False,
+) -> Digest:
+    """Turn aggregate data into a Digest, scoring with surveys.scoring (no I/O)."""
+    audience = subject.audience
+    span = periods.span(period_key)
+    counts = data.period.counts
+    rolling_completed = data.rolling.counts.completed if data.rolling is not None else None
+    scores_gate = decide_gate(audience, counts.completed, rolling_completed, anonymity_min)
+    comments_gate = decide_gate(audience, counts.completed, rolling_completed, comments_min)
+
+    current, previous = _score_windows(scores_gate, data)
+    comparison = _comparison(audience, previous, anonymity_min)
+    previous_distributions = previous.distributions if comparison is Comparison.SHOWN else {}
+    current_distributions = current.distributions if current is not None else {}
+
+    headline = _headline_question(definition, audience)
+    scores = _scores(definition, current_distributions, previous_distributions)
+    if headline is not None:  # the headline first, the rest in survey order
+        scores.sort(key=lambda s: s.question_id != headline.id)
+    strongest, weakest = _extremes(definition, current_distributions, headline)
+    shown = scores_gate.shown and not _nothing(counts)
+
+    return Digest(
+        subject=subject,
+        survey_id=definition.id,
+        survey_version=definition.version,
+        period=span,
+        previous_period=periods.span(periods.previous(period_key)),
+        rolling_start=periods.span(periods.shift(period_key, 1 - ROLLING_PERIODS)).start,
+        in_progress=in_progress,
+        counts=counts,
+        previous_counts=data.previous.counts,
+        invited=data.invited if audience is Audience.INTERNAL else None,
+        response_rate=_response_rate(audience, counts.completed, data.invited),
+        completion_rate=_ratio(counts.completed, counts.started),
+        scores_gate=scores_gate,
+        comparison=comparison,
+        headline_metric=_metric(headline) if headline is not None else None,
+        headline_kind=_kind(headline) if headline is not None else None,
+        headline_scale=headline.scale if headline is not None else None,
+        scores=tuple(scores) if shown else (),
+        strongest=strongest if shown else None,
+        weakest=weakest if shown else None,
+        distribution=_distribution(headline, current_distributions) if shown else None,
+        choices=_choices(definition, current_distributions) if shown else (),
+        comments_gate=comments_gate,
+        comments=_comments(definition, data.comments) if comments_gate.shown else (),
+        roles=_roles(audience, scores_gate, current, data, headline, anonymity_min)
+        if shown
+        else (),
+        trend=_trend(audience, period_key, headline, data.trend, anonymity_min),
+        open_invites=data.open_invites,
+        nothing_to_report=_nothing(counts),
+    )
+
+
+def _nothing(counts: PeriodCounts) -> bool:
+    return counts.completed == 0 and counts.partial == 0
+
+
+def _score_windows(gate: Gate, data: DigestData) -> tuple[Window | None, Window | None]:
+    """(current, previous) windows for the scores: the period and the one before, or two
+    non-overlapping rolling windows (overlapping ones would not be independent samples)."""
+    if gate.basis is Basis.PERIOD:
+        return data.period, data.previous
+    if gate.basis is Basis.ROLLING:
+        return data.rolling, data.rolling_previous
+    return None, None
+
+
+def _comparison(audience: Audience, previous: Window | None, anonymity_min: int) -> Comparison:
+    if previous is None or previous.counts.completed == 0:
+        return Comparison.NO_DATA
+    # A change against a small previous sample would reveal that sample's scores.
+    if audience is Audience.INTERNAL and previous.counts.completed < anonymity_min:
+        return Comparison.WITHHELD
+    return Comparison.SHOWN
+
+
+def _response_rate(audience: Audience, completed: int, invited: int | None) -> float | None:
+    if audience is not Audience.INTERNAL or not invited:
+        return None
+    return _ratio(completed, invited)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    # Capped: a response may belong to a session started (or an invitation sent) earlier.
+    return min(1.0, part / whole) if whole > 0 else None
+
+
+def _metric(question: Question) -> str:
+    return question.metric or question.id
+
+
+def _headline_question(definition: SurveyDefinition, audience: Audience) -> Question | None:
+    scaled = [q for q in definition.questions if q.scale is not None]
+    for metric in HEADLINE_METRICS[audience]:
+        found = next((q for q in scaled if q.metric == metric), None)
+        if found is not None:
+            return found
+    return scaled[0] if scaled else None
+
+
+def _numeric(distribution: Mapping[Value, int] | None, scale: tuple[int, int]) -> dict[int, int]:
+    """The whole-number answers within the scale (anything else cannot be scored)."""
+    result: dict[int, int] = {}
+    for value, count in (distribution or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if float(value).is_integer() and scale[0] <= value <= scale[1] and count > 0:
+            result[int(value)] = result.get(int(value), 0) + count
+    return result
+
+
+def _kind(question: Question) -> ScoreKind:
+    if question.type is QuestionType.NPS:
+        return ScoreKind.NPS
+    if question.type is QuestionType.RATING and question.metric == "csat":
+        return ScoreKind.PERCENT
+    return ScoreKind.MEAN
+
+
+def _estimate(question: Question, distribution: Mapping[int, int]) -> scoring.Estimate | None:
+    """The score of one question in its own kind (NPS points, CSAT percent, or a mean)."""
+    scale = question.scale
+    assert scale is not None
+    kind = _kind(question)
+    if kind is ScoreKind.NPS:
+        return scoring.nps(*scoring.nps_buckets(distribution))
+    if kind is ScoreKind.PERCENT:
+        return scoring.csat(distribution)
+    return scoring.mean(distribution, value_range=scale)
+
+
+def _favourable_successes(distribution: Mapping[int, int]) -> tuple[int, int]:
+    n = sum(distribution.values())
+    return sum(c for v, c in distribution.items() if v >= FAVOURABLE_FROM), n
+
+
+def _scores(
+    definition: SurveyDefinition,
+    current: QuestionDistributions,
+    previous: QuestionDistributions,
+) -> list[Score]:
+    scores: list[Score] = []
+    for question in definition.questions:
+        scale = question.scale
+        if scale is None:
+            continue
+        now = _numeric(current.get(question.id), scale)
+        before = _numeric(previous.get(question.id), scale)
+        estimate = _estimate(question, now)
+        if estimate is None:
+            continue
+        kind = _kind(question)
+        favourable: scoring.Estimate | None = None
+        favourable_change: scoring.Change | None = None
+        buckets: scoring.NpsCounts | None = None
+        if kind is ScoreKind.NPS:
+            buckets = scoring.nps_buckets(now)
+            change = scoring.nps_change(scoring.nps_buckets(before), buckets)
+        elif kind is ScoreKind.PERCENT:
+            change = scoring.proportion_change(
+                *_favourable_successes(before), *_favourable_successes(now)
+            )
+        else:
+            change = scoring.mean_change(before, now)
+            if question.type is QuestionType.RATING:
+                favourable = scoring.favourable(now, threshold=FAVOURABLE_FROM)
+                favourable_change = scoring.proportion_change(
+                    *_favourable_successes(before), *_favourable_successes(now)
+                )
+        scores.append(
+            Score(
+                question_id=question.id,
+                metric=_metric(question),
+                kind=kind,
+                texts=dict(question.text),
+                estimate=estimate,
+                change=change,
+                scale=scale,
+                favourable=favourable,
+                favourable_change=favourable_change,
+                buckets=buckets,
+            )
+        )
+    return scores
+
+
+def _extremes(
+    definition: SurveyDefinition, current: QuestionDistributions, headline: Question | None
+) -> tuple[RankedQuestion | None, RankedQuestion | None]:
+    """The strongest and weakest rating/effort question by mean, as a share of its scale.
+
+    The headline is left out (it leads the digest anyway); none when fewer than two
+    questions have answers or they all sit at the same point."""
+    ranked: list[RankedQuestion] = []
+    for question in definition.questions:
+        scale = question.scale
+        if scale is None or question.type is QuestionType.NPS:
+            continue
+        if headline is not None and question.id == headline.id:
+            continue
+        estimate = scoring.mean(_numeric(current.get(question.id), scale), value_range=scale)
+        if estimate is None:
+            continue
+        position = (estimate.value - scale[0]) / (scale[1] - scale[0])
+        ranked.append(
+            RankedQuestion(
+                question.id, question.metric, dict(question.text), estimate.value, scale, position
+            )
+        )
+    if len(ranked) < 2:
+        return None, None
+    strongest = max(ranked, key=lambda r: r.position)
+    weakest = min(ranked, key=lambda r: r.position)
+    if strongest.position == weakest.position:
+        return None, None
+    return strongest, weakest
+
+
+def _distribution(
+    headline: Question | None, current: QuestionDistributions
+) -> Distribution | None:
+    if headline is None or headline.scale is None:
+        return None
+    low, high = headline.scale
+    answers = _numeric(current.get(headline.id), headline.scale)
+    if not answers:
+        return None
+    bars = scoring.distribution_bars(answers, list(range(high, low - 1, -1)))
+    return Distribution(
+        headline.id, _metric(headline), dict(headline.text), tuple(bars), sum(answers.values())
+    )
+
+
+def _choices(
+    definition: SurveyDefinition, current: QuestionDistributions
+) -> tuple[ChoiceCount, ...]:
+    """Picked choices of single/multi questions, most picked first (zero counts left out)."""
+    result: list[ChoiceCount] = []
+    for question in definition.questions:
+        if question.type not in (QuestionType.SINGLE, QuestionType.MULTI):
+            continue
+        picked = current.get(question.id) or {}
+        rows = [
+            ChoiceCount(
+                question.id,
+                _metric(question),
+                dict(question.text),
+                c.id,
+                dict(c.text),
+                picked.get(c.id, 0),
+            )
+            for c in question.choices
+            if picked.get(c.id, 0) > 0
+        ]
+        result.extend(sorted(rows, key=lambda r: -r.count))
+    return tuple(result)
+
+
+def clip(text: str, limit: int = COMMENT_MAX_CHARS) -> tuple[str, bool]:
+    """Whitespace collapsed to single spaces, and cut at a word boundary with "…" when longer
+    than `limit` characters (the ellipsis included). Returns (text, whether it was cut)."""
+    flat = _SPACES.sub(" ", text).strip()
+    if len(flat) <= limit:
+        return flat, False
+    room = flat[: limit - len(ELLIPSIS) + 1]
+    cut = room.rfind(" ")
+    # A word longer than a third of the room (a URL, say) is cut mid-word instead.
+    head = room[:cut] if cut >= limit // 3 else room[:-1]
+    head = head.rstrip().rstrip(_TRAILING).rstrip()
+    return head + ELLIPSIS, True
+
+
+def _comments(
+    definition: SurveyDefinition, comments: Sequence[Comment]
+) -> tuple[DigestComment, ...]:
+    """Up to COMMENT_LIMIT comments, the longest first picked, then shown newest first."""
+    metrics = {q.id: q.metric for q in definition.questions}
+    flat = [(c, _SPACES.sub(" ", c.text).strip()) for c in comments]
+    flat = [(c, text) for c, text in flat if text]
+    longest = sorted(flat, key=lambda item: (-len(item[1]), -item[0].submitted_at.timestamp()))
+    picked = sorted(longest[:COMMENT_LIMIT], key=lambda item: item[0].submitted_at, reverse=True)
+    result = []
+    for comment, text in picked:
+        clipped, was_clipped = clip(text)
+        result.append(
+            DigestComment(
+                comment.question_id,
+                metrics.get(comment.question_id),
+                clipped,
+                comment.submitted_at,
+                was_clipped,
+            )
+        )
+    return tuple(result)
+
+
+def _roles(
+    audience: Audience,
+    gate: Gate,
+    current: Window | None,
+    data: DigestData,
+    headline: Question | None,
+    anonymity_min: int,
+) -> tuple[RoleScore, ...]:
+    """Per respondent role, only when at least two groups exist and every one of them meets
+    the threshold. Responses without a role count as a group of their own, since the total
+    minus the groups shown would reveal them."""
+    if audience is not Audience.INTERNAL or current is None or not gate.shown:
+        return ()
+    groups = {role: n for role, n in data.role_counts.items() if n > 0}
+    unassigned = current.counts.completed - sum(groups.values())
+    sizes = [*groups.values(), *([unassigned] if unassigned > 0 else [])]
+    if len(groups) < 2 or any(size < anonymity_min for size in sizes):
+        return ()
+    order = {role: i for i, role in enumerate(ROLE_ORDER)}
+    rows = []
+    for role in sorted(groups, key=lambda r: (order.get(r, len(order)), r)):
+        estimate = favourable = None
+        if headline is not None and headline.scale is not None:
+            answers = _numeric(
+                data.role_distributions.get(role, {}).get(headline.id), headline.scale
+            )
+            estimate = _estimate(headline, answers)
+            if headline.type is QuestionType.RATING and _kind(headline) is ScoreKind.MEAN:
+                favourable = scoring.favourable(answers, threshold=FAVOURABLE_FROM)
+        rows.append(RoleScore(role, groups[role], estimate, favourable))
+    return tuple(rows)
+
+
+def _trend(
+    audience: Audience,
+    period_key: str,
+    headline: Question | None,
+    trend: Mapping[str, Mapping[float, int]],
+    anonymity_min: int,
+) -> tuple[TrendPoint, ...]:
+    """The headline score per period; internal periods below the threshold are gaps."""
+    if headline is None or headline.scale is None:
+        return ()
+    points = []
+    for key in periods.last_n(period_key, TREND_PERIODS):
+        answers = _numeric(trend.get(key), headline.scale)
+        enough = audience is Audience.EXTERNAL or sum(answers.values()) >= anonymity_min
+        estimate = _estimate(headline, answers) if enough else None
+        points.append(TrendPoint(periods.span(key), estimate))
+    return tuple(points)
+
+
+# ------------------------------------------------------------------ queries
+
+
+def subject_ref(subject: Subject) -> SubjectRef:
+    """The digest's view of a stored subject."""
+    return SubjectRef(subject.id, subject.slug, dict(subject.names), subject.kind.audience)
+
+
+def latest_closed_period(now: datetime) -> str:
+    """The key of the last week that had ended by `now` (in `now`'s time zone)."""
+    return periods.previous(periods.week_key(now.date()))
+
+
+async def compose_digest(
+    conn: aiosqlite.Connection,
+    subject: Subject,
+    definition: SurveyDefinition,
+    period_key: str,
+    *,
+    anonymity_min: int,
+    comments_min: int,
+    now: datetime,
+    closed_only: bool,
+) -> Digest:
+    """Query the aggregates for a subject and week, then build its digest.
+
+    `now` (timezone-aware, in the owner's zone) decides whether the period has ended.
+    With `closed_only`, a period that has not ended yet is replaced by the latest one
+    that has: the on-demand /digest of an internal subject must pass True, so that two
+    requests minutes apart cannot be compared to learn one new answer."""
+    ref = subject_ref(subject)
+    audience = ref.audience
+    sid = subject.id
+    in_progress = now.date() <= periods.span(period_key).end
+    if closed_only and in_progress:
+        period_key, in_progress = latest_closed_period(now), False
+
+    this_week = (period_key,)
+    previous_week = (periods.previous(period_key),)
+    counts = await aggregates.period_counts(conn, sid, this_week)
+    previous_counts = await aggregates.period_counts(conn, sid, previous_week)
+    open_invites = await invites.count_open_invites(conn, sid, now=now)
+    empty = Window(previous_week, previous_counts)
+    if _nothing(counts):
+        data = DigestData(Window(this_week, counts), empty, open_invites=open_invites)
+        return build_digest(
+            ref,
+            definition,
+            period_key,
+            data,
+            anonymity_min=anonymity_min,
+            comments_min=comments_min,
+            in_progress=in_progress,
+        )
+
+    rolling_weeks = tuple(periods.last_n(period_key, ROLLING_PERIODS))
+    rolling_previous_weeks = tuple(
+        periods.last_n(periods.shift(period_key, -ROLLING_PERIODS), ROLLING_PERIODS)
+    )
+    rolling_counts: PeriodCounts | None = None
+    if needs_rolling(audience, counts.completed, anonymity_min, comments_min):
+        rolling_counts = await aggregates.period_counts(conn, sid, rolling_weeks)
+    rolling_completed = rolling_counts.completed if rolling_counts is not None else None
+    scores_gate = decide_gate(audience, counts.completed, rolling_completed, anonymity_min)
+    comments_gate = decide_gate(audience, counts.completed, rolling_completed, comments_min)
+
+    period = Window(this_week, counts)
+    previous = empty
+    rolling = Window(rolling_weeks, rolling_counts) if rolling_counts is not None else None
+    rolling_previous: Window | None = None
+    basis_weeks: tuple[str, ...] = ()
+    if scores_gate.basis is Basis.PERIOD:
+        basis_weeks = this_week
+        period = Window(this_week, counts, await aggregates.distributions(conn, sid, this_week))
+        if _comparison(audience, previous, anonymity_min) is Comparison.SHOWN:
+            previous = Window(
+                previous_week,
+                previous_counts,
+                await aggregates.distributions(conn, sid, previous_week),
+            )
+    elif scores_gate.basis is Basis.ROLLING and rolling_counts is not None:
+        basis_weeks = rolling_weeks
+        rolling = Window(
+            rolling_weeks, rolling_counts, await aggregates.distributions(conn, sid, rolling_weeks)
+        )
+        before = await aggregates.period_counts(conn, sid, rolling_previous_weeks)
+        rolling_previous = Window(rolling_previous_weeks, before)
+        if _comparison(audience, rolling_previous, anonymity_min) is Comparison.SHOWN:
+            rolling_previous = Window(
+                rolling_previous_weeks,
+                before,
+                await aggregates.distributions(conn, sid, rolling_previous_weeks),
+            )
+
+    comments: list[Comment] = []
+    text_questions = [q.id for q in definition.questions if q.type is QuestionType.TEXT]
+    if comments_gate.shown and text_questions:
+        comment_weeks = this_week if comments_gate.basis is Basis.PERIOD else rolling_weeks
+        comments = await aggregates.comments(
+            conn, sid, comment_weeks, question_ids=text_questions, limit=COMMENT_CANDIDATES
+        )
+
+    role_counts: dict[str, int] = {}
+    role_distributions: dict[str, dict[str, aggregates.Distribution]] = {}
+    invited: int | None = None
+    if audience is Audience.INTERNAL:
+        invited = await aggregates.invited_members(conn, sid, this_week)
+        if basis_weeks:
+            role_counts = await aggregates.role_counts(conn, sid, basis_weeks)
+            if len(role_counts) >= 2:
+                role_distributions = await aggregates.distributions_by_role(
+                    conn, sid, basis_weeks
+                )
+
+    headline = _headline_question(definition, audience)
+    trend: dict[str, dict[float, int]] = {}
+    if headline is not None:
+        trend = await aggregates.trend(
+            conn, sid, periods.last_n(period_key, TREND_PERIODS), headline.id
+        )
+
+    data = DigestData(
+        period=period,
+        previous=previous,
+        rolling=rolling,
+        rolling_previous=rolling_previous,
+        comments=comments,
+        role_counts=role_counts,
+        role_distributions=role_distributions,
+        trend=trend,
+        invited=invited,
+        open_invites=open_invites,
+    )
+    return build_digest(
+        ref,
+        definition,
+        period_key,
+        data,
+        anonymity_min=anonymity_min,
+        comments_min=comments_min,
+        in_progress=in_progress,
+    )

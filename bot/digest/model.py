@@ -1,0 +1,223 @@
+"""Frozen dataclasses of a computed digest: what to tell an owner, before any wording."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from storage.models import PeriodCounts
+from surveys.periods import PeriodSpan
+from surveys.schema import Audience, Texts, localize
+from surveys.scoring import Bar, Change, Estimate, NpsCounts
+
+ROLLING_PERIODS = 4
+"""How many periods the anonymity fallback pools ("last 4 weeks")."""
+
+TREND_PERIODS = 12
+"""How many periods the trend chart covers."""
+
+
+class Basis(StrEnum):
+    """Which responses a part of the digest is computed from."""
+
+    PERIOD = "period"  # the digest's own period
+    ROLLING = "rolling"  # the last ROLLING_PERIODS periods, pooled (anonymity fallback)
+    HIDDEN = "hidden"  # too few responses even when pooled: withheld
+
+
+class ScoreKind(StrEnum):
+    """How a score is measured and shown."""
+
+    NPS = "nps"  # points, -100..100
+    PERCENT = "percent"  # share of favourable answers, 0..100 (CSAT)
+    MEAN = "mean"  # mean on the question's scale (CES, internal ratings)
+
+
+class Comparison(StrEnum):
+    """Whether scores are compared with the previous period."""
+
+    SHOWN = "shown"
+    NO_DATA = "no_data"  # the previous period had no responses
+    WITHHELD = "withheld"  # the previous period had too few responses to reveal a change
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectRef:
+    """The subject a digest is about."""
+
+    id: int
+    slug: str
+    names: Mapping[str, str]
+    audience: Audience
+
+    def name(self, lang: str) -> str:
+        """The name in `lang`, falling back to another language, then to the slug."""
+        return localize(dict(self.names), lang) or self.slug
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """The anonymity decision for one part of the digest (scores, or comments).
+
+    `responses` counts the completed responses of the basis used (of the rolling
+    window when hidden); `needed` is how many more would unlock it (0 when shown).
+    External subjects have `threshold` 0 and always the PERIOD basis."""
+
+    basis: Basis
+    threshold: int
+    responses: int
+    needed: int = 0
+
+    @property
+    def shown(self) -> bool:
+        return self.basis is not Basis.HIDDEN
+
+    @property
+    def rolling(self) -> bool:
+        return self.basis is Basis.ROLLING
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One scored question: its estimate (with interval) and change against the previous basis.
+
+    For MEAN scores of a 1-5 rating, `favourable` is the share of 4-5 answers."""
+
+    question_id: str
+    metric: str
+    kind: ScoreKind
+    texts: Texts
+    estimate: Estimate
+    change: Change | None
+    scale: tuple[int, int] | None
+    favourable: Estimate | None = None
+    favourable_change: Change | None = None
+    buckets: NpsCounts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RankedQuestion:
+    """The strongest or weakest question: its mean and where it sits on its scale (0..1)."""
+
+    question_id: str
+    metric: str | None
+    texts: Texts
+    mean: float
+    scale: tuple[int, int]
+    position: float
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """The headline question's answers as text bars, highest value first."""
+
+    question_id: str
+    metric: str
+    texts: Texts
+    bars: tuple[Bar[int], ...]
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceCount:
+    """How often one choice of a multi-choice question (e.g. "what to improve") was picked."""
+
+    question_id: str
+    metric: str
+    question_texts: Texts
+    choice_id: str
+    texts: Texts
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestComment:
+    """A free-text answer, whitespace collapsed and clipped; `clipped` when shortened."""
+
+    question_id: str
+    metric: str | None
+    text: str
+    submitted_at: datetime
+    clipped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RoleScore:
+    """One respondent group of an internal subject and its headline score."""
+
+    role: str
+    responses: int
+    headline: Estimate | None
+    favourable: Estimate | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """The headline score of one period; None when the period has no (showable) data."""
+
+    period: PeriodSpan
+    estimate: Estimate | None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Everything an owner's digest for one subject and period says."""
+
+    subject: SubjectRef
+    survey_id: str
+    survey_version: int
+    period: PeriodSpan
+    previous_period: PeriodSpan
+    rolling_start: date
+    in_progress: bool  # the period had not ended at `now` (a digest "so far")
+    counts: PeriodCounts
+    previous_counts: PeriodCounts
+    invited: int | None  # internal: members invited in the period; None when unknown
+    response_rate: float | None  # 0..1, internal only
+    completion_rate: float | None  # 0..1, completed / started
+    scores_gate: Gate
+    comparison: Comparison
+    headline_metric: str | None
+    headline_kind: ScoreKind | None
+    headline_scale: tuple[int, int] | None
+    scores: tuple[Score, ...]
+    strongest: RankedQuestion | None
+    weakest: RankedQuestion | None
+    distribution: Distribution | None
+    choices: tuple[ChoiceCount, ...]
+    comments_gate: Gate
+    comments: tuple[DigestComment, ...]
+    roles: tuple[RoleScore, ...]  # empty unless every group shown meets the threshold
+    trend: tuple[TrendPoint, ...]
+    open_invites: int
+    nothing_to_report: bool
+
+    @property
+    def audience(self) -> Audience:
+        return self.subject.audience
+
+    @property
+    def internal(self) -> bool:
+        return self.subject.audience is Audience.INTERNAL
+
+    @property
+    def headline(self) -> Score | None:
+        """The headline score (external: NPS; internal: the overall rating)."""
+        return next((s for s in self.scores if s.metric == self.headline_metric), None)
+
+    @property
+    def nps_counts(self) -> NpsCounts | None:
+        """Promoters, passives and detractors of the (first) NPS question shown."""
+        return next((s.buckets for s in self.scores if s.buckets is not None), None)
+
+    @property
+    def completed_change(self) -> int:
+        """Completed responses this period minus the previous period."""
+        return self.counts.completed - self.previous_counts.completed
+
+    @property
+    def has_chart(self) -> bool:
+        """Whether the trend has at least one point worth drawing."""
+        return any(point.estimate is not None for point in self.trend)

@@ -1,0 +1,144 @@
+"""The durable outbox: digests, pulses, alerts and reminders, each delivered once."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+import aiosqlite
+
+from storage.db import decode_optional_time, decode_time, encode_time
+from storage.models import OutboxItem, OutboxStatus
+
+_COLUMNS = (
+    "id, kind, dedup_key, chat_id, payload_json, due_at, status, attempts, next_attempt_at,"
+    " parts_sent, last_error, sent_at"
+)
+
+
+def _item(row: sqlite3.Row) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        kind=row["kind"],
+        dedup_key=row["dedup_key"],
+        chat_id=row["chat_id"],
+        payload_json=row["payload_json"],
+        due_at=decode_time(row["due_at"]),
+        status=OutboxStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=decode_time(row["next_attempt_at"]),
+        parts_sent=row["parts_sent"],
+        last_error=row["last_error"],
+        sent_at=decode_optional_time(row["sent_at"]),
+    )
+
+
+async def enqueue(
+    conn: aiosqlite.Connection,
+    *,
+    kind: str,
+    dedup_key: str,
+    chat_id: int,
+    payload_json: str,
+    due_at: datetime,
+    now: datetime,
+) -> bool:
+    """Queue a message; False (and nothing changes) when `dedup_key` was ever queued.
+
+    The dedup key names what must happen once, e.g. "digest:<owner>:<subject>:2026-W48",
+    so scheduling the same digest twice, or after a restart, queues it once."""
+    cursor = await conn.execute(
+        "INSERT INTO outbox (kind, dedup_key, chat_id, payload_json, due_at, status, attempts,"
+        " next_attempt_at, parts_sent, created_at)"
+        " VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, 0, ?)"
+        " ON CONFLICT (dedup_key) DO NOTHING",
+        (
+            kind,
+            dedup_key,
+            chat_id,
+            payload_json,
+            encode_time(due_at),
+            encode_time(due_at),
+            encode_time(now),
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+async def get_item(conn: aiosqlite.Connection, item_id: int) -> OutboxItem | None:
+    """One outbox item, or None."""
+    async with conn.execute(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (item_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _item(row)
+
+
+async def due_items(conn: aiosqlite.Connection, *, now: datetime, limit: int) -> list[OutboxItem]:
+    """Pending items that are due and retries whose time has come, by due time."""
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM outbox"
+        " WHERE status IN ('pending', 'retry') AND next_attempt_at <= ?"
+        " ORDER BY due_at, id LIMIT ?",
+        (encode_time(now), limit),
+    ) as cur:
+        rows = await cur.fetchall()
+    return [_item(row) for row in rows]
+
+
+async def mark_part_sent(conn: aiosqlite.Connection, item_id: int, parts_sent: int) -> None:
+    """Remember that the first `parts_sent` parts went out (commit it right after each
+    part), so a retry after a crash or an error resumes with the next part."""
+    await conn.execute("UPDATE outbox SET parts_sent = ? WHERE id = ?", (parts_sent, item_id))
+
+
+async def mark_sent(conn: aiosqlite.Connection, item_id: int, *, now: datetime) -> None:
+    """The whole item was delivered."""
+    await conn.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
+        (encode_time(now), item_id),
+    )
+
+
+async def mark_retry(
+    conn: aiosqlite.Connection, item_id: int, *, error: str, next_attempt_at: datetime
+) -> None:
+    """A delivery attempt failed; try again at `next_attempt_at` (counts one attempt)."""
+    await conn.execute(
+        "UPDATE outbox SET status = 'retry', attempts = attempts + 1, last_error = ?,"
+        " next_attempt_at = ? WHERE id = ?",
+        (error, encode_time(next_attempt_at), item_id),
+    )
+
+
+async def mark_failed(conn: aiosqlite.Connection, item_id: int, *, error: str) -> None:
+    """Give up on an item (counts one attempt)."""
+    await conn.execute(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+        (error, item_id),
+    )
+
+
+async def counts(conn: aiosqlite.Connection) -> dict[str, int]:
+    """How many items are in each status (every status present, zeros included)."""
+    result = {status.value: 0 for status in OutboxStatus}
+    async with conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status") as cur:
+        for status, count in await cur.fetchall():
+            result[status] = count
+    return result
+
+
+async def list_items(
+    conn: aiosqlite.Connection, kind: str | None = None, status: OutboxStatus | None = None
+) -> list[OutboxItem]:
+    """Items by id, optionally of one kind and/or status."""
+    where: list[str] = []
+    params: list[object] = []
+    if kind is not None:
+        where.append("kind = ?")
+        params.append(kind)
+    if status is not None:
+        where.append("status = ?")
+        params.append(OutboxStatus(status).value)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    async with conn.execute(f"SELECT {_COLUMNS} FROM outbox{clause} ORDER BY id", params) as cur:
+        rows = await cur.fetchall()
+    return [_item(row) for row in rows]

@@ -1,0 +1,56 @@
+"""Users: everyone who has talked to the bot, and the language they use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import aiosqlite
+
+from storage.db import decode_time, encode_time
+from storage.models import User
+
+
+async def touch_user(
+    conn: aiosqlite.Connection, telegram_id: int, *, lang_hint: str | None, now: datetime
+) -> User:
+    """Record a user (first time) and follow their Telegram language, unless they chose
+    one explicitly with `set_language`, which is kept."""
+    await conn.execute(
+        "INSERT INTO users (telegram_id, lang, lang_chosen, first_seen) VALUES (?, ?, FALSE, ?)"
+        " ON CONFLICT (telegram_id) DO UPDATE SET lang = CASE"
+        "  WHEN users.lang_chosen OR excluded.lang IS NULL THEN users.lang"
+        "  ELSE excluded.lang END",
+        (telegram_id, lang_hint, encode_time(now)),
+    )
+    user = await get_user(conn, telegram_id)
+    assert user is not None
+    return user
+
+
+async def set_language(
+    conn: aiosqlite.Connection, telegram_id: int, lang: str, *, now: datetime | None = None
+) -> None:
+    """Set the language a user chose; Telegram's hint no longer overrides it, and an
+    owner's digests follow it (the latest explicit choice wins)."""
+    first_seen = encode_time(now if now is not None else datetime.now(UTC))
+    await conn.execute(
+        "INSERT INTO users (telegram_id, lang, lang_chosen, first_seen) VALUES (?, ?, TRUE, ?)"
+        " ON CONFLICT (telegram_id) DO UPDATE SET lang = excluded.lang, lang_chosen = TRUE",
+        (telegram_id, lang, first_seen),
+    )
+    await conn.execute(
+        "UPDATE owner_settings SET lang = NULL WHERE telegram_id = ?", (telegram_id,)
+    )
+
+
+async def get_user(conn: aiosqlite.Connection, telegram_id: int) -> User | None:
+    """The user, or None if they never talked to the bot."""
+    async with conn.execute(
+        "SELECT telegram_id, lang, first_seen FROM users WHERE telegram_id = ?", (telegram_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return User(
+        telegram_id=row["telegram_id"], lang=row["lang"], first_seen=decode_time(row["first_seen"])
+    )

@@ -1,0 +1,1 @@
+"""Test doubles for the Telegram Bot API: server model, PTB transport, HTTP server."""

@@ -1,0 +1,569 @@
+"""FakeTelegram: an in-memory model of the Bot API server for one bot, shared by all transports."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+from .bot_methods import BotMethods
+from .records import (
+    ApiError,
+    BotMessage,
+    Button,
+    Call,
+    ChatState,
+    Failure,
+    JSONDict,
+    Revision,
+    SentFile,
+    Upload,
+    normalize_params,
+)
+from .users import FakeUser
+
+__all__ = [
+    "ApiError",
+    "BotMessage",
+    "Button",
+    "Call",
+    "ChatState",
+    "Failure",
+    "FakeTelegram",
+    "FakeUser",
+    "Revision",
+    "SentFile",
+    "Upload",
+]
+
+Handler = Callable[[JSONDict], object]
+
+_NOT_FOUND = ApiError(404, "Not Found")
+_UNAUTHORIZED = ApiError(401, "Unauthorized")
+_POLL_CONFLICT = ApiError(
+    409,
+    "Conflict: terminated by other getUpdates request; "
+    "make sure that only one bot instance is running",
+)
+_WEBHOOK_CONFLICT = ApiError(
+    409,
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first",
+)
+
+
+@dataclass(eq=False)
+class _Injected:
+    error: ApiError
+    remaining: int | None
+    chat_id: int | str | None
+
+
+@dataclass(eq=False)
+class _Poll:
+    generation: int
+    wake_epoch: int
+    limit: int
+    deadline: float
+
+
+@dataclass(eq=False)
+class _AsyncWaiter:
+    loop: asyncio.AbstractEventLoop
+    thread_id: int
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self) -> None:
+        if threading.get_ident() == self.thread_id:
+            self.event.set()
+            return
+        # A closed loop raises RuntimeError: nobody is left there to wake.
+        with suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.event.set)
+
+
+class FakeTelegram(BotMethods):
+    """What Telegram's server knows and answers for one bot; thread-safe.
+
+    Transports (FakeRequest in-process, BotApiServer over HTTP) call `call` or
+    `call_blocking`; tests inject user activity through `user(...)` and read what
+    users see through `messages`, `last_message`, `calls` and `calls_of`.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        username: str = "feedbot_test_bot",
+        first_name: str = "Feedbot",
+        latency: float = 0.0,
+        max_poll_wait: float | None = None,
+        record_calls: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        prefix = token.split(":", 1)[0] if token else ""
+        self.token = token
+        self.bot_user: JSONDict = {
+            "id": int(prefix) if prefix.isdigit() else 123456789,
+            "is_bot": True,
+            "first_name": first_name,
+            "username": username,
+        }
+        self.latency = latency
+        self.method_latency: dict[str, float] = {}
+        # Caps every long poll, so a test never waits out PTB's 10 s timeout.
+        self.max_poll_wait = max_poll_wait
+        self.record_calls = record_calls
+        self.clock = clock
+        self.calls: list[Call] = []
+        self.failures: list[Failure] = []
+        self._calls_by_method: dict[str, list[Call]] = {}
+        self._lock = threading.RLock()
+        self._updates_changed = threading.Condition(self._lock)
+        self._state_changed = threading.Condition(self._lock)
+        self._update_waiters: set[_AsyncWaiter] = set()
+        self._state_waiters: set[_AsyncWaiter] = set()
+        self._chats: dict[int, ChatState] = {}
+        self._users: dict[int, FakeUser] = {}
+        self._updates: deque[JSONDict] = deque()
+        self._update_ids = itertools.count(1)
+        self._allowed_updates: list[str] | None = None
+        self._poll_generation = 0
+        self._wake_epoch = 0
+        self._webhook_url = ""
+        self._injected: dict[str, list[_Injected]] = {}
+        super().__init__()
+        self._handlers: dict[str, Handler] = self.method_table()
+        self._method_names = {name.lower(): name for name in self._handlers}
+        self._method_names["getupdates"] = "getUpdates"
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock guarding all state; hold it to read or change several things at once."""
+        return self._lock
+
+    # ----------------------------------------------------------------- configuration
+
+    def register(self, method: str, handler: Handler) -> None:
+        """Answer `method` with handler(params); raise ApiError from it to fail."""
+        with self._lock:
+            self._handlers[method] = handler
+            self._method_names[method.lower()] = method
+
+    def fail_next(
+        self,
+        method: str,
+        error: ApiError,
+        *,
+        times: int | None = 1,
+        chat_id: int | str | None = None,
+    ) -> None:
+        """Answer the next `times` calls of method (None: all of them) with error.
+
+        With chat_id, only calls addressed to that chat fail.
+        """
+        with self._lock:
+            self._injected.setdefault(method, []).append(_Injected(error, times, chat_id))
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._injected.clear()
+
+    def wake_pollers(self) -> None:
+        """Make the getUpdates requests waiting right now return (empty) immediately."""
+        with self._lock:
+            self._wake_epoch += 1
+            self._notify_updates()
+
+    # ------------------------------------------------------------------ user activity
+
+    def user(
+        self,
+        user_id: int,
+        first_name: str = "Alice",
+        *,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+    ) -> FakeUser:
+        """The user with this id (created on first use, with a private chat with the bot)."""
+        with self._lock:
+            existing = self._users.get(user_id)
+            if existing is not None:
+                return existing
+            user = FakeUser(
+                self,
+                user_id,
+                first_name,
+                last_name=last_name,
+                username=username,
+                language_code=language_code,
+            )
+            self._users[user_id] = user
+            self.chat_state(user.chat)
+            return user
+
+    def chat_state(self, chat: JSONDict) -> ChatState:
+        """The state of chat (a Chat object), created on first use."""
+        with self._lock:
+            state = self._chats.get(chat["id"])
+            if state is None:
+                state = self._chats[chat["id"]] = ChatState(chat)
+            return state
+
+    def add_user_message(self, chat: JSONDict, sender: JSONDict, content: JSONDict) -> JSONDict:
+        """Store a message a user sent to chat and return it as a Message object."""
+        with self._lock:
+            state = self.chat_state(chat)
+            message = {
+                "message_id": state.take_message_id(),
+                "from": sender,
+                "chat": chat,
+                "date": self.now(),
+                **content,
+            }
+            state.user_messages[message["message_id"]] = message
+            return message
+
+    def user_message(self, chat_id: int, message_id: int) -> JSONDict | None:
+        with self._lock:
+            state = self._chats.get(chat_id)
+            return state.user_messages.get(message_id) if state else None
+
+    def enqueue_update(self, kind: str, payload: JSONDict) -> JSONDict:
+        """Queue an update of this kind ("message", "callback_query", ...) and return it."""
+        with self._lock:
+            update = {"update_id": next(self._update_ids), kind: payload}
+            # Telegram does not even store the kinds a poller asked not to receive.
+            if self._allowed_updates is None or kind in self._allowed_updates:
+                self._updates.append(update)
+                self._notify_updates()
+                self._notify_state()
+            return update
+
+    def pending_updates(self) -> list[JSONDict]:
+        """Hand over every queued update, oldest first, and confirm them (they are gone)."""
+        with self._lock:
+            updates = list(self._updates)
+            self._updates.clear()
+            self._notify_state()
+            return updates
+
+    @property
+    def pending_count(self) -> int:
+        """Updates queued and not yet confirmed by a getUpdates offset."""
+        with self._lock:
+            return len(self._updates)
+
+    def set_blocked(self, chat_id: int, blocked: bool) -> None:
+        """Make every send to chat_id fail with 403 "bot was blocked by the user" (or stop)."""
+        with self._lock:
+            if blocked:
+                self._blocked.add(chat_id)
+            else:
+                self._blocked.discard(chat_id)
+
+    # --------------------------------------------------------------------- read side
+
+    def messages(self, chat_id: int, *, include_deleted: bool = False) -> list[BotMessage]:
+        """The bot's messages in chat_id in order, as they look now (live objects)."""
+        with self._lock:
+            state = self._chats.get(chat_id)
+            if state is None:
+                return []
+            return [m for m in state.bot_messages.values() if include_deleted or not m.deleted]
+
+    def last_message(self, chat_id: int) -> BotMessage:
+        """The bot's latest visible message in chat_id; AssertionError if there is none."""
+        with self._lock:
+            state = self._chats.get(chat_id)
+            for message in reversed((state.bot_messages if state else {}).values()):
+                if not message.deleted:
+                    return message
+            raise AssertionError(f"the bot has sent nothing to chat {chat_id}")
+
+    def message(self, chat_id: int, message_id: int) -> BotMessage:
+        """The bot's message message_id in chat_id (even if deleted)."""
+        with self._lock:
+            state = self._chats.get(chat_id)
+            found = state.bot_messages.get(message_id) if state else None
+            if found is None:
+                raise AssertionError(f"the bot has no message #{message_id} in chat {chat_id}")
+            return found
+
+    def texts(self, chat_id: int) -> list[str]:
+        """Text (or caption) of each visible bot message in chat_id."""
+        return [m.text if m.text is not None else m.caption or "" for m in self.messages(chat_id)]
+
+    def keyboard_message(self, chat_id: int, message_id: int | None = None) -> BotMessage:
+        """The bot message a user would press a button on: message_id, else the latest one
+        still carrying an inline keyboard."""
+        with self._lock:
+            if message_id is not None:
+                found = self.message(chat_id, message_id)
+                if found.deleted:
+                    raise AssertionError(f"message #{message_id} in chat {chat_id} was deleted")
+                return found
+            for message in reversed(self.messages(chat_id)):
+                if message.reply_markup is not None:
+                    return message
+            raise AssertionError(
+                f"no bot message with an inline keyboard in chat {chat_id}:\n"
+                + self.transcript(chat_id)
+            )
+
+    def transcript(self, chat_id: int) -> str:
+        """The chat as the user sees it, one line per message, for failure messages."""
+        with self._lock:
+            state = self._chats.get(chat_id)
+            if state is None:
+                return f"(no chat {chat_id})"
+            lines: dict[int, str] = {}
+            for message_id, user_message in state.user_messages.items():
+                lines[message_id] = f"  user #{message_id}: {_describe_user(user_message)}"
+            for message_id, bot_message in state.bot_messages.items():
+                gone = " (deleted)" if bot_message.deleted else ""
+                lines[message_id] = f"  bot  {bot_message.describe()}{gone}"
+            return "\n".join(lines[k] for k in sorted(lines)) or "  (empty)"
+
+    def calls_of(self, method: str) -> list[Call]:
+        """Recorded calls of one method, in order."""
+        with self._lock:
+            return list(self._calls_by_method.get(method, ()))
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self._calls_by_method.clear()
+            self.failures.clear()
+
+    # ---------------------------------------------------------------------- waiting
+
+    def wait_for(
+        self,
+        predicate: Callable[[], object],
+        timeout: float = 5.0,
+        what: str | Callable[[], str] = "",
+    ) -> None:
+        """Block until predicate() is true (checked after every change); AssertionError
+        after timeout. Not for code running on the bot's own event loop: use async_wait_for."""
+        deadline = time.monotonic() + timeout
+        with self._state_changed:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(self._timeout_report(what or repr(predicate), timeout))
+                self._state_changed.wait(remaining)
+
+    async def async_wait_for(
+        self,
+        predicate: Callable[[], object],
+        timeout: float = 5.0,  # noqa: ASYNC109 - running out yields a diagnostic report
+        what: str | Callable[[], str] = "",
+    ) -> None:
+        """Like wait_for, without blocking the running event loop."""
+        deadline = time.monotonic() + timeout
+        with self._waiter(self._state_waiters) as waiter:
+            while True:
+                with self._lock:
+                    waiter.event.clear()
+                    if predicate():
+                        return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(self._timeout_report(what or repr(predicate), timeout))
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(waiter.event.wait(), remaining)
+
+    def wait_for_messages(self, chat_id: int, count: int, timeout: float = 5.0) -> list[BotMessage]:
+        """Block until the bot has at least count visible messages in chat_id; return them."""
+        self.wait_for(
+            lambda: len(self.messages(chat_id)) >= count,
+            timeout,
+            lambda: f"{count} bot messages in chat {chat_id}; it has:\n{self.transcript(chat_id)}",
+        )
+        return self.messages(chat_id)
+
+    def _timeout_report(self, what: str | Callable[[], str], timeout: float) -> str:
+        what = what() if callable(what) else what
+        recent = "\n".join(f"  {c.method} {_short(c.params)}" for c in self.calls[-10:])
+        return f"timed out after {timeout} s waiting for {what}; last calls:\n{recent or '  none'}"
+
+    @contextmanager
+    def _waiter(self, waiters: set[_AsyncWaiter]) -> Iterator[_AsyncWaiter]:
+        waiter = _AsyncWaiter(asyncio.get_running_loop(), threading.get_ident())
+        with self._lock:
+            waiters.add(waiter)
+        try:
+            yield waiter
+        finally:
+            with self._lock:
+                waiters.discard(waiter)
+
+    def _notify_updates(self) -> None:
+        self._updates_changed.notify_all()
+        for waiter in self._update_waiters:
+            waiter.wake()
+
+    def _notify_state(self) -> None:
+        self._state_changed.notify_all()
+        for waiter in self._state_waiters:
+            waiter.wake()
+
+    # -------------------------------------------------------------------- transport
+
+    def accepts_token(self, path_segment: str) -> bool:
+        """Whether the URL segment before the method (e.g. "bot123:ABC") names this bot."""
+        return self.token is None or path_segment.endswith(self.token)
+
+    async def call(
+        self,
+        method: str,
+        params: Mapping[str, object],
+        files: Mapping[str, Upload] | None = None,
+    ) -> tuple[int, JSONDict]:
+        """Answer one request from the running event loop: (HTTP status, JSON body)."""
+        # Even a zero-latency network yields to the loop, and so should the fake.
+        await asyncio.sleep(self.method_latency.get(method, self.latency))
+        with self._lock:
+            outcome = self._begin(method, params, files)
+        if not isinstance(outcome, _Poll):
+            return outcome
+        with self._waiter(self._update_waiters) as waiter:
+            while True:
+                remaining = outcome.deadline - time.monotonic()
+                if remaining > 0:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(waiter.event.wait(), remaining)
+                with self._lock:
+                    waiter.event.clear()
+                    answer = self._poll_answer(outcome, final=remaining <= 0)
+                if answer is not None:
+                    return answer
+
+    def call_blocking(
+        self,
+        method: str,
+        params: Mapping[str, object],
+        files: Mapping[str, Upload] | None = None,
+    ) -> tuple[int, JSONDict]:
+        """Answer one request from a plain thread (the HTTP server): (status, JSON body)."""
+        delay = self.method_latency.get(method, self.latency)
+        if delay:
+            time.sleep(delay)
+        with self._lock:
+            outcome = self._begin(method, params, files)
+            while isinstance(outcome, _Poll):
+                remaining = outcome.deadline - time.monotonic()
+                if remaining > 0:
+                    self._updates_changed.wait(remaining)
+                answer = self._poll_answer(outcome, final=remaining <= 0)
+                if answer is not None:
+                    return answer
+            return outcome
+
+    def _begin(
+        self, method: str, raw: Mapping[str, object], files: Mapping[str, Upload] | None
+    ) -> tuple[int, JSONDict] | _Poll:
+        """Validate, record and answer a call; a long poll that has to wait gets a _Poll."""
+        name = self._method_names.get(method.lower(), method)
+        params: JSONDict = dict(raw)
+        try:
+            params = normalize_params(raw, files)
+            self._record(name, params)
+            self._raise_injected(name, params)
+            if name == "getUpdates":
+                poll = self._start_poll(params)
+                return self._poll_answer(poll, final=poll.deadline <= time.monotonic()) or poll
+            handler = self._handlers.get(name)
+            if handler is None:
+                raise _NOT_FOUND
+            result = handler(params)
+        except ApiError as error:
+            self.failures.append(Failure(name, params, error.error_code, error.description))
+            self._notify_state()
+            return error.error_code, error.to_json()
+        self._notify_state()
+        return 200, {"ok": True, "result": result}
+
+    def _record(self, name: str, params: JSONDict) -> None:
+        if self.record_calls:
+            call = Call(name, params)
+            self.calls.append(call)
+            self._calls_by_method.setdefault(name, []).append(call)
+
+    def _raise_injected(self, name: str, params: JSONDict) -> None:
+        queued = self._injected.get(name)
+        if not queued:
+            return
+        for injected in queued:
+            if injected.chat_id is None or injected.chat_id == params.get("chat_id"):
+                if injected.remaining is not None:
+                    injected.remaining -= 1
+                    if injected.remaining <= 0:
+                        queued.remove(injected)
+                raise injected.error
+
+    def reject_token(self, method: str) -> tuple[int, JSONDict]:
+        """The answer to a request with another bot's token."""
+        with self._lock:
+            self.failures.append(Failure(method, {}, 401, _UNAUTHORIZED.description))
+        return 401, _UNAUTHORIZED.to_json()
+
+    # ---------------------------------------------------------------- long polling
+
+    def _start_poll(self, params: JSONDict) -> _Poll:
+        if self._webhook_url:
+            raise _WEBHOOK_CONFLICT
+        allowed = params.get("allowed_updates")
+        if allowed is not None:
+            self._allowed_updates = list(allowed) or None
+        offset = params.get("offset")
+        if offset is not None:
+            self._confirm(int(offset))
+        limit = min(max(int(params.get("limit") or 100), 1), 100)
+        wait = max(float(params.get("timeout") or 0), 0.0)
+        if self.max_poll_wait is not None:
+            wait = min(wait, self.max_poll_wait)
+        # A newer getUpdates ends an older one still waiting, as on Telegram.
+        self._poll_generation += 1
+        self._notify_updates()
+        return _Poll(self._poll_generation, self._wake_epoch, limit, time.monotonic() + wait)
+
+    def _confirm(self, offset: int) -> None:
+        before = len(self._updates)
+        if offset < 0:
+            while len(self._updates) > -offset:
+                self._updates.popleft()
+        else:
+            while self._updates and self._updates[0]["update_id"] < offset:
+                self._updates.popleft()
+        if len(self._updates) != before:
+            self._notify_state()
+
+    def _poll_answer(self, poll: _Poll, *, final: bool) -> tuple[int, JSONDict] | None:
+        """The answer for a waiting poll, or None to keep waiting."""
+        if poll.generation != self._poll_generation:
+            return _POLL_CONFLICT.error_code, _POLL_CONFLICT.to_json()
+        if self._updates or final or poll.wake_epoch != self._wake_epoch:
+            updates = list(itertools.islice(self._updates, poll.limit))
+            return 200, {"ok": True, "result": updates}
+        return None
+
+
+def _describe_user(message: JSONDict) -> str:
+    for kind in ("text", "sticker", "photo", "voice", "document"):
+        if kind in message:
+            return repr(message["text"]) if kind == "text" else f"[{kind}]"
+    fields = [k for k in message if k not in ("message_id", "from", "chat", "date")]
+    return "[" + ", ".join(fields) + "]"
+
+
+def _short(params: JSONDict) -> str:
+    text = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return text if len(text) < 160 else text[:157] + "..."

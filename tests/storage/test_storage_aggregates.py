@@ -1,0 +1,295 @@
+"""Digest queries on a small hand-built dataset with exact expected counts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import pytest
+
+from storage.aggregates import (
+    answered_counts,
+    comments,
+    distributions,
+    distributions_by_role,
+    invited_members,
+    period_counts,
+    role_counts,
+    trend,
+)
+from storage.db import Database
+from storage.members import record_invitation, register_member
+from storage.models import Comment, MemberRole, PeriodCounts, Session, Subject, SubjectKind
+from storage.sessions import abandon_session, cancel_session, complete_session
+from storage.subjects import add_subject
+from surveys.periods import week_key
+from surveys.schema import AnswerRecord, QuestionType
+
+StartSession = Callable[..., Awaitable[Session]]
+W46, W47, W48 = "2026-W46", "2026-W47", "2026-W48"
+
+
+def rating(value: int) -> AnswerRecord:
+    return AnswerRecord(
+        question_id="reliability",
+        question_type=QuestionType.RATING,
+        metric="reliability",
+        number=value,
+    )
+
+
+def channels(*ids: str) -> AnswerRecord:
+    return AnswerRecord(question_id="channels", question_type=QuestionType.MULTI, choices=ids)
+
+
+def comment(text: str) -> AnswerRecord:
+    return AnswerRecord(
+        question_id="comment", question_type=QuestionType.TEXT, metric="comment", text=text
+    )
+
+
+def recommend(yes: bool) -> AnswerRecord:
+    return AnswerRecord(
+        question_id="recommend", question_type=QuestionType.YES_NO, number=float(yes)
+    )
+
+
+@pytest.fixture
+async def dataset(
+    db: Database, department: Subject, product: Subject, start: StartSession, now: datetime
+) -> Subject:
+    """sales, week 2026-W48: three completed (employee, contractor, employee), one partial
+    (supplier), one cancelled; 2026-W47: one completed; a product's response elsewhere."""
+
+    async def complete(
+        respondent: int,
+        role: str,
+        at: datetime,
+        *records: AnswerRecord,
+        subject: Subject = department,
+    ) -> None:
+        session = await start(respondent, subject, now=at, role=role)
+        key = week_key(at.date())
+        async with db.transaction() as conn:
+            await complete_session(
+                conn,
+                session,
+                records=list(records),
+                pseudonym=f"p{respondent}",
+                unique_key=key,
+                next_possible=at.date(),
+                contact_id=None,
+                now=at,
+                week_key=key,
+            )
+
+    await complete(
+        1, "employee", now, rating(4), channels("email", "chat"), comment("Great support, thanks")
+    )
+    await complete(
+        2, "contractor", now + timedelta(hours=1), rating(2), channels("email"), comment("Slow")
+    )
+    await complete(
+        3, "employee", now + timedelta(hours=2), rating(4), recommend(True), comment("   ")
+    )
+    partial = await start(4, department, role="supplier")
+    async with db.transaction() as conn:
+        await abandon_session(
+            conn,
+            partial,
+            records=[rating(1), comment("Meh!")],
+            pseudonym="p4",
+            unique_key=W48,
+            now=now,
+            week_key=W48,
+        )
+    cancelled = await start(5, department)
+    async with db.transaction() as conn:
+        await cancel_session(conn, cancelled.id, now=now)
+    await complete(6, "employee", now - timedelta(days=7), rating(5), comment("Last week"))
+    await complete(
+        7, "employee", now, rating(1), comment("Another subject entirely"), subject=product
+    )
+    return department
+
+
+async def test_period_counts(db: Database, dataset: Subject) -> None:
+    assert await period_counts(db.conn, dataset.id, [W48]) == PeriodCounts(5, 3, 1)
+    assert await period_counts(db.conn, dataset.id, [W47, W48]) == PeriodCounts(6, 4, 1)
+    assert await period_counts(db.conn, dataset.id, [W46]) == PeriodCounts(0, 0, 0)
+    assert await period_counts(db.conn, dataset.id, []) == PeriodCounts(0, 0, 0)
+
+
+async def test_distributions(db: Database, dataset: Subject) -> None:
+    assert await distributions(db.conn, dataset.id, [W48]) == {
+        "reliability": {4: 2, 2: 1},
+        "channels": {"email": 2, "chat": 1},
+        "recommend": {1: 1},
+    }
+    with_partial = await distributions(
+        db.conn, dataset.id, [W48], statuses=("completed", "partial")
+    )
+    assert with_partial["reliability"] == {4: 2, 2: 1, 1: 1}
+    assert await distributions(db.conn, dataset.id, [W48], role="employee") == {
+        "reliability": {4: 2},
+        "channels": {"email": 1, "chat": 1},
+        "recommend": {1: 1},
+    }
+    assert await distributions(db.conn, dataset.id, [W47, W48]) == {
+        "reliability": {5: 1, 4: 2, 2: 1},
+        "channels": {"email": 2, "chat": 1},
+        "recommend": {1: 1},
+    }
+    assert await distributions(db.conn, dataset.id, [W46]) == {}
+
+
+async def test_whole_numbers_come_back_as_int(db: Database, dataset: Subject) -> None:
+    reliability = (await distributions(db.conn, dataset.id, [W48]))["reliability"]
+    assert all(type(value) is int for value in reliability)
+
+
+async def test_answered_counts(db: Database, dataset: Subject) -> None:
+    assert await answered_counts(db.conn, dataset.id, [W48]) == {
+        "reliability": 3,
+        "channels": 2,
+        "comment": 3,
+        "recommend": 1,
+    }
+
+
+async def test_roles(db: Database, dataset: Subject) -> None:
+    assert await role_counts(db.conn, dataset.id, [W48]) == {"employee": 2, "contractor": 1}
+    assert await role_counts(db.conn, dataset.id, [W48], statuses=("completed", "partial")) == {
+        "employee": 2,
+        "contractor": 1,
+        "supplier": 1,
+    }
+    assert await distributions_by_role(db.conn, dataset.id, [W48]) == {
+        "employee": {
+            "reliability": {4: 2},
+            "channels": {"email": 1, "chat": 1},
+            "recommend": {1: 1},
+        },
+        "contractor": {"reliability": {2: 1}, "channels": {"email": 1}},
+    }
+
+
+async def test_comments_longest_first_without_blanks(
+    db: Database, dataset: Subject, now: datetime
+) -> None:
+    assert await comments(db.conn, dataset.id, [W48], limit=10) == [
+        Comment("comment", "Great support, thanks", now),
+        Comment("comment", "Slow", now + timedelta(hours=1)),
+    ]
+    assert [c.text for c in await comments(db.conn, dataset.id, [W47, W48], limit=2)] == [
+        "Great support, thanks",
+        "Last week",
+    ]
+    assert [
+        c.text
+        for c in await comments(
+            db.conn, dataset.id, [W48], limit=10, statuses=("completed", "partial")
+        )
+    ] == ["Great support, thanks", "Slow", "Meh!"]
+    assert await comments(db.conn, dataset.id, [W48], metrics=("comment",), limit=1) == [
+        Comment("comment", "Great support, thanks", now)
+    ]
+    assert await comments(db.conn, dataset.id, [W48], metrics=("nps_why",), limit=5) == []
+    assert await comments(db.conn, dataset.id, [W48], question_ids=["other"], limit=5) == []
+    assert len(await comments(db.conn, dataset.id, [W48], question_ids=["comment"], limit=5)) == 2
+
+
+async def test_comments_of_equal_length_most_recent_first(
+    db: Database, department: Subject, start: StartSession, now: datetime
+) -> None:
+    for respondent, hours in ((1, 0), (2, 3), (3, 1)):
+        at = now + timedelta(hours=hours)
+        session = await start(respondent, department, now=at)
+        async with db.transaction() as conn:
+            await complete_session(
+                conn,
+                session,
+                records=[comment(f"text {respondent}")],
+                pseudonym=f"p{respondent}",
+                unique_key=W48,
+                next_possible=at.date(),
+                contact_id=None,
+                now=at,
+                week_key=W48,
+            )
+    assert [c.text for c in await comments(db.conn, department.id, [W48], limit=3)] == [
+        "text 2",
+        "text 3",
+        "text 1",
+    ]
+
+
+async def test_trend_has_every_week_asked(db: Database, dataset: Subject) -> None:
+    assert await trend(db.conn, dataset.id, [W46, W47, W48], "reliability") == {
+        W46: {},
+        W47: {5: 1},
+        W48: {4: 2, 2: 1},
+    }
+    assert await trend(db.conn, dataset.id, [W48], "comment") == {W48: {}}
+
+
+async def test_invited_members_exclude_the_departments_own(
+    db: Database, department: Subject, now: datetime
+) -> None:
+    async with db.transaction() as conn:
+        marketing = await add_subject(
+            conn,
+            slug="marketing",
+            kind=SubjectKind.DEPARTMENT,
+            names={"en": "Marketing"},
+            survey_id="internal",
+            now=now,
+        )
+        await register_member(
+            conn, 1, role=MemberRole.EMPLOYEE, department_id=department.id, now=now
+        )
+        await register_member(conn, 2, role=MemberRole.CONTRACTOR, department_id=None, now=now)
+        await register_member(
+            conn, 3, role=MemberRole.EMPLOYEE, department_id=marketing.id, now=now
+        )
+        for member in (1, 2, 3):
+            await record_invitation(conn, member, week_key=W48, source="pulse")
+        await record_invitation(conn, 2, week_key=W48, source="link")
+        await record_invitation(conn, 2, week_key=W47, source="pulse")
+        await record_invitation(conn, 3, week_key=W47, source="link")
+    assert await invited_members(db.conn, department.id, [W48]) == 2  # 2 and 3
+    assert await invited_members(db.conn, marketing.id, [W48]) == 2  # 1 and 2
+    assert await invited_members(db.conn, department.id, [W47, W48]) == 2  # distinct
+    assert await invited_members(db.conn, department.id, [W46]) == 0
+    assert await invited_members(db.conn, department.id, []) == 0
+
+
+async def test_digest_queries_search_indexes_instead_of_scanning_tables(
+    db: Database, dataset: Subject
+) -> None:
+    """Their cost follows the rows of the weeks asked for, not the whole history."""
+    statements: list[str] = []
+    await db.conn.set_trace_callback(statements.append)
+    weeks = [W47, W48]
+    await period_counts(db.conn, dataset.id, weeks)
+    await distributions(db.conn, dataset.id, weeks, role="employee")
+    await answered_counts(db.conn, dataset.id, weeks)
+    await role_counts(db.conn, dataset.id, weeks)
+    await distributions_by_role(db.conn, dataset.id, weeks)
+    await comments(db.conn, dataset.id, weeks, metrics=("comment",), limit=3)
+    await trend(db.conn, dataset.id, weeks, "reliability")
+    await invited_members(db.conn, dataset.id, weeks)
+    await db.conn.set_trace_callback(None)  # type: ignore[arg-type]
+    assert len(statements) == 8
+    for statement in statements:
+        async with db.conn.execute(f"EXPLAIN QUERY PLAN {statement}") as cur:
+            plan = [row[3] for row in await cur.fetchall()]
+        scans = [
+            step
+            for step in plan
+            if step.startswith("SCAN") and "INDEX" not in step and step != "SCAN CONSTANT ROW"
+        ]
+        assert scans == [], (statement, plan)
+        # The first table searched is narrowed by the weeks asked for.
+        first = next(step for step in plan if step.startswith("SEARCH"))
+        assert "week_key=?" in first, (statement, plan)
