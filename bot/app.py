@@ -33,7 +33,9 @@ SERVICES_KEY = "services"
 PUBLIC_COMMANDS = ("start", "help", "lang", "cancel")
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any, Any]) -> Services:
+def services_of(
+    context: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any, Any],
+) -> Services:
     """The Services object stored at start-up."""
     data = context.bot_data
     return cast(Services, data[SERVICES_KEY])
@@ -41,9 +43,7 @@ def services_of(context: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, 
 
 def configure_logging(level: str) -> None:
     """Log to stderr; httpx stays at WARNING because its request lines contain the token."""
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -53,12 +53,8 @@ async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> N
     """Tell Telegram our command list in every language (the default scope is English)."""
     for lang in LANGUAGES:
         commands = [BotCommand(c, t(lang, f"command.{c}")) for c in PUBLIC_COMMANDS]
-        await app.bot.set_my_commands(
-            commands, scope=BotCommandScopeDefault(), language_code=lang
-        )
-    await app.bot.set_my_commands(
-        [BotCommand(c, t("en", f"command.{c}")) for c in PUBLIC_COMMANDS]
-    )
+        await app.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=lang)
+    await app.bot.set_my_commands([BotCommand(c, t("en", f"command.{c}")) for c in PUBLIC_COMMANDS])
 
 
 def build_application(
@@ -103,7 +99,9 @@ def build_application(
     builder = (
         ApplicationBuilder()
         .token(settings.token.get_secret_value())
-        .defaults(Defaults(parse_mode="HTML", link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .defaults(
+            Defaults(parse_mode="HTML", link_preview_options=LinkPreviewOptions(is_disabled=True))
+        )
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

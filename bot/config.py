@@ -76,7 +76,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "token", "secret", "surveys_dir", "api_base_url", "bot_username", "comments_min",
+        "token",
+        "secret",
+        "surveys_dir",
+        "api_base_url",
+        "bot_username",
+        "comments_min",
         mode="before",
     )
     @classmethod
@@ -107,9 +112,7 @@ class Settings(BaseSettings):
         return self.secret.get_secret_value().encode()
 
 
-_ALIASES = {
-    name: str(field.validation_alias) for name, field in Settings.model_fields.items()
-}
+_ALIASES = {name: str(field.validation_alias) for name, field in Settings.model_fields.items()}
 
 
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:

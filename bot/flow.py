@@ -87,9 +87,7 @@ def next_possible(services: Services, definition: SurveyDefinition) -> date:
     return span(unique_key(services, definition)).next_start
 
 
-async def already_answered(
-    services: Services, telegram_id: int, subject: Subject
-) -> date | None:
+async def already_answered(services: Services, telegram_id: int, subject: Subject) -> date | None:
     """The date this person may evaluate `subject` again, or None if they may now."""
     definition = services.surveys.latest(subject.survey_id)
     key = unique_key(services, definition)
@@ -204,9 +202,9 @@ def _contact_id(
     if definition.audience is not Audience.EXTERNAL:
         return None
     for question in definition.questions:
-        if question.type is QuestionType.YES_NO and question.metric == "consent":
-            if answers.get(question.id) is True:
-                return session.respondent_id
+        is_consent = question.type is QuestionType.YES_NO and question.metric == "consent"
+        if is_consent and answers.get(question.id) is True:
+            return session.respondent_id
     return None
 
 

@@ -39,7 +39,9 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
     """One gentle reminder per unfinished survey idle for FEEDBOT_REMINDER_HOURS; never two."""
     services = services_of(context)
     idle_since = services.now() - timedelta(hours=services.settings.reminder_hours)
-    due = await session_repo.sessions_to_remind(services.db.conn, idle_since=idle_since, limit=BATCH)
+    due = await session_repo.sessions_to_remind(
+        services.db.conn, idle_since=idle_since, limit=BATCH
+    )
     for session in due:
         # Marked first: a crash after sending must not lead to a second reminder.
         async with services.db.transaction() as conn:
@@ -51,13 +53,23 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
         name = subject.name(lang) if subject is not None else "?"
         keyboard = InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id))],
-                [InlineKeyboardButton(t(lang, "button.cancel"), callback_data=encode(Action.CANCEL, session.id))],
+                [
+                    InlineKeyboardButton(
+                        t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id)
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        t(lang, "button.cancel"), callback_data=encode(Action.CANCEL, session.id)
+                    )
+                ],
             ]
         )
         try:
             await context.bot.send_message(
-                flow.chat_of(session), t(lang, "survey.reminder", subject=name), reply_markup=keyboard
+                flow.chat_of(session),
+                t(lang, "survey.reminder", subject=name),
+                reply_markup=keyboard,
             )
         except Forbidden:
             log.info("user blocked the bot; reminder for session %s dropped", session.id)
@@ -66,7 +78,7 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def close_stale_sessions(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Sessions idle past FEEDBOT_ABANDON_DAYS become abandoned; their answers a partial response."""
+    """Close sessions idle past FEEDBOT_ABANDON_DAYS, keeping answers as partial responses."""
     services = services_of(context)
     await abandon_stale(services)
 

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -220,7 +227,7 @@ async def test_failures_can_target_one_chat(fake: FakeTelegram, app: App) -> Non
     fake.fail_next("sendMessage", ApiError.server_error(), times=None, chat_id=2)
 
     await app.bot.send_message(1, "fine")
-    with pytest.raises(Exception, match="Bad Gateway"):
+    with pytest.raises(NetworkError, match="Bad Gateway"):
         await app.bot.send_message(2, "down")
 
     assert fake.texts(1) == ["fine"] and fake.texts(2) == []

@@ -38,9 +38,7 @@ def register_all(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     owner.register(app)
     admin.register(app)
     app.add_handler(CallbackQueryHandler(misc.on_callback))
-    app.add_handler(
-        MessageHandler(filters.UpdateType.EDITED_MESSAGE, misc.on_edited)
-    )
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, misc.on_edited))
     app.add_handler(MessageHandler(filters.COMMAND & private, misc.on_unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & private, misc.on_text))
     app.add_handler(MessageHandler(private & ~filters.TEXT, misc.on_other_content))

@@ -55,8 +55,10 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     else:
         subject = await subject_repo.get_subject(services.db.conn, target)
         expected = SubjectKind.PRODUCT if kind is InviteKind.BUYER else SubjectKind.DEPARTMENT
-        if subject is None or subject.archived or (
-            kind is not InviteKind.OWNER and subject.kind is not expected
+        if (
+            subject is None
+            or subject.archived
+            or (kind is not InviteKind.OWNER and subject.kind is not expected)
         ):
             await reply(update, t(lang, "admin.unknown_subject", slug=html.escape(target)))
             return
@@ -66,7 +68,7 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     assert user is not None
     async with services.db.transaction() as conn:
-        invite, token = await invite_repo.create_invite(
+        _, token = await invite_repo.create_invite(
             conn,
             services.secret,
             kind=kind,
@@ -80,7 +82,13 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     uses = t(lang, "admin.uses_unlimited") if max_uses is None else str(max_uses)
     await reply(
         update,
-        t(lang, "admin.invite_created", kind=kind.value, link=services.invite_link(token), uses=uses),
+        t(
+            lang,
+            "admin.invite_created",
+            kind=kind.value,
+            link=services.invite_link(token),
+            uses=uses,
+        ),
     )
 
 
@@ -141,7 +149,12 @@ async def _add(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Subject
         return
     await reply(
         update,
-        t(lang, f"admin.{kind.value}_added", slug=subject.slug, name=html.escape(subject.name(lang))),
+        t(
+            lang,
+            f"admin.{kind.value}_added",
+            slug=subject.slug,
+            name=html.escape(subject.name(lang)),
+        ),
     )
 
 

@@ -63,7 +63,9 @@ async def send_question(
     return message
 
 
-async def drop_keyboard(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int | None) -> None:
+async def drop_keyboard(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int | None
+) -> None:
     """Remove the keyboard of an older question message; harmless if already gone."""
     if message_id is None:
         return
@@ -83,7 +85,13 @@ async def send_finished(
     definition = finished.definition
     parts = [render.fill(localize(definition.thanks, lang), subject.name(lang))]
     if definition.audience is Audience.EXTERNAL:
-        parts.append(t(lang, "survey.goes_to_owner", subject=render.fill("{{ subject }}", subject.name(lang))))
+        parts.append(
+            t(
+                lang,
+                "survey.goes_to_owner",
+                subject=render.fill("{{ subject }}", subject.name(lang)),
+            )
+        )
     else:
         parts.append(t(lang, "survey.internal_done"))
     await context.bot.send_message(flow.chat_of(finished.session), "\n\n".join(parts))

@@ -63,8 +63,12 @@ async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _set_language(update, context, choice)
         return
     keyboard = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t(code, "lang.name"), callback_data=encode(Action.LANG, code))
-          for code in LANGUAGES]]
+        [
+            [
+                InlineKeyboardButton(t(code, "lang.name"), callback_data=encode(Action.LANG, code))
+                for code in LANGUAGES
+            ]
+        ]
     )
     await reply(update, t(lang, "lang.choose"), reply_markup=keyboard)
 

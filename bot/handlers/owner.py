@@ -80,7 +80,9 @@ async def on_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert chat is not None
     filename = f"feedbot-{subject.slug}-{services.today().isoformat()}.csv"
     await chat.send_document(
-        document=data, filename=filename, caption=t(lang, "owner.export_caption", subject=subject.name(lang))
+        document=data,
+        filename=filename,
+        caption=t(lang, "owner.export_caption", subject=subject.name(lang)),
     )
 
 

@@ -27,10 +27,19 @@ from surveys.periods import week_key
 log = logging.getLogger(__name__)
 
 _WEEKDAYS = {
-    "en": [f"every {d}" for d in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-                                   "Saturday", "Sunday")],
-    "pl": ["w każdy poniedziałek", "w każdy wtorek", "w każdą środę", "w każdy czwartek",
-           "w każdy piątek", "w każdą sobotę", "w każdą niedzielę"],
+    "en": [
+        f"every {d}"
+        for d in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    ],
+    "pl": [
+        "w każdy poniedziałek",
+        "w każdy wtorek",
+        "w każdą środę",
+        "w każdy czwartek",
+        "w każdy piątek",
+        "w każdą sobotę",
+        "w każdą niedzielę",
+    ],
 }
 
 
@@ -68,11 +77,24 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         subject = await subject_of(services, session)
         keyboard = InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id))],
-                [InlineKeyboardButton(t(lang, "button.open_new_invite"), callback_data=encode(Action.SWITCH_INVITE, payload))],
+                [
+                    InlineKeyboardButton(
+                        t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id)
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        t(lang, "button.open_new_invite"),
+                        callback_data=encode(Action.SWITCH_INVITE, payload),
+                    )
+                ],
             ]
         )
-        await reply(update, t(lang, "start.open_survey_and_invite", subject=subject.name(lang)), reply_markup=keyboard)
+        await reply(
+            update,
+            t(lang, "start.open_survey_and_invite", subject=subject.name(lang)),
+            reply_markup=keyboard,
+        )
         return
     await open_invite(update, context, payload, lang)
 
@@ -109,7 +131,11 @@ async def _apply_invite(services, conn, invite: Invite, telegram_id: int, lang: 
         )
     elif invite.kind is InviteKind.PARTNER:
         await member_repo.register_member(
-            conn, telegram_id, role=MemberRole(invite.role or "contractor"), department_id=None, now=now
+            conn,
+            telegram_id,
+            role=MemberRole(invite.role or "contractor"),
+            department_id=None,
+            now=now,
         )
         await member_repo.record_invitation(
             conn, telegram_id, week_key=week_key(services.today()), source="link"
@@ -190,9 +216,21 @@ async def offer_resume(update: Update, context: ContextTypes.DEFAULT_TYPE, lang:
     number = where.step.number if isinstance(where, flow.Ask) else 1
     keyboard = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id))],
-            [InlineKeyboardButton(t(lang, "button.start_over"), callback_data=encode(Action.RESTART, session.id))],
-            [InlineKeyboardButton(t(lang, "button.cancel"), callback_data=encode(Action.CANCEL, session.id))],
+            [
+                InlineKeyboardButton(
+                    t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id)
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    t(lang, "button.start_over"), callback_data=encode(Action.RESTART, session.id)
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    t(lang, "button.cancel"), callback_data=encode(Action.CANCEL, session.id)
+                )
+            ],
         ]
     )
     await reply(
@@ -222,9 +260,7 @@ async def welcome(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str)
     await reply(update, t(lang, "start.stranger"))
 
 
-async def on_switch_invite(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
-) -> None:
+async def on_switch_invite(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
     """Leave the open survey (its answers are dropped) and open the new invite."""
     services = services_of(context)
     query = update.callback_query

@@ -64,9 +64,7 @@ def refusal_text(refused: flow.Refused, lang: str) -> str:
     return t(lang, refused.key, **params)
 
 
-async def resend_current(
-    context: ContextTypes.DEFAULT_TYPE, session: Session, lang: str
-) -> None:
+async def resend_current(context: ContextTypes.DEFAULT_TYPE, session: Session, lang: str) -> None:
     """Send the open session's current question again (after a stale button or on resume)."""
     services = services_of(context)
     subject = await subject_of(services, session)

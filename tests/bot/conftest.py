@@ -59,18 +59,28 @@ class BotWorld:
         return self.telegram.user(user_id, name, language_code=lang)
 
     async def invite(
-        self, kind: InviteKind, slug: str | None = None, *, role: MemberRole | None = None,
-        max_uses: int | None = None, expires_in: timedelta | None = None,
+        self,
+        kind: InviteKind,
+        slug: str | None = None,
+        *,
+        role: MemberRole | None = None,
+        max_uses: int | None = None,
+        expires_in: timedelta | None = None,
     ) -> str:
         """A fresh invite token, as an admin would create one."""
         services = self.services
         subject_id = self.subjects[slug].id if slug else None
         async with services.db.transaction() as conn:
             _, token = await invite_repo.create_invite(
-                conn, services.secret, kind=kind, subject_id=subject_id, role=role,
+                conn,
+                services.secret,
+                kind=kind,
+                subject_id=subject_id,
+                role=role,
                 max_uses=max_uses,
                 expires_at=services.now() + expires_in if expires_in else None,
-                created_by=ADMIN_ID, now=services.now(),
+                created_by=ADMIN_ID,
+                now=services.now(),
             )
         return token
 
@@ -80,8 +90,9 @@ class BotWorld:
             return [tuple(r) for r in await cursor.fetchall()]
 
 
-async def start_world(tmp_path: Path, clock: Clock, telegram: FakeTelegram | None = None,
-                      seed: bool = True) -> BotWorld:
+async def start_world(
+    tmp_path: Path, clock: Clock, telegram: FakeTelegram | None = None, seed: bool = True
+) -> BotWorld:
     """Build and start the application on a database file in tmp_path."""
     settings = load_settings(
         None,
@@ -93,7 +104,10 @@ async def start_world(tmp_path: Path, clock: Clock, telegram: FakeTelegram | Non
     )
     telegram = telegram or FakeTelegram(token="123456:TEST-token")
     app = build_application(
-        settings, request=FakeRequest(telegram), clock=clock, rate_limiter=False,
+        settings,
+        request=FakeRequest(telegram),
+        clock=clock,
+        rate_limiter=False,
         schedule_jobs=False,
     )
     await app.initialize()
@@ -105,12 +119,22 @@ async def start_world(tmp_path: Path, clock: Clock, telegram: FakeTelegram | Non
         async with db.transaction() as conn:
             for slug, kind, pl, en, survey in [
                 ("sales", SubjectKind.DEPARTMENT, "Sprzedaż", "Sales", "internal"),
-                ("support", SubjectKind.DEPARTMENT, "Obsługa klienta", "Customer service", "internal"),
+                (
+                    "support",
+                    SubjectKind.DEPARTMENT,
+                    "Obsługa klienta",
+                    "Customer service",
+                    "internal",
+                ),
                 ("marketing", SubjectKind.DEPARTMENT, "Marketing", "Marketing", "internal"),
                 ("coffee", SubjectKind.PRODUCT, "Kawa Poranna", "Morning Coffee", "external"),
             ]:
                 await subject_repo.add_subject(
-                    conn, slug=slug, kind=kind, names={"pl": pl, "en": en}, survey_id=survey,
+                    conn,
+                    slug=slug,
+                    kind=kind,
+                    names={"pl": pl, "en": en},
+                    survey_id=survey,
                     now=clock(),
                 )
     for subject in await subject_repo.list_subjects(db.conn):
