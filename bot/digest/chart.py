@@ -58,8 +58,10 @@ def render_trend_png(
             axes.errorbar(
                 [i],
                 [point.estimate.value],
-                yerr=[[point.estimate.value - point.estimate.low],
-                      [point.estimate.high - point.estimate.value]],
+                yerr=[
+                    [point.estimate.value - point.estimate.low],
+                    [point.estimate.high - point.estimate.value],
+                ],
                 color=_BAND,
                 elinewidth=6,
                 capsize=0,
@@ -93,8 +95,14 @@ def render_trend_png(
         axes.spines[side].set_visible(False)
     if not any(present) and empty_text:
         axes.text(
-            0.5, 0.5, _mpl_text(empty_text), transform=axes.transAxes,
-            ha="center", va="center", fontsize=11, color=_TEXT,
+            0.5,
+            0.5,
+            _mpl_text(empty_text),
+            transform=axes.transAxes,
+            ha="center",
+            va="center",
+            fontsize=11,
+            color=_TEXT,
         )
     figure.tight_layout()
     buffer = io.BytesIO()

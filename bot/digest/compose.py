@@ -1,4 +1,4 @@
-"""Computing a digest: aggregate queries (compose_digest) and the pure scoring step (build_digest)."""
+"""Computing a digest: the aggregate queries (compose_digest) and pure scoring (build_digest)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
@@ -131,7 +132,9 @@ def build_digest(
 
     current, previous = _score_windows(scores_gate, data)
     comparison = _comparison(audience, previous, anonymity_min)
-    previous_distributions = previous.distributions if comparison is Comparison.SHOWN else {}
+    previous_distributions = (
+        previous.distributions if previous is not None and comparison is Comparison.SHOWN else {}
+    )
     current_distributions = current.distributions if current is not None else {}
 
     headline = _headline_question(definition, audience)
@@ -222,7 +225,7 @@ def _headline_question(definition: SurveyDefinition, audience: Audience) -> Ques
     return scaled[0] if scaled else None
 
 
-def _numeric(distribution: Mapping[Value, int] | None, scale: tuple[int, int]) -> dict[int, int]:
+def _numeric(distribution: Mapping[Any, int] | None, scale: tuple[int, int]) -> dict[int, int]:
     """The whole-number answers within the scale (anything else cannot be scored)."""
     result: dict[int, int] = {}
     for value, count in (distribution or {}).items():
@@ -340,9 +343,7 @@ def _extremes(
     return strongest, weakest
 
 
-def _distribution(
-    headline: Question | None, current: QuestionDistributions
-) -> Distribution | None:
+def _distribution(headline: Question | None, current: QuestionDistributions) -> Distribution | None:
     if headline is None or headline.scale is None:
         return None
     low, high = headline.scale
@@ -580,9 +581,7 @@ async def compose_digest(
         if basis_weeks:
             role_counts = await aggregates.role_counts(conn, sid, basis_weeks)
             if len(role_counts) >= 2:
-                role_distributions = await aggregates.distributions_by_role(
-                    conn, sid, basis_weeks
-                )
+                role_distributions = await aggregates.distributions_by_role(conn, sid, basis_weeks)
 
     headline = _headline_question(definition, audience)
     trend: dict[str, dict[float, int]] = {}

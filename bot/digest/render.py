@@ -1,4 +1,4 @@
-"""Rendering a digest as Telegram HTML: the Jinja2 environment, its filters, splitting and captions."""
+"""Rendering a digest as Telegram HTML: Jinja2 templates and filters, splitting, captions."""
 
 from __future__ import annotations
 
@@ -31,8 +31,18 @@ _MONTHS_SHORT = {
 }
 _MONTHS_GENITIVE = {
     "pl": (
-        "stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca",
-        "lipca", "sierpnia", "września", "października", "listopada", "grudnia",
+        "stycznia",
+        "lutego",
+        "marca",
+        "kwietnia",
+        "maja",
+        "czerwca",
+        "lipca",
+        "sierpnia",
+        "września",
+        "października",
+        "listopada",
+        "grudnia",
     ),
 }
 _DIGITS = {ScoreKind.NPS: 0, ScoreKind.PERCENT: 0, ScoreKind.MEAN: 1}
@@ -46,7 +56,7 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
 def normalize_lang(lang: str) -> str:
-    """"pl" or "en" (anything else falls back to English)."""
+    """ "pl" or "en" (anything else falls back to English)."""
     return lang if lang in LANGS else "en"
 
 
@@ -60,7 +70,7 @@ def format_number(value: float, digits: int = 0, lang: str = "en") -> str:
 
 
 def format_signed(value: float, digits: int = 0, lang: str = "en") -> str:
-    """"+12", "−3" or "0" (the sign of the rounded value)."""
+    """ "+12", "−3" or "0" (the sign of the rounded value)."""
     text = format_number(value, digits, lang)
     rounded = round(value, digits)
     return "+" + text if rounded > 0 else text
@@ -78,7 +88,7 @@ def format_percent(ratio: float, lang: str = "en") -> str:
 
 
 def format_day(day: date, lang: str = "en", *, year: bool = True) -> str:
-    """"23 Nov 2026" in English, "23 listopada 2026" in Polish."""
+    """ "23 Nov 2026" in English, "23 listopada 2026" in Polish."""
     lang = normalize_lang(lang)
     month = (
         _MONTHS_GENITIVE["pl"][day.month - 1]
@@ -148,7 +158,7 @@ def _score(context: Context, estimate: Estimate, kind: ScoreKind | str) -> str:
 
 @pass_context
 def _interval(context: Context, estimate: Estimate, kind: ScoreKind | str) -> str:
-    """"3.8–4.6"; spaced around the dash when a bound is negative ("−30 – −5")."""
+    """ "3.8–4.6"; spaced around the dash when a bound is negative ("−30 – −5")."""
     kind = ScoreKind(kind)
     lang, digits = _lang(context), score_digits(kind)
     low = format_number(estimate.low, digits, lang)
@@ -160,7 +170,7 @@ def _interval(context: Context, estimate: Estimate, kind: ScoreKind | str) -> st
 
 @pass_context
 def _delta(context: Context, value: Change | float, digits: int = 0) -> str:
-    """"▲ +12", "▼ −0.3" or "= 0"."""
+    """ "▲ +12", "▼ −0.3" or "= 0"."""
     delta = value.delta if isinstance(value, Change) else float(value)
     return f"{arrow(delta, digits)} {format_signed(delta, digits, _lang(context))}"
 
@@ -290,7 +300,10 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def _cut(text: str, limit: int) -> tuple[str, str]:
-    section_cut = line_cut = -1
+    """The first part and the rest: the last section boundary that fills at least half a
+    message, else the last line not followed by an indented continuation line, else
+    the last line boundary outside any tag, else a cut inside a line."""
+    section_cut = item_cut = line_cut = -1
     depth = 0
     position = 0
     used = 0
@@ -301,14 +314,17 @@ def _cut(text: str, limit: int) -> tuple[str, str]:
             break
         for match in _TAG.finditer(line):
             depth += -1 if match.group(1) else 1
-        if depth <= 0:
+        if depth <= 0 and line.strip():
             line_cut = end
+            following = text[end + 1 : end + 2]
             if text.startswith("\n\n", end):
-                section_cut = end
+                section_cut = item_cut = end
+            elif following and not following.isspace():
+                item_cut = end
         position = end + 1
-    cut = section_cut if section_cut > 0 else line_cut
-    if cut > 0:
-        return text[:cut].rstrip("\n"), text[cut:].lstrip("\n")
+    for cut in (section_cut if section_cut >= limit // 2 else -1, item_cut, line_cut):
+        if cut > 0:
+            return text[:cut].rstrip("\n"), text[cut:].lstrip("\n")
     return _hard_cut(text, limit)
 
 

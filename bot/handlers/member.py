@@ -34,7 +34,8 @@ async def department_keyboard(
     if member is None:
         return None
     rows = []
-    for department in await subject_repo.list_subjects(conn, SubjectKind.DEPARTMENT):
+    departments = await subject_repo.list_subjects(conn, SubjectKind.DEPARTMENT)
+    for department in sorted(departments, key=lambda d: d.name(lang).casefold()):
         if department.id == member.department_id:
             continue
         again = await flow.already_answered(services, telegram_id, department)

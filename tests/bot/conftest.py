@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -83,6 +84,11 @@ class BotWorld:
                 now=services.now(),
             )
         return token
+
+    async def session_states(self) -> list[dict[str, Any]]:
+        """The engine state of every session, oldest first."""
+        rows = await self.rows("SELECT state_json FROM sessions ORDER BY id")
+        return [json.loads(state) for (state,) in rows]
 
     async def rows(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         """Rows from the bot's database, for asserting what landed there."""

@@ -1,0 +1,176 @@
+"""`feedbot digest preview|send`: print a subject's digest in the terminal, or send what is due."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import datetime
+from importlib import import_module
+from pathlib import Path
+from types import ModuleType
+from typing import TextIO
+
+from bot.commands.common import CommandError, add_database_option, run_async, settings_from
+from bot.config import Settings
+from storage.db import MEMORY, Database
+from storage.models import SubjectKind
+from storage.subjects import get_subject
+from surveys import periods
+from surveys.loader import SurveyCatalog, SurveyFileError, UnknownSurvey
+
+SEND_MODULE = "bot.commands.digest_send"
+_WEEK = re.compile(r"^\d{4}-W\d{2}$")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `feedbot digest` with its actions `preview` and `send`."""
+    parser = subparsers.add_parser(
+        "digest",
+        help="preview a digest in the terminal, or send the digests that are due",
+        description="Owners' weekly digests: preview one in the terminal, or send what is due.",
+    )
+    actions = parser.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
+    register_preview(actions)
+    register_send(actions)
+
+
+def register_preview(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `feedbot digest preview`."""
+    parser = actions.add_parser(
+        "preview",
+        help="print a subject's digest for a week (no token needed)",
+        description=(
+            "Print the digest of a department or product for one week as its owner would read "
+            "it (formatting removed), and optionally write the trend chart as a PNG. Needs no "
+            "bot token. The current week is shown as it stands so far."
+        ),
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--department", metavar="SLUG", help="a department (internal customers)")
+    which.add_argument("--product", metavar="SLUG", help="a product (external customers)")
+    parser.add_argument(
+        "--period",
+        metavar="WEEK",
+        help="an ISO week such as 2026-W48 (default: the current week in FEEDBOT_TIMEZONE)",
+    )
+    parser.add_argument("--lang", choices=("pl", "en"), default="en", help="language (default: en)")
+    parser.add_argument("--chart", metavar="FILE.png", help="also write the trend chart here")
+    add_database_option(parser)
+    parser.set_defaults(handler=preview)
+
+
+def _send_module() -> ModuleType | None:
+    """`bot.commands.digest_send` when it exists (it is written separately)."""
+    try:
+        return import_module(SEND_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name == SEND_MODULE:
+            return None
+        raise
+
+
+def register_send(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `feedbot digest send`, run by `send_due(args)` of bot/commands/digest_send.py.
+
+    That module may define `add_arguments(parser)` for its own options; otherwise the
+    action gets `--dry-run` and `--database`."""
+    parser = actions.add_parser(
+        "send",
+        help="send every digest that is due now",
+        description="Send every digest that is due now through the outbox.",
+    )
+    module = _send_module()
+    add_arguments = getattr(module, "add_arguments", None) if module is not None else None
+    if add_arguments is not None:
+        add_arguments(parser)
+    else:
+        parser.add_argument(
+            "--dry-run", action="store_true", help="show what would be sent, send nothing"
+        )
+        add_database_option(parser)
+    parser.set_defaults(handler=send)
+
+
+def send(args: argparse.Namespace) -> int:
+    """Hand over to `send_due(args)` of bot/commands/digest_send.py."""
+    module = _send_module()
+    if module is None or not hasattr(module, "send_due"):
+        raise CommandError("`feedbot digest send` is not available in this version", exit_code=2)
+    code: int = module.send_due(args)
+    return code
+
+
+def preview(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Print the digest (and write the chart when asked)."""
+    settings = settings_from(args)
+    kind = SubjectKind.DEPARTMENT if args.department else SubjectKind.PRODUCT
+    slug: str = args.department or args.product
+    now = datetime.now(settings.tz)
+    period = args.period or periods.week_key(now.date())
+    if not _WEEK.match(period):
+        raise CommandError(f"--period: expected an ISO week such as 2026-W48, not {period!r}")
+    try:
+        periods.span(period)
+    except ValueError as exc:
+        raise CommandError(f"--period: {exc}") from None
+    path = str(settings.database)
+    if path != MEMORY and not Path(path).exists():
+        raise CommandError(f"no database at {path} (set FEEDBOT_DATABASE or pass --database)")
+    text, chart, chart_caption = run_async(
+        lambda: _preview(settings, kind, slug, period, args.lang, now, bool(args.chart))
+    )
+    stream = out if out is not None else sys.stdout
+    stream.write(text + "\n")
+    if args.chart:
+        if chart is None:
+            stream.write("\n(no chart: no week has enough responses to draw)\n")
+        else:
+            Path(args.chart).write_bytes(chart)
+            stream.write(f"\nChart written to {args.chart}\n{chart_caption}\n")
+    return 0
+
+
+async def _preview(
+    settings: Settings,
+    kind: SubjectKind,
+    slug: str,
+    period: str,
+    lang: str,
+    now: datetime,
+    want_chart: bool,
+) -> tuple[str, bytes | None, str]:
+    # Imported here so that `feedbot --help` does not load jinja2 and matplotlib.
+    from bot.digest.chart import digest_chart
+    from bot.digest.compose import compose_digest
+    from bot.digest.render import caption, plain_text, render_digest, render_plain
+
+    try:
+        catalog = SurveyCatalog.load(settings.surveys_dir)
+    except SurveyFileError as exc:
+        raise CommandError(f"invalid survey files:\n{exc}") from None
+    db = await Database.open(settings.database)
+    try:
+        subject = await get_subject(db.conn, slug)
+        if subject is None or subject.kind is not kind:
+            flag = "department" if kind is SubjectKind.DEPARTMENT else "product"
+            raise CommandError(f"no {flag} with slug {slug!r}")
+        try:
+            definition = catalog.latest(subject.survey_id)
+        except UnknownSurvey as exc:
+            raise CommandError(str(exc)) from None
+        digest = await compose_digest(
+            db.conn,
+            subject,
+            definition,
+            period,
+            anonymity_min=settings.anonymity_min,
+            comments_min=settings.comments_threshold,
+            now=now,
+            closed_only=False,
+        )
+    finally:
+        await db.close()
+    text = render_plain(render_digest(digest, lang))
+    chart = digest_chart(digest, lang) if want_chart else None
+    return text, chart, plain_text(caption(digest, lang)) if chart is not None else ""

@@ -1,0 +1,338 @@
+"""`feedbot invite create|list|revoke`: invite links for employees, partners, buyers and owners."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.commands.common import CommandError, add_database_option, run_async, settings_from
+from bot.commands.subjects import Subparsers, find_subject, open_database, print_columns
+from bot.config import Settings
+from storage.errors import AmbiguousPrefix, NotFound
+from storage.invites import create_invite, is_well_formed, list_invites, revoke_invite
+from storage.models import Invite, InviteKind, MemberRole, Subject, SubjectKind
+from storage.subjects import list_subjects
+
+PLACEHOLDER_USERNAME = "<your_bot>"
+USERNAME_HINT = (
+    "set FEEDBOT_BOT_USERNAME=<username> in .env (your bot's username without the @) "
+    "and replace <your_bot> in this link by it"
+)
+UNLIMITED = "unlimited"
+
+# A number and one unit: minutes, hours, days or weeks ("90m", "12h", "14d", "2w").
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_MAX_DURATION = timedelta(days=3660)
+_USES = re.compile(r"^[1-9][0-9]{0,8}$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'30m', '12h', '14d' or '2w' as a timedelta (CommandError for anything else)."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise CommandError(
+            f"--expires: expected a number and a unit, such as 30m, 12h, 14d or 2w, not {text!r}"
+        )
+    duration = timedelta(**{_UNITS[match[2]]: int(match[1])})
+    if duration > _MAX_DURATION:
+        raise CommandError(f"--expires: {text!r} is more than ten years; leave --expires out")
+    return duration
+
+
+def parse_uses(text: str | None, kind: InviteKind) -> int | None:
+    """--uses as a limit (None: unlimited); owner links default to a single use."""
+    if text is None:
+        return 1 if kind is InviteKind.OWNER else None
+    if text.strip().lower() == UNLIMITED:
+        return None
+    if not _USES.fullmatch(text.strip()):
+        raise CommandError(f"--uses: expected a whole number from 1 up or 'unlimited', not {text!r}")
+    return int(text)
+
+
+# --- the bot's username -------------------------------------------------------------------
+
+
+async def bot_username(settings: Settings) -> str | None:
+    """FEEDBOT_BOT_USERNAME, else the Bot API's getMe when a token is set (None, with a
+    warning on stderr, when neither gives one)."""
+    if settings.bot_username:
+        return settings.bot_username.strip().lstrip("@")
+    if settings.token is None:
+        print(f"feedbot: warning: no bot username known: {USERNAME_HINT}", file=sys.stderr)
+        return None
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    token = settings.token.get_secret_value()
+    try:
+        if settings.api_base_url:
+            bot = Bot(token, base_url=settings.api_base_url.rstrip("/"))
+        else:
+            bot = Bot(token)
+        async with bot:
+            me = await bot.get_me()
+    except (TelegramError, OSError) as exc:
+        print(
+            f"feedbot: warning: could not ask Telegram for the bot's username ({exc}); "
+            f"{USERNAME_HINT}",
+            file=sys.stderr,
+        )
+        return None
+    return me.username
+
+
+def invite_link(username: str | None, token: str) -> str:
+    """The deep link that opens the bot with this invite."""
+    return f"https://t.me/{username or PLACEHOLDER_USERNAME}?start={token}"
+
+
+# --- registration -------------------------------------------------------------------------
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add `feedbot invite create|list|revoke`."""
+    parser = subparsers.add_parser(
+        "invite",
+        help="create, list or revoke invite links",
+        description="Invite links: create them for employees, partners, buyers and owners.",
+    )
+    actions = parser.add_subparsers(dest="invite_command", metavar="ACTION", required=True)
+
+    create = actions.add_parser(
+        "create",
+        help="create an invite link",
+        description=(
+            "Create an invite link and print it with its token. The token is shown only "
+            "now: the database keeps only its keyed hash."
+        ),
+    )
+    kinds = create.add_subparsers(dest="kind", metavar="KIND", required=True)
+    employee = _kind_parser(kinds, InviteKind.EMPLOYEE, "an employee joins a department")
+    employee.add_argument("--department", required=True, metavar="SLUG")
+    partner = _kind_parser(
+        kinds, InviteKind.PARTNER, "a contractor or supplier (no department) registers"
+    )
+    partner.add_argument(
+        "--role", required=True, choices=[MemberRole.CONTRACTOR, MemberRole.SUPPLIER]
+    )
+    buyer = _kind_parser(kinds, InviteKind.BUYER, "a buyer rates a product")
+    buyer.add_argument("--product", required=True, metavar="SLUG")
+    owner = _kind_parser(kinds, InviteKind.OWNER, "someone becomes an owner and gets digests")
+    which = owner.add_mutually_exclusive_group(required=True)
+    which.add_argument("--department", metavar="SLUG")
+    which.add_argument("--product", metavar="SLUG")
+
+    listing = actions.add_parser(
+        "list",
+        help="list usable invites (all with --all)",
+        description=(
+            "One invite per line: token prefix, kind, department/product slug or role, "
+            "uses/limit, expiry and state. Only usable ones unless --all."
+        ),
+    )
+    listing.add_argument(
+        "--all", action="store_true", help="include revoked, expired and used-up invites"
+    )
+    add_database_option(listing)
+    listing.set_defaults(handler=list_command)
+
+    revoke = actions.add_parser(
+        "revoke",
+        help="revoke an invite by its token or token prefix",
+        description="Revoke an invite given its whole token or its first 4 to 8 characters.",
+    )
+    revoke.add_argument("token", metavar="TOKEN_OR_PREFIX")
+    add_database_option(revoke)
+    revoke.set_defaults(handler=revoke_command)
+
+
+def _kind_parser(
+    kinds: Subparsers, kind: InviteKind, what: str
+) -> argparse.ArgumentParser:
+    parser = kinds.add_parser(kind.value, help=f"{what}", description=f"A link with which {what}.")
+    default = "1" if kind is InviteKind.OWNER else UNLIMITED
+    parser.add_argument(
+        "--uses", metavar="N", help=f"how many times it can be used, or 'unlimited' (default: {default})"
+    )
+    parser.add_argument(
+        "--expires",
+        metavar="DURATION",
+        help="valid for this long: e.g. 30m, 12h, 14d or 2w (default: never expires)",
+    )
+    add_database_option(parser)
+    parser.set_defaults(handler=create_command, invite_kind=kind)
+    return parser
+
+
+# --- create -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Created:
+    invite: Invite
+    token: str
+    subject: Subject | None
+
+
+def create_command(args: argparse.Namespace) -> int:
+    """Create an invite and print what it opens, its deep link and its token."""
+    settings = settings_from(args)
+    kind: InviteKind = args.invite_kind
+    max_uses = parse_uses(args.uses, kind)
+    expires_in = None if args.expires is None else parse_duration(args.expires)
+    role = MemberRole(args.role) if kind is InviteKind.PARTNER else None
+    department = getattr(args, "department", None)
+    product = getattr(args, "product", None)
+    secret = settings.secret_bytes()
+
+    async def create() -> tuple[_Created, str | None]:
+        async with open_database(settings) as db:
+            subject: Subject | None = None
+            if department is not None:
+                subject = await find_subject(
+                    db, SubjectKind.DEPARTMENT, department, allow_archived=False
+                )
+            elif product is not None:
+                subject = await find_subject(db, SubjectKind.PRODUCT, product, allow_archived=False)
+            now = datetime.now(UTC)
+            async with db.transaction() as conn:
+                invite, token = await create_invite(
+                    conn,
+                    secret,
+                    kind=kind,
+                    subject_id=None if subject is None else subject.id,
+                    role=role,
+                    max_uses=max_uses,
+                    expires_at=None if expires_in is None else now + expires_in,
+                    created_by=None,
+                    now=now,
+                )
+            created = _Created(invite, token, subject)
+        # Asked once the invite exists and the database is closed: the network may be
+        # slow, and a failure only means a placeholder in the printed link.
+        return created, await bot_username(settings)
+
+    created, username = run_async(create)
+    invite = created.invite
+    print(f"{_describe(invite, created.subject)}: {_uses(invite)}, {_expiry(invite, settings)}")
+    print(f"link:  {invite_link(username, created.token)}")
+    print(f"token: {created.token}")
+    print(
+        "The token is shown only now (the database keeps only its hash); "
+        f"revoke it with `feedbot invite revoke {invite.prefix}`."
+    )
+    return 0
+
+
+def _describe(invite: Invite, subject: Subject | None) -> str:
+    if invite.kind is InviteKind.PARTNER and invite.role is not None:
+        return f"partner invite for a {invite.role.value}"
+    if subject is None:
+        return f"{invite.kind.value} invite"
+    return f"{invite.kind.value} invite for {subject.kind.value} {subject.slug!r}"
+
+
+def _uses(invite: Invite) -> str:
+    if invite.max_uses is None:
+        return "unlimited uses"
+    return f"{invite.max_uses} use{'s' if invite.max_uses != 1 else ''}"
+
+
+def _local(moment: datetime, settings: Settings) -> str:
+    return moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _expiry(invite: Invite, settings: Settings) -> str:
+    if invite.expires_at is None:
+        return "never expires"
+    return f"expires {_local(invite.expires_at, settings)}"
+
+
+# --- list and revoke ----------------------------------------------------------------------
+
+
+def list_command(args: argparse.Namespace) -> int:
+    """One invite per line: prefix, kind, subject or role, uses/limit, expiry, state."""
+    settings = settings_from(args)
+
+    async def fetch() -> tuple[list[Invite], dict[int, Subject], datetime]:
+        async with open_database(settings) as db:
+            now = datetime.now(UTC)
+            invites = await list_invites(db.conn, include_inactive=args.all, now=now)
+            subjects = await list_subjects(db.conn, include_archived=True)
+        return invites, {s.id: s for s in subjects}, now
+
+    invites, subjects, now = run_async(fetch)
+    if not invites:
+        which = "invites" if args.all else "usable invites"
+        print(
+            f"no {which}: create one with `feedbot invite create KIND ...` "
+            "(see `feedbot invite create --help`)",
+            file=sys.stderr,
+        )
+        return 0
+    rows = [_row(invite, subjects, now, settings) for invite in invites]
+    print_columns(rows)
+    return 0
+
+
+def _row(
+    invite: Invite, subjects: dict[int, Subject], now: datetime, settings: Settings
+) -> list[str]:
+    subject = None if invite.subject_id is None else subjects.get(invite.subject_id)
+    if subject is not None:
+        target = subject.slug
+    elif invite.role is not None:
+        target = invite.role.value
+    else:
+        target = "-"
+    limit = UNLIMITED if invite.max_uses is None else str(invite.max_uses)
+    problem = invite.problem(now)
+    if invite.revoked_at is not None:
+        state = f"revoked {_local(invite.revoked_at, settings)}"
+    elif subject is not None and subject.archived:
+        state = f"{subject.kind.value} archived"
+    elif problem is not None:
+        state = problem.value.replace("_", " ")
+    else:
+        state = "active"
+    return [
+        invite.prefix,
+        invite.kind.value,
+        target,
+        f"{invite.uses}/{limit}",
+        _expiry(invite, settings),
+        state,
+    ]
+
+
+def revoke_command(args: argparse.Namespace) -> int:
+    """Revoke one invite by token or prefix."""
+    settings = settings_from(args)
+    text: str = args.token.strip()
+    # A prefix is matched as stored; only a whole token is hashed with the secret.
+    secret = settings.secret_bytes() if is_well_formed(text) else b""
+
+    async def revoke() -> tuple[Invite, datetime]:
+        async with open_database(settings) as db:
+            now = datetime.now(UTC)
+            try:
+                async with db.transaction() as conn:
+                    return await revoke_invite(conn, secret, text, now=now), now
+            except (NotFound, AmbiguousPrefix) as exc:
+                raise CommandError(str(exc)) from None
+
+    invite, now = run_async(revoke)
+    if invite.revoked_at is not None and invite.revoked_at != now:
+        print(
+            f"{invite.kind.value} invite {invite.prefix} was already revoked on "
+            f"{_local(invite.revoked_at, settings)}"
+        )
+    else:
+        print(f"revoked {invite.kind.value} invite {invite.prefix}")
+    return 0
