@@ -13,7 +13,10 @@ DEFAULT_LANG = "en"
 # callback_data at most 64 bytes; choice ids travel in callback data.
 MESSAGE_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
-CHOICE_ID_LIMIT = 24
+CHOICE_ID_LIMIT = 16
+# Question and choice ids travel in callback data: "f1:a:<session>:<question>:<choice>"
+# must stay within 64 bytes for sessions numbered below 10^9.
+QUESTION_ID_LIMIT = 24
 BUTTON_TEXT_LIMIT = 64
 
 AnswerValue = int | str | bool | list[str] | None
@@ -117,7 +120,7 @@ class Condition(_Model):
 class Question(_Model):
     """One question: its type, text per language and how it is validated and scored."""
 
-    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=32)
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=QUESTION_ID_LIMIT)
     type: QuestionType
     text: Texts
     required: bool = True

@@ -18,8 +18,8 @@ from storage.subjects import list_subjects
 
 PLACEHOLDER_USERNAME = "<your_bot>"
 USERNAME_HINT = (
-    "set FEEDBOT_BOT_USERNAME=<username> in .env (your bot's username without the @) "
-    "and replace <your_bot> in this link by it"
+    "replace <your_bot> in the link with your bot's username, and set "
+    "FEEDBOT_BOT_USERNAME=<username> in .env (without the @) to have it filled in"
 )
 UNLIMITED = "unlimited"
 
@@ -50,7 +50,9 @@ def parse_uses(text: str | None, kind: InviteKind) -> int | None:
     if text.strip().lower() == UNLIMITED:
         return None
     if not _USES.fullmatch(text.strip()):
-        raise CommandError(f"--uses: expected a whole number from 1 up or 'unlimited', not {text!r}")
+        raise CommandError(
+            f"--uses: expected a whole number from 1 up or 'unlimited', not {text!r}"
+        )
     return int(text)
 
 
@@ -63,7 +65,11 @@ async def bot_username(settings: Settings) -> str | None:
     if settings.bot_username:
         return settings.bot_username.strip().lstrip("@")
     if settings.token is None:
-        print(f"feedbot: warning: no bot username known: {USERNAME_HINT}", file=sys.stderr)
+        print(
+            f"feedbot: warning: neither FEEDBOT_BOT_USERNAME nor TELEGRAM_BOT_TOKEN is set: "
+            f"{USERNAME_HINT}",
+            file=sys.stderr,
+        )
         return None
     from telegram import Bot
     from telegram.error import TelegramError
@@ -151,13 +157,13 @@ def register(subparsers: Subparsers) -> None:
     revoke.set_defaults(handler=revoke_command)
 
 
-def _kind_parser(
-    kinds: Subparsers, kind: InviteKind, what: str
-) -> argparse.ArgumentParser:
+def _kind_parser(kinds: Subparsers, kind: InviteKind, what: str) -> argparse.ArgumentParser:
     parser = kinds.add_parser(kind.value, help=f"{what}", description=f"A link with which {what}.")
     default = "1" if kind is InviteKind.OWNER else UNLIMITED
     parser.add_argument(
-        "--uses", metavar="N", help=f"how many times it can be used, or 'unlimited' (default: {default})"
+        "--uses",
+        metavar="N",
+        help=f"how many times it can be used, or 'unlimited' (default: {default})",
     )
     parser.add_argument(
         "--expires",

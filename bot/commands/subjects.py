@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from bot.commands.common import CommandError, add_database_option, run_async, settings_from
 from bot.config import Settings
@@ -28,7 +29,8 @@ from surveys.schema import SurveyDefinition
 
 _KNOWN_SHOWN = 12  # slugs listed in "no department with slug ..." before "and N more"
 
-Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+# A string: argparse._SubParsersAction is generic only to type checkers.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 # --- shared by the admin commands ---------------------------------------------------------
@@ -88,7 +90,9 @@ async def find_subject(
         hint = f"there are none yet: add one with `feedbot {noun} add SLUG --name NAME`"
     else:
         more = len(known) - _KNOWN_SHOWN
-        hint = "known: " + ", ".join(known[:_KNOWN_SHOWN]) + (f" and {more} more" if more > 0 else "")
+        hint = (
+            "known: " + ", ".join(known[:_KNOWN_SHOWN]) + (f" and {more} more" if more > 0 else "")
+        )
     if subject is not None:
         hint = f"{slug!r} is a {subject.kind.value}; {hint}"
     raise CommandError(f"no {noun} with slug {slug!r} ({hint})")
@@ -100,7 +104,9 @@ def print_columns(rows: list[list[str]]) -> None:
         return
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 # --- the commands -------------------------------------------------------------------------
@@ -321,5 +327,7 @@ def set_survey_command(args: argparse.Namespace) -> int:
     if before == after:
         print(f"{kind.value} {args.slug!r} already uses survey {after}")
     else:
-        print(f"{kind.value} {args.slug!r} now uses survey {after} (was {before}) for new responses")
+        print(
+            f"{kind.value} {args.slug!r} now uses survey {after} (was {before}) for new responses"
+        )
     return 0

@@ -398,10 +398,16 @@ def clip(text: str, limit: int = COMMENT_MAX_CHARS) -> tuple[str, bool]:
 def _comments(
     definition: SurveyDefinition, comments: Sequence[Comment]
 ) -> tuple[DigestComment, ...]:
-    """Up to COMMENT_LIMIT comments, the longest first picked, then shown newest first."""
+    """Up to COMMENT_LIMIT comments, the longest first picked, then shown newest first;
+    a text given several times is shown once."""
     metrics = {q.id: q.metric for q in definition.questions}
-    flat = [(c, _SPACES.sub(" ", c.text).strip()) for c in comments]
-    flat = [(c, text) for c, text in flat if text]
+    flat: list[tuple[Comment, str]] = []
+    seen: set[str] = set()
+    for candidate in comments:
+        text = _SPACES.sub(" ", candidate.text).strip()
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            flat.append((candidate, text))
     longest = sorted(flat, key=lambda item: (-len(item[1]), -item[0].submitted_at.timestamp()))
     picked = sorted(longest[:COMMENT_LIMIT], key=lambda item: item[0].submitted_at, reverse=True)
     result = []

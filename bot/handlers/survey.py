@@ -233,10 +233,10 @@ async def on_text_answer(
     if question.type is not QuestionType.TEXT:
         await message.reply_text(t(lang, "survey.use_buttons"))
         return
-    text = message.text
-    if len(text) > question.max_length:
+    value = engine.parse_text(question, message.text)
+    if isinstance(value, engine.Rejection):
         await message.reply_text(
-            t(lang, "error.too_long", max=question.max_length, length=len(text))
+            refusal_text(flow.Refused(f"error.{value.key}", value.params), lang)
         )
         return
     outcome = await flow.act(
@@ -244,7 +244,7 @@ async def on_text_answer(
         session,
         op=flow.Op.ANSWER,
         question_id=question.id,
-        value=text,
+        value=value,
         update_id=update.update_id,
     )
     if isinstance(outcome, flow.Refused):
@@ -256,7 +256,7 @@ async def on_text_answer(
     if session.message_id is not None:
         try:
             await context.bot.edit_message_text(
-                render.answered_text(question, text.strip(), lang, subject.name(lang)),
+                render.answered_text(question, value, lang, subject.name(lang)),
                 chat_id=flow.chat_of(session),
                 message_id=session.message_id,
                 reply_markup=None,
