@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -506,108 +506,25 @@ async def compose_digest(
     `now` (timezone-aware, in the owner's zone) decides whether the period has ended.
     With `closed_only`, a period that has not ended yet is replaced by the latest one
     that has: the on-demand /digest of an internal subject must pass True, so that two
-    requests minutes apart cannot be compared to learn one new answer."""
+    requests minutes apart cannot be compared to learn one new answer.
+
+    Runs a fixed number of queries (at most 12), one per aggregate and window, never
+    one per question."""
     ref = subject_ref(subject)
-    audience = ref.audience
-    sid = subject.id
     in_progress = now.date() <= periods.span(period_key).end
     if closed_only and in_progress:
         period_key, in_progress = latest_closed_period(now), False
-
     this_week = (period_key,)
     previous_week = (periods.previous(period_key),)
-    counts = await aggregates.period_counts(conn, sid, this_week)
-    previous_counts = await aggregates.period_counts(conn, sid, previous_week)
-    open_invites = await invites.count_open_invites(conn, sid, now=now)
-    empty = Window(previous_week, previous_counts)
-    if _nothing(counts):
-        data = DigestData(Window(this_week, counts), empty, open_invites=open_invites)
-        return build_digest(
-            ref,
-            definition,
-            period_key,
-            data,
-            anonymity_min=anonymity_min,
-            comments_min=comments_min,
-            in_progress=in_progress,
-        )
-
-    rolling_weeks = tuple(periods.last_n(period_key, ROLLING_PERIODS))
-    rolling_previous_weeks = tuple(
-        periods.last_n(periods.shift(period_key, -ROLLING_PERIODS), ROLLING_PERIODS)
-    )
-    rolling_counts: PeriodCounts | None = None
-    if needs_rolling(audience, counts.completed, anonymity_min, comments_min):
-        rolling_counts = await aggregates.period_counts(conn, sid, rolling_weeks)
-    rolling_completed = rolling_counts.completed if rolling_counts is not None else None
-    scores_gate = decide_gate(audience, counts.completed, rolling_completed, anonymity_min)
-    comments_gate = decide_gate(audience, counts.completed, rolling_completed, comments_min)
-
-    period = Window(this_week, counts)
-    previous = empty
-    rolling = Window(rolling_weeks, rolling_counts) if rolling_counts is not None else None
-    rolling_previous: Window | None = None
-    basis_weeks: tuple[str, ...] = ()
-    if scores_gate.basis is Basis.PERIOD:
-        basis_weeks = this_week
-        period = Window(this_week, counts, await aggregates.distributions(conn, sid, this_week))
-        if _comparison(audience, previous, anonymity_min) is Comparison.SHOWN:
-            previous = Window(
-                previous_week,
-                previous_counts,
-                await aggregates.distributions(conn, sid, previous_week),
-            )
-    elif scores_gate.basis is Basis.ROLLING and rolling_counts is not None:
-        basis_weeks = rolling_weeks
-        rolling = Window(
-            rolling_weeks, rolling_counts, await aggregates.distributions(conn, sid, rolling_weeks)
-        )
-        before = await aggregates.period_counts(conn, sid, rolling_previous_weeks)
-        rolling_previous = Window(rolling_previous_weeks, before)
-        if _comparison(audience, rolling_previous, anonymity_min) is Comparison.SHOWN:
-            rolling_previous = Window(
-                rolling_previous_weeks,
-                before,
-                await aggregates.distributions(conn, sid, rolling_previous_weeks),
-            )
-
-    comments: list[Comment] = []
-    text_questions = [q.id for q in definition.questions if q.type is QuestionType.TEXT]
-    if comments_gate.shown and text_questions:
-        comment_weeks = this_week if comments_gate.basis is Basis.PERIOD else rolling_weeks
-        comments = await aggregates.comments(
-            conn, sid, comment_weeks, question_ids=text_questions, limit=COMMENT_CANDIDATES
-        )
-
-    role_counts: dict[str, int] = {}
-    role_distributions: dict[str, dict[str, aggregates.Distribution]] = {}
-    invited: int | None = None
-    if audience is Audience.INTERNAL:
-        invited = await aggregates.invited_members(conn, sid, this_week)
-        if basis_weeks:
-            role_counts = await aggregates.role_counts(conn, sid, basis_weeks)
-            if len(role_counts) >= 2:
-                role_distributions = await aggregates.distributions_by_role(conn, sid, basis_weeks)
-
-    headline = _headline_question(definition, audience)
-    trend: dict[str, dict[float, int]] = {}
-    if headline is not None:
-        trend = await aggregates.trend(
-            conn, sid, periods.last_n(period_key, TREND_PERIODS), headline.id
-        )
-
     data = DigestData(
-        period=period,
-        previous=previous,
-        rolling=rolling,
-        rolling_previous=rolling_previous,
-        comments=comments,
-        role_counts=role_counts,
-        role_distributions=role_distributions,
-        trend=trend,
-        invited=invited,
-        open_invites=open_invites,
+        Window(this_week, await aggregates.period_counts(conn, subject.id, this_week)),
+        Window(previous_week, await aggregates.period_counts(conn, subject.id, previous_week)),
+        open_invites=await invites.count_open_invites(conn, subject.id, now=now),
     )
+    if not _nothing(data.period.counts):
+        data = await _query_details(
+            conn, ref, definition, period_key, data, anonymity_min, comments_min
+        )
     return build_digest(
         ref,
         definition,
@@ -617,3 +534,72 @@ async def compose_digest(
         comments_min=comments_min,
         in_progress=in_progress,
     )
+
+
+async def _with_distributions(
+    conn: aiosqlite.Connection, subject_id: int, window: Window
+) -> Window:
+    return replace(
+        window, distributions=await aggregates.distributions(conn, subject_id, window.weeks)
+    )
+
+
+async def _query_details(
+    conn: aiosqlite.Connection,
+    subject: SubjectRef,
+    definition: SurveyDefinition,
+    period_key: str,
+    data: DigestData,
+    anonymity_min: int,
+    comments_min: int,
+) -> DigestData:
+    """The rest of the data for a period with responses: only what the gates let through."""
+    audience, sid = subject.audience, subject.id
+    completed = data.period.counts.completed
+    rolling_weeks = tuple(periods.last_n(period_key, ROLLING_PERIODS))
+    if needs_rolling(audience, completed, anonymity_min, comments_min):
+        rolling_counts = await aggregates.period_counts(conn, sid, rolling_weeks)
+        data = replace(data, rolling=Window(rolling_weeks, rolling_counts))
+    rolling_completed = data.rolling.counts.completed if data.rolling is not None else None
+    scores_gate = decide_gate(audience, completed, rolling_completed, anonymity_min)
+    comments_gate = decide_gate(audience, completed, rolling_completed, comments_min)
+
+    basis_weeks: tuple[str, ...] = ()
+    if scores_gate.basis is Basis.PERIOD:
+        basis_weeks = data.period.weeks
+        data = replace(data, period=await _with_distributions(conn, sid, data.period))
+        if _comparison(audience, data.previous, anonymity_min) is Comparison.SHOWN:
+            data = replace(data, previous=await _with_distributions(conn, sid, data.previous))
+    elif scores_gate.basis is Basis.ROLLING and data.rolling is not None:
+        basis_weeks = rolling_weeks
+        before_weeks = tuple(
+            periods.last_n(periods.shift(period_key, -ROLLING_PERIODS), ROLLING_PERIODS)
+        )
+        before = Window(before_weeks, await aggregates.period_counts(conn, sid, before_weeks))
+        if _comparison(audience, before, anonymity_min) is Comparison.SHOWN:
+            before = await _with_distributions(conn, sid, before)
+        rolling = await _with_distributions(conn, sid, data.rolling)
+        data = replace(data, rolling=rolling, rolling_previous=before)
+
+    text_questions = [q.id for q in definition.questions if q.type is QuestionType.TEXT]
+    if comments_gate.shown and text_questions:
+        weeks = data.period.weeks if comments_gate.basis is Basis.PERIOD else rolling_weeks
+        comments = await aggregates.comments(
+            conn, sid, weeks, question_ids=text_questions, limit=COMMENT_CANDIDATES
+        )
+        data = replace(data, comments=comments)
+
+    if audience is Audience.INTERNAL:
+        data = replace(data, invited=await aggregates.invited_members(conn, sid, data.period.weeks))
+        if basis_weeks:
+            role_counts = await aggregates.role_counts(conn, sid, basis_weeks)
+            data = replace(data, role_counts=role_counts)
+            if len(role_counts) >= 2:
+                by_role = await aggregates.distributions_by_role(conn, sid, basis_weeks)
+                data = replace(data, role_distributions=by_role)
+
+    headline = _headline_question(definition, audience)
+    if headline is not None:
+        trend_weeks = periods.last_n(period_key, TREND_PERIODS)
+        data = replace(data, trend=await aggregates.trend(conn, sid, trend_weeks, headline.id))
+    return data

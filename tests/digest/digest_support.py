@@ -1,0 +1,248 @@
+"""Fixtures for digest tests: the bundled surveys, plain aggregate data and a fresh database."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.digest.compose import DigestData, Window, build_digest
+from bot.digest.model import Digest, SubjectRef
+from storage.db import Database
+from storage.models import Comment, PeriodCounts, Subject, SubjectKind
+from storage.sessions import complete_session, start_session
+from storage.subjects import add_subject
+from surveys import periods
+from surveys.loader import SurveyCatalog
+from surveys.schema import AnswerRecord, Audience, QuestionType, SurveyDefinition
+
+W48 = "2026-W48"
+W47 = "2026-W47"
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)  # Wednesday of W49: W48 has ended
+CATALOG = SurveyCatalog.load()
+INTERNAL = CATALOG.latest("internal")
+EXTERNAL = CATALOG.latest("external")
+PRODUCT = SubjectRef(1, "kettle", {"pl": "Czajnik", "en": "Kettle"}, Audience.EXTERNAL)
+DEPARTMENT = SubjectRef(2, "sales", {"pl": "Sprzedaż", "en": "Sales"}, Audience.INTERNAL)
+
+Answers = Mapping[str, int | str | list[str]]
+_respondents = itertools.count(1000)
+
+
+def nps_answers(promoters: int, passives: int, detractors: int) -> dict[int, int]:
+    """An NPS distribution: promoters answer 10, passives 8, detractors 3."""
+    return {k: v for k, v in {10: promoters, 8: passives, 3: detractors}.items() if v}
+
+
+def window(
+    key: str,
+    completed: int,
+    distributions: Mapping[str, Mapping[float | str, int]] | None = None,
+    *,
+    started: int | None = None,
+    partial: int = 0,
+    weeks: int = 1,
+) -> Window:
+    """A Window of `weeks` weeks ending with `key`."""
+    counts = PeriodCounts(started if started is not None else completed, completed, partial)
+    return Window(tuple(periods.last_n(key, weeks)), counts, dict(distributions or {}))
+
+
+def comment(text: str, day: int = 25, question_id: str = "comment") -> Comment:
+    return Comment(question_id, text, datetime(2026, 11, day, 12, tzinfo=UTC))
+
+
+def build(
+    subject: SubjectRef = PRODUCT,
+    definition: SurveyDefinition = EXTERNAL,
+    data: DigestData | None = None,
+    *,
+    anonymity_min: int = 5,
+    comments_min: int = 5,
+    in_progress: bool = False,
+) -> Digest:
+    """build_digest for week 2026-W48 with defaults for everything not given."""
+    return build_digest(
+        subject,
+        definition,
+        W48,
+        data or DigestData(window(W48, 0), window(W47, 0)),
+        anonymity_min=anonymity_min,
+        comments_min=comments_min,
+        in_progress=in_progress,
+    )
+
+
+def records(definition: SurveyDefinition, answers: Answers) -> list[AnswerRecord]:
+    """The AnswerRecords the bot would store for these answers."""
+    result = []
+    for question_id, value in answers.items():
+        question = definition.question(question_id)
+        if question.type is QuestionType.TEXT:
+            assert isinstance(value, str)
+            result.append(
+                AnswerRecord(
+                    question_id=question_id,
+                    question_type=question.type,
+                    metric=question.metric,
+                    text=value,
+                )
+            )
+        elif question.type in (QuestionType.SINGLE, QuestionType.MULTI):
+            choices = value if isinstance(value, list) else [str(value)]
+            result.append(
+                AnswerRecord(
+                    question_id=question_id,
+                    question_type=question.type,
+                    metric=question.metric,
+                    choices=tuple(choices),
+                )
+            )
+        else:
+            assert isinstance(value, int)
+            result.append(
+                AnswerRecord(
+                    question_id=question_id,
+                    question_type=question.type,
+                    metric=question.metric,
+                    number=value,
+                )
+            )
+    return result
+
+
+@dataclass
+class Respond:
+    """Adds completed responses through the storage API, as the bot would."""
+
+    db: Database
+
+    async def __call__(
+        self,
+        subject: Subject,
+        answers: Answers,
+        *,
+        week: str = W48,
+        role: str | None = None,
+        times: int = 1,
+    ) -> None:
+        definition = CATALOG.latest(subject.survey_id)
+        audience = subject.kind.audience
+        at = datetime.combine(periods.span(week).start, datetime.min.time(), UTC)
+        at += timedelta(days=2, hours=10)
+        for _ in range(times):
+            respondent = next(_respondents)
+            async with self.db.transaction() as conn:
+                session = await start_session(
+                    conn,
+                    respondent_id=respondent,
+                    chat_id=respondent,
+                    survey_id=definition.id,
+                    survey_version=definition.version,
+                    subject_id=subject.id,
+                    audience=audience,
+                    role=role if audience is Audience.INTERNAL else None,
+                    state_json="{}",
+                    now=at,
+                    week_key=week,
+                )
+                await complete_session(
+                    conn,
+                    session,
+                    records=records(definition, answers),
+                    pseudonym=f"p{respondent}",
+                    unique_key=week,
+                    next_possible=at.date(),
+                    contact_id=None,
+                    now=at,
+                    week_key=week,
+                )
+            at += timedelta(minutes=1)
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[Database]:
+    database = await Database.open(":memory:")
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def respond(db: Database) -> Respond:
+    return Respond(db)
+
+
+@pytest.fixture
+async def department(db: Database) -> Subject:
+    async with db.transaction() as conn:
+        return await add_subject(
+            conn,
+            slug="sales",
+            kind=SubjectKind.DEPARTMENT,
+            names={"pl": "Sprzedaż", "en": "Sales"},
+            survey_id="internal",
+            now=NOW - timedelta(days=365),
+        )
+
+
+@pytest.fixture
+async def product(db: Database) -> Subject:
+    async with db.transaction() as conn:
+        return await add_subject(
+            conn,
+            slug="kettle",
+            kind=SubjectKind.PRODUCT,
+            names={"pl": "Czajnik", "en": "Kettle"},
+            survey_id="external",
+            now=NOW - timedelta(days=365),
+        )
+
+
+def internal_answers(
+    overall: int, *, others: int | None = None, text: str | None = None, positive: str | None = None
+) -> dict[str, int | str | list[str]]:
+    """A full internal response: every dimension rated `others` (default: `overall`)."""
+    rest = overall if others is None else others
+    answers: dict[str, int | str | list[str]] = {
+        "overall": overall,
+        "reliability": rest,
+        "responsiveness": rest,
+        "communication": rest,
+        "quality": rest,
+        "recommend": 9 if overall >= 4 else 5,
+    }
+    if text is not None:
+        answers["should_change"] = text
+    if positive is not None:
+        answers["works_well"] = positive
+    return answers
+
+
+def all_lines(parts: Sequence[str]) -> list[str]:
+    """Every non-blank line of some message parts, in order."""
+    return [line for part in parts for line in part.split("\n") if line.strip()]
+
+
+TELEGRAM_TAGS = frozenset({"b", "i", "u", "s", "code", "pre", "a", "blockquote"})
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*>")
+_BARE_AMPERSAND = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+);)")
+
+
+def assert_telegram_html(text: str) -> None:
+    """Only the tags Telegram accepts, properly nested and closed; no bare < > or &."""
+    stack: list[str] = []
+    for match in _TAG.finditer(text):
+        name = match.group(2)
+        assert name in TELEGRAM_TAGS, f"tag <{name}> is not allowed by Telegram"
+        if match.group(1):
+            assert stack and stack.pop() == name, f"</{name}> closes nothing at {match.start()}"
+        else:
+            stack.append(name)
+    assert not stack, f"unclosed tags: {stack}"
+    outside = _TAG.sub("", text)
+    assert "<" not in outside and ">" not in outside
+    assert not _BARE_AMPERSAND.search(outside)

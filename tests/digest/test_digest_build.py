@@ -1,0 +1,282 @@
+"""Building a digest from plain aggregate data: anonymity, comparisons, comments, roles, trend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from digest_support import (
+    DEPARTMENT,
+    INTERNAL,
+    W47,
+    W48,
+    build,
+    comment,
+    window,
+)
+
+from bot.digest.compose import DigestData, clip, decide_gate
+from bot.digest.model import Basis, Comparison, Digest, ScoreKind
+from bot.digest.render import plain_text, render_html
+from surveys import periods
+from surveys.schema import Audience
+
+RATINGS = ("overall", "reliability", "responsiveness", "communication", "quality")
+
+
+def internal_distributions(*overall: int) -> dict[str, dict[float | str, int]]:
+    """Every rating question answered like `overall`; recommend 9 for each."""
+    counts: dict[float | str, int] = {}
+    for value in overall:
+        counts[value] = counts.get(value, 0) + 1
+    result: dict[str, dict[float | str, int]] = {q: dict(counts) for q in RATINGS}
+    result["recommend"] = {9: len(overall)}
+    return result
+
+
+def internal(
+    completed: int,
+    *,
+    rolling: int | None = None,
+    previous: int = 0,
+    comments: int = 0,
+    role_counts: dict[str, int] | None = None,
+    role_distributions: dict[str, dict[str, dict[float | str, int]]] | None = None,
+    trend: dict[str, dict[float, int]] | None = None,
+    invited: int | None = None,
+) -> DigestData:
+    """Internal data for W48: `completed` answers of 4 (3 in the previous week)."""
+    return DigestData(
+        window(W48, completed, internal_distributions(*([4] * completed))),
+        window(W47, previous, internal_distributions(*([3] * previous))),
+        rolling=None
+        if rolling is None
+        else window(W48, rolling, internal_distributions(*([4] * rolling)), weeks=4),
+        rolling_previous=window(periods.shift(W48, -4), 0, weeks=4),
+        comments=[comment(f"comment number {i}", day=20 + i % 5) for i in range(comments)],
+        role_counts=role_counts or {},
+        role_distributions=role_distributions or {},
+        trend=trend or {},
+        invited=invited,
+    )
+
+
+def internal_digest(completed: int, *, comments_min: int = 5, **kwargs: Any) -> Digest:
+    return build(DEPARTMENT, INTERNAL, internal(completed, **kwargs), comments_min=comments_min)
+
+
+def test_four_internal_responses_hide_scores_and_say_one_more_is_needed() -> None:
+    digest = internal_digest(4, rolling=4, comments=4)
+    assert digest.scores_gate.basis is Basis.HIDDEN
+    assert digest.scores_gate.needed == 1
+    assert digest.scores == () and digest.distribution is None and digest.strongest is None
+    assert digest.comments == ()
+    text = plain_text(render_html(digest, "en"))
+    assert "Completed: 4" in text  # counts may always be shown
+    assert "1 more response needed" in text
+    assert "Overall:" not in text
+    assert "potrzeba jeszcze 1 odpowiedzi" in plain_text(render_html(digest, "pl"))
+
+
+def test_five_internal_responses_show_scores() -> None:
+    digest = internal_digest(5, comments=5)
+    assert digest.scores_gate.basis is Basis.PERIOD
+    assert [s.metric for s in digest.scores][:2] == ["overall", "reliability"]
+    assert len(digest.comments) == 3
+    text = plain_text(render_html(digest, "en"))
+    assert "Overall: 4.0/5" in text
+    assert "more response" not in text
+
+
+def test_comments_need_their_own_threshold() -> None:
+    digest = internal_digest(5, rolling=5, comments=5, comments_min=7)
+    assert digest.scores_gate.shown
+    assert not digest.comments_gate.shown
+    assert digest.comments_gate.needed == 2
+    assert digest.comments == ()
+    text = plain_text(render_html(digest, "en"))
+    assert "Overall: 4.0/5" in text
+    assert "Comments are shown once at least 7 people have answered" in text
+    assert "2 more responses needed" in text
+
+    shown = internal_digest(7, comments=7, comments_min=7)
+    assert shown.comments_gate.basis is Basis.PERIOD and len(shown.comments) == 3
+
+
+def test_below_threshold_falls_back_to_the_last_four_weeks_labelled() -> None:
+    digest = internal_digest(3, rolling=6, comments=6)
+    assert digest.scores_gate.basis is Basis.ROLLING
+    assert digest.scores_gate.responses == 6
+    assert digest.comments_gate.basis is Basis.ROLLING
+    # Scores come from the rolling window (6 answers of 4), not from the 3 of this week.
+    assert digest.headline is not None and digest.headline.estimate.n == 6
+    text = plain_text(render_html(digest, "en"))
+    assert "Scores · last 4 weeks (2–29 Nov 2026)" in text
+    assert "Comments · last 4 weeks (2–29 Nov 2026)" in text
+    assert "ostatnie 4 tygodnie (2–29 listopada 2026)" in plain_text(render_html(digest, "pl"))
+
+
+def test_rolling_window_below_threshold_too_keeps_scores_hidden() -> None:
+    digest = internal_digest(2, rolling=3)
+    assert digest.scores_gate.basis is Basis.HIDDEN
+    assert digest.scores_gate.needed == 2
+    assert "2 more responses needed" in plain_text(render_html(digest, "en"))
+
+
+def test_gate_rules() -> None:
+    assert decide_gate(Audience.EXTERNAL, 1, None, 5).basis is Basis.PERIOD
+    assert decide_gate(Audience.INTERNAL, 5, None, 5).basis is Basis.PERIOD
+    assert decide_gate(Audience.INTERNAL, 4, 5, 5).basis is Basis.ROLLING
+    assert decide_gate(Audience.INTERNAL, 4, None, 5).needed == 1
+
+
+def test_no_change_is_shown_against_a_previous_week_below_the_threshold() -> None:
+    # The change would reveal the previous week's score of fewer than 5 people.
+    withheld = internal_digest(6, previous=3)
+    assert withheld.comparison is Comparison.WITHHELD
+    text = plain_text(render_html(withheld, "en"))
+    assert "No comparison with the previous week" in text
+    assert "(within noise)" not in text and "(significant)" not in text
+
+    shown = internal_digest(6, previous=5)
+    assert shown.comparison is Comparison.SHOWN
+    overall = shown.scores[0]
+    assert overall.change is not None and overall.change.delta == 1.0
+    assert "Overall: 4.0/5 (95% CI 4.0–4.0) ▲ +1.0" in plain_text(render_html(shown, "en"))
+
+
+def test_role_breakdown_only_when_every_group_meets_the_threshold() -> None:
+    roles = {"employee": {"overall": {4: 6}}, "contractor": {"overall": {3: 4}}}
+    hidden = internal_digest(
+        10, role_counts={"employee": 6, "contractor": 4}, role_distributions=roles
+    )
+    assert hidden.roles == ()
+    assert "By respondent group" not in render_html(hidden, "en")
+
+    roles = {"employee": {"overall": {4: 5}}, "contractor": {"overall": {3: 5}}}
+    shown = internal_digest(
+        10, role_counts={"employee": 5, "contractor": 5}, role_distributions=roles
+    )
+    assert [(r.role, r.responses) for r in shown.roles] == [("employee", 5), ("contractor", 5)]
+    text = plain_text(render_html(shown, "en"))
+    assert "Employees: 5 responses, overall 4.0/5" in text
+    assert "Contractors: 5 responses, overall 3.0/5" in text
+    assert "Wykonawcy: 5 odpowiedzi" in plain_text(render_html(shown, "pl"))
+
+
+def test_responses_without_a_role_count_as_a_group_of_their_own() -> None:
+    # 12 responses, 5 + 5 with a role: the 2 without one would be the difference.
+    roles = {"employee": {"overall": {4: 5}}, "contractor": {"overall": {3: 5}}}
+    digest = internal_digest(
+        12, role_counts={"employee": 5, "contractor": 5}, role_distributions=roles
+    )
+    assert digest.roles == ()
+
+
+def test_a_single_role_group_is_no_breakdown() -> None:
+    digest = internal_digest(
+        8, role_counts={"employee": 8}, role_distributions={"employee": {"overall": {4: 8}}}
+    )
+    assert digest.roles == ()
+
+
+def test_internal_trend_leaves_gaps_below_the_threshold() -> None:
+    trend = {W48: {4: 5}, W47: {5: 4}, "2026-W46": {3: 6}}
+    digest = internal_digest(5, trend=trend)
+    by_week = {p.period.key: p.estimate for p in digest.trend}
+    assert len(digest.trend) == 12 and digest.trend[-1].period.key == W48
+    assert by_week[W47] is None  # 4 answers: would reveal them
+    assert by_week[W48] is not None and by_week[W48].value == 4.0
+    assert by_week["2026-W46"] is not None and by_week["2026-W46"].value == 3.0
+    assert by_week["2026-W45"] is None
+
+
+def test_external_subjects_have_no_threshold() -> None:
+    data = DigestData(window(W48, 1, {"nps": {10: 1}}), window(W47, 0))
+    digest = build(data=data)
+    assert digest.scores_gate.basis is Basis.PERIOD
+    assert digest.headline is not None and digest.headline.kind is ScoreKind.NPS
+    assert digest.comparison is Comparison.NO_DATA
+
+
+def test_nothing_to_report() -> None:
+    data = DigestData(window(W48, 0), window(W47, 3), open_invites=3)
+    digest = build(data=data)
+    assert digest.nothing_to_report
+    assert digest.open_invites == 3
+
+
+def test_partial_responses_alone_are_something_to_report() -> None:
+    data = DigestData(window(W48, 0, partial=2), window(W47, 1))
+    digest = build(data=data)
+    assert not digest.nothing_to_report
+    text = plain_text(render_html(digest, "en"))
+    assert "Completed: 0 (▼ −1 vs the previous week) · unfinished: 2" in text
+    assert "No completed responses to score yet." in text
+    assert "95% CI" not in text
+
+
+def test_rates() -> None:
+    digest = build(DEPARTMENT, INTERNAL, internal(6, invited=20))
+    assert digest.response_rate == 6 / 20
+    assert digest.completion_rate == 1.0
+    assert build(DEPARTMENT, INTERNAL, internal(6, invited=0)).response_rate is None
+    external = build(data=DigestData(window(W48, 3, started=4), window(W47, 0)))
+    assert external.response_rate is None and external.completion_rate == 0.75
+
+
+def test_comments_prefer_the_longest_and_show_newest_first() -> None:
+    comments = [
+        comment("short", day=28),
+        comment("a bit longer comment", day=23),
+        comment("the longest comment of them all, really", day=24),
+        comment("medium length text", day=27),
+        comment("x" * 5, day=29),
+    ]
+    data = DigestData(window(W48, 5), window(W47, 0), comments=comments)
+    digest = build(data=data)
+    assert [c.text for c in digest.comments] == [
+        "medium length text",
+        "the longest comment of them all, really",
+        "a bit longer comment",
+    ]
+
+
+def test_comments_are_clipped_at_a_word_boundary() -> None:
+    text = "Delivery was late again and " * 30
+    clipped, was_clipped = clip(text)
+    assert was_clipped
+    assert len(clipped) <= 280
+    assert clipped.endswith("…")
+    assert text.startswith(clipped[:-1])
+    assert text[len(clipped) - 1] == " "  # the cut falls between words
+    assert clip("  two\n\nlines  ") == ("two lines", False)
+    # One enormous word (a URL) is cut mid-word rather than dropped.
+    url, _ = clip("see https://example.com/" + "a" * 400)
+    assert len(url) == 280 and url.endswith("…")
+
+
+def test_strongest_and_weakest_question() -> None:
+    dist = internal_distributions(*([4] * 6))
+    dist["reliability"] = {5: 6}
+    dist["communication"] = {2: 6}
+    data = DigestData(window(W48, 6, dist), window(W47, 0))
+    digest = build(DEPARTMENT, INTERNAL, data)
+    assert digest.strongest is not None and digest.strongest.question_id == "reliability"
+    assert digest.weakest is not None and digest.weakest.question_id == "communication"
+    text = plain_text(render_html(digest, "en"))
+    assert "Strongest: Reliability, mean 5.0/5" in text
+    assert "Weakest: Communication, mean 2.0/5" in text
+
+
+def test_in_progress_digest_says_so() -> None:
+    data = DigestData(window(W48, 2, {"nps": {9: 2}}), window(W47, 0))
+    digest = build(data=data, in_progress=True)
+    assert "The week is not over yet" in plain_text(render_html(digest, "en"))
+    assert "Tydzień jeszcze trwa" in plain_text(render_html(digest, "pl"))
+
+
+def test_comment_times_are_kept() -> None:
+    data = DigestData(window(W48, 5), window(W47, 0), comments=[comment("hello", day=26)])
+    digest = build(data=data)
+    assert digest.comments[0].submitted_at == datetime(2026, 11, 26, 12, tzinfo=UTC)

@@ -1,0 +1,129 @@
+"""`feedbot digest preview` prints a digest as plain text, without a bot token or secret."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+from digest_support import NOW, Respond
+
+from bot import cli
+from storage.db import Database
+from storage.models import SubjectKind
+from storage.subjects import add_subject
+
+
+def main(argv: list[str]) -> int:
+    """`feedbot ...` with only the digest command registered (the others are not under test)."""
+    return cli.main(argv)
+
+
+@pytest.fixture(autouse=True)
+def only_digest_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("bot.commands.digest",))
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A database file with a product (20 answers in 2026-W48) and a quiet department."""
+    monkeypatch.chdir(tmp_path)  # no .env from the working tree
+    for name in ("TELEGRAM_BOT_TOKEN", "FEEDBOT_SECRET", "FEEDBOT_DATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "feedbot.sqlite3"
+
+    async def fill() -> None:
+        db = await Database.open(path)
+        try:
+            async with db.transaction() as conn:
+                product = await add_subject(
+                    conn, slug="kettle", kind=SubjectKind.PRODUCT,
+                    names={"pl": "Czajnik", "en": "Kettle"}, survey_id="external", now=NOW,
+                )  # fmt: skip
+                await add_subject(
+                    conn, slug="sales", kind=SubjectKind.DEPARTMENT,
+                    names={"pl": "Sprzedaż", "en": "Sales"}, survey_id="internal", now=NOW,
+                )  # fmt: skip
+            respond = Respond(db)
+            await respond(product, {"nps": 10, "csat": 5}, times=10)
+            await respond(product, {"nps": 8, "csat": 4}, times=5)
+            await respond(product, {"nps": 2, "comment": "Lid <b>breaks</b> & leaks"}, times=5)
+        finally:
+            await db.close()
+
+    asyncio.run(fill())
+    return path
+
+
+def test_preview_prints_plain_text_and_writes_the_chart(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "chart.png"
+    code = main(
+        ["digest", "preview", "--product", "kettle", "--period", "2026-W48",
+         "--database", str(database), "--chart", str(chart)]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "NPS: 25 (95% CI −12 – 55)" in out
+    assert "Lid <b>breaks</b> & leaks" in out  # unescaped text, not markup
+    assert "<b>Kettle</b>" not in out and "&amp;" not in out
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert f"Chart written to {chart}" in out
+
+
+def test_preview_in_polish_for_a_quiet_department(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["digest", "preview", "--department", "sales", "--period", "2024-W10", "--lang", "pl",
+         "--database", str(database)]
+    )  # fmt: skip
+    assert code == 0
+    assert "W tym tygodniu nikt nie ocenił działu Sprzedaż." in capsys.readouterr().out
+
+
+def test_preview_defaults_to_the_current_week(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["digest", "preview", "--product", "kettle", "--database", str(database)]) == 0
+    assert "Kettle" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--product", "sales"], "no product with slug 'sales'"),
+        (["--department", "nope"], "no department with slug 'nope'"),
+        (["--product", "kettle", "--period", "2026-48"], "expected an ISO week"),
+        (["--product", "kettle", "--period", "2026-W60"], "no such week"),
+    ],
+)
+def test_preview_errors_are_one_line(
+    database: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code = main(["digest", "preview", *args, "--database", str(database)])
+    assert code == 1
+    assert message in capsys.readouterr().err
+
+
+def test_preview_needs_an_existing_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "missing.sqlite3"
+    assert main(["digest", "preview", "--product", "x", "--database", str(missing)]) == 1
+    assert "no database at" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+@pytest.mark.skipif(
+    find_spec("bot.commands.digest_send") is not None, reason="digest send is implemented"
+)
+def test_send_is_registered_even_before_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["digest", "send", "--dry-run"]) == 2
+    assert "not available" in capsys.readouterr().err

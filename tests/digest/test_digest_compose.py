@@ -1,0 +1,192 @@
+"""compose_digest on a fresh database filled through the storage API, as the bot fills it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
+
+from bot.digest.compose import compose_digest
+from bot.digest.model import Basis, Comparison, Digest
+from bot.digest.render import plain_text, render_html
+from storage.db import Database
+from storage.invites import create_invite
+from storage.members import record_invitation, register_member
+from storage.models import InviteKind, MemberRole, Subject
+
+SECRET = b"digest-test-secret"
+
+
+async def compose(
+    db: Database,
+    subject: Subject,
+    period: str = W48,
+    *,
+    anonymity_min: int = 5,
+    comments_min: int = 5,
+    now: datetime = NOW,
+    closed_only: bool = False,
+) -> Digest:
+    return await compose_digest(
+        db.conn,
+        subject,
+        CATALOG.latest(subject.survey_id),
+        period,
+        anonymity_min=anonymity_min,
+        comments_min=comments_min,
+        now=now,
+        closed_only=closed_only,
+    )
+
+
+async def test_buyers_nps_from_stored_responses(
+    db: Database, product: Subject, respond: Respond
+) -> None:
+    await respond(product, {"nps": 10, "csat": 5, "effort": 7}, times=10)
+    await respond(product, {"nps": 8, "csat": 4, "effort": 6}, times=5)
+    await respond(
+        product, {"nps": 3, "nps_detractor": "Broke <after> a week & more", "csat": 2}, times=5
+    )
+    await respond(product, {"nps": 9, "csat": 5}, week=W47, times=4)
+    digest = await compose(db, product)
+    assert digest.counts.completed == 20
+    assert digest.nps_counts == (10, 5, 5)
+    text = plain_text(render_html(digest, "en"))
+    assert "NPS: 25 (95% CI −12 – 55) ▼ −75" in text
+    assert "Broke <after> a week & more" in text
+    assert "&lt;after&gt; a week &amp; more" in render_html(digest, "en")
+    assert [p.estimate is not None for p in digest.trend][-2:] == [True, True]
+
+
+async def test_four_internal_responses_show_no_scores_five_do(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    await respond(department, internal_answers(4, text="Answer e-mails faster"), times=4)
+    hidden = await compose(db, department)
+    assert hidden.scores_gate.basis is Basis.HIDDEN
+    assert hidden.scores == () and hidden.comments == ()
+    assert not any(point.estimate for point in hidden.trend)
+    text = plain_text(render_html(hidden, "en"))
+    assert "Completed: 4" in text
+    assert "1 more response needed" in text
+    assert "Answer e-mails faster" not in text
+
+    await respond(department, internal_answers(5, text="Answer e-mails faster"))
+    shown = await compose(db, department)
+    assert shown.scores_gate.basis is Basis.PERIOD
+    text = plain_text(render_html(shown, "en"))
+    assert "Overall: 4.2/5" in text
+    assert "Answer e-mails faster" in text
+
+
+async def test_comments_wait_for_their_own_threshold(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    await respond(department, internal_answers(4, positive="Quick and kind"), times=5)
+    digest = await compose(db, department, comments_min=6)
+    assert digest.scores_gate.shown and not digest.comments_gate.shown
+    assert "Quick and kind" not in plain_text(render_html(digest, "en"))
+    await respond(department, internal_answers(4))
+    digest = await compose(db, department, comments_min=6)
+    assert [c.text for c in digest.comments] == ["Quick and kind"]
+    assert "What works well" in plain_text(render_html(digest, "en"))
+
+
+async def test_a_quiet_week_falls_back_to_the_last_four(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    await respond(department, internal_answers(5), week="2026-W46", times=3)
+    await respond(department, internal_answers(3), times=3)
+    digest = await compose(db, department)
+    assert digest.scores_gate.basis is Basis.ROLLING
+    assert digest.headline is not None and digest.headline.estimate.value == 4.0
+    assert digest.comparison is Comparison.NO_DATA
+    text = plain_text(render_html(digest, "en"))
+    assert "Scores · last 4 weeks (2–29 Nov 2026)" in text
+    assert "Overall: 4.0/5" in text
+    # Neither week alone has 5 responses: both are gaps in the chart.
+    assert not any(point.estimate for point in digest.trend)
+
+
+async def test_role_breakdown_hidden_when_a_group_is_small(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    await respond(department, internal_answers(4), role="employee", times=5)
+    await respond(department, internal_answers(2), role="contractor", times=4)
+    assert (await compose(db, department)).roles == ()
+    await respond(department, internal_answers(2), role="contractor")
+    digest = await compose(db, department)
+    assert [(r.role, r.responses) for r in digest.roles] == [("employee", 5), ("contractor", 5)]
+    text = plain_text(render_html(digest, "en"))
+    assert "Employees: 5 responses, overall 4.0/5" in text
+    assert "Contractors: 5 responses, overall 2.0/5" in text
+
+
+async def test_response_rate_counts_members_invited_this_week(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    async with db.transaction() as conn:
+        for telegram_id in range(1, 21):
+            await register_member(
+                conn, telegram_id, role=MemberRole.CONTRACTOR, department_id=None, now=NOW
+            )
+            await record_invitation(conn, telegram_id, week_key=W48, source="pulse")
+    await respond(department, internal_answers(4), times=5)
+    digest = await compose(db, department)
+    assert digest.invited == 20 and digest.response_rate == 0.25
+    assert "Response rate: 25% (5 of 20 members invited this week)" in plain_text(
+        render_html(digest, "en")
+    )
+
+
+async def test_nothing_to_report_counts_open_invites(db: Database, product: Subject) -> None:
+    async with db.transaction() as conn:
+        for _ in range(2):
+            await create_invite(
+                conn, SECRET, kind=InviteKind.BUYER, subject_id=product.id, role=None,
+                max_uses=None, expires_at=None, created_by=None, now=NOW,
+            )  # fmt: skip
+        await create_invite(
+            conn, SECRET, kind=InviteKind.BUYER, subject_id=product.id, role=None,
+            max_uses=None, expires_at=NOW - timedelta(days=1), created_by=None,
+            now=NOW - timedelta(days=30),
+        )  # fmt: skip
+    digest = await compose(db, product)
+    assert digest.nothing_to_report and digest.open_invites == 2
+    text = plain_text(render_html(digest, "en"))
+    assert "There are 2 open invite links for Kettle." in text
+
+
+async def test_closed_only_reports_the_last_finished_week(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    await respond(department, internal_answers(4), week=W47, times=5)
+    await respond(department, internal_answers(2), times=5)
+    wednesday_w48 = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    closed = await compose(db, department, now=wednesday_w48, closed_only=True)
+    assert closed.period.key == W47 and not closed.in_progress
+    assert closed.headline is not None and closed.headline.estimate.value == 4.0
+    so_far = await compose(db, department, now=wednesday_w48, closed_only=False)
+    assert so_far.period.key == W48 and so_far.in_progress
+    finished = await compose(db, department, now=NOW, closed_only=True)
+    assert finished.period.key == W48 and not finished.in_progress
+
+
+async def test_a_digest_takes_a_fixed_number_of_queries(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    """One query per aggregate and window, none per question: the count does not grow
+    with the survey or the data."""
+    await respond(department, internal_answers(4, text="ok"), role="employee", times=5)
+    await respond(department, internal_answers(3, text="meh"), role="supplier", times=5)
+    await respond(department, internal_answers(4), week=W47, times=6)
+    statements: list[str] = []
+    await db.conn.set_trace_callback(statements.append)
+    try:
+        digest = await compose(db, department)
+    finally:
+        await db.conn.set_trace_callback(None)
+    assert digest.roles and digest.comments and digest.comparison is Comparison.SHOWN
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # counts x2, open invites, distributions x2, comments, invited, roles x2, trend
+    assert len(selects) == 10, selects
