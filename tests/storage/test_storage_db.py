@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -225,36 +226,38 @@ async def test_every_committed_answer_survives_sigkill(tmp_path: Path) -> None:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        _WRITER,
-        str(path),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    # A plain Popen read from a thread: asyncio's child watcher can report 255 instead of
+    # the signal when another test's loop reaps children, which would make this flaky.
+    process = subprocess.Popen(  # noqa: ASYNC220 - see above
+        [sys.executable, "-c", _WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         cwd=REPO,
         env=env,
     )
     assert process.stdout is not None and process.stderr is not None
     lines: list[str] = []
+    stdout = process.stdout
 
-    async def read(stream: asyncio.StreamReader) -> None:
-        async for line in stream:
+    def read_all() -> None:
+        for line in iter(stdout.readline, b""):
             lines.append(line.decode())
 
     try:
-        first = await asyncio.wait_for(process.stdout.readline(), timeout=30)
-        assert first.startswith(b"ready"), (await process.stderr.read()).decode()
+        first = await asyncio.wait_for(asyncio.to_thread(stdout.readline), timeout=30)
+        assert first.startswith(b"ready"), process.stderr.read().decode()
         lines.append(first.decode())
-        reader = asyncio.create_task(read(process.stdout))
+        reader = asyncio.create_task(asyncio.to_thread(read_all))
         await asyncio.sleep(0.5)
-        assert process.returncode is None, "the writer stopped by itself"
+        assert process.poll() is None, "the writer stopped by itself"
         process.send_signal(signal.SIGKILL)
         await asyncio.wait_for(reader, timeout=10)
     finally:
-        if process.returncode is None:
+        if process.poll() is None:
             process.kill()
-        await process.wait()
+        process.wait(timeout=10)
+        process.stdout.close()
+        process.stderr.close()
     assert process.returncode == -signal.SIGKILL
 
     session_id = int(lines[0].split()[1])
