@@ -230,9 +230,15 @@ def create_command(args: argparse.Namespace) -> int:
     print(f"token: {created.token}")
     print(
         "The token is shown only now (the database keeps only its hash); "
-        f"revoke it with `feedbot invite revoke {invite.prefix}`."
+        f"revoke it with `{revoke_hint(invite.prefix)}`."
     )
     return 0
+
+
+def revoke_hint(prefix: str) -> str:
+    """The command revoking an invite; tokens may start with '-', which needs `--`."""
+    separator = "-- " if prefix.startswith("-") else ""
+    return f"feedbot invite revoke {separator}{prefix}"
 
 
 def _describe(invite: Invite, subject: Subject | None) -> str:
