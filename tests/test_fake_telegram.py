@@ -34,8 +34,10 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fakes.formatting import EntityParseError, parse_html, parse_markdown_v2
+from tests.fakes.entities import EntityParseError
+from tests.fakes.html_parser import parse_html
 from tests.fakes.http_server import BotApiServer
+from tests.fakes.markdown_parser import parse_markdown_v2
 from tests.fakes.request import FakeRequest, deliver
 from tests.fakes.telegram_server import ApiError, Button, FakeTelegram
 
@@ -155,9 +157,7 @@ async def test_a_pressed_button_is_answered_and_its_message_edited(
     assert fake.unanswered_callback_queries() == []
 
 
-async def test_pressing_a_missing_button_lists_the_ones_shown(
-    fake: FakeTelegram, app: App
-) -> None:
+async def test_pressing_a_missing_button_lists_the_ones_shown(fake: FakeTelegram, app: App) -> None:
     ann = fake.user(42)
     ann.send_text("Ready?")
     await deliver(app, fake)
@@ -250,12 +250,12 @@ async def test_edits_fail_like_telegram(fake: FakeTelegram, app: App) -> None:
     fake.user(42)
     sent = await app.bot.send_message(42, "Question", reply_markup=CHOICES)
 
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await app.bot.edit_message_text("Question", 42, sent.message_id, reply_markup=CHOICES)
-    with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await app.bot.edit_message_text("Other", 42, 999)
     await app.bot.edit_message_reply_markup(42, sent.message_id)
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await app.bot.edit_message_reply_markup(42, sent.message_id)
 
     assert fake.last_message(42).buttons == []
@@ -293,7 +293,7 @@ async def test_invalid_messages_are_refused(
 
 
 async def test_unknown_chats_and_methods_are_refused(fake: FakeTelegram, app: App) -> None:
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await app.bot.send_message(777, "anyone?")
     with pytest.raises(EndPointNotFound):
         await app.bot.do_api_request("sendTelepathy")
@@ -307,7 +307,7 @@ async def test_documents_and_photos_keep_their_bytes(fake: FakeTelegram, app: Ap
 
     await app.bot.send_document(42, b"a,b\r\n1,2\r\n", filename="export.csv", caption="Export")
     sent = await app.bot.send_photo(42, PNG, caption="<i>Trend</i>", parse_mode=ParseMode.HTML)
-    with pytest.raises(BadRequest, match="(?i)image_process_failed"):
+    with pytest.raises(BadRequest, match=r"(?i)image_process_failed"):
         await app.bot.send_photo(42, b"<svg/>")
 
     document, photo = fake.messages(42)
@@ -318,7 +318,7 @@ async def test_documents_and_photos_keep_their_bytes(fake: FakeTelegram, app: Ap
     )
     assert photo.photo is not None and (photo.photo.width, photo.photo.height) == (3, 2)
     assert photo.caption == "Trend" and sent.photo[-1].width == 3
-    with pytest.raises(BadRequest, match="(?i)caption is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
         await app.bot.send_photo(42, photo.photo.file_id, caption="c" * 1025)
 
 
@@ -338,7 +338,7 @@ async def test_deleted_messages_disappear(fake: FakeTelegram, app: App) -> None:
     await app.bot.send_chat_action(42, "typing")
 
     assert await app.bot.delete_message(42, sent.message_id)
-    with pytest.raises(BadRequest, match="(?i)message to delete not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
         await app.bot.delete_message(42, sent.message_id)
 
     assert fake.messages(42) == []
@@ -399,6 +399,36 @@ async def test_a_second_poller_terminates_the_first(fake: FakeTelegram, app: App
         await asyncio.wait_for(first, 1)
 
 
+def test_an_unconfirmed_update_can_be_delivered_again(fake: FakeTelegram) -> None:
+    update = fake.user(42).send_text("twice")
+    assert fake.pending_updates() == [update]
+
+    fake.requeue(update)
+
+    assert fake.pending_updates() == [update]
+
+
+async def test_a_waiter_for_one_chat_ignores_the_others(fake: FakeTelegram, app: App) -> None:
+    for user_id in (1, 2):
+        fake.user(user_id)
+    checks = 0
+
+    def first_chat_answered() -> bool:
+        nonlocal checks
+        checks += 1
+        return bool(fake.messages(1))
+
+    waiting = asyncio.create_task(fake.async_wait_for(first_chat_answered, 2, chat_id=1))
+    await asyncio.sleep(0)
+    for n in range(20):
+        await app.bot.send_message(2, f"busy {n}")
+    await app.bot.send_message(1, "yours")
+    await waiting
+
+    assert checks <= 3  # the first look, at most one spurious wake-up, the answer
+    assert [m.text for m in await fake.async_wait_for_messages(1, 1)] == ["yours"]
+
+
 async def test_waiting_gives_up_with_the_recent_calls(fake: FakeTelegram, app: App) -> None:
     await app.bot.get_me()
 
@@ -416,6 +446,7 @@ async def test_a_polling_bot_talks_to_the_http_server(fake: FakeTelegram) -> Non
             await bot_app.start()
             assert bot_app.updater is not None
             await bot_app.updater.start_polling(poll_interval=0, timeout=5)
+            await fake.async_wait_for(lambda: fake.calls_of("getUpdates"), timeout=3)
             ann = fake.user(42)
 
             ann.send_command("/start", "abc")

@@ -9,7 +9,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .formatting import EntityParseError, link_target, parse_text
 from .records import (
     ApiError,
     BotMessage,
@@ -19,12 +18,17 @@ from .records import (
     SentFile,
     Upload,
 )
+from .validation import (
+    MAX_CAPTION,
+    MAX_TEXT,
+    formatted_text,
+    image_size,
+    inline_markup,
+    reply_markup,
+)
 
 Handler = Callable[[JSONDict], object]
 
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
-MAX_CALLBACK_DATA = 64
 MAX_UPLOAD = 50 * 1024 * 1024
 
 _CHAT_ACTIONS = frozenset(
@@ -42,22 +46,7 @@ _CHAT_ACTIONS = frozenset(
         "upload_video_note",
     }
 )
-_BUTTON_ACTIONS = (
-    "url",
-    "callback_data",
-    "login_url",
-    "switch_inline_query",
-    "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat",
-    "callback_game",
-    "pay",
-    "web_app",
-    "copy_text",
-)
 _QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
-_TEXT_BUTTON = (
-    "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
-)
 
 
 @dataclass(eq=False)
@@ -86,6 +75,8 @@ class BotMethods:
     _webhook_url: str
 
     def __init__(self) -> None:
+        # The chat the call being answered concerns, for waking only its waiters.
+        self._touched_chat: int | None = None
         self._blocked: set[int] = set()
         self._queries: dict[str, CallbackQuery] = {}
         self._query_ids = itertools.count(1)
@@ -230,10 +221,10 @@ class BotMethods:
 
     def send_message(self, params: JSONDict) -> JSONDict:
         state = self._target(params)
-        text, entities = self._formatted(params, "text", "entities", MAX_TEXT)
+        text, entities = formatted_text(params, "text", "entities", MAX_TEXT)
         if not text:
             raise ApiError.bad_request("message text is empty")
-        inline, keyboard = _reply_markup(params.get("reply_markup"))
+        inline, keyboard = reply_markup(params.get("reply_markup"))
         message = self._new_message(state, params, inline, keyboard)
         message.text, message.entities = text, entities
         return self._store(state, message)
@@ -247,12 +238,12 @@ class BotMethods:
     def _send_media(self, params: JSONDict, kind: str) -> JSONDict:
         state = self._target(params)
         sent = self._file(params, kind)
-        caption, caption_entities = self._formatted(
+        caption, caption_entities = formatted_text(
             params, "caption", "caption_entities", MAX_CAPTION
         )
-        inline, keyboard = _reply_markup(params.get("reply_markup"))
+        inline, keyboard = reply_markup(params.get("reply_markup"))
         message = self._new_message(state, params, inline, keyboard)
-        message.caption = caption or None
+        message.caption = caption
         message.caption_entities = caption_entities
         if kind == "photo":
             message.photo = sent
@@ -273,6 +264,7 @@ class BotMethods:
         inline: JSONDict | None,
         keyboard: JSONDict | None,
     ) -> BotMessage:
+        reply_to = self._reply_to(state, params)  # may refuse: take no message id before
         return BotMessage(
             chat=state.chat,
             sender=self.bot_user,
@@ -281,7 +273,7 @@ class BotMethods:
             parse_mode=params.get("parse_mode"),
             reply_markup=inline,
             reply_keyboard=keyboard,
-            reply_to=self._reply_to(state, params),
+            reply_to=reply_to,
         )
 
     def _store(self, state: ChatState, message: BotMessage) -> JSONDict:
@@ -306,26 +298,6 @@ class BotMethods:
         if reply.get("allow_sending_without_reply") or params.get("allow_sending_without_reply"):
             return None
         raise ApiError.bad_request("message to be replied not found")
-
-    def _formatted(
-        self, params: JSONDict, key: str, entities_key: str, limit: int
-    ) -> tuple[str, list[JSONDict]]:
-        raw = params.get(key)
-        if raw is None:
-            return "", []
-        try:
-            text, entities = parse_text(
-                str(raw), params.get("parse_mode"), params.get(entities_key)
-            )
-        except EntityParseError as error:
-            raise ApiError.bad_request(f"can't parse entities: {error}") from None
-        except ValueError:
-            raise ApiError.bad_request("unsupported parse_mode") from None
-        if len(text) > limit:
-            raise ApiError.bad_request(
-                "message is too long" if key == "text" else "message caption is too long"
-            )
-        return text, entities
 
     def _file(self, params: JSONDict, kind: str) -> SentFile:
         value = params.get(kind)
@@ -385,13 +357,13 @@ class BotMethods:
 
     def edit_message_text(self, params: JSONDict) -> JSONDict:
         message = self._edit_target(params)
-        if message.text is None:
+        if message.is_media:
             raise ApiError.bad_request("there is no text in the message to edit")
-        text, entities = self._formatted(params, "text", "entities", MAX_TEXT)
+        text, entities = formatted_text(params, "text", "entities", MAX_TEXT)
         if not text:
             raise ApiError.bad_request("message text is empty")
         # Telegram drops the inline keyboard of an edit that does not repeat it.
-        inline = _inline_markup(params.get("reply_markup"))
+        inline = inline_markup(params.get("reply_markup"))
         if (text, entities, inline) == (message.text, message.entities, message.reply_markup):
             raise ApiError.not_modified()
         message.text, message.entities, message.reply_markup = text, entities, inline
@@ -401,21 +373,21 @@ class BotMethods:
 
     def edit_message_caption(self, params: JSONDict) -> JSONDict:
         message = self._edit_target(params)
-        if message.text is not None:
+        if not message.is_media:
             raise ApiError.bad_request("there is no caption in the message to edit")
-        caption, entities = self._formatted(params, "caption", "caption_entities", MAX_CAPTION)
-        inline = _inline_markup(params.get("reply_markup"))
-        current = (message.caption or "", message.caption_entities, message.reply_markup)
+        caption, entities = formatted_text(params, "caption", "caption_entities", MAX_CAPTION)
+        inline = inline_markup(params.get("reply_markup"))
+        current = (message.caption, message.caption_entities, message.reply_markup)
         if (caption, entities, inline) == current:
             raise ApiError.not_modified()
-        message.caption, message.caption_entities = caption or None, entities
+        message.caption, message.caption_entities = caption, entities
         message.reply_markup = inline
         message.revise(self.now())
         return message.to_json()
 
     def edit_message_reply_markup(self, params: JSONDict) -> JSONDict:
         message = self._edit_target(params)
-        inline = _inline_markup(params.get("reply_markup"))
+        inline = inline_markup(params.get("reply_markup"))
         if inline == message.reply_markup:
             raise ApiError.not_modified()
         message.reply_markup = inline
@@ -478,6 +450,7 @@ class BotMethods:
         query = self._queries.get(str(params.get("callback_query_id") or ""))
         if query is None or query.answer is not None:
             raise ApiError.bad_request(_QUERY_INVALID)
+        self._touched_chat = query.chat_id
         query.answer = params
         return True
 
@@ -524,76 +497,3 @@ def _commands_key(params: JSONDict) -> tuple[str, str]:
     else:
         scope_key = json.dumps(scope, sort_keys=True)
     return scope_key, str(params.get("language_code") or "")
-
-
-def _reply_markup(value: object) -> tuple[JSONDict | None, JSONDict | None]:
-    """Split markup into (inline keyboard, other keyboard), validating like Telegram."""
-    if value is None:
-        return None, None
-    if not isinstance(value, dict):
-        raise ApiError.bad_request("can't parse reply keyboard markup JSON object")
-    if "inline_keyboard" in value:
-        count = _check_inline_keyboard(value["inline_keyboard"])
-        # An empty inline keyboard is no keyboard at all.
-        return (value if count else None), None
-    if any(key in value for key in ("keyboard", "remove_keyboard", "force_reply")):
-        return None, value
-    raise ApiError.bad_request("can't parse reply keyboard markup JSON object")
-
-
-def _inline_markup(value: object) -> JSONDict | None:
-    inline, other = _reply_markup(value)
-    if other is not None:
-        raise ApiError.bad_request("inline keyboard expected")
-    return inline
-
-
-def _check_inline_keyboard(rows: object) -> int:
-    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise ApiError.bad_request(
-            'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
-        )
-    count = 0
-    for row in rows:
-        for button in row:
-            count += 1
-            if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                raise ApiError.bad_request("can't parse inline keyboard button")
-            if "callback_data" in button:
-                data = button["callback_data"]
-                if not isinstance(data, str) or not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
-                    raise ApiError.bad_request("BUTTON_DATA_INVALID")
-            elif "url" in button:
-                if link_target(str(button["url"])) is None:
-                    raise ApiError.bad_request("BUTTON_URL_INVALID")
-            elif not any(key in button for key in _BUTTON_ACTIONS):
-                raise ApiError.bad_request(_TEXT_BUTTON)
-    if count > 100:
-        raise ApiError.bad_request("reply markup is too long")
-    return count
-
-
-def image_size(content: bytes) -> tuple[int, int] | None:
-    """(width, height) of a PNG, JPEG or GIF, (0, 0) for WebP; None if not an image."""
-    if content.startswith(b"\x89PNG\r\n\x1a\n") and len(content) >= 24:
-        return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
-    if content.startswith(b"GIF8") and len(content) >= 10:
-        return int.from_bytes(content[6:8], "little"), int.from_bytes(content[8:10], "little")
-    if content.startswith(b"RIFF") and content[8:12] == b"WEBP":
-        return 0, 0
-    if content.startswith(b"\xff\xd8"):
-        return _jpeg_size(content)
-    return None
-
-
-def _jpeg_size(content: bytes) -> tuple[int, int] | None:
-    i = 2
-    while i + 9 <= len(content) and content[i] == 0xFF:
-        marker = content[i + 1]
-        # Start-of-frame markers carry the dimensions; C4, C8 and CC are other segments.
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height = int.from_bytes(content[i + 5 : i + 7], "big")
-            width = int.from_bytes(content[i + 7 : i + 9], "big")
-            return width, height
-        i += 2 + int.from_bytes(content[i + 2 : i + 4], "big")
-    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from email.parser import BytesParser
@@ -131,6 +132,12 @@ class _Server(ThreadingHTTPServer):
             self._connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A bot killed mid-request resets its connection: expected, not worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
         """End keep-alive connections, whose threads would otherwise serve on after stop."""
         with self._connections_lock:
@@ -175,8 +182,17 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 status, body = _BAD_BODY.error_code, _BAD_BODY.to_json()
             else:
-                status, body = fake.call_blocking(parts[2], params, files)
+                status, body = self._call(parts[2], params, files)
         self._send_json(status, body)
+
+    def _call(
+        self, method: str, params: dict[str, object], files: dict[str, Upload]
+    ) -> tuple[int, JSONDict]:
+        try:
+            return self.server.fake.call_blocking(method, params, files)
+        except Exception as error:  # a bug in the fake: tell the bot instead of hanging up
+            description = f"Internal Server Error: the fake failed with {error!r}"
+            return 500, {"ok": False, "error_code": 500, "description": description}
 
     def _send_json(self, status: int, body: JSONDict) -> None:
         payload = json.dumps(body).encode()

@@ -118,23 +118,27 @@ class Button(NamedTuple):
 class Revision(NamedTuple):
     """One version of a bot message; BotMessage.history holds them oldest first."""
 
-    text: str | None
-    caption: str | None
+    text: str
+    caption: str
     reply_markup: JSONDict | None
     date: int
 
 
 @dataclass(eq=False)
 class BotMessage:
-    """A message the bot sent, as the user sees it now (edits applied, see history)."""
+    """A message the bot sent, as the user sees it now (edits applied, see history).
+
+    text and caption are plain text after parse_mode, "" when absent (media messages
+    have a caption, others a text); reply_markup holds only an inline keyboard.
+    """
 
     chat: JSONDict
     sender: JSONDict
     message_id: int
     date: int
-    text: str | None = None
+    text: str = ""
     entities: list[JSONDict] = field(default_factory=list)
-    caption: str | None = None
+    caption: str = ""
     caption_entities: list[JSONDict] = field(default_factory=list)
     parse_mode: str | None = None
     reply_markup: JSONDict | None = None
@@ -149,6 +153,11 @@ class BotMessage:
     @property
     def chat_id(self) -> int:
         return int(self.chat["id"])
+
+    @property
+    def is_media(self) -> bool:
+        """A document or photo: it has a caption, never a text."""
+        return self.document is not None or self.photo is not None
 
     @property
     def edited(self) -> bool:
@@ -201,7 +210,7 @@ class BotMessage:
             "chat": self.chat,
             "date": self.date,
         }
-        if self.text is not None:
+        if not self.is_media:
             body["text"] = self.text
             if self.entities:
                 body["entities"] = self.entities
@@ -209,7 +218,7 @@ class BotMessage:
             body["document"] = _document_json(self.document)
         if self.photo is not None:
             body["photo"] = [_photo_size_json(self.photo)]
-        if self.caption is not None:
+        if self.caption:
             body["caption"] = self.caption
             if self.caption_entities:
                 body["caption_entities"] = self.caption_entities
@@ -223,7 +232,7 @@ class BotMessage:
 
     def describe(self) -> str:
         """One line for failure messages: text and buttons."""
-        content = self.text if self.text is not None else f"[{self._media()}] {self.caption or ''}"
+        content = f"[{self._media()}] {self.caption}" if self.is_media else self.text
         rows = " / ".join(" | ".join(f"{b.text}={b.data}" for b in row) for row in self.buttons)
         return f"#{self.message_id} {content!r}" + (f" [{rows}]" if rows else "")
 

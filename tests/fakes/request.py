@@ -69,8 +69,8 @@ def _uploads(request_data: RequestData) -> dict[str, Upload]:
 async def deliver(app: Application[Any, Any, Any, Any, Any, Any], server: FakeTelegram) -> int:
     """Feed every queued update, in order, to app.process_update; return how many.
 
-    Updates the handlers cause to be queued meanwhile are delivered too. The app
-    must be initialized (`async with app:` or `await app.initialize()`).
+    Updates queued while it runs (by another thread) are delivered too. The app must
+    be initialized (`async with app:` or `await app.initialize()`).
     """
     delivered = 0
     while batch := server.pending_updates():

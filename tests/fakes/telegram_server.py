@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from .bot_methods import BotMethods
+from .bot_methods import BotMethods, Handler
 from .records import (
     ApiError,
     BotMessage,
@@ -25,6 +22,7 @@ from .records import (
     Upload,
     normalize_params,
 )
+from .updates import Poll, UpdateQueue
 from .users import FakeUser
 
 __all__ = [
@@ -41,20 +39,8 @@ __all__ = [
     "Upload",
 ]
 
-Handler = Callable[[JSONDict], object]
-
 _NOT_FOUND = ApiError(404, "Not Found")
 _UNAUTHORIZED = ApiError(401, "Unauthorized")
-_POLL_CONFLICT = ApiError(
-    409,
-    "Conflict: terminated by other getUpdates request; "
-    "make sure that only one bot instance is running",
-)
-_WEBHOOK_CONFLICT = ApiError(
-    409,
-    "Conflict: can't use getUpdates method while webhook is active; "
-    "use deleteWebhook to delete the webhook first",
-)
 
 
 @dataclass(eq=False)
@@ -64,35 +50,13 @@ class _Injected:
     chat_id: int | str | None
 
 
-@dataclass(eq=False)
-class _Poll:
-    generation: int
-    wake_epoch: int
-    limit: int
-    deadline: float
-
-
-@dataclass(eq=False)
-class _AsyncWaiter:
-    loop: asyncio.AbstractEventLoop
-    thread_id: int
-    event: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def wake(self) -> None:
-        if threading.get_ident() == self.thread_id:
-            self.event.set()
-            return
-        # A closed loop raises RuntimeError: nobody is left there to wake.
-        with suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self.event.set)
-
-
-class FakeTelegram(BotMethods):
+class FakeTelegram(UpdateQueue, BotMethods):
     """What Telegram's server knows and answers for one bot; thread-safe.
 
     Transports (FakeRequest in-process, BotApiServer over HTTP) call `call` or
     `call_blocking`; tests inject user activity through `user(...)` and read what
-    users see through `messages`, `last_message`, `calls` and `calls_of`.
+    users see through `messages`, `last_message`, `calls` and `calls_of`. The Bot
+    API methods live in BotMethods, the update queue and waiting in UpdateQueue.
     """
 
     def __init__(
@@ -116,7 +80,8 @@ class FakeTelegram(BotMethods):
         }
         self.latency = latency
         self.method_latency: dict[str, float] = {}
-        # Caps every long poll, so a test never waits out PTB's 10 s timeout.
+        # Caps every long poll (None: as long as the poller asks), e.g. for a poller
+        # that is never cancelled.
         self.max_poll_wait = max_poll_wait
         self.record_calls = record_calls
         self.clock = clock
@@ -124,20 +89,12 @@ class FakeTelegram(BotMethods):
         self.failures: list[Failure] = []
         self._calls_by_method: dict[str, list[Call]] = {}
         self._lock = threading.RLock()
-        self._updates_changed = threading.Condition(self._lock)
-        self._state_changed = threading.Condition(self._lock)
-        self._update_waiters: set[_AsyncWaiter] = set()
-        self._state_waiters: set[_AsyncWaiter] = set()
         self._chats: dict[int, ChatState] = {}
         self._users: dict[int, FakeUser] = {}
-        self._updates: deque[JSONDict] = deque()
-        self._update_ids = itertools.count(1)
-        self._allowed_updates: list[str] | None = None
-        self._poll_generation = 0
-        self._wake_epoch = 0
         self._webhook_url = ""
         self._injected: dict[str, list[_Injected]] = {}
-        super().__init__()
+        UpdateQueue.__init__(self)
+        BotMethods.__init__(self)
         self._handlers: dict[str, Handler] = self.method_table()
         self._method_names = {name.lower(): name for name in self._handlers}
         self._method_names["getupdates"] = "getUpdates"
@@ -174,12 +131,6 @@ class FakeTelegram(BotMethods):
         with self._lock:
             self._injected.clear()
 
-    def wake_pollers(self) -> None:
-        """Make the getUpdates requests waiting right now return (empty) immediately."""
-        with self._lock:
-            self._wake_epoch += 1
-            self._notify_updates()
-
     # ------------------------------------------------------------------ user activity
 
     def user(
@@ -191,7 +142,8 @@ class FakeTelegram(BotMethods):
         username: str | None = None,
         language_code: str | None = "en",
     ) -> FakeUser:
-        """The user with this id (created on first use, with a private chat with the bot)."""
+        """The user with this id: created, with a private chat, on first use; later calls
+        return the same user."""
         with self._lock:
             existing = self._users.get(user_id)
             if existing is not None:
@@ -231,34 +183,10 @@ class FakeTelegram(BotMethods):
             return message
 
     def user_message(self, chat_id: int, message_id: int) -> JSONDict | None:
+        """A message a user sent, as stored (None if unknown or deleted)."""
         with self._lock:
             state = self._chats.get(chat_id)
             return state.user_messages.get(message_id) if state else None
-
-    def enqueue_update(self, kind: str, payload: JSONDict) -> JSONDict:
-        """Queue an update of this kind ("message", "callback_query", ...) and return it."""
-        with self._lock:
-            update = {"update_id": next(self._update_ids), kind: payload}
-            # Telegram does not even store the kinds a poller asked not to receive.
-            if self._allowed_updates is None or kind in self._allowed_updates:
-                self._updates.append(update)
-                self._notify_updates()
-                self._notify_state()
-            return update
-
-    def pending_updates(self) -> list[JSONDict]:
-        """Hand over every queued update, oldest first, and confirm them (they are gone)."""
-        with self._lock:
-            updates = list(self._updates)
-            self._updates.clear()
-            self._notify_state()
-            return updates
-
-    @property
-    def pending_count(self) -> int:
-        """Updates queued and not yet confirmed by a getUpdates offset."""
-        with self._lock:
-            return len(self._updates)
 
     def set_blocked(self, chat_id: int, blocked: bool) -> None:
         """Make every send to chat_id fail with 403 "bot was blocked by the user" (or stop)."""
@@ -285,7 +213,9 @@ class FakeTelegram(BotMethods):
             for message in reversed((state.bot_messages if state else {}).values()):
                 if not message.deleted:
                     return message
-            raise AssertionError(f"the bot has sent nothing to chat {chat_id}")
+            raise AssertionError(
+                f"the bot has sent nothing to chat {chat_id}:\n{self.transcript(chat_id)}"
+            )
 
     def message(self, chat_id: int, message_id: int) -> BotMessage:
         """The bot's message message_id in chat_id (even if deleted)."""
@@ -298,7 +228,7 @@ class FakeTelegram(BotMethods):
 
     def texts(self, chat_id: int) -> list[str]:
         """Text (or caption) of each visible bot message in chat_id."""
-        return [m.text if m.text is not None else m.caption or "" for m in self.messages(chat_id)]
+        return [m.caption if m.is_media else m.text for m in self.messages(chat_id)]
 
     def keyboard_message(self, chat_id: int, message_id: int | None = None) -> BotMessage:
         """The bot message a user would press a button on: message_id, else the latest one
@@ -342,44 +272,6 @@ class FakeTelegram(BotMethods):
             self._calls_by_method.clear()
             self.failures.clear()
 
-    # ---------------------------------------------------------------------- waiting
-
-    def wait_for(
-        self,
-        predicate: Callable[[], object],
-        timeout: float = 5.0,
-        what: str | Callable[[], str] = "",
-    ) -> None:
-        """Block until predicate() is true (checked after every change); AssertionError
-        after timeout. Not for code running on the bot's own event loop: use async_wait_for."""
-        deadline = time.monotonic() + timeout
-        with self._state_changed:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(self._timeout_report(what or repr(predicate), timeout))
-                self._state_changed.wait(remaining)
-
-    async def async_wait_for(
-        self,
-        predicate: Callable[[], object],
-        timeout: float = 5.0,  # noqa: ASYNC109 - running out yields a diagnostic report
-        what: str | Callable[[], str] = "",
-    ) -> None:
-        """Like wait_for, without blocking the running event loop."""
-        deadline = time.monotonic() + timeout
-        with self._waiter(self._state_waiters) as waiter:
-            while True:
-                with self._lock:
-                    waiter.event.clear()
-                    if predicate():
-                        return
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(self._timeout_report(what or repr(predicate), timeout))
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(waiter.event.wait(), remaining)
-
     def wait_for_messages(self, chat_id: int, count: int, timeout: float = 5.0) -> list[BotMessage]:
         """Block until the bot has at least count visible messages in chat_id; return them."""
         self.wait_for(
@@ -389,31 +281,20 @@ class FakeTelegram(BotMethods):
         )
         return self.messages(chat_id)
 
-    def _timeout_report(self, what: str | Callable[[], str], timeout: float) -> str:
-        what = what() if callable(what) else what
-        recent = "\n".join(f"  {c.method} {_short(c.params)}" for c in self.calls[-10:])
-        return f"timed out after {timeout} s waiting for {what}; last calls:\n{recent or '  none'}"
-
-    @contextmanager
-    def _waiter(self, waiters: set[_AsyncWaiter]) -> Iterator[_AsyncWaiter]:
-        waiter = _AsyncWaiter(asyncio.get_running_loop(), threading.get_ident())
-        with self._lock:
-            waiters.add(waiter)
-        try:
-            yield waiter
-        finally:
-            with self._lock:
-                waiters.discard(waiter)
-
-    def _notify_updates(self) -> None:
-        self._updates_changed.notify_all()
-        for waiter in self._update_waiters:
-            waiter.wake()
-
-    def _notify_state(self) -> None:
-        self._state_changed.notify_all()
-        for waiter in self._state_waiters:
-            waiter.wake()
+    async def async_wait_for_messages(
+        self,
+        chat_id: int,
+        count: int,
+        timeout: float = 5.0,  # noqa: ASYNC109 - running out yields a diagnostic report
+    ) -> list[BotMessage]:
+        """Like wait_for_messages, on the event loop; woken only by this chat's activity."""
+        await self.async_wait_for(
+            lambda: len(self.messages(chat_id)) >= count,
+            timeout,
+            lambda: f"{count} bot messages in chat {chat_id}; it has:\n{self.transcript(chat_id)}",
+            chat_id=chat_id,
+        )
+        return self.messages(chat_id)
 
     # -------------------------------------------------------------------- transport
 
@@ -432,19 +313,10 @@ class FakeTelegram(BotMethods):
         await asyncio.sleep(self.method_latency.get(method, self.latency))
         with self._lock:
             outcome = self._begin(method, params, files)
-        if not isinstance(outcome, _Poll):
-            return outcome
-        with self._waiter(self._update_waiters) as waiter:
-            while True:
-                remaining = outcome.deadline - time.monotonic()
-                if remaining > 0:
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(waiter.event.wait(), remaining)
-                with self._lock:
-                    waiter.event.clear()
-                    answer = self._poll_answer(outcome, final=remaining <= 0)
-                if answer is not None:
-                    return answer
+            if not isinstance(outcome, Poll):
+                return outcome
+            waiter = self.watch_updates()
+        return await self.finish_poll(outcome, waiter)
 
     def call_blocking(
         self,
@@ -458,38 +330,50 @@ class FakeTelegram(BotMethods):
             time.sleep(delay)
         with self._lock:
             outcome = self._begin(method, params, files)
-            while isinstance(outcome, _Poll):
-                remaining = outcome.deadline - time.monotonic()
-                if remaining > 0:
-                    self._updates_changed.wait(remaining)
-                answer = self._poll_answer(outcome, final=remaining <= 0)
-                if answer is not None:
-                    return answer
-            return outcome
+            if not isinstance(outcome, Poll):
+                return outcome
+            return self.finish_poll_blocking(outcome)
 
     def _begin(
         self, method: str, raw: Mapping[str, object], files: Mapping[str, Upload] | None
-    ) -> tuple[int, JSONDict] | _Poll:
-        """Validate, record and answer a call; a long poll that has to wait gets a _Poll."""
+    ) -> tuple[int, JSONDict] | Poll:
+        """Validate, record and answer a call; a long poll that has to wait gets a Poll."""
         name = self._method_names.get(method.lower(), method)
-        params: JSONDict = dict(raw)
         try:
             params = normalize_params(raw, files)
-            self._record(name, params)
+        except ApiError as error:
+            self._record(name, dict(raw))
+            self._touched_chat = None
+            return self._refuse(name, dict(raw), error)
+        self._record(name, params)
+        chat_id = params.get("chat_id")
+        # Handlers that learn the chat another way (answerCallbackQuery) overwrite it.
+        self._touched_chat = chat_id if isinstance(chat_id, int) else None
+        try:
             self._raise_injected(name, params)
             if name == "getUpdates":
-                poll = self._start_poll(params)
-                return self._poll_answer(poll, final=poll.deadline <= time.monotonic()) or poll
+                poll = self.start_poll(params)
+                # Waiters may be watching for the poll itself (calls changed).
+                self._notify_state(chat_id=None, chats=False)
+                return self.poll_answer(poll) or poll
             handler = self._handlers.get(name)
             if handler is None:
                 raise _NOT_FOUND
             result = handler(params)
         except ApiError as error:
-            self.failures.append(Failure(name, params, error.error_code, error.description))
-            self._notify_state()
-            return error.error_code, error.to_json()
-        self._notify_state()
+            return self._refuse(name, params, error)
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            # Parameters of the wrong shape: Telegram answers 400, and so does the fake.
+            return self._refuse(
+                name, params, ApiError.bad_request(f"invalid parameters: {error!r}")
+            )
+        self._notify_state(self._touched_chat)
         return 200, {"ok": True, "result": result}
+
+    def _refuse(self, name: str, params: JSONDict, error: ApiError) -> tuple[int, JSONDict]:
+        self.failures.append(Failure(name, params, error.error_code, error.description))
+        self._notify_state(self._touched_chat)
+        return error.error_code, error.to_json()
 
     def _record(self, name: str, params: JSONDict) -> None:
         if self.record_calls:
@@ -515,46 +399,6 @@ class FakeTelegram(BotMethods):
             self.failures.append(Failure(method, {}, 401, _UNAUTHORIZED.description))
         return 401, _UNAUTHORIZED.to_json()
 
-    # ---------------------------------------------------------------- long polling
-
-    def _start_poll(self, params: JSONDict) -> _Poll:
-        if self._webhook_url:
-            raise _WEBHOOK_CONFLICT
-        allowed = params.get("allowed_updates")
-        if allowed is not None:
-            self._allowed_updates = list(allowed) or None
-        offset = params.get("offset")
-        if offset is not None:
-            self._confirm(int(offset))
-        limit = min(max(int(params.get("limit") or 100), 1), 100)
-        wait = max(float(params.get("timeout") or 0), 0.0)
-        if self.max_poll_wait is not None:
-            wait = min(wait, self.max_poll_wait)
-        # A newer getUpdates ends an older one still waiting, as on Telegram.
-        self._poll_generation += 1
-        self._notify_updates()
-        return _Poll(self._poll_generation, self._wake_epoch, limit, time.monotonic() + wait)
-
-    def _confirm(self, offset: int) -> None:
-        before = len(self._updates)
-        if offset < 0:
-            while len(self._updates) > -offset:
-                self._updates.popleft()
-        else:
-            while self._updates and self._updates[0]["update_id"] < offset:
-                self._updates.popleft()
-        if len(self._updates) != before:
-            self._notify_state()
-
-    def _poll_answer(self, poll: _Poll, *, final: bool) -> tuple[int, JSONDict] | None:
-        """The answer for a waiting poll, or None to keep waiting."""
-        if poll.generation != self._poll_generation:
-            return _POLL_CONFLICT.error_code, _POLL_CONFLICT.to_json()
-        if self._updates or final or poll.wake_epoch != self._wake_epoch:
-            updates = list(itertools.islice(self._updates, poll.limit))
-            return 200, {"ok": True, "result": updates}
-        return None
-
 
 def _describe_user(message: JSONDict) -> str:
     for kind in ("text", "sticker", "photo", "voice", "document"):
@@ -562,8 +406,3 @@ def _describe_user(message: JSONDict) -> str:
             return repr(message["text"]) if kind == "text" else f"[{kind}]"
     fields = [k for k in message if k not in ("message_id", "from", "chat", "date")]
     return "[" + ", ".join(fields) + "]"
-
-
-def _short(params: JSONDict) -> str:
-    text = ", ".join(f"{k}={v!r}" for k, v in params.items())
-    return text if len(text) < 160 else text[:157] + "..."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING
 
-from .formatting import utf16_len
+from .entities import utf16_len
 from .records import BotMessage, JSONDict
 
 if TYPE_CHECKING:
