@@ -11,9 +11,10 @@ from typing import Any
 import aiosqlite
 
 from bot.digest.model import (
-    ROLLING_PERIODS,
+    BLOCK_PERIODS,
     TREND_PERIODS,
     Basis,
+    Block,
     ChoiceCount,
     Comparison,
     Digest,
@@ -26,6 +27,7 @@ from bot.digest.model import (
     ScoreKind,
     SubjectRef,
     TrendPoint,
+    week_index,
 )
 from storage import aggregates, invites
 from storage.models import Comment, PeriodCounts, Subject
@@ -66,15 +68,15 @@ class Window:
 class DigestData:
     """Everything build_digest needs, as the aggregate queries return it.
 
-    `rolling` is the last ROLLING_PERIODS periods (this one included) and
-    `rolling_previous` the same number before them; both are only needed for internal
-    subjects below a threshold. `comments` and the role data come from the basis that
-    `decide_gate` picks for comments and scores respectively."""
+    `block` is the last closed 4-week block (`closed_block`) and `block_previous` the
+    block before it; both are only needed for internal subjects below a threshold.
+    `comments` and the role data come from the basis that `decide_gate` picks for
+    comments and scores respectively."""
 
     period: Window
     previous: Window
-    rolling: Window | None = None
-    rolling_previous: Window | None = None
+    block: Window | None = None
+    block_previous: Window | None = None
     comments: Sequence[Comment] = ()
     role_counts: Mapping[str, int] = field(default_factory=dict)
     role_distributions: Mapping[str, QuestionDistributions] = field(default_factory=dict)
@@ -87,26 +89,39 @@ class DigestData:
 
 
 def decide_gate(
-    audience: Audience, period_completed: int, rolling_completed: int | None, threshold: int
+    audience: Audience, period_completed: int, block_completed: int | None, threshold: int
 ) -> Gate:
-    """Show from the period, else from the rolling window, else hide (internal subjects only).
+    """Show from the period, else from the last closed block, else hide (internal only).
 
-    `rolling_completed` is None when the rolling window was not counted."""
+    `block_completed` is None when the block was not counted. When hidden, `needed`
+    counts what the period lacks: the block is closed and cannot grow."""
     if audience is Audience.EXTERNAL:
         return Gate(Basis.PERIOD, 0, period_completed)
     if period_completed >= threshold:
         return Gate(Basis.PERIOD, threshold, period_completed)
-    if rolling_completed is not None and rolling_completed >= threshold:
-        return Gate(Basis.ROLLING, threshold, rolling_completed)
-    pooled = max(period_completed, rolling_completed or 0)
-    return Gate(Basis.HIDDEN, threshold, pooled, needed=threshold - pooled)
+    if block_completed is not None and block_completed >= threshold:
+        return Gate(Basis.BLOCK, threshold, block_completed)
+    return Gate(Basis.HIDDEN, threshold, period_completed, needed=threshold - period_completed)
 
 
-def needs_rolling(
+def needs_block(
     audience: Audience, period_completed: int, anonymity_min: int, comments_min: int
 ) -> bool:
-    """Whether the rolling window must be counted (an internal period below a threshold)."""
+    """Whether the block must be counted (an internal period below a threshold)."""
     return audience is Audience.INTERNAL and period_completed < max(anonymity_min, comments_min)
+
+
+def closed_block(period_key: str, *, in_progress: bool = False) -> Block:
+    """The block the anonymity fallback of a weekly digest shows: the latest one whose
+    weeks have all ended by the end of the period (by now, when it is `in_progress`).
+
+    So the block moves only when one closes: the digests of the four weeks after a block's
+    last week (that week's own digest included) all show that block, and the next
+    digest shows the following block, disjoint from it. A block is never shown while a
+    response can still join it."""
+    last_closed = periods.previous(period_key) if in_progress else period_key
+    # The block of `last_closed` if that week is its last, else the block before it.
+    return Block.at((week_index(last_closed) + 1) // BLOCK_PERIODS - 1)
 
 
 # ------------------------------------------------------------------ pure building
@@ -126,9 +141,12 @@ def build_digest(
     audience = subject.audience
     span = periods.span(period_key)
     counts = data.period.counts
-    rolling_completed = data.rolling.counts.completed if data.rolling is not None else None
-    scores_gate = decide_gate(audience, counts.completed, rolling_completed, anonymity_min)
-    comments_gate = decide_gate(audience, counts.completed, rolling_completed, comments_min)
+    block = closed_block(period_key, in_progress=in_progress)
+    _check_block(data.block, block)
+    _check_block(data.block_previous, block.previous())
+    block_completed = data.block.counts.completed if data.block is not None else None
+    scores_gate = decide_gate(audience, counts.completed, block_completed, anonymity_min)
+    comments_gate = decide_gate(audience, counts.completed, block_completed, comments_min)
 
     current, previous = _score_windows(scores_gate, data)
     comparison = _comparison(audience, previous, anonymity_min)
@@ -150,7 +168,8 @@ def build_digest(
         survey_version=definition.version,
         period=span,
         previous_period=periods.span(periods.previous(period_key)),
-        rolling_start=periods.span(periods.shift(period_key, 1 - ROLLING_PERIODS)).start,
+        block=block,
+        previous_block=block.previous(),
         in_progress=in_progress,
         counts=counts,
         previous_counts=data.previous.counts,
@@ -182,13 +201,19 @@ def _nothing(counts: PeriodCounts) -> bool:
     return counts.completed == 0 and counts.partial == 0
 
 
+def _check_block(window: Window | None, block: Block) -> None:
+    """A pooled window must be exactly the block it is labelled with."""
+    if window is not None and window.weeks != block.weeks:
+        raise ValueError(f"block window {window.weeks} is not block {block.weeks}")
+
+
 def _score_windows(gate: Gate, data: DigestData) -> tuple[Window | None, Window | None]:
-    """(current, previous) windows for the scores: the period and the one before, or two
-    non-overlapping rolling windows (overlapping ones would not be independent samples)."""
+    """(current, previous) windows for the scores: the period and the one before, or the
+    block and the one before it (adjacent blocks never overlap)."""
     if gate.basis is Basis.PERIOD:
         return data.period, data.previous
-    if gate.basis is Basis.ROLLING:
-        return data.rolling, data.rolling_previous
+    if gate.basis is Basis.BLOCK:
+        return data.block, data.block_previous
     return None, None
 
 
@@ -522,8 +547,9 @@ async def compose_digest(
         open_invites=await invites.count_open_invites(conn, subject.id, now=now),
     )
     if not _nothing(data.period.counts):
+        block = closed_block(period_key, in_progress=in_progress)
         data = await _query_details(
-            conn, ref, definition, period_key, data, anonymity_min, comments_min
+            conn, ref, definition, period_key, block, data, anonymity_min, comments_min
         )
     return build_digest(
         ref,
@@ -549,6 +575,7 @@ async def _query_details(
     subject: SubjectRef,
     definition: SurveyDefinition,
     period_key: str,
+    block: Block,
     data: DigestData,
     anonymity_min: int,
     comments_min: int,
@@ -556,13 +583,12 @@ async def _query_details(
     """The rest of the data for a period with responses: only what the gates let through."""
     audience, sid = subject.audience, subject.id
     completed = data.period.counts.completed
-    rolling_weeks = tuple(periods.last_n(period_key, ROLLING_PERIODS))
-    if needs_rolling(audience, completed, anonymity_min, comments_min):
-        rolling_counts = await aggregates.period_counts(conn, sid, rolling_weeks)
-        data = replace(data, rolling=Window(rolling_weeks, rolling_counts))
-    rolling_completed = data.rolling.counts.completed if data.rolling is not None else None
-    scores_gate = decide_gate(audience, completed, rolling_completed, anonymity_min)
-    comments_gate = decide_gate(audience, completed, rolling_completed, comments_min)
+    if needs_block(audience, completed, anonymity_min, comments_min):
+        block_counts = await aggregates.period_counts(conn, sid, block.weeks)
+        data = replace(data, block=Window(block.weeks, block_counts))
+    block_completed = data.block.counts.completed if data.block is not None else None
+    scores_gate = decide_gate(audience, completed, block_completed, anonymity_min)
+    comments_gate = decide_gate(audience, completed, block_completed, comments_min)
 
     basis_weeks: tuple[str, ...] = ()
     if scores_gate.basis is Basis.PERIOD:
@@ -570,20 +596,18 @@ async def _query_details(
         data = replace(data, period=await _with_distributions(conn, sid, data.period))
         if _comparison(audience, data.previous, anonymity_min) is Comparison.SHOWN:
             data = replace(data, previous=await _with_distributions(conn, sid, data.previous))
-    elif scores_gate.basis is Basis.ROLLING and data.rolling is not None:
-        basis_weeks = rolling_weeks
-        before_weeks = tuple(
-            periods.last_n(periods.shift(period_key, -ROLLING_PERIODS), ROLLING_PERIODS)
-        )
+    elif scores_gate.basis is Basis.BLOCK and data.block is not None:
+        basis_weeks = block.weeks
+        before_weeks = block.previous().weeks
         before = Window(before_weeks, await aggregates.period_counts(conn, sid, before_weeks))
         if _comparison(audience, before, anonymity_min) is Comparison.SHOWN:
             before = await _with_distributions(conn, sid, before)
-        rolling = await _with_distributions(conn, sid, data.rolling)
-        data = replace(data, rolling=rolling, rolling_previous=before)
+        pooled = await _with_distributions(conn, sid, data.block)
+        data = replace(data, block=pooled, block_previous=before)
 
     text_questions = [q.id for q in definition.questions if q.type is QuestionType.TEXT]
     if comments_gate.shown and text_questions:
-        weeks = data.period.weeks if comments_gate.basis is Basis.PERIOD else rolling_weeks
+        weeks = data.period.weeks if comments_gate.basis is Basis.PERIOD else block.weeks
         comments = await aggregates.comments(
             conn, sid, weeks, question_ids=text_questions, limit=COMMENT_CANDIDATES
         )

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from storage.models import PeriodCounts
-from surveys.periods import PeriodSpan
+from surveys.periods import PeriodSpan, span, week_key
 from surveys.schema import Audience, Texts, localize
 from surveys.scoring import Bar, Change, Estimate, NpsCounts
 
-ROLLING_PERIODS = 4
-"""How many periods the anonymity fallback pools ("last 4 weeks")."""
+BLOCK_PERIODS = 4
+"""How many weeks the anonymity fallback pools: one aligned block ("4-week block")."""
+
+BLOCK_EPOCH = date(2001, 1, 1)
+"""The first day of block 0: a Monday, the first day of ISO week 2001-W01. Blocks are
+counted from it, so every week belongs to exactly one block, whatever the year."""
 
 TREND_PERIODS = 12
 """How many periods the trend chart covers."""
+
+_WEEK_KEY = re.compile(r"^\d{4}-W\d{2}$")
 
 
 class Basis(StrEnum):
     """Which responses a part of the digest is computed from."""
 
     PERIOD = "period"  # the digest's own period
-    ROLLING = "rolling"  # the last ROLLING_PERIODS periods, pooled (anonymity fallback)
-    HIDDEN = "hidden"  # too few responses even when pooled: withheld
+    BLOCK = "block"  # the last closed 4-week Block, pooled (anonymity fallback)
+    HIDDEN = "hidden"  # too few responses in the period and in the block: withheld
 
 
 class ScoreKind(StrEnum):
@@ -58,12 +65,61 @@ class SubjectRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """An aligned, non-overlapping run of BLOCK_PERIODS ISO weeks: block `index` starts
+    BLOCK_PERIODS * index weeks after BLOCK_EPOCH.
+
+    Pooling over blocks, never over a sliding window, is what keeps the anonymity fallback
+    from leaking: two digests show either the same block or disjoint ones, so neither
+    can be subtracted from the other to isolate the responses of a single week."""
+
+    index: int
+    weeks: tuple[str, ...]  # oldest first
+    start: date
+    end: date
+
+    @classmethod
+    def at(cls, index: int) -> Block:
+        """The block with this index."""
+        start = BLOCK_EPOCH + timedelta(weeks=BLOCK_PERIODS * index)
+        weeks = tuple(week_key(start + timedelta(weeks=i)) for i in range(BLOCK_PERIODS))
+        return cls(index, weeks, start, start + timedelta(weeks=BLOCK_PERIODS, days=-1))
+
+    @classmethod
+    def containing(cls, period_key: str) -> Block:
+        """The block a week belongs to (ValueError for a key that is not a week)."""
+        return cls.at(week_index(period_key) // BLOCK_PERIODS)
+
+    def previous(self) -> Block:
+        """The block before this one."""
+        return Block.at(self.index - 1)
+
+    @property
+    def first_week(self) -> int:
+        """The ISO week number of the first week."""
+        return self.start.isocalendar()[1]
+
+    @property
+    def last_week(self) -> int:
+        """The ISO week number of the last week."""
+        return self.end.isocalendar()[1]
+
+
+def week_index(period_key: str) -> int:
+    """Weeks from BLOCK_EPOCH to the start of a weekly period (ValueError otherwise)."""
+    if not _WEEK_KEY.match(period_key):
+        raise ValueError(f"not a week key: {period_key!r} (expected e.g. 2026-W48)")
+    return (span(period_key).start - BLOCK_EPOCH).days // 7
+
+
+@dataclass(frozen=True, slots=True)
 class Gate:
     """The anonymity decision for one part of the digest (scores, or comments).
 
-    `responses` counts the completed responses of the basis used (of the rolling
-    window when hidden); `needed` is how many more would unlock it (0 when shown).
-    External subjects have `threshold` 0 and always the PERIOD basis."""
+    `responses` counts the completed responses of the basis used (of the period when
+    hidden); `needed` is how many more in the period would unlock it (0 when shown): the
+    block it could fall back on is closed and cannot grow. External subjects have
+    `threshold` 0 and always the PERIOD basis."""
 
     basis: Basis
     threshold: int
@@ -75,8 +131,8 @@ class Gate:
         return self.basis is not Basis.HIDDEN
 
     @property
-    def rolling(self) -> bool:
-        return self.basis is Basis.ROLLING
+    def block(self) -> bool:
+        return self.basis is Basis.BLOCK
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +226,8 @@ class Digest:
     survey_version: int
     period: PeriodSpan
     previous_period: PeriodSpan
-    rolling_start: date
+    block: Block  # the block the anonymity fallback uses (the last closed one)
+    previous_block: Block  # the block before it, for the comparison
     in_progress: bool  # the period had not ended at `now` (a digest "so far")
     counts: PeriodCounts
     previous_counts: PeriodCounts

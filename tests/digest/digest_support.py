@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.digest.compose import DigestData, Window, build_digest
-from bot.digest.model import Digest, SubjectRef
+from bot.digest.model import Block, Digest, SubjectRef
 from storage.db import Database
 from storage.models import Comment, PeriodCounts, Subject, SubjectKind
 from storage.sessions import complete_session, start_session
@@ -50,6 +50,21 @@ def window(
     """A Window of `weeks` weeks ending with `key`."""
     counts = PeriodCounts(started if started is not None else completed, completed, partial)
     return Window(tuple(periods.last_n(key, weeks)), counts, dict(distributions or {}))
+
+
+def block_window(
+    block: Block,
+    completed: int,
+    distributions: Mapping[str, Mapping[float | str, int]] | None = None,
+) -> Window:
+    """A Window of exactly the weeks of `block` (the anonymity fallback's pool)."""
+    counts = PeriodCounts(completed, completed, 0)
+    return Window(block.weeks, counts, dict(distributions or {}))
+
+
+# W48 is the last week of its block: its digest falls back on W45-W48, compared with W41-W44.
+BLOCK_W48 = Block.containing(W48)
+BLOCK_BEFORE_W48 = BLOCK_W48.previous()
 
 
 def comment(text: str, day: int = 25, question_id: str = "comment") -> Comment:

@@ -5,18 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from digest_support import (
+    BLOCK_BEFORE_W48,
+    BLOCK_W48,
     DEPARTMENT,
     INTERNAL,
     W47,
     W48,
+    block_window,
     build,
     comment,
     window,
 )
 
-from bot.digest.compose import DigestData, clip, decide_gate
-from bot.digest.model import Basis, Comparison, Digest, ScoreKind
+from bot.digest.compose import DigestData, build_digest, clip, closed_block, decide_gate
+from bot.digest.model import BLOCK_EPOCH, Basis, Block, Comparison, Digest, ScoreKind
 from bot.digest.render import plain_text, render_html
 from surveys import periods
 from surveys.schema import Audience
@@ -37,7 +41,7 @@ def internal_distributions(*overall: int) -> dict[str, dict[float | str, int]]:
 def internal(
     completed: int,
     *,
-    rolling: int | None = None,
+    block: int | None = None,
     previous: int = 0,
     comments: int = 0,
     role_counts: dict[str, int] | None = None,
@@ -49,10 +53,10 @@ def internal(
     return DigestData(
         window(W48, completed, internal_distributions(*([4] * completed))),
         window(W47, previous, internal_distributions(*([3] * previous))),
-        rolling=None
-        if rolling is None
-        else window(W48, rolling, internal_distributions(*([4] * rolling)), weeks=4),
-        rolling_previous=window(periods.shift(W48, -4), 0, weeks=4),
+        block=None
+        if block is None
+        else block_window(BLOCK_W48, block, internal_distributions(*([4] * block))),
+        block_previous=block_window(BLOCK_BEFORE_W48, 0),
         comments=[comment(f"comment number {i}", day=20 + i % 5) for i in range(comments)],
         role_counts=role_counts or {},
         role_distributions=role_distributions or {},
@@ -66,7 +70,7 @@ def internal_digest(completed: int, *, comments_min: int = 5, **kwargs: Any) -> 
 
 
 def test_four_internal_responses_hide_scores_and_say_one_more_is_needed() -> None:
-    digest = internal_digest(4, rolling=4, comments=4)
+    digest = internal_digest(4, block=4, comments=4)
     assert digest.scores_gate.basis is Basis.HIDDEN
     assert digest.scores_gate.needed == 1
     assert digest.scores == () and digest.distribution is None and digest.strongest is None
@@ -89,7 +93,7 @@ def test_five_internal_responses_show_scores() -> None:
 
 
 def test_comments_need_their_own_threshold() -> None:
-    digest = internal_digest(5, rolling=5, comments=5, comments_min=7)
+    digest = internal_digest(5, block=5, comments=5, comments_min=7)
     assert digest.scores_gate.shown
     assert not digest.comments_gate.shown
     assert digest.comments_gate.needed == 2
@@ -103,31 +107,109 @@ def test_comments_need_their_own_threshold() -> None:
     assert shown.comments_gate.basis is Basis.PERIOD and len(shown.comments) == 3
 
 
-def test_below_threshold_falls_back_to_the_last_four_weeks_labelled() -> None:
-    digest = internal_digest(3, rolling=6, comments=6)
-    assert digest.scores_gate.basis is Basis.ROLLING
+def test_below_threshold_falls_back_to_the_closed_block_labelled() -> None:
+    digest = internal_digest(3, block=6, comments=6)
+    assert digest.scores_gate.basis is Basis.BLOCK
     assert digest.scores_gate.responses == 6
-    assert digest.comments_gate.basis is Basis.ROLLING
-    # Scores come from the rolling window (6 answers of 4), not from the 3 of this week.
+    assert digest.comments_gate.basis is Basis.BLOCK
+    assert digest.block == BLOCK_W48 and digest.previous_block == BLOCK_BEFORE_W48
+    # Scores come from the block (6 answers of 4), not from the 3 of this week.
     assert digest.headline is not None and digest.headline.estimate.n == 6
     text = plain_text(render_html(digest, "en"))
-    assert "Scores · last 4 weeks (2–29 Nov 2026)" in text
-    assert "Comments · last 4 weeks (2–29 Nov 2026)" in text
-    assert "ostatnie 4 tygodnie (2–29 listopada 2026)" in plain_text(render_html(digest, "pl"))
+    assert "Scores · 4-week block (weeks 45–48, 2–29 Nov 2026)" in text
+    assert "the scores cover the last closed 4-week block (weeks 45–48, 2–29 Nov 2026)" in text
+    assert "Comments · 4-week block (weeks 45–48, 2–29 Nov 2026)" in text
+    assert "No comparison: no responses in the block before (weeks 41–44, 5 Oct – 1 Nov 2026)" in (
+        text
+    )
+    pl = plain_text(render_html(digest, "pl"))
+    assert "Wyniki · blok 4 tygodni (tygodnie 45–48, 2–29 listopada 2026)" in pl
+    assert "w poprzednim bloku (tygodnie 41–44, 5 października – 1 listopada 2026)" in pl
 
 
-def test_rolling_window_below_threshold_too_keeps_scores_hidden() -> None:
-    digest = internal_digest(2, rolling=3)
+def test_block_below_threshold_too_keeps_scores_hidden() -> None:
+    digest = internal_digest(2, block=3)
     assert digest.scores_gate.basis is Basis.HIDDEN
-    assert digest.scores_gate.needed == 2
-    assert "2 more responses needed" in plain_text(render_html(digest, "en"))
+    # The block is closed and cannot grow: what is missing is counted in the week.
+    assert digest.scores_gate.needed == 3
+    text = plain_text(render_html(digest, "en"))
+    assert "3 more responses needed (at least 5 in a week, or together in the last" in text
+    assert "closed 4-week block: weeks 45–48, 2–29 Nov 2026)" in text
 
 
 def test_gate_rules() -> None:
     assert decide_gate(Audience.EXTERNAL, 1, None, 5).basis is Basis.PERIOD
     assert decide_gate(Audience.INTERNAL, 5, None, 5).basis is Basis.PERIOD
-    assert decide_gate(Audience.INTERNAL, 4, 5, 5).basis is Basis.ROLLING
+    assert decide_gate(Audience.INTERNAL, 4, 5, 5).basis is Basis.BLOCK
     assert decide_gate(Audience.INTERNAL, 4, None, 5).needed == 1
+    assert decide_gate(Audience.INTERNAL, 2, 4, 5).needed == 3
+
+
+def test_blocks_are_aligned_and_every_week_is_in_exactly_one() -> None:
+    assert Block.at(0).weeks == ("2001-W01", "2001-W02", "2001-W03", "2001-W04")
+    assert Block.at(0).start == BLOCK_EPOCH and BLOCK_EPOCH.isoweekday() == 1
+    assert BLOCK_W48.weeks == ("2026-W45", "2026-W46", "2026-W47", "2026-W48")
+    # Across a 53-week year: 2026-W53 starts a block that ends in 2027.
+    crossing = Block.containing("2027-W02")
+    assert crossing.weeks == ("2026-W53", "2027-W01", "2027-W02", "2027-W03")
+    assert (crossing.first_week, crossing.last_week) == (53, 3)
+    week = "2020-W01"
+    seen: dict[str, int] = {}
+    for _ in range(52 * 8):
+        block = Block.containing(week)
+        assert week in block.weeks and len(block.weeks) == 4
+        assert block.weeks == tuple(periods.last_n(block.weeks[-1], 4))
+        assert block.previous().weeks[-1] == periods.previous(block.weeks[0])
+        for key in block.weeks:
+            assert seen.setdefault(key, block.index) == block.index  # one block per week
+        week = periods.shift(week, 1)
+
+
+def test_the_fallback_block_is_the_latest_closed_one() -> None:
+    # A block is shown from the digest of its last week on, never earlier.
+    assert closed_block("2026-W48").weeks[0] == "2026-W45"
+    for week in ("2026-W45", "2026-W46", "2026-W47"):
+        assert closed_block(week).weeks[0] == "2026-W41"
+    assert closed_block("2026-W49").weeks[0] == "2026-W45"
+    assert closed_block("2026-W52").weeks[0] == "2026-W49"
+    # While the block's last week is still running, the block is not closed.
+    assert closed_block("2026-W48", in_progress=True).weeks[0] == "2026-W41"
+    assert closed_block("2026-W49", in_progress=True).weeks[0] == "2026-W45"
+
+
+def test_consecutive_digests_show_the_same_block_or_disjoint_ones() -> None:
+    """The leak a sliding window had: W44-W47 minus W45-W48, with W44 empty, is W48's one
+    response. Blocks cannot be differenced so: consecutive weekly digests show the very same
+    block (the same responses, the same figures) or blocks without a week in common."""
+    week = "2025-W40"
+    same = disjoint = 0
+    for _ in range(80):
+        for in_progress in (False, True):
+            this = closed_block(week, in_progress=in_progress)
+            after = closed_block(periods.shift(week, 1), in_progress=in_progress)
+            assert this.weeks[-1] <= week and after.weeks[-1] <= periods.shift(week, 1)
+            if this == after:
+                same += 1
+            else:
+                assert not set(this.weeks) & set(after.weeks)
+                assert after.index == this.index + 1
+                disjoint += 1
+        # The running week's digest and the same week's closed one: the same rule holds.
+        running, closed = closed_block(week, in_progress=True), closed_block(week)
+        assert running == closed or not set(running.weeks) & set(closed.weeks)
+        week = periods.shift(week, 1)
+    assert same == 3 * disjoint  # a block stays for four weeks, then the next one comes
+
+
+def test_a_block_window_must_match_its_label() -> None:
+    data = DigestData(
+        window(W48, 2),
+        window(W47, 0),
+        block=window(W48, 6, weeks=4),
+        block_previous=window(W47, 6, weeks=4),  # a sliding window: refused
+    )
+    with pytest.raises(ValueError, match="is not block"):
+        build_digest(DEPARTMENT, INTERNAL, W48, data, anonymity_min=5, comments_min=5)
 
 
 def test_no_change_is_shown_against_a_previous_week_below_the_threshold() -> None:

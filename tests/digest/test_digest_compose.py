@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
@@ -13,6 +14,7 @@ from storage.db import Database
 from storage.invites import create_invite
 from storage.members import record_invitation, register_member
 from storage.models import InviteKind, MemberRole, Subject
+from surveys import periods
 
 SECRET = b"digest-test-secret"
 
@@ -92,20 +94,94 @@ async def test_comments_wait_for_their_own_threshold(
     assert "What works well" in plain_text(render_html(digest, "en"))
 
 
-async def test_a_quiet_week_falls_back_to_the_last_four(
+async def test_a_quiet_week_falls_back_to_its_closed_block(
     db: Database, department: Subject, respond: Respond
 ) -> None:
     await respond(department, internal_answers(5), week="2026-W46", times=3)
     await respond(department, internal_answers(3), times=3)
     digest = await compose(db, department)
-    assert digest.scores_gate.basis is Basis.ROLLING
+    assert digest.scores_gate.basis is Basis.BLOCK
+    assert digest.block.weeks == ("2026-W45", "2026-W46", "2026-W47", "2026-W48")
     assert digest.headline is not None and digest.headline.estimate.value == 4.0
     assert digest.comparison is Comparison.NO_DATA
     text = plain_text(render_html(digest, "en"))
-    assert "Scores · last 4 weeks (2–29 Nov 2026)" in text
+    assert "Scores · 4-week block (weeks 45–48, 2–29 Nov 2026)" in text
     assert "Overall: 4.0/5" in text
     # Neither week alone has 5 responses: both are gaps in the chart.
     assert not any(point.estimate for point in digest.trend)
+
+
+async def test_a_running_week_never_shows_its_unclosed_block(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    """W48 closes the block W45-W48: while it runs, a response can still join that block,
+    so its digest so far falls back on the block before (here empty: hidden)."""
+    await respond(department, internal_answers(5), week="2026-W46", times=3)
+    await respond(department, internal_answers(3), times=3)
+    wednesday_w48 = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    so_far = await compose(db, department, now=wednesday_w48)
+    assert so_far.in_progress and so_far.block.weeks[-1] == "2026-W44"
+    assert so_far.scores_gate.basis is Basis.HIDDEN and so_far.scores == ()
+    closed = await compose(db, department)
+    assert closed.scores_gate.basis is Basis.BLOCK and closed.block.weeks[-1] == W48
+
+
+async def test_consecutive_weekly_digests_never_pool_overlapping_weeks(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    """A sliding window leaked: with W44 empty, the digest over W45-W48 minus the one over
+    W44-W47 is W48's single response. With blocks, two consecutive digests of a quiet
+    subject show the very same block (the same figures and comments, nothing to subtract)
+    or disjoint blocks, never two windows with weeks in common."""
+    week, weeks = "2026-W45", []
+    for i in range(14):  # W45 2026 .. W05 2027, across the 53-week year 2026
+        for n in range(1 + i % 2):  # one or two responses a week: always below 5
+            overall = 1 + (i + n) % 5
+            await respond(department, internal_answers(overall, text=f"{week} #{n}"), week=week)
+        weeks.append(week)
+        week = periods.shift(week, 1)
+
+    shown: list[tuple[tuple[str, ...], int, float, frozenset[str]]] = []
+    for week in weeks:
+        monday_after = datetime.combine(periods.span(week).next_start, datetime.min.time(), UTC)
+        digest = await compose(db, department, week, now=monday_after, closed_only=True)
+        assert digest.period.key == week and digest.counts.completed < 5
+        assert digest.block.weeks[-1] <= week  # only a closed block, never a later week
+        if digest.scores_gate.basis is Basis.BLOCK:
+            assert digest.headline is not None
+            assert digest.comments_gate.basis is Basis.BLOCK
+            comments = frozenset(c.text for c in digest.comments)
+            assert all(c.split(" #")[0] in digest.block.weeks for c in comments)
+            shown.append(
+                (
+                    digest.block.weeks,
+                    digest.scores_gate.responses,
+                    digest.headline.estimate.value,
+                    comments,
+                )
+            )
+        else:
+            assert digest.scores == () and digest.comments == ()
+            shown.append(((), 0, 0.0, frozenset()))
+
+    same = disjoint = 0
+    for before, after in itertools.pairwise(shown):
+        if before[0] and after[0]:
+            if before[0] == after[0]:
+                assert before == after  # the same responses: nothing to subtract
+                same += 1
+            else:
+                assert not set(before[0]) & set(after[0])
+                disjoint += 1
+    assert same and disjoint  # both cases happened, so the test is not vacuous
+    # The sliding window's attack: W47's digest pools nothing of W45-W48 (the block
+    # before is empty), W48's the whole block; no digest pools W44-W47 or W46-W49.
+    assert shown[2][0] == () and shown[3][0] == tuple(weeks[:4])
+    assert {s[0] for s in shown if s[0]} == {
+        tuple(weeks[0:4]),
+        tuple(weeks[4:8]),
+        tuple(weeks[8:12]),
+    }
 
 
 async def test_role_breakdown_hidden_when_a_group_is_small(

@@ -7,6 +7,8 @@ from datetime import date
 
 import pytest
 from digest_support import (
+    BLOCK_BEFORE_W48,
+    BLOCK_W48,
     DEPARTMENT,
     EXTERNAL,
     INTERNAL,
@@ -15,6 +17,7 @@ from digest_support import (
     W48,
     all_lines,
     assert_telegram_html,
+    block_window,
     build,
     comment,
     nps_answers,
@@ -36,7 +39,6 @@ from bot.digest.render import (
     render_html,
     split_message,
 )
-from surveys import periods
 from surveys.schema import Audience, Question, QuestionType, SurveyDefinition
 
 # Hand-computed fixtures (see each value's derivation next to it).
@@ -166,11 +168,16 @@ TEMPLATE_NAME = re.compile(r"^(?P<base>[^.]+)\.(?P<lang>pl|en)\.html\.j2$")
 def every_digest_shape() -> list[Digest]:
     """A digest in every shape the templates branch on."""
     hidden = internal_digest(period=window(W48, 3, {"overall": {4: 3}}))
-    rolling = internal_digest(
+    pooled = internal_digest(
         period=window(W48, 3),
-        rolling=window(W48, 7, {"overall": {4: 7}}, weeks=4),
-        rolling_previous=window(periods.shift(W48, -4), 6, {"overall": {3: 6}}, weeks=4),
+        block=block_window(BLOCK_W48, 7, {"overall": {4: 7}}),
+        block_previous=block_window(BLOCK_BEFORE_W48, 6, {"overall": {3: 6}}),
         comments=[comment("pooled", question_id="works_well")],
+    )
+    withheld = internal_digest(
+        period=window(W48, 3),
+        block=block_window(BLOCK_W48, 7, {"overall": {4: 7}}),
+        block_previous=block_window(BLOCK_BEFORE_W48, 2),
     )
     roles = internal_digest(
         period=window(W48, 10, {"overall": OVERALL_NOW}),
@@ -180,7 +187,15 @@ def every_digest_shape() -> list[Digest]:
     )
     nothing_internal = internal_digest(period=window(W48, 0), open_invites=0)
     nothing_external = external_digest(period=window(W48, 0), open_invites=1)
-    return [external_digest(), hidden, rolling, roles, nothing_internal, nothing_external]
+    return [
+        external_digest(),
+        hidden,
+        pooled,
+        withheld,
+        roles,
+        nothing_internal,
+        nothing_external,
+    ]
 
 
 def test_every_template_exists_and_renders_in_both_languages() -> None:
@@ -193,7 +208,9 @@ def test_every_template_exists_and_renders_in_both_languages() -> None:
     for base, langs in names.items():
         assert langs == {"pl", "en"}, f"{base} is missing a language"
     shapes = every_digest_shape()
-    assert shapes[2].scores_gate.rolling and shapes[3].roles and shapes[4].nothing_to_report
+    assert shapes[2].scores_gate.block and shapes[2].comparison == "shown"
+    assert shapes[3].scores_gate.block and shapes[3].comparison == "withheld"
+    assert shapes[4].roles and shapes[5].nothing_to_report
     for digest in shapes:
         for lang in ("pl", "en"):
             parts = render_digest(digest, lang)
