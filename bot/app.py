@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.i18n import LANGUAGES, t
 from bot.processor import PerUserUpdateProcessor
 from bot.services import Services, utc_now
+from storage import updates as update_repo
 from storage.db import Database
 from surveys.loader import SurveyCatalog
 
@@ -81,6 +82,7 @@ def build_application(
         db = await Database.open(settings.database)
         services = Services(settings=settings, db=db, surveys=catalog, clock=clock)
         services.bot_username = app.bot.username
+        services.redelivery_horizon = await update_repo.highest_processed(db.conn)
         app.bot_data[SERVICES_KEY] = services
         try:
             await register_commands(app)

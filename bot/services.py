@@ -30,6 +30,8 @@ class Services:
     bot_username: str | None = None
     _secret: bytes = field(default=b"", repr=False)
     _languages: OrderedDict[int, str] = field(default_factory=OrderedDict, repr=False)
+    # Updates with ids above this one arrived after start-up and cannot be redeliveries.
+    redelivery_horizon: int | None = None
 
     def __post_init__(self) -> None:
         if not self._secret:

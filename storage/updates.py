@@ -29,3 +29,21 @@ async def prune_processed(conn: aiosqlite.Connection, *, older_than: datetime) -
         "DELETE FROM processed_updates WHERE processed_at < ?", (encode_time(older_than),)
     )
     return cursor.rowcount
+
+
+async def is_processed(conn: aiosqlite.Connection, update_id: int) -> bool:
+    """Whether an update id was already recorded (a read; no transaction needed)."""
+    async with conn.execute(
+        "SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)
+    ) as cursor:
+        return await cursor.fetchone() is not None
+
+
+async def highest_processed(conn: aiosqlite.Connection) -> int | None:
+    """The highest update id recorded, or None when there is none.
+
+    Telegram's update ids increase, so at start-up only updates up to this id can be
+    redeliveries; anything newer needs no look-up."""
+    async with conn.execute("SELECT max(update_id) FROM processed_updates") as cursor:
+        row = await cursor.fetchone()
+    return None if row is None or row[0] is None else int(row[0])

@@ -29,6 +29,7 @@ def register_all(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     from bot.handlers import admin, member, misc, owner, start
 
     private = filters.ChatType.PRIVATE
+    app.add_handler(TypeHandler(Update, misc.skip_redelivered), group=-2)
     app.add_handler(TypeHandler(Update, misc.guard_private), group=-1)
     app.add_handler(CommandHandler("start", start.on_start, filters=private))
     app.add_handler(CommandHandler("help", misc.on_help, filters=private))

@@ -17,6 +17,7 @@ from bot.i18n import LANGUAGES, t
 from storage import members as member_repo
 from storage import owners as owner_repo
 from storage import sessions as session_repo
+from storage import updates as update_repo
 from storage import users as user_repo
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,22 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     """A command the bot does not know (or this user may not use)."""
     lang = await language(services_of(context), update)
     await reply(update, t(lang, "fallback.unknown_command"))
+
+
+async def skip_redelivered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Drop an update Telegram delivered again after a restart if its effect was committed.
+
+    Handlers that change state record the update id in the same transaction as the
+    change, so a recorded id means the update was fully applied. Only ids up to the
+    highest recorded at start-up can be redeliveries; newer ones skip the look-up.
+    """
+    services = services_of(context)
+    horizon = services.redelivery_horizon
+    if horizon is None or update.update_id > horizon:
+        return
+    if await update_repo.is_processed(services.db.conn, update.update_id):
+        log.info("update %s was already applied before a restart; skipped", update.update_id)
+        raise ApplicationHandlerStop
 
 
 async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,6 +19,7 @@ from storage import members as member_repo
 from storage import owners as owner_repo
 from storage import sessions as session_repo
 from storage import subjects as subject_repo
+from storage import updates as update_repo
 from storage import users as user_repo
 from storage.errors import InviteError
 from storage.models import Invite, InviteKind, MemberRole
@@ -110,6 +111,8 @@ async def open_invite(
     now = services.now()
     try:
         async with services.db.transaction() as conn:
+            if not await update_repo.mark_processed(conn, update.update_id, now=now):
+                return
             invite = await invite_repo.redeem_invite(conn, services.secret, token, now=now)
             await _apply_invite(services, conn, invite, user.id, lang)
     except InviteError as exc:

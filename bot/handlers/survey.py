@@ -174,7 +174,10 @@ async def _show_outcome(
     services = services_of(context)
     if isinstance(outcome, flow.Duplicate):
         if query is not None:
-            await query.answer()
+            try:
+                await query.answer()
+            except BadRequest:
+                pass  # the first delivery already answered this query
         return
     if isinstance(outcome, flow.Refused):
         text = refusal_text(outcome, lang)

@@ -236,3 +236,26 @@ async def test_lang_switches_every_later_reply(world: BotWorld) -> None:
     user.send_command("/help")
     await world.deliver()
     assert "Polecenia, z których możesz korzystać" in user.last_message().text
+
+
+async def test_an_update_redelivered_after_a_restart_is_applied_once(
+    tmp_path, clock  # type: ignore[no-untyped-def]
+) -> None:
+    world = await start_world(tmp_path, clock)
+    buyer = await start_buyer(world)
+    press = buyer.press("8")
+    await world.deliver()
+    replies = ("sendMessage", "editMessageText", "answerCallbackQuery")
+    before = [len(world.telegram.calls_of(method)) for method in replies]
+    await stop_world(world)
+
+    again = await start_world(tmp_path, clock, telegram=world.telegram, seed=False)
+    try:
+        world.telegram.requeue(press)  # Telegram had not seen the offset confirming it
+        await again.deliver()
+        assert [len(world.telegram.calls_of(method)) for method in replies] == before
+        [state] = await again.session_states()
+        assert state["answers"] == {"nps": 8}
+        assert "Question 2 of 7" in buyer.last_message().text
+    finally:
+        await stop_world(again)
