@@ -88,9 +88,7 @@ async def test_a_buyer_completes_the_survey_on_each_nps_branch(
         "contact_consent": [1],
     }
     # The buyer consented, so the response keeps how to reach them; no session identity remains.
-    assert await world.rows("SELECT contact_id, status FROM responses") == [
-        (501, "completed")
-    ]
+    assert await world.rows("SELECT contact_id, status FROM responses") == [(501, "completed")]
     assert await world.rows("SELECT respondent_id FROM sessions") == [(None,)]
 
 
@@ -135,7 +133,7 @@ async def test_skip_is_offered_only_on_optional_questions(world: BotWorld) -> No
     buyer = await open_buyer_invite(world)
     assert "Skip ▶" not in buyer.last_message().button_texts  # NPS is required
     first = buyer.last_message()
-    buyer.press_data(f"f1:s:1:nps", first.message_id)  # a forged Skip on a required question
+    buyer.press_data("f1:s:1:nps", first.message_id)  # a forged Skip on a required question
     await world.deliver()
     assert world.telegram.calls_of("answerCallbackQuery")[-1].params.get("text") == (
         "This question can't be skipped."

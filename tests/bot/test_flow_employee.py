@@ -59,7 +59,7 @@ async def test_an_internal_response_holds_no_telegram_id(world: BotWorld) -> Non
 
     telegram_id = str(employee.id)
     for table in ("responses", "answers", "sessions"):
-        for row in await world.rows(f"SELECT * FROM {table}"):  # noqa: S608 - fixed names
+        for row in await world.rows(f"SELECT * FROM {table}"):
             assert all(telegram_id not in str(cell) for cell in row), (table, row)
     assert await world.rows("SELECT role, status FROM responses") == [("employee", "completed")]
     # The department they evaluated is now marked with the date they can do it again.

@@ -151,7 +151,8 @@ async def test_a_new_invite_while_a_survey_is_open_asks_which_to_continue(
 
 
 async def test_a_survey_resumes_after_the_application_is_rebuilt(
-    tmp_path, clock  # type: ignore[no-untyped-def]
+    tmp_path,
+    clock,  # type: ignore[no-untyped-def]
 ) -> None:
     world = await start_world(tmp_path, clock)
     buyer = await start_buyer(world)
@@ -219,8 +220,11 @@ async def test_help_lists_exactly_the_commands_this_user_may_use(world: BotWorld
     stranger = world.user(606)
     stranger.send_command("/help")
     await world.deliver()
-    listed = {line.split(" ")[0] for line in stranger.last_message().text.splitlines()
-              if line.startswith("/")}
+    listed = {
+        line.split(" ")[0]
+        for line in stranger.last_message().text.splitlines()
+        if line.startswith("/")
+    }
     assert listed == {"/start", "/help", "/lang", "/cancel"}
     admin = world.user(ADMIN_ID)
     admin.send_command("/help")
@@ -239,7 +243,8 @@ async def test_lang_switches_every_later_reply(world: BotWorld) -> None:
 
 
 async def test_an_update_redelivered_after_a_restart_is_applied_once(
-    tmp_path, clock  # type: ignore[no-untyped-def]
+    tmp_path,
+    clock,  # type: ignore[no-untyped-def]
 ) -> None:
     world = await start_world(tmp_path, clock)
     buyer = await start_buyer(world)

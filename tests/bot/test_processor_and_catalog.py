@@ -53,8 +53,9 @@ async def test_updates_of_one_user_run_in_order_and_users_run_concurrently() -> 
         starts = [uid for u, uid, what in log if u == user and what == "start"]
         assert starts == sorted(starts)
         events = [(uid, what) for u, uid, what in log if u == user]
-        assert all(events[i][1] == "start" and events[i + 1][1] == "end"
-                   for i in range(0, len(events), 2))  # never two at once for one user
+        assert all(
+            events[i][1] == "start" and events[i + 1][1] == "end" for i in range(0, len(events), 2)
+        )  # never two at once for one user
     assert peak == 4
     assert processor.users_in_flight == 0  # locks are released, memory does not grow
 
