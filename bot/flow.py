@@ -10,6 +10,7 @@ from enum import StrEnum
 
 import aiosqlite
 
+from bot.delivery import alerts
 from bot.services import Services
 from storage import sessions as session_repo
 from storage import updates as update_repo
@@ -190,6 +191,7 @@ async def act(
             await session_repo.cancel_session(conn, session.id, now=now)
         return Refused("survey.already_answered", {"date": exc.next_possible})
     if isinstance(step, engine.Done):
+        await alerts.on_response_completed(services, session, definition, step.answers)
         return Finished(session, definition, step.answers)
     updated = dataclasses.replace(session, state_json=result.to_json())
     return Ask(updated, definition, step)

@@ -123,10 +123,8 @@ async def schedule_all(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         job.schedule_removal()
     queue.run_repeating(send_reminders, interval=600, first=30, name="reminders")
     queue.run_repeating(close_stale_sessions, interval=3600, first=60, name="stale-sessions")
-    try:
-        from bot.delivery import scheduler
-    except ModuleNotFoundError:  # the delivery package arrives with digests
-        return
+    from bot.delivery import scheduler
+
     await scheduler.schedule(app)
 
 

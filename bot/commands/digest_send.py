@@ -77,6 +77,8 @@ def make_bot(settings: Settings) -> Bot:
 
 
 async def _send(settings: Settings, out: TextIO) -> int:
+    from telegram.error import TelegramError
+
     from bot.delivery import scheduler
     from bot.delivery.sender import Pacer, Result
     from bot.services import Services
@@ -86,6 +88,8 @@ async def _send(settings: Settings, out: TextIO) -> int:
         services = Services(settings=settings, db=db, surveys=_catalog(settings))
         async with make_bot(settings) as bot:
             report = await scheduler.tick(services, bot, pacer=Pacer())
+    except TelegramError as exc:  # e.g. a wrong token (getMe fails) or no network
+        raise CommandError(f"Telegram: {exc}") from None
     finally:
         await db.close()
     out.write(

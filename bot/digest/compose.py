@@ -71,7 +71,9 @@ class DigestData:
     `block` is the last closed 4-week block (`closed_block`) and `block_previous` the
     block before it; both are only needed for internal subjects below a threshold.
     `comments` and the role data come from the basis that `decide_gate` picks for
-    comments and scores respectively."""
+    comments and scores respectively. `trend` (the headline question per week of the
+    last TREND_PERIODS) also gives the completed responses of each week of both blocks
+    (`completed_by_week`), which decide whether a block may be shown at all."""
 
     period: Window
     previous: Window
@@ -88,20 +90,90 @@ class DigestData:
 # ------------------------------------------------------------------ anonymity
 
 
+def pools_safely(week_counts: Sequence[int] | None, total: int, threshold: int) -> bool:
+    """Whether a pooled block of `total` completed responses may be shown, given the
+    completed responses of each of its weeks.
+
+    A week with at least `threshold` responses may have been shown on its own (its digest,
+    the trend chart), and the block's figures minus those weeks' figures are the figures
+    of the rest. So the weeks below `threshold` must total either 0 or at least
+    `threshold`. False when the per-week counts are unknown or do not add up to `total`
+    (they cannot then be trusted)."""
+    if week_counts is None or sum(week_counts) != total:
+        return False
+    quiet = sum(n for n in week_counts if n < threshold)
+    return quiet == 0 or quiet >= threshold
+
+
 def decide_gate(
-    audience: Audience, period_completed: int, block_completed: int | None, threshold: int
+    audience: Audience,
+    period_completed: int,
+    block_completed: int | None,
+    threshold: int,
+    *,
+    block_weeks: Sequence[int] | None = None,
 ) -> Gate:
     """Show from the period, else from the last closed block, else hide (internal only).
 
-    `block_completed` is None when the block was not counted. When hidden, `needed`
-    counts what the period lacks: the block is closed and cannot grow."""
+    `block_completed` is None when the block was not counted; `block_weeks` are the
+    completed responses of each of its weeks, and the block is shown only when it
+    `pools_safely` (never when they are unknown). When hidden, `needed` counts what the
+    period lacks: the block is closed and cannot grow."""
     if audience is Audience.EXTERNAL:
         return Gate(Basis.PERIOD, 0, period_completed)
     if period_completed >= threshold:
         return Gate(Basis.PERIOD, threshold, period_completed)
+    withheld = False
     if block_completed is not None and block_completed >= threshold:
-        return Gate(Basis.BLOCK, threshold, block_completed)
-    return Gate(Basis.HIDDEN, threshold, period_completed, needed=threshold - period_completed)
+        if pools_safely(block_weeks, block_completed, threshold):
+            return Gate(Basis.BLOCK, threshold, block_completed)
+        withheld = True
+    return Gate(
+        Basis.HIDDEN,
+        threshold,
+        period_completed,
+        needed=threshold - period_completed,
+        block_withheld=withheld,
+    )
+
+
+def completed_by_week(
+    definition: SurveyDefinition,
+    audience: Audience,
+    trend: Mapping[str, Mapping[float, int]],
+) -> dict[str, int] | None:
+    """Completed responses per week of the trend, read off the headline question's answers
+    (no query of its own): every completed response answers the headline when it is
+    required and never conditional. None otherwise, since a count that falls short would
+    let a block through; no block is then shown. Counts that do not add up to a block's
+    own total are refused by `pools_safely` too (say, responses to an older survey)."""
+    headline = _headline_question(definition, audience)
+    if headline is None or not headline.required or headline.show_if is not None:
+        return None
+    return {week: sum(answers.values()) for week, answers in trend.items()}
+
+
+def week_counts(window: Window | None, by_week: Mapping[str, int] | None) -> tuple[int, ...] | None:
+    """The completed responses of each week of a pooled window (None when unknown)."""
+    if window is None or by_week is None:
+        return None
+    return tuple(by_week.get(week, 0) for week in window.weeks)
+
+
+def _gates(
+    audience: Audience,
+    definition: SurveyDefinition,
+    data: DigestData,
+    anonymity_min: int,
+    comments_min: int,
+) -> tuple[Gate, Gate]:
+    """The scores and comments gates of a digest (the same in the queries and the build)."""
+    completed = data.period.counts.completed
+    block_completed = data.block.counts.completed if data.block is not None else None
+    by_week = week_counts(data.block, completed_by_week(definition, audience, data.trend))
+    scores = decide_gate(audience, completed, block_completed, anonymity_min, block_weeks=by_week)
+    comments = decide_gate(audience, completed, block_completed, comments_min, block_weeks=by_week)
+    return scores, comments
 
 
 def needs_block(
@@ -144,12 +216,11 @@ def build_digest(
     block = closed_block(period_key, in_progress=in_progress)
     _check_block(data.block, block)
     _check_block(data.block_previous, block.previous())
-    block_completed = data.block.counts.completed if data.block is not None else None
-    scores_gate = decide_gate(audience, counts.completed, block_completed, anonymity_min)
-    comments_gate = decide_gate(audience, counts.completed, block_completed, comments_min)
+    scores_gate, comments_gate = _gates(audience, definition, data, anonymity_min, comments_min)
+    by_week = completed_by_week(definition, audience, data.trend)
 
     current, previous = _score_windows(scores_gate, data)
-    comparison = _comparison(audience, previous, anonymity_min)
+    comparison = _comparison(audience, previous, anonymity_min, scores_gate, by_week)
     previous_distributions = (
         previous.distributions if previous is not None and comparison is Comparison.SHOWN else {}
     )
@@ -188,7 +259,7 @@ def build_digest(
         choices=_choices(definition, current_distributions) if shown else (),
         comments_gate=comments_gate,
         comments=_comments(definition, data.comments) if comments_gate.shown else (),
-        roles=_roles(audience, scores_gate, current, data, headline, anonymity_min)
+        roles=_roles(audience, scores_gate, current, data, headline, anonymity_min, by_week)
         if shown
         else (),
         trend=_trend(audience, period_key, headline, data.trend, anonymity_min),
@@ -217,11 +288,22 @@ def _score_windows(gate: Gate, data: DigestData) -> tuple[Window | None, Window 
     return None, None
 
 
-def _comparison(audience: Audience, previous: Window | None, anonymity_min: int) -> Comparison:
+def _comparison(
+    audience: Audience,
+    previous: Window | None,
+    anonymity_min: int,
+    gate: Gate,
+    by_week: Mapping[str, int] | None,
+) -> Comparison:
     if previous is None or previous.counts.completed == 0:
         return Comparison.NO_DATA
     # A change against a small previous sample would reveal that sample's scores.
     if audience is Audience.INTERNAL and previous.counts.completed < anonymity_min:
+        return Comparison.WITHHELD
+    # So would a change against the block before: the same rule as for showing a block.
+    if gate.block and not pools_safely(
+        week_counts(previous, by_week), previous.counts.completed, anonymity_min
+    ):
         return Comparison.WITHHELD
     return Comparison.SHOWN
 
@@ -450,6 +532,18 @@ def _comments(
     return tuple(result)
 
 
+def _roles_allowed(
+    gate: Gate, block: Window | None, by_week: Mapping[str, int] | None, anonymity_min: int
+) -> bool:
+    """A block's groups are shown only when none of its weeks was shown on its own: that
+    week's groups could be subtracted from the block's, and `pools_safely` bounds only the
+    total of the other weeks, not each group of them."""
+    if not gate.block:
+        return gate.shown
+    counts = week_counts(block, by_week)
+    return counts is not None and all(n < anonymity_min for n in counts)
+
+
 def _roles(
     audience: Audience,
     gate: Gate,
@@ -457,11 +551,14 @@ def _roles(
     data: DigestData,
     headline: Question | None,
     anonymity_min: int,
+    by_week: Mapping[str, int] | None,
 ) -> tuple[RoleScore, ...]:
     """Per respondent role, only when at least two groups exist and every one of them meets
     the threshold. Responses without a role count as a group of their own, since the total
     minus the groups shown would reveal them."""
-    if audience is not Audience.INTERNAL or current is None or not gate.shown:
+    if audience is not Audience.INTERNAL or current is None:
+        return ()
+    if not _roles_allowed(gate, data.block, by_week, anonymity_min):
         return ()
     groups = {role: n for role, n in data.role_counts.items() if n > 0}
     unassigned = current.counts.completed - sum(groups.values())
@@ -490,7 +587,9 @@ def _trend(
     trend: Mapping[str, Mapping[float, int]],
     anonymity_min: int,
 ) -> tuple[TrendPoint, ...]:
-    """The headline score per period; internal periods below the threshold are gaps."""
+    """The headline score per period; internal periods below the threshold are gaps, so a
+    week is plotted only when it has `anonymity_min` answers of its own (each one a
+    completed response: never more than the week's completed responses)."""
     if headline is None or headline.scale is None:
         return ()
     points = []
@@ -534,7 +633,7 @@ async def compose_digest(
     requests minutes apart cannot be compared to learn one new answer.
 
     Runs a fixed number of queries (at most 12), one per aggregate and window, never
-    one per question."""
+    one per question or per week."""
     ref = subject_ref(subject)
     in_progress = now.date() <= periods.span(period_key).end
     if closed_only and in_progress:
@@ -580,27 +679,36 @@ async def _query_details(
     anonymity_min: int,
     comments_min: int,
 ) -> DigestData:
-    """The rest of the data for a period with responses: only what the gates let through."""
+    """The rest of the data for a period with responses: only what the gates let through.
+
+    The trend comes first: it also counts each week's completed responses, which decide
+    whether the block may be shown. Its TREND_PERIODS weeks end with the period and so
+    always include the block and the block before (at most 11 weeks back)."""
     audience, sid = subject.audience, subject.id
+    headline = _headline_question(definition, audience)
+    if headline is not None:
+        trend_weeks = periods.last_n(period_key, TREND_PERIODS)
+        data = replace(data, trend=await aggregates.trend(conn, sid, trend_weeks, headline.id))
+    by_week = completed_by_week(definition, audience, data.trend)
+
     completed = data.period.counts.completed
     if needs_block(audience, completed, anonymity_min, comments_min):
         block_counts = await aggregates.period_counts(conn, sid, block.weeks)
         data = replace(data, block=Window(block.weeks, block_counts))
-    block_completed = data.block.counts.completed if data.block is not None else None
-    scores_gate = decide_gate(audience, completed, block_completed, anonymity_min)
-    comments_gate = decide_gate(audience, completed, block_completed, comments_min)
+    scores_gate, comments_gate = _gates(audience, definition, data, anonymity_min, comments_min)
 
     basis_weeks: tuple[str, ...] = ()
     if scores_gate.basis is Basis.PERIOD:
         basis_weeks = data.period.weeks
         data = replace(data, period=await _with_distributions(conn, sid, data.period))
-        if _comparison(audience, data.previous, anonymity_min) is Comparison.SHOWN:
+        comparison = _comparison(audience, data.previous, anonymity_min, scores_gate, by_week)
+        if comparison is Comparison.SHOWN:
             data = replace(data, previous=await _with_distributions(conn, sid, data.previous))
     elif scores_gate.basis is Basis.BLOCK and data.block is not None:
         basis_weeks = block.weeks
         before_weeks = block.previous().weeks
         before = Window(before_weeks, await aggregates.period_counts(conn, sid, before_weeks))
-        if _comparison(audience, before, anonymity_min) is Comparison.SHOWN:
+        if _comparison(audience, before, anonymity_min, scores_gate, by_week) is Comparison.SHOWN:
             before = await _with_distributions(conn, sid, before)
         pooled = await _with_distributions(conn, sid, data.block)
         data = replace(data, block=pooled, block_previous=before)
@@ -615,15 +723,10 @@ async def _query_details(
 
     if audience is Audience.INTERNAL:
         data = replace(data, invited=await aggregates.invited_members(conn, sid, data.period.weeks))
-        if basis_weeks:
+        if basis_weeks and _roles_allowed(scores_gate, data.block, by_week, anonymity_min):
             role_counts = await aggregates.role_counts(conn, sid, basis_weeks)
             data = replace(data, role_counts=role_counts)
             if len(role_counts) >= 2:
                 by_role = await aggregates.distributions_by_role(conn, sid, basis_weeks)
                 data = replace(data, role_distributions=by_role)
-
-    headline = _headline_question(definition, audience)
-    if headline is not None:
-        trend_weeks = periods.last_n(period_key, TREND_PERIODS)
-        data = replace(data, trend=await aggregates.trend(conn, sid, trend_weeks, headline.id))
     return data

@@ -118,13 +118,18 @@ class Gate:
 
     `responses` counts the completed responses of the basis used (of the period when
     hidden); `needed` is how many more in the period would unlock it (0 when shown): the
-    block it could fall back on is closed and cannot grow. External subjects have
-    `threshold` 0 and always the PERIOD basis."""
+    block it could fall back on is closed and cannot grow. `block_withheld` is set when
+    the block has `threshold` responses but is hidden all the same: its weeks below the
+    threshold total fewer than `threshold` (and more than none), so the block minus its
+    weeks shown on their own would reveal those few answers, or its weekly counts are
+    unknown (see `compose.pools_safely`).
+    External subjects have `threshold` 0 and always the PERIOD basis."""
 
     basis: Basis
     threshold: int
     responses: int
     needed: int = 0
+    block_withheld: bool = False
 
     @property
     def shown(self) -> bool:

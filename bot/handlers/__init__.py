@@ -26,7 +26,7 @@ extra_callbacks: dict[Action, ExtraCallback] = {}
 
 def register_all(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add every handler in the order they must be tried."""
-    from bot.handlers import admin, member, misc, owner, start
+    from bot.handlers import admin, digest, member, misc, owner, start
 
     private = filters.ChatType.PRIVATE
     app.add_handler(TypeHandler(Update, misc.skip_redelivered), group=-2)
@@ -37,6 +37,7 @@ def register_all(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("cancel", misc.on_cancel, filters=private))
     app.add_handler(CommandHandler("evaluate", member.on_menu, filters=private))
     owner.register(app)
+    digest.register(app)
     admin.register(app)
     app.add_handler(CallbackQueryHandler(misc.on_callback))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, misc.on_edited))

@@ -91,11 +91,6 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("subjects", on_subjects, filters=private))
     app.add_handler(CommandHandler("export", on_export, filters=private))
-    try:
-        from bot.handlers import digest
-    except ImportError:  # pragma: no cover - until the digest module lands
-        return
-    digest.register(app)
 
 
 __all__ = ["owned_subject", "register", "subject_repo"]

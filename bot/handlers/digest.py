@@ -1,0 +1,438 @@
+"""Owners' /digest and /settings, members' /pulses, and noticing a blocked or unblocked bot."""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus
+from telegram.error import BadRequest
+from telegram.ext import Application, ChatMemberHandler, CommandHandler, ContextTypes, filters
+
+from bot.app import services_of
+from bot.callbacks import Action, Callback, encode
+from bot.delivery import scheduler, sender
+from bot.handlers import extra_callbacks
+from bot.handlers.common import language, reply
+from bot.handlers.owner import owned_subject
+from bot.i18n import t
+from bot.services import Services
+from storage import members as member_repo
+from storage import owners as owner_repo
+from storage.models import OwnerSettings, SubjectKind
+from surveys.periods import week_key
+
+log = logging.getLogger(__name__)
+
+# The zones offered as buttons; any other IANA zone can be typed.
+COMMON_ZONES = (
+    "Europe/Warsaw",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Kyiv",
+    "America/New_York",
+    "UTC",
+)
+HOURS = (6, 7, 8, 9, 10, 11, 12, 14, 16, 18)
+_ON = {"on", "1", "yes", "tak", "true", "włącz", "wlacz"}
+_OFF = {"off", "0", "no", "nie", "false", "wyłącz", "wylacz"}
+_DAY_WORDS = {
+    0: ("monday", "mon", "poniedziałek", "poniedzialek", "pon", "pn"),
+    1: ("tuesday", "tue", "tues", "wtorek", "wt", "wto"),
+    2: ("wednesday", "wed", "środa", "sroda", "śr", "sr", "śro"),
+    3: ("thursday", "thu", "thur", "thurs", "czwartek", "czw", "cz"),
+    4: ("friday", "fri", "piątek", "piatek", "pt", "pią", "pia"),
+    5: ("saturday", "sat", "sobota", "sob", "so"),
+    6: ("sunday", "sun", "niedziela", "ndz", "nd", "nie"),
+}
+
+
+# ---------------------------------------------------------------------- /digest
+
+
+async def on_digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/digest [SLUG]: the digest now. Departments: the last closed week only (anonymity)."""
+    services = services_of(context)
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    lang = await language(services, update)
+    subject = await owned_subject(update, context, lang)
+    if subject is None:
+        return
+    await _back_from_blocking(services, user.id)
+    internal = subject.kind is SubjectKind.DEPARTMENT
+    # Internal: compose_digest swaps the open week for the latest closed one. Two requests
+    # minutes apart then show the same, fixed numbers, so the difference between them can
+    # never be one colleague's answer. External: the week so far (buyers may be identified
+    # by the owner anyway when they consent, and are not colleagues).
+    parts = await sender.digest_parts(
+        services, subject, lang, week_key(services.today()), closed_only=internal
+    )
+    if internal:
+        await reply(update, t(lang, "delivery.digest.internal_closed"))
+    # A handful of messages answering a command: the app's rate limiter paces them.
+    await sender.send_parts(context.bot, chat.id, parts, sender.Pacer.unpaced())
+
+
+async def _back_from_blocking(services: Services, telegram_id: int) -> None:
+    """An owner who writes to the bot has evidently unblocked it: deliver again."""
+    settings = await owner_repo.get_owner_settings(
+        services.db.conn, telegram_id, default_timezone=services.settings.timezone
+    )
+    if not settings.active:
+        async with services.db.transaction() as conn:
+            await owner_repo.update_owner_settings(
+                conn, telegram_id, default_timezone=services.settings.timezone, active=True
+            )
+
+
+# ---------------------------------------------------------------------- /settings
+
+
+def _day(lang: str, weekday: int, *, short: bool = False) -> str:
+    return t(lang, f"delivery.settings.{'day_short' if short else 'day'}_{weekday}")
+
+
+def _when(lang: str, moment: datetime, zone: str) -> str:
+    local = moment.astimezone(ZoneInfo(zone))
+    return t(
+        lang,
+        "delivery.settings.when",
+        day=_day(lang, local.weekday()),
+        date=local.strftime("%d.%m.%Y"),
+        time=local.strftime("%H:%M"),
+        timezone=zone,
+    )
+
+
+def settings_text(
+    services: Services, settings: OwnerSettings, lang: str, *, owns_product: bool
+) -> str:
+    """The owner's current settings, the next digest time and what alerts are."""
+    if owns_product:
+        alerts = t(lang, f"delivery.settings.alerts_{'on' if settings.detractor_alerts else 'off'}")
+    else:
+        alerts = t(lang, "delivery.settings.alerts_na")
+    lines = [
+        t(lang, "delivery.settings.title"),
+        "",
+        t(
+            lang,
+            "delivery.settings.summary",
+            day=_day(lang, settings.weekday),
+            hour=f"{settings.hour:02d}:00",
+            timezone=html.escape(settings.timezone),
+            state=t(lang, f"delivery.settings.state_{'paused' if settings.paused else 'on'}"),
+            alerts=alerts,
+        ),
+        "",
+    ]
+    if settings.paused:
+        lines.append(t(lang, "delivery.settings.paused_note"))
+    else:
+        moment = scheduler.next_digest_at(
+            scheduler.SendTime.of(settings), services.now(), period_zone=services.settings.timezone
+        )
+        lines.append(t(lang, "delivery.settings.next", when=_when(lang, moment, settings.timezone)))
+    lines += ["", t(lang, "delivery.settings.alerts_note"), t(lang, "delivery.settings.typed_hint")]
+    return "\n".join(lines)
+
+
+def _button(text: str, name: str, value: object) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=encode(Action.SETTINGS, name, value))
+
+
+def settings_keyboard(
+    settings: OwnerSettings, lang: str, view: str, *, owns_product: bool
+) -> InlineKeyboardMarkup:
+    """The main menu, or the picker of one setting (view: main, day, hour, tz)."""
+    back = [_button(t(lang, "delivery.settings.button_back"), "show", "main")]
+    if view == "day":
+        days = [
+            _button(("✓ " if d == settings.weekday else "") + _day(lang, d, short=True), "day", d)
+            for d in range(7)
+        ]
+        return InlineKeyboardMarkup([days[:4], days[4:], back])
+    if view == "hour":
+        hours = [
+            _button(("✓ " if h == settings.hour else "") + f"{h:02d}:00", "hour", h) for h in HOURS
+        ]
+        return InlineKeyboardMarkup([hours[:5], hours[5:], back])
+    if view == "tz":
+        zones = [
+            [_button(("✓ " if z == settings.timezone else "") + z, "tz", z)] for z in COMMON_ZONES
+        ]
+        return InlineKeyboardMarkup([*zones, back])
+    rows = [
+        [
+            _button(t(lang, "delivery.settings.button_day"), "show", "day"),
+            _button(t(lang, "delivery.settings.button_hour"), "show", "hour"),
+        ],
+        [_button(t(lang, "delivery.settings.button_timezone"), "show", "tz")],
+        [
+            _button(t(lang, "delivery.settings.button_resume"), "pause", 0)
+            if settings.paused
+            else _button(t(lang, "delivery.settings.button_pause"), "pause", 1)
+        ],
+    ]
+    if owns_product:
+        rows.append(
+            [
+                _button(t(lang, "delivery.settings.button_alerts_off"), "alerts", 0)
+                if settings.detractor_alerts
+                else _button(t(lang, "delivery.settings.button_alerts_on"), "alerts", 1)
+            ]
+        )
+    return InlineKeyboardMarkup(rows)
+
+
+def parse_weekday(word: str) -> int | None:
+    """0-6 from a day name or abbreviation (Polish or English) or 1-7 (1 = Monday)."""
+    folded = word.strip().lower().rstrip(".")
+    if folded.isdigit() and 1 <= int(folded) <= 7:
+        return int(folded) - 1
+    for weekday, words in _DAY_WORDS.items():
+        if folded in words:
+            return weekday
+    return None
+
+
+@cache
+def _zones() -> dict[str, str]:
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
+def canonical_zone(name: str) -> str | None:
+    """The IANA zone named `name`, in any letter case ("europe/lisbon"), or None."""
+    return _zones().get(name.strip().lower())
+
+
+async def _owner_state(services: Services, telegram_id: int) -> tuple[bool, bool]:
+    """(owns anything, owns a product)."""
+    owned = await owner_repo.list_owned_subjects(services.db.conn, telegram_id)
+    return bool(owned), any(s.kind is SubjectKind.PRODUCT for s in owned)
+
+
+async def _update(services: Services, telegram_id: int, **changes: Any) -> OwnerSettings:
+    async with services.db.transaction() as conn:
+        return await owner_repo.update_owner_settings(
+            conn, telegram_id, default_timezone=services.settings.timezone, **changes
+        )
+
+
+async def _typed_change(
+    services: Services, telegram_id: int, lang: str, args: list[str], owns_product: bool
+) -> str | None:
+    """Apply `/settings NAME VALUE`; returns an error or usage text, or None when applied."""
+    name = args[0].lower()
+    value = " ".join(args[1:]).strip()
+    if name in ("pause", "resume"):
+        await _update(services, telegram_id, paused=name == "pause")
+        return None
+    if name in ("tz", "timezone", "zone", "strefa") and value:
+        zone = canonical_zone(value)
+        if zone is None:
+            return t(lang, "delivery.settings.bad_timezone", zone=html.escape(value))
+        await _update(services, telegram_id, timezone=zone)
+        return None
+    if name in ("hour", "godzina") and value:
+        hour = value.split(":")[0]
+        if not hour.isdigit() or not 0 <= int(hour) <= 23:
+            return t(lang, "delivery.settings.bad_hour")
+        await _update(services, telegram_id, hour=int(hour))
+        return None
+    if name in ("day", "dzień", "dzien") and value:
+        weekday = parse_weekday(value)
+        if weekday is None:
+            return t(lang, "delivery.settings.bad_day", day=html.escape(value))
+        await _update(services, telegram_id, weekday=weekday)
+        return None
+    if name in ("alerts", "alerty") and value.lower() in _ON | _OFF:
+        if not owns_product:
+            return t(lang, "delivery.settings.alerts_products_only")
+        await _update(services, telegram_id, detractor_alerts=value.lower() in _ON)
+        return None
+    return t(lang, "delivery.settings.usage")
+
+
+async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/settings [NAME VALUE]: when digests arrive, pausing them, detractor alerts."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    lang = await language(services, update)
+    owns, owns_product = await _owner_state(services, user.id)
+    if not owns:
+        await reply(update, t(lang, "owner.not_owner"))
+        return
+    await _back_from_blocking(services, user.id)
+    if context.args:
+        problem = await _typed_change(services, user.id, lang, list(context.args), owns_product)
+        if problem is not None:
+            await reply(update, problem)
+            return
+    settings = await owner_repo.get_owner_settings(
+        services.db.conn, user.id, default_timezone=services.settings.timezone
+    )
+    await reply(
+        update,
+        settings_text(services, settings, lang, owns_product=owns_product),
+        reply_markup=settings_keyboard(settings, lang, "main", owns_product=owns_product),
+    )
+
+
+async def on_settings_button(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, callback: Callback
+) -> None:
+    """A /settings button: open a picker, or change one setting and show the menu again."""
+    services = services_of(context)
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    lang = await language(services, update)
+    owns, owns_product = await _owner_state(services, user.id)
+    if not owns:
+        await query.answer(t(lang, "owner.not_owner"), show_alert=True)
+        return
+    name, value = callback.args
+    view = "main"
+    changes: dict[str, Any] = {}
+    if name == "show" and value in ("main", "day", "hour", "tz"):
+        view = value
+    elif name == "day" and value.isdigit() and int(value) <= 6:
+        changes["weekday"] = int(value)
+    elif name == "hour" and value.isdigit() and int(value) <= 23:
+        changes["hour"] = int(value)
+    elif name == "tz" and canonical_zone(value) == value:
+        changes["timezone"] = value
+    elif name == "pause" and value in ("0", "1"):
+        changes["paused"] = value == "1"
+    elif name == "alerts" and value in ("0", "1"):
+        if not owns_product:
+            await query.answer(t(lang, "delivery.settings.alerts_products_only"), show_alert=True)
+            return
+        changes["detractor_alerts"] = value == "1"
+    else:
+        await query.answer(t(lang, "callback.invalid"))
+        return
+    if changes:
+        settings = await _update(services, user.id, **changes)
+        await query.answer(t(lang, "delivery.settings.saved"))
+    else:
+        settings = await owner_repo.get_owner_settings(
+            services.db.conn, user.id, default_timezone=services.settings.timezone
+        )
+        await query.answer()
+    prompts = {"day": "pick_day", "hour": "pick_hour", "tz": "pick_timezone"}
+    text = (
+        t(lang, f"delivery.settings.{prompts[view]}")
+        if view in prompts
+        else settings_text(services, settings, lang, owns_product=owns_product)
+    )
+    keyboard = settings_keyboard(settings, lang, view, owns_product=owns_product)
+    try:
+        await query.edit_message_text(text, reply_markup=keyboard)
+    except BadRequest:  # not modified, or too old to edit: send it afresh
+        await reply(update, text, reply_markup=keyboard)
+
+
+# ---------------------------------------------------------------------- /pulses
+
+
+async def _set_muted(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str, muted: bool
+) -> None:
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    async with services.db.transaction() as conn:
+        await member_repo.set_pulse_muted(conn, user.id, muted)
+    if not muted and services.settings.pulse_weeks == 0:
+        await reply(update, t(lang, "delivery.pulses.disabled"))
+        return
+    await reply(update, t(lang, "member.pulses_off" if muted else "member.pulses_on"))
+
+
+async def on_pulses(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/pulses [on|off]: toggle (or set) the periodic invitations to evaluate."""
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    lang = await language(services, update)
+    member = await member_repo.get_member(services.db.conn, user.id)
+    if member is None:
+        await reply(update, t(lang, "member.not_member"))
+        return
+    word = context.args[0].lower() if context.args else ""
+    muted = True if word in _OFF else False if word in _ON else not member.pulse_muted
+    await _set_muted(update, context, lang, muted)
+
+
+async def on_mute_button(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, callback: Callback
+) -> None:
+    """The mute button under a pulse invitation (1 mutes, 0 unmutes)."""
+    services = services_of(context)
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    lang = await language(services, update)
+    if callback.value not in ("0", "1"):
+        await query.answer(t(lang, "callback.invalid"))
+        return
+    if await member_repo.get_member(services.db.conn, user.id) is None:
+        await query.answer(t(lang, "member.not_member"), show_alert=True)
+        return
+    muted = callback.value == "1"
+    await query.answer(t(lang, f"delivery.pulses.{'mute' if muted else 'unmute'}_answer"))
+    message = query.message
+    markup = getattr(message, "reply_markup", None)
+    if muted and isinstance(markup, InlineKeyboardMarkup):
+        # The department buttons stay; only the mute button goes.
+        rows = [
+            row
+            for row in markup.inline_keyboard
+            if not any(b.callback_data == encode(Action.MUTE_PULSE, 1) for b in row)
+        ]
+        try:
+            await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
+        except BadRequest:
+            pass
+    await _set_muted(update, context, lang, muted)
+
+
+# ---------------------------------------------------------------------- blocking
+
+
+async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A user blocked or unblocked the bot: pause or resume an owner's deliveries."""
+    change = update.my_chat_member
+    if change is None or change.chat.type != "private":
+        return
+    services = services_of(context)
+    user_id = change.chat.id
+    owns, _ = await _owner_state(services, user_id)
+    if not owns:
+        return
+    status = change.new_chat_member.status
+    async with services.db.transaction() as conn:
+        if status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
+            await owner_repo.mark_owner_inactive(conn, user_id)
+        elif status == ChatMemberStatus.MEMBER:
+            await owner_repo.update_owner_settings(
+                conn, user_id, default_timezone=services.settings.timezone, active=True
+            )
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add /digest, /settings, /pulses, their buttons and the blocked-bot watcher."""
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("digest", on_digest, filters=private))
+    app.add_handler(CommandHandler("settings", on_settings, filters=private))
+    app.add_handler(CommandHandler("pulses", on_pulses, filters=private))
+    app.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    extra_callbacks[Action.SETTINGS] = on_settings_button
+    extra_callbacks[Action.MUTE_PULSE] = on_mute_button

@@ -1,0 +1,119 @@
+"""Detractor alerts: external subjects only, the comment as text, the contact only with consent."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import flow
+from bot.delivery import ALERT
+from bot.delivery.alerts import on_response_completed
+from bot.i18n import t
+from storage.models import InviteKind, Session
+from surveys.schema import AnswerValue
+from tests.delivery.support import (
+    OWNER,
+    BotWorld,
+    add_owner,
+    buyer_answers,
+    internal_answers,
+    outbox,
+    tick,
+)
+
+BUYER = 4001
+NASTY = "Broke in a week <b>twice</b> & <a href='https://x.example'>see</a>"
+
+
+async def finish(world: BotWorld, slug: str, answers: dict[str, AnswerValue]) -> Session:
+    """An open session as the flow hands it to the hook when the survey is completed."""
+    outcome = await flow.begin(
+        world.services,
+        telegram_id=BUYER,
+        chat_id=BUYER,
+        subject=world.subjects[slug],
+        role="employee" if slug != "coffee" else None,
+    )
+    assert isinstance(outcome, flow.Ask)
+    definition = outcome.definition
+    await on_response_completed(world.services, outcome.session, definition, answers)
+    return outcome.session
+
+
+async def test_a_detractor_alerts_the_owner_with_the_comment_as_plain_text(
+    world: BotWorld,
+) -> None:
+    await add_owner(world, OWNER, "coffee", since=world.clock(), detractor_alerts=True)
+    await finish(world, "coffee", buyer_answers(3, nps_detractor=NASTY))
+    await tick(world)
+
+    [alert] = world.telegram.messages(OWNER)
+    assert "Morning Coffee" in alert.text and "NPS 3/10" in alert.text
+    assert NASTY in alert.text  # shown as typed: tags are text, not formatting
+    start = alert.text.index(NASTY)
+    inside = [
+        e["type"]
+        for e in alert.entities
+        if e["offset"] < start + len(NASTY) and e["offset"] + e["length"] > start
+    ]
+    assert inside == ["italic"]  # the quote is in italics; nothing the buyer typed formats
+    assert t("en", "delivery.alert.anonymous") in alert.text
+    assert "tg://user" not in str(alert.entities)
+
+
+async def test_the_contact_is_given_only_when_the_buyer_consented(world: BotWorld) -> None:
+    await add_owner(world, OWNER, "coffee", since=world.clock(), detractor_alerts=True)
+    await finish(world, "coffee", buyer_answers(9, csat=2, contact_consent=True))
+    await tick(world)
+
+    [alert] = world.telegram.messages(OWNER)
+    assert "satisfaction 2/5" in alert.text
+    links = [e for e in alert.entities if e["type"] == "text_link"]
+    assert [link["url"] for link in links] == [f"tg://user?id={BUYER}"]
+
+
+async def test_no_alert_for_a_happy_buyer_or_an_owner_who_did_not_ask(world: BotWorld) -> None:
+    await add_owner(world, OWNER, "coffee", since=world.clock(), detractor_alerts=True)
+    await add_owner(world, OWNER + 1, "coffee")  # alerts off (the default)
+    session = await finish(world, "coffee", buyer_answers(10, csat=5))
+    assert await outbox(world, ALERT) == []
+
+    definition = world.services.surveys.latest("external")
+    for _ in range(2):  # the hook may run twice for one response: one alert
+        await on_response_completed(world.services, session, definition, buyer_answers(2))
+    assert [item.chat_id for item in await outbox(world, ALERT)] == [OWNER]
+
+
+async def test_never_an_alert_for_an_internal_subject(world: BotWorld) -> None:
+    await add_owner(world, OWNER, "sales", since=world.clock(), detractor_alerts=True)
+    await finish(world, "sales", internal_answers(1))
+    await tick(world)
+    assert await outbox(world, ALERT) == []
+    assert world.telegram.messages(OWNER) == []
+
+
+@pytest.mark.skipif(
+    not hasattr(flow, "alerts"), reason="bot/flow.py does not call the alerts hook yet"
+)
+async def test_a_buyer_answering_in_telegram_triggers_the_alert(world: BotWorld) -> None:
+    await add_owner(world, OWNER, "coffee", since=world.clock(), detractor_alerts=True)
+    token = await world.invite(InviteKind.BUYER, "coffee")
+    buyer = world.user(BUYER, "Ola")
+    buyer.send_command("/start", token)
+    await world.deliver()
+    for step in ("3", "It leaks & <rattles>", "2", "5", t("en", "button.skip")):
+        if step.isdigit() or step == t("en", "button.skip"):
+            buyer.press(step)
+        else:
+            buyer.send_text(step)
+        await world.deliver()
+    buyer.press(t("en", "button.skip"))  # anything else to tell us
+    await world.deliver()
+    buyer.press(t("en", "button.yes"))  # may we contact you
+    await world.deliver()
+
+    await tick(world)
+    [alert] = world.telegram.messages(OWNER)
+    assert "It leaks & <rattles>" in alert.text and "NPS 3/10" in alert.text
+    assert [e["url"] for e in alert.entities if e["type"] == "text_link"] == [
+        f"tg://user?id={BUYER}"
+    ]
