@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +20,16 @@ from digest_support import (
     window,
 )
 
-from bot.digest.compose import DigestData, build_digest, clip, closed_block, decide_gate
-from bot.digest.model import BLOCK_EPOCH, Basis, Block, Comparison, Digest, ScoreKind
+from bot.digest.compose import (
+    DigestData,
+    build_digest,
+    clip,
+    closed_block,
+    completed_by_week,
+    decide_gate,
+    pools_safely,
+)
+from bot.digest.model import BLOCK_EPOCH, TREND_PERIODS, Basis, Block, Comparison, Digest, ScoreKind
 from bot.digest.render import plain_text, render_html
 from surveys import periods
 from surveys.schema import Audience
@@ -49,7 +58,14 @@ def internal(
     trend: dict[str, dict[float, int]] | None = None,
     invited: int | None = None,
 ) -> DigestData:
-    """Internal data for W48: `completed` answers of 4 (3 in the previous week)."""
+    """Internal data for W48: `completed` answers of 4 (3 in the previous week).
+
+    With a `block`, the trend counts its weeks: W48's `completed` and the rest in W46
+    (both below 5, so the block pools safely), unless `trend` says otherwise."""
+    weekly: dict[str, dict[float, int]] = {}
+    if block is not None:
+        weekly = {W48: {4: completed}, "2026-W46": {4: block - completed}}
+    weekly.update(trend or {})
     return DigestData(
         window(W48, completed, internal_distributions(*([4] * completed))),
         window(W47, previous, internal_distributions(*([3] * previous))),
@@ -60,7 +76,7 @@ def internal(
         comments=[comment(f"comment number {i}", day=20 + i % 5) for i in range(comments)],
         role_counts=role_counts or {},
         role_distributions=role_distributions or {},
-        trend=trend or {},
+        trend=weekly,
         invited=invited,
     )
 
@@ -140,9 +156,101 @@ def test_block_below_threshold_too_keeps_scores_hidden() -> None:
 def test_gate_rules() -> None:
     assert decide_gate(Audience.EXTERNAL, 1, None, 5).basis is Basis.PERIOD
     assert decide_gate(Audience.INTERNAL, 5, None, 5).basis is Basis.PERIOD
-    assert decide_gate(Audience.INTERNAL, 4, 5, 5).basis is Basis.BLOCK
+    assert decide_gate(Audience.INTERNAL, 4, 5, 5, block_weeks=(1, 0, 0, 4)).basis is Basis.BLOCK
     assert decide_gate(Audience.INTERNAL, 4, None, 5).needed == 1
     assert decide_gate(Audience.INTERNAL, 2, 4, 5).needed == 3
+    assert not decide_gate(Audience.INTERNAL, 2, 4, 5).block_withheld  # simply too few
+    # Without the weeks' counts, or with counts that do not add up, no block is shown.
+    for weeks in (None, (1, 0, 0, 3)):
+        unknown = decide_gate(Audience.INTERNAL, 4, 5, 5, block_weeks=weeks)
+        assert unknown.basis is Basis.HIDDEN and unknown.block_withheld and unknown.needed == 1
+
+
+def test_pools_safely_bounds_the_weeks_below_the_threshold() -> None:
+    """The weeks below the threshold must total 0 or at least the threshold."""
+    assert pools_safely((5, 0, 0, 0), 5, 5)  # only a week shown on its own: nothing new
+    assert pools_safely((5, 0, 6, 0), 11, 5)
+    assert pools_safely((2, 3, 0, 0), 5, 5)  # no week shown on its own
+    assert pools_safely((2, 0, 3, 5), 10, 5)  # 10 - 5 leaves 2 + 3 = 5 answers
+    assert not pools_safely((1, 0, 0, 5), 6, 5)  # 6 - 5 leaves one person
+    assert not pools_safely((2, 2, 0, 7), 11, 5)
+    assert not pools_safely((2, 3, 0, 0), 6, 5)  # counts that do not add up
+    assert not pools_safely(None, 6, 5)
+
+
+def test_a_block_minus_a_week_shown_alone_is_withheld() -> None:
+    """W45 had 5 responses (its digest showed them), this week W48 only 2: the block's 7
+    minus W45's 5 would be W48's 2, so the block is withheld and the week's lack counted."""
+    data = internal(2, block=7, comments=7, trend={"2026-W45": {4: 5}, "2026-W46": {}})
+    digest = build(DEPARTMENT, INTERNAL, data)
+    for gate in (digest.scores_gate, digest.comments_gate):
+        assert gate.basis is Basis.HIDDEN and gate.block_withheld
+        assert gate.responses == 2 and gate.needed == 3
+    assert digest.scores == () and digest.comments == () and digest.distribution is None
+    text = plain_text(render_html(digest, "en"))
+    assert "Scores are hidden to keep answers anonymous: 3 more responses needed" in text
+    assert "The last closed 4-week block (weeks 45–48, 2–29 Nov 2026) is withheld too" in text
+    assert "Comments are shown once at least 5 people have answered in a week: 3 more" in text
+    assert "comment number" not in text and "Overall:" not in text
+    pl = plain_text(render_html(digest, "pl"))
+    assert "potrzeba jeszcze 3 odpowiedzi (co najmniej 5 w tygodniu)" in pl
+    assert "(tygodnie 45–48, 2–29 listopada 2026) też nie pokazujemy" in pl
+
+
+def test_a_block_whose_quiet_weeks_together_meet_the_threshold_is_shown() -> None:
+    # W45's 5 were shown on their own; W46's 3 and W48's 2 are 5 together: 10 - 5 hides them.
+    data = internal(2, block=10, comments=10, trend={"2026-W45": {4: 5}, "2026-W46": {4: 3}})
+    digest = build(DEPARTMENT, INTERNAL, data)
+    assert digest.scores_gate.basis is Basis.BLOCK and digest.scores_gate.responses == 10
+    assert digest.comments_gate.basis is Basis.BLOCK and not digest.scores_gate.block_withheld
+    assert digest.headline is not None and digest.headline.estimate.n == 10
+    # Comments apply the rule with their own threshold. At 3, W46's comments were shown on
+    # their own too, leaving W48's 2 answers: withheld. At 6, no week was shown alone.
+    low = build(DEPARTMENT, INTERNAL, data, comments_min=3)
+    assert low.scores_gate.block and low.comments_gate.block_withheld and low.comments == ()
+    high = build(DEPARTMENT, INTERNAL, data, comments_min=6)
+    assert high.comments_gate.block and len(high.comments) == 3
+
+
+def test_no_block_when_the_headline_may_be_skipped() -> None:
+    """Weekly counts come from the headline's trend; if the headline were optional they
+    could fall short, so the block is never shown."""
+    questions = [
+        q.model_copy(update={"required": False}) if q.id == "overall" else q
+        for q in INTERNAL.questions
+    ]
+    optional = INTERNAL.model_copy(update={"questions": questions})
+    assert completed_by_week(optional, Audience.INTERNAL, {W48: {4: 3}}) is None
+    assert completed_by_week(INTERNAL, Audience.INTERNAL, {W48: {4: 3, 5: 1}}) == {W48: 4}
+    digest = build(DEPARTMENT, optional, internal(3, block=6))
+    assert digest.scores_gate.basis is Basis.HIDDEN and digest.scores_gate.block_withheld
+    assert build(DEPARTMENT, INTERNAL, internal(3, block=6)).scores_gate.block
+
+
+def test_no_comparison_with_a_block_before_that_would_leak() -> None:
+    """A change against the block before reveals that block's figures: the same rule."""
+    before = block_window(BLOCK_BEFORE_W48, 6, internal_distributions(*([3] * 6)))
+    leaky = {"2026-W41": {3: 5}, "2026-W43": {3: 1}}
+    data = replace(internal(3, block=6, trend=leaky), block_previous=before)
+    assert build(DEPARTMENT, INTERNAL, data).comparison is Comparison.WITHHELD
+    safe = {"2026-W41": {3: 3}, "2026-W43": {3: 3}}
+    data = replace(internal(3, block=6, trend=safe), block_previous=before)
+    assert build(DEPARTMENT, INTERNAL, data).comparison is Comparison.SHOWN
+
+
+def test_no_role_breakdown_of_a_block_with_a_week_shown_alone() -> None:
+    """The block's groups minus the groups of a week shown on its own would be the groups
+    of the few other answers: a block's breakdown only when no week was shown alone."""
+    roles = {"employee": {"overall": {4: 5}}, "contractor": {"overall": {4: 5}}}
+    kwargs: dict[str, Any] = {
+        "block": 10,
+        "role_counts": {"employee": 5, "contractor": 5},
+        "role_distributions": roles,
+    }
+    pooled = internal_digest(3, trend={"2026-W46": {4: 3}, "2026-W47": {4: 4}}, **kwargs)
+    assert pooled.scores_gate.block and len(pooled.roles) == 2
+    one_shown = internal_digest(3, trend={"2026-W46": {4: 2}, "2026-W47": {4: 5}}, **kwargs)
+    assert one_shown.scores_gate.block and one_shown.roles == ()
 
 
 def test_blocks_are_aligned_and_every_week_is_in_exactly_one() -> None:
@@ -199,6 +307,18 @@ def test_consecutive_digests_show_the_same_block_or_disjoint_ones() -> None:
         assert running == closed or not set(running.weeks) & set(closed.weeks)
         week = periods.shift(week, 1)
     assert same == 3 * disjoint  # a block stays for four weeks, then the next one comes
+
+
+def test_the_trend_covers_both_blocks_it_counts() -> None:
+    """The weekly counts that decide whether a block may be shown are read off the trend,
+    so the trend's weeks must include the block and the block before, in every case."""
+    week = "2026-W40"
+    for _ in range(16):
+        trend_weeks = set(periods.last_n(week, TREND_PERIODS))
+        for in_progress in (False, True):
+            block = closed_block(week, in_progress=in_progress)
+            assert set(block.weeks) | set(block.previous().weeks) <= trend_weeks
+        week = periods.shift(week, 1)
 
 
 def test_a_block_window_must_match_its_label() -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
 
+from bot.digest import chart
 from bot.digest.compose import compose_digest
-from bot.digest.model import Basis, Comparison, Digest
+from bot.digest.model import Basis, Comparison, Digest, TrendPoint
 from bot.digest.render import plain_text, render_html
 from storage.db import Database
 from storage.invites import create_invite
@@ -182,6 +185,81 @@ async def test_consecutive_weekly_digests_never_pool_overlapping_weeks(
         tuple(weeks[4:8]),
         tuple(weeks[8:12]),
     }
+
+
+W49 = "2026-W49"
+MONDAY_AFTER_W49 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+async def test_a_block_minus_a_week_shown_alone_is_not_shown(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    """W45 has 1 response, W48 has 5: W48's digest shows its 5, so W49's quiet digest must
+    not show the block W45-W48, whose 6 minus those 5 would be the one person of W45."""
+    await respond(department, internal_answers(1, text="Only I said this"), week="2026-W45")
+    await respond(department, internal_answers(4, text="Fine"), week=W48, times=5)
+    await respond(department, internal_answers(3), week=W49)
+
+    w48 = await compose(db, department, W48, now=MONDAY_AFTER_W49, closed_only=True)
+    assert w48.scores_gate.basis is Basis.PERIOD and w48.scores_gate.responses == 5
+
+    w49 = await compose(db, department, W49, now=MONDAY_AFTER_W49, closed_only=True)
+    assert w49.period.key == W49 and w49.block.weeks[0] == "2026-W45"
+    for gate in (w49.scores_gate, w49.comments_gate):
+        assert gate.basis is Basis.HIDDEN and gate.block_withheld
+        assert gate.responses == 1 and gate.needed == 4
+    assert w49.scores == () and w49.distribution is None and w49.comments == ()
+    text = plain_text(render_html(w49, "en"))
+    assert "Scores are hidden to keep answers anonymous: 4 more responses needed" in text
+    assert "The last closed 4-week block (weeks 45–48, 2–29 Nov 2026) is withheld too" in text
+    assert "Only I said this" not in text and "Overall:" not in text
+    assert "Ostatniego zamkniętego bloku 4 tygodni" in plain_text(render_html(w49, "pl"))
+
+
+async def test_a_block_whose_quiet_weeks_together_meet_the_threshold_is_shown(
+    db: Database, department: Subject, respond: Respond
+) -> None:
+    """W48's 5 were shown on their own; W45 and W46 have 2 + 3 = 5 between them, so the
+    block's 10 minus W48's 5 reveals only a pool of 5: the block is shown."""
+    await respond(department, internal_answers(2), week="2026-W45", times=2)
+    await respond(department, internal_answers(3), week="2026-W46", times=3)
+    await respond(department, internal_answers(5), week=W48, times=5)
+    await respond(department, internal_answers(4), week=W49)
+    digest = await compose(db, department, W49, now=MONDAY_AFTER_W49, closed_only=True)
+    assert digest.scores_gate.basis is Basis.BLOCK and digest.scores_gate.responses == 10
+    assert digest.comments_gate.basis is Basis.BLOCK
+    assert digest.headline is not None and digest.headline.estimate.n == 10
+    assert digest.headline.estimate.value == (2 * 2 + 3 * 3 + 5 * 5) / 10
+    assert digest.roles == ()  # a week of the block was shown alone: no breakdown
+    assert "Scores · 4-week block (weeks 45–48" in plain_text(render_html(digest, "en"))
+
+
+async def test_the_trend_never_plots_an_internal_week_below_the_threshold(
+    db: Database, department: Subject, respond: Respond, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every week of the 12 gets 0 to 7 responses; at any threshold a week is plotted only
+    from at least that many responses of its own, and never pooled with another."""
+    weeks = periods.last_n(W48, 12)
+    sizes = [(3 * i + 1) % 8 for i in range(12)]  # 1, 4, 7, 2, 5, 0, 3, 6, 1, 4, 7, 2
+    for week, size in zip(weeks, sizes, strict=True):
+        if size:
+            await respond(department, internal_answers(1 + size % 5), week=week, times=size)
+    drawn: list[Sequence[TrendPoint]] = []
+    monkeypatch.setattr(chart, "render_trend_png", lambda points, *a, **k: drawn.append(points))
+    for threshold in (1, 3, 5, 6, 8):
+        drawn.clear()
+        digest = await compose(db, department, anonymity_min=threshold, comments_min=threshold)
+        assert [p.period.key for p in digest.trend] == weeks
+        for point, size in zip(digest.trend, sizes, strict=True):
+            if size < threshold:
+                assert point.estimate is None, (threshold, point.period.key, size)
+            else:
+                assert point.estimate is not None and point.estimate.n == size
+                assert point.estimate.value == 1 + size % 5
+        assert digest.has_chart == any(size >= threshold for size in sizes)
+        # The chart draws exactly these points: a gap is never filled in.
+        chart.digest_chart(digest, "en")
+        assert drawn == ([digest.trend] if digest.has_chart else [])
 
 
 async def test_role_breakdown_hidden_when_a_group_is_small(

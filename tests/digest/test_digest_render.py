@@ -168,16 +168,27 @@ TEMPLATE_NAME = re.compile(r"^(?P<base>[^.]+)\.(?P<lang>pl|en)\.html\.j2$")
 def every_digest_shape() -> list[Digest]:
     """A digest in every shape the templates branch on."""
     hidden = internal_digest(period=window(W48, 3, {"overall": {4: 3}}))
+    # Weekly counts (from the headline's trend): every week below 5, so the blocks pool.
+    quiet_weeks = {W48: {4: 3}, "2026-W46": {4: 4}, "2026-W42": {3: 3}, "2026-W43": {3: 3}}
     pooled = internal_digest(
         period=window(W48, 3),
         block=block_window(BLOCK_W48, 7, {"overall": {4: 7}}),
         block_previous=block_window(BLOCK_BEFORE_W48, 6, {"overall": {3: 6}}),
         comments=[comment("pooled", question_id="works_well")],
+        trend=quiet_weeks,
     )
     withheld = internal_digest(
         period=window(W48, 3),
         block=block_window(BLOCK_W48, 7, {"overall": {4: 7}}),
         block_previous=block_window(BLOCK_BEFORE_W48, 2),
+        trend=quiet_weeks,
+    )
+    # W45's 5 were shown on their own: the block minus them would be W48's 2.
+    block_withheld = internal_digest(
+        period=window(W48, 2),
+        block=block_window(BLOCK_W48, 7, {"overall": {4: 7}}),
+        comments=[comment("pooled", question_id="works_well")],
+        trend={W48: {4: 2}, "2026-W45": {4: 5}},
     )
     roles = internal_digest(
         period=window(W48, 10, {"overall": OVERALL_NOW}),
@@ -195,6 +206,7 @@ def every_digest_shape() -> list[Digest]:
         roles,
         nothing_internal,
         nothing_external,
+        block_withheld,
     ]
 
 
@@ -211,6 +223,7 @@ def test_every_template_exists_and_renders_in_both_languages() -> None:
     assert shapes[2].scores_gate.block and shapes[2].comparison == "shown"
     assert shapes[3].scores_gate.block and shapes[3].comparison == "withheld"
     assert shapes[4].roles and shapes[5].nothing_to_report
+    assert shapes[7].scores_gate.block_withheld and shapes[7].comments_gate.block_withheld
     for digest in shapes:
         for lang in ("pl", "en"):
             parts = render_digest(digest, lang)
