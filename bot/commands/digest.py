@@ -6,9 +6,7 @@ import argparse
 import re
 import sys
 from datetime import datetime
-from importlib import import_module
 from pathlib import Path
-from types import ModuleType
 from typing import TextIO
 
 from bot.commands.common import CommandError, add_database_option, run_async, settings_from
@@ -19,7 +17,6 @@ from storage.subjects import get_subject
 from surveys import periods
 from surveys.loader import SurveyCatalog, SurveyFileError, UnknownSurvey
 
-SEND_MODULE = "bot.commands.digest_send"
 _WEEK = re.compile(r"^\d{4}-W\d{2}$")
 
 
@@ -60,45 +57,17 @@ def register_preview(actions: argparse._SubParsersAction[argparse.ArgumentParser
     parser.set_defaults(handler=preview)
 
 
-def _send_module() -> ModuleType | None:
-    """`bot.commands.digest_send` when it exists (it is written separately)."""
-    try:
-        return import_module(SEND_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name == SEND_MODULE:
-            return None
-        raise
-
-
 def register_send(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `feedbot digest send`, run by `send_due(args)` of bot/commands/digest_send.py.
+    """Add `feedbot digest send` (bot/commands/digest_send.py does the work)."""
+    from bot.commands import digest_send
 
-    That module may define `add_arguments(parser)` for its own options; otherwise the
-    action gets `--dry-run` and `--database`."""
     parser = actions.add_parser(
         "send",
         help="send every digest that is due now",
         description="Send every digest that is due now through the outbox.",
     )
-    module = _send_module()
-    add_arguments = getattr(module, "add_arguments", None) if module is not None else None
-    if add_arguments is not None:
-        add_arguments(parser)
-    else:
-        parser.add_argument(
-            "--dry-run", action="store_true", help="show what would be sent, send nothing"
-        )
-        add_database_option(parser)
-    parser.set_defaults(handler=send)
-
-
-def send(args: argparse.Namespace) -> int:
-    """Hand over to `send_due(args)` of bot/commands/digest_send.py."""
-    module = _send_module()
-    if module is None or not hasattr(module, "send_due"):
-        raise CommandError("`feedbot digest send` is not available in this version", exit_code=2)
-    code: int = module.send_due(args)
-    return code
+    digest_send.add_arguments(parser)
+    parser.set_defaults(handler=digest_send.send_due)
 
 
 def preview(args: argparse.Namespace, out: TextIO | None = None) -> int:

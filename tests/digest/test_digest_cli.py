@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -116,14 +115,3 @@ def test_preview_needs_an_existing_database(
     assert main(["digest", "preview", "--product", "x", "--database", str(missing)]) == 1
     assert "no database at" in capsys.readouterr().err
     assert not missing.exists()
-
-
-@pytest.mark.skipif(
-    find_spec("bot.commands.digest_send") is not None, reason="digest send is implemented"
-)
-def test_send_is_registered_even_before_it_exists(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert main(["digest", "send", "--dry-run"]) == 2
-    assert "not available" in capsys.readouterr().err
