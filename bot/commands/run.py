@@ -22,14 +22,29 @@ def run(args: argparse.Namespace) -> int:
     settings.secret_bytes()  # fail with the one-line explanation before anything starts
 
     from telegram import Update
+    from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application, configure_logging
 
     configure_logging(settings.log_level)
     app = build_application(settings)
-    # Updates that arrived while the bot was down are processed, not dropped:
-    # someone may have pressed a button meanwhile.
-    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    where = settings.api_base_url or "api.telegram.org"
+    try:
+        # Updates that arrived while the bot was down are processed, not dropped:
+        # someone may have pressed a button meanwhile.
+        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    except InvalidToken:
+        # PTB's own message repeats the token; this one must not.
+        raise CommandError(
+            "Telegram rejected TELEGRAM_BOT_TOKEN: copy the token from @BotFather again",
+            exit_code=2,
+        ) from None
+    except NetworkError as exc:
+        raise CommandError(
+            f"cannot reach the Bot API at {where} ({type(exc).__name__}): check the network "
+            "or TELEGRAM_API_BASE_URL; to try feedbot without Telegram run `feedbot demo`",
+            exit_code=3,
+        ) from None
     return 0
 
 
