@@ -17,6 +17,7 @@ from bot.i18n import normalize_language, t
 from bot.services import Services
 from storage import sessions as session_repo
 from storage import subjects as subject_repo
+from storage import updates as update_repo
 from storage import users as user_repo
 from surveys import engine
 from surveys.periods import span, week_key
@@ -81,6 +82,9 @@ async def close_stale_sessions(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Close sessions idle past FEEDBOT_ABANDON_DAYS, keeping answers as partial responses."""
     services = services_of(context)
     await abandon_stale(services)
+    # Telegram keeps an unconfirmed update for at most 24 hours; older ids are dead weight.
+    async with services.db.transaction() as conn:
+        await update_repo.prune_processed(conn, older_than=services.now() - timedelta(days=2))
 
 
 async def abandon_stale(services: Services) -> int:

@@ -96,3 +96,15 @@ async def test_a_survey_left_for_a_week_becomes_a_partial_response(world: BotWor
     assert world.telegram.calls_of("answerCallbackQuery")[-1].params["text"] == (
         "This survey is already closed."
     )
+
+
+async def test_the_hourly_job_forgets_update_ids_older_than_two_days(world: BotWorld) -> None:
+    buyer = world.user(706)
+    buyer.send_command("/start", await world.invite(InviteKind.BUYER, "coffee"))
+    await world.deliver()
+    buyer.press("7")
+    await world.deliver()
+    assert len(await world.rows("SELECT update_id FROM processed_updates")) == 2
+    world.clock.advance(days=3)
+    await jobs.close_stale_sessions(CallbackContext(world.app))
+    assert await world.rows("SELECT update_id FROM processed_updates") == []
