@@ -122,7 +122,7 @@ class Gate:
     the block has `threshold` responses but is hidden all the same: its weeks below the
     threshold total fewer than `threshold` (and more than none), so the block minus its
     weeks shown on their own would reveal those few answers, or its weekly counts are
-    unknown (see `compose.pools_safely`).
+    unknown (see `gates.pools_safely`).
     External subjects have `threshold` 0 and always the PERIOD basis."""
 
     basis: Basis

@@ -1,0 +1,255 @@
+"""Building a digest from aggregate data (build_digest): pure, no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from bot.digest.data import DigestData, Window
+from bot.digest.gates import (
+    closed_block,
+    completed_by_week,
+    decide_comparison,
+    decide_gates,
+    roles_allowed,
+)
+from bot.digest.model import (
+    TREND_PERIODS,
+    Basis,
+    Block,
+    Comparison,
+    Digest,
+    DigestComment,
+    Gate,
+    RoleScore,
+    ScoreKind,
+    SubjectRef,
+    TrendPoint,
+)
+from bot.digest.scores import (
+    FAVOURABLE_FROM,
+    choice_counts,
+    extremes,
+    headline_distribution,
+    headline_question,
+    metric_of,
+    numeric_answers,
+    question_estimate,
+    question_scores,
+    score_kind,
+)
+from storage.models import Comment, PeriodCounts
+from surveys import periods, scoring
+from surveys.schema import Audience, Question, QuestionType, SurveyDefinition
+
+COMMENT_LIMIT = 3
+COMMENT_MAX_CHARS = 280
+ELLIPSIS = "…"
+ROLE_ORDER = ("employee", "contractor", "supplier")
+
+_SPACES = re.compile(r"\s+")
+_TRAILING = ",;:–—-("
+
+
+def build_digest(
+    subject: SubjectRef,
+    definition: SurveyDefinition,
+    period_key: str,
+    data: DigestData,
+    *,
+    anonymity_min: int,
+    comments_min: int,
+    in_progress: bool = False,
+) -> Digest:
+    """Turn aggregate data into a Digest, scoring with surveys.scoring (no I/O)."""
+    audience = subject.audience
+    span = periods.span(period_key)
+    counts = data.period.counts
+    block = closed_block(period_key, in_progress=in_progress)
+    _check_block(data.block, block)
+    _check_block(data.block_previous, block.previous())
+    scores_gate, comments_gate = decide_gates(
+        audience, definition, data, anonymity_min, comments_min
+    )
+    by_week = completed_by_week(definition, audience, data.trend)
+
+    current, previous = _score_windows(scores_gate, data)
+    comparison = decide_comparison(audience, previous, anonymity_min, scores_gate, by_week)
+    previous_distributions = (
+        previous.distributions if previous is not None and comparison is Comparison.SHOWN else {}
+    )
+    current_distributions = current.distributions if current is not None else {}
+
+    headline = headline_question(definition, audience)
+    scores = question_scores(definition, current_distributions, previous_distributions)
+    if headline is not None:  # the headline first, the rest in survey order
+        scores.sort(key=lambda s: s.question_id != headline.id)
+    strongest, weakest = extremes(definition, current_distributions, headline)
+    shown = scores_gate.shown and not nothing_to_report(counts)
+
+    return Digest(
+        subject=subject,
+        survey_id=definition.id,
+        survey_version=definition.version,
+        period=span,
+        previous_period=periods.span(periods.previous(period_key)),
+        block=block,
+        previous_block=block.previous(),
+        in_progress=in_progress,
+        counts=counts,
+        previous_counts=data.previous.counts,
+        invited=data.invited if audience is Audience.INTERNAL else None,
+        response_rate=_response_rate(audience, counts.completed, data.invited),
+        completion_rate=_ratio(counts.completed, counts.started),
+        scores_gate=scores_gate,
+        comparison=comparison,
+        headline_metric=metric_of(headline) if headline is not None else None,
+        headline_kind=score_kind(headline) if headline is not None else None,
+        headline_scale=headline.scale if headline is not None else None,
+        scores=tuple(scores) if shown else (),
+        strongest=strongest if shown else None,
+        weakest=weakest if shown else None,
+        distribution=headline_distribution(headline, current_distributions) if shown else None,
+        choices=choice_counts(definition, current_distributions) if shown else (),
+        comments_gate=comments_gate,
+        comments=_comments(definition, data.comments) if comments_gate.shown else (),
+        roles=_roles(audience, scores_gate, current, data, headline, anonymity_min, by_week)
+        if shown
+        else (),
+        trend=_trend(audience, period_key, headline, data.trend, anonymity_min),
+        open_invites=data.open_invites,
+        nothing_to_report=nothing_to_report(counts),
+    )
+
+
+def nothing_to_report(counts: PeriodCounts) -> bool:
+    """No response in the period, completed or partial."""
+    return counts.completed == 0 and counts.partial == 0
+
+
+def _check_block(window: Window | None, block: Block) -> None:
+    """A pooled window must be exactly the block it is labelled with."""
+    if window is not None and window.weeks != block.weeks:
+        raise ValueError(f"block window {window.weeks} is not block {block.weeks}")
+
+
+def _score_windows(gate: Gate, data: DigestData) -> tuple[Window | None, Window | None]:
+    """(current, previous) windows for the scores: the period and the one before, or the
+    block and the one before it (adjacent blocks never overlap)."""
+    if gate.basis is Basis.PERIOD:
+        return data.period, data.previous
+    if gate.basis is Basis.BLOCK:
+        return data.block, data.block_previous
+    return None, None
+
+
+def _response_rate(audience: Audience, completed: int, invited: int | None) -> float | None:
+    if audience is not Audience.INTERNAL or not invited:
+        return None
+    return _ratio(completed, invited)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    # Capped: a response may belong to a session started (or an invitation sent) earlier.
+    return min(1.0, part / whole) if whole > 0 else None
+
+
+def clip(text: str, limit: int = COMMENT_MAX_CHARS) -> tuple[str, bool]:
+    """Whitespace collapsed to single spaces, and cut at a word boundary with "…" when longer
+    than `limit` characters (the ellipsis included). Returns (text, whether it was cut)."""
+    flat = _SPACES.sub(" ", text).strip()
+    if len(flat) <= limit:
+        return flat, False
+    room = flat[: limit - len(ELLIPSIS) + 1]
+    cut = room.rfind(" ")
+    # A word longer than a third of the room (a URL, say) is cut mid-word instead.
+    head = room[:cut] if cut >= limit // 3 else room[:-1]
+    head = head.rstrip().rstrip(_TRAILING).rstrip()
+    return head + ELLIPSIS, True
+
+
+def _comments(
+    definition: SurveyDefinition, comments: Sequence[Comment]
+) -> tuple[DigestComment, ...]:
+    """Up to COMMENT_LIMIT comments, the longest first picked, then shown newest first;
+    a text given several times is shown once."""
+    metrics = {q.id: q.metric for q in definition.questions}
+    flat: list[tuple[Comment, str]] = []
+    seen: set[str] = set()
+    for candidate in comments:
+        text = _SPACES.sub(" ", candidate.text).strip()
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            flat.append((candidate, text))
+    longest = sorted(flat, key=lambda item: (-len(item[1]), -item[0].submitted_at.timestamp()))
+    picked = sorted(longest[:COMMENT_LIMIT], key=lambda item: item[0].submitted_at, reverse=True)
+    result = []
+    for comment, text in picked:
+        clipped, was_clipped = clip(text)
+        result.append(
+            DigestComment(
+                comment.question_id,
+                metrics.get(comment.question_id),
+                clipped,
+                comment.submitted_at,
+                was_clipped,
+            )
+        )
+    return tuple(result)
+
+
+def _roles(
+    audience: Audience,
+    gate: Gate,
+    current: Window | None,
+    data: DigestData,
+    headline: Question | None,
+    anonymity_min: int,
+    by_week: Mapping[str, int] | None,
+) -> tuple[RoleScore, ...]:
+    """Per respondent role, only when at least two groups exist and every one of them meets
+    the threshold. Responses without a role count as a group of their own, since the total
+    minus the groups shown would reveal them."""
+    if audience is not Audience.INTERNAL or current is None:
+        return ()
+    if not roles_allowed(gate, data.block, by_week, anonymity_min):
+        return ()
+    groups = {role: n for role, n in data.role_counts.items() if n > 0}
+    unassigned = current.counts.completed - sum(groups.values())
+    sizes = [*groups.values(), *([unassigned] if unassigned > 0 else [])]
+    if len(groups) < 2 or any(size < anonymity_min for size in sizes):
+        return ()
+    order = {role: i for i, role in enumerate(ROLE_ORDER)}
+    rows = []
+    for role in sorted(groups, key=lambda r: (order.get(r, len(order)), r)):
+        estimate = favourable = None
+        if headline is not None and headline.scale is not None:
+            answers = numeric_answers(
+                data.role_distributions.get(role, {}).get(headline.id), headline.scale
+            )
+            estimate = question_estimate(headline, answers)
+            if headline.type is QuestionType.RATING and score_kind(headline) is ScoreKind.MEAN:
+                favourable = scoring.favourable(answers, threshold=FAVOURABLE_FROM)
+        rows.append(RoleScore(role, groups[role], estimate, favourable))
+    return tuple(rows)
+
+
+def _trend(
+    audience: Audience,
+    period_key: str,
+    headline: Question | None,
+    trend: Mapping[str, Mapping[float, int]],
+    anonymity_min: int,
+) -> tuple[TrendPoint, ...]:
+    """The headline score per period; internal periods below the threshold are gaps, so a
+    week is plotted only when it has `anonymity_min` answers of its own (each one a
+    completed response: never more than the week's completed responses)."""
+    if headline is None or headline.scale is None:
+        return ()
+    points = []
+    for key in periods.last_n(period_key, TREND_PERIODS):
+        answers = numeric_answers(trend.get(key), headline.scale)
+        enough = audience is Audience.EXTERNAL or sum(answers.values()) >= anonymity_min
+        estimate = question_estimate(headline, answers) if enough else None
+        points.append(TrendPoint(periods.span(key), estimate))
+    return tuple(points)
