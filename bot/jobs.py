@@ -6,13 +6,11 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot import flow
+from bot import flow, render
 from bot.app import services_of
-from bot.callbacks import Action, encode
 from bot.i18n import normalize_language, t
 from bot.services import Services
 from storage import sessions as session_repo
@@ -52,20 +50,7 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = await user_language(services, session.respondent_id)
         subject = await subject_repo.get_subject_by_id(services.db.conn, session.subject_id)
         name = subject.name(lang) if subject is not None else "?"
-        keyboard = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id)
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        t(lang, "button.cancel"), callback_data=encode(Action.CANCEL, session.id)
-                    )
-                ],
-            ]
-        )
+        keyboard = render.resume_keyboard(session.id, lang, start_over=False)
         try:
             await context.bot.send_message(
                 flow.chat_of(session),

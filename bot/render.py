@@ -124,3 +124,12 @@ def parse_button_value(question: Question, raw: str) -> AnswerValue:
     if question.type is QuestionType.YES_NO:
         return {"yes": True, "no": False}.get(raw, raw)
     return raw
+
+
+def resume_keyboard(session_id: int, lang: str, *, start_over: bool = True) -> InlineKeyboardMarkup:
+    """Continue where you left off / (start over) / cancel, for an unfinished survey."""
+    rows = [[_button(t(lang, "button.continue"), Action.RESUME, session_id)]]
+    if start_over:
+        rows.append([_button(t(lang, "button.start_over"), Action.RESTART, session_id)])
+    rows.append([_button(t(lang, "button.cancel"), Action.CANCEL, session_id)])
+    return InlineKeyboardMarkup(rows)

@@ -7,7 +7,7 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
-from bot import flow
+from bot import flow, render
 from bot.app import services_of
 from bot.callbacks import Action, encode
 from bot.handlers.common import language, reply, send_question, subject_of
@@ -217,25 +217,7 @@ async def offer_resume(update: Update, context: ContextTypes.DEFAULT_TYPE, lang:
     subject = await subject_of(services, session)
     where = flow.current(services, session)
     number = where.step.number if isinstance(where, flow.Ask) else 1
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id)
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    t(lang, "button.start_over"), callback_data=encode(Action.RESTART, session.id)
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    t(lang, "button.cancel"), callback_data=encode(Action.CANCEL, session.id)
-                )
-            ],
-        ]
-    )
+    keyboard = render.resume_keyboard(session.id, lang)
     await reply(
         update,
         t(lang, "survey.resume_offer", subject=subject.name(lang), number=number),
