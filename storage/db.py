@@ -1,19 +1,22 @@
-"""The database: opening it with the right pragmas, migrations and serialized write transactions."""
+"""The database: opening it with the right pragmas, migrations, group-committed write
+transactions and reads that do not wait for a thread."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import aiosqlite
+from aiosqlite.context import contextmanager
 
 Synchronous = Literal["NORMAL", "FULL"]
 T = TypeVar("T")
@@ -121,6 +124,8 @@ async def migrate(conn: aiosqlite.Connection) -> list[str]:
 # How long a batch of transaction blocks may stay open gathering more blocks before it is
 # committed (it is committed sooner once no new block joins it; see `_commit_when_ready`).
 MAX_BATCH_DELAY = 0.005
+# How long a read may hold up the event loop before it is redone on the reader thread.
+INLINE_READ_BUDGET = 0.002
 
 
 class _InlineConnection(aiosqlite.Connection):
@@ -142,6 +147,13 @@ class _InlineConnection(aiosqlite.Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
+    @contextmanager
+    async def execute(self, sql: str, parameters: Any = None) -> aiosqlite.Cursor:
+        # aiosqlite's, minus the hand-over to _execute: this runs for every statement.
+        return aiosqlite.Cursor(
+            self, self._conn.execute(sql, () if parameters is None else parameters)
+        )
+
     async def close(self) -> None:
         """Nothing: the Database that made this connection closes it."""
 
@@ -150,8 +162,90 @@ class _InlineConnection(aiosqlite.Connection):
         self._connection = None
 
     def __del__(self) -> None:
-        # aiosqlite's warns about an unclosed worker thread; this one never had one.
+        # aiosqlite's __del__ warns about a worker thread left running; this has none.
         pass
+
+
+class _Rows(aiosqlite.Cursor):
+    """The cursor of a read done at once: every row already fetched, served from memory."""
+
+    def __init__(self, conn: aiosqlite.Connection, cursor: sqlite3.Cursor, rows: list[Any]):
+        super().__init__(conn, cursor)
+        self._rows = rows
+        self._next = 0
+
+    async def fetchone(self) -> Any:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self.arraysize if size is None else size
+        chunk = self._rows[self._next : self._next + count]
+        self._next += len(chunk)
+        return chunk
+
+    async def fetchall(self) -> list[Any]:
+        chunk = self._rows[self._next :]
+        self._next = len(self._rows)
+        return chunk
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class _ReadConnection(aiosqlite.Connection):
+    """`Database.conn` of a file database: aiosqlite's connection with its worker thread,
+    except that a plain SELECT is first tried at once on the event loop's thread.
+
+    A point read takes microseconds; the three trips to the worker thread and back that
+    aiosqlite makes for it (execute, fetch, close) cost more than that, and under load
+    each trip waits its turn in the event loop's queue. So a SELECT runs inline, on a
+    connection of its own, with a time budget: one that runs out of it (a report over a
+    long history) is interrupted and redone on the worker thread, so the loop never
+    stalls longer than the budget for a read. Anything else (PRAGMA, writes, reads inside a
+    transaction opened on this connection) goes to the worker thread as with aiosqlite."""
+
+    def __init__(self, path: str, budget: float) -> None:
+        super().__init__(partial(_connect_reader, path), iter_chunk_size=64)
+        self._path = path
+        self._budget = budget
+        self._quick: sqlite3.Connection | None = None
+        self._deadline = 0.0
+
+    async def start(self) -> None:
+        """Start the worker thread and open the inline connection."""
+        await self
+        quick = sqlite3.connect(self._path, isolation_level=None)
+        quick.row_factory = sqlite3.Row
+        # Never wait on a lock here: a busy database sends the read to the worker thread.
+        quick.execute("PRAGMA busy_timeout=0")
+        quick.execute("PRAGMA query_only=ON")
+        quick.set_progress_handler(self._over_budget, 1000)
+        self._quick = quick
+
+    def _over_budget(self) -> int:
+        return 1 if time.perf_counter() > self._deadline else 0
+
+    @contextmanager
+    async def execute(self, sql: str, parameters: Any = None) -> aiosqlite.Cursor:
+        quick = self._quick
+        if quick is not None and sql.lstrip()[:6].upper() == "SELECT" and not self.in_transaction:
+            self._deadline = time.perf_counter() + self._budget
+            try:
+                cursor = quick.execute(sql, () if parameters is None else parameters)
+                return _Rows(self, cursor, cursor.fetchall())
+            except sqlite3.OperationalError:
+                # Over budget (interrupted) or busy: the worker thread does it properly.
+                pass
+        return await super().execute(sql, parameters)
+
+    async def close(self) -> None:
+        if self._quick is not None:
+            self._quick.close()
+            self._quick = None
+        await super().close()
 
 
 class _Batch:
@@ -166,6 +260,52 @@ class _Batch:
         self.committed: asyncio.Future[None] = loop.create_future()
 
 
+class _Transaction(AbstractAsyncContextManager[aiosqlite.Connection]):
+    """One `Database.transaction()` block: a SAVEPOINT in the open batch, then its commit."""
+
+    __slots__ = ("_batch", "_db")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._batch: _Batch | None = None
+
+    async def __aenter__(self) -> aiosqlite.Connection:
+        db = self._db
+        await db._lock.acquire()
+        try:
+            batch = db._batch
+            if batch is None:
+                batch = await db._begin()
+            batch.entered += 1
+            db._writer.execute("SAVEPOINT block")
+        except BaseException:
+            db._lock.release()
+            raise
+        self._batch = batch
+        return db._inline
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: object
+    ) -> None:
+        db, batch = self._db, self._batch
+        assert batch is not None
+        try:
+            if kind is not None:
+                db._undo_block(batch)
+                return
+            try:
+                db._writer.execute("RELEASE block")
+            except BaseException:
+                db._undo_block(batch)
+                raise
+            batch.finished += 1
+        finally:
+            db._lock.release()
+        # Durable before the caller goes on (shielded: a cancelled caller does not cancel
+        # the commit of the others' writes).
+        await asyncio.shield(batch.committed)
+
+
 class Database:
     """The database of one process: a writer shared by all tasks through `transaction()`,
     and `conn` for reads.
@@ -174,12 +314,16 @@ class Database:
     open transaction, which a committer task commits once no new block joins it (or at
     the latest MAX_BATCH_DELAY after it opened); every caller's `transaction()` returns
     only after that COMMIT, so a block's writes are durable before its caller goes on.
-    A failing block rolls back to its savepoint only; the others' writes stay.
+    A failing block rolls back to its savepoint only; the others' writes stay. A block's
+    statements run inline on the event loop's thread (microseconds each, and nothing else
+    can write meanwhile); BEGIN and COMMIT, which may wait on another process or the
+    disk, run on a writer thread. So a block that writes thousands of rows holds up the
+    loop while it runs: such work belongs in several smaller blocks.
 
-    A file database has a second connection, `conn`, with its own worker thread: reads
-    never wait for the writer (WAL) and see only committed rows. An in-memory database
-    is one connection, used inline for reads too: its reads see uncommitted rows of the
-    open batch."""
+    A file database has a second connection for `conn`: reads never wait for the writer
+    (WAL) and see only committed rows; a SELECT runs inline within INLINE_READ_BUDGET and
+    on the reader's thread beyond it. An in-memory database is one connection, used
+    inline for reads too: its reads see uncommitted rows of the open batch."""
 
     def __init__(
         self,
@@ -229,10 +373,9 @@ class Database:
                 raise
             return database
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit, so every transaction is an explicit BEGIN.
-        reader = await aiosqlite.connect(target, isolation_level=None)
+        reader = _ReadConnection(target, INLINE_READ_BUDGET)
         try:
-            reader.row_factory = sqlite3.Row
+            await reader.start()
             # WAL: readers never block the writer and a commit is one sequential append.
             await reader.execute("PRAGMA journal_mode=WAL")
             await reader.execute("PRAGMA foreign_keys=ON")
@@ -265,7 +408,7 @@ class Database:
             if self._batch is not None:  # only if the committer was cancelled
                 await self._commit(self._batch)
             self._inline.detach()
-            await self._run(self._writer.close)
+            await _wait_out(self._submit(self._writer.close))
             if self._offload is not None:
                 self._offload.shutdown(wait=True)
                 self._offload = None
@@ -280,47 +423,33 @@ class Database:
         BEGIN IMMEDIATE takes SQLite's write lock up front, so a transaction never fails
         half-way for lack of it. Inside the block use `conn`, and do not wait on anything
         slow: the next writers wait for the block to end."""
-        return self._transaction()
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            batch = self._batch
-            if batch is None:
-                batch = await self._begin()
-            batch.entered += 1
-            self._writer.execute("SAVEPOINT block")
-            try:
-                yield self._inline
-            except BaseException:
-                await self._undo_block(batch)
-                raise
-            self._writer.execute("RELEASE block")
-            batch.finished += 1
-        # Durable before the caller goes on (shielded: a cancelled caller does not cancel
-        # the commit of the others' writes).
-        await asyncio.shield(batch.committed)
+        return _Transaction(self)
 
     async def _begin(self) -> _Batch:
-        await self._run(self._writer.execute, "BEGIN IMMEDIATE")
+        job = self._submit(self._writer.execute, "BEGIN IMMEDIATE")
+        cancelled = await _wait_out(job)
+        if cancelled:
+            if self._writer.in_transaction:  # it began, with nothing in it: undo that
+                self._writer.execute("ROLLBACK")
+            raise asyncio.CancelledError
+        job.result()
         loop = asyncio.get_running_loop()
         batch = self._batch = _Batch(loop)
         self._committer = loop.create_task(self._commit_when_ready(batch), name="db-commit")
         return batch
 
-    async def _undo_block(self, batch: _Batch) -> None:
-        """Roll back a failed block to its savepoint; end the batch if nothing else is in it
-        or if SQLite already rolled the whole transaction back (some errors do)."""
+    def _undo_block(self, batch: _Batch) -> None:
+        """Roll back a failed block to its savepoint; end the batch at once if nothing else
+        is in it, or if SQLite already rolled the whole transaction back (some errors do)."""
         if not self._writer.in_transaction:
             self._end(batch, sqlite3.OperationalError("the transaction was rolled back"))
             return
         self._writer.execute("ROLLBACK TO block")
         self._writer.execute("RELEASE block")
         if batch.finished == 0:
-            try:
-                await self._run(self._writer.execute, "ROLLBACK")
-            finally:
-                self._end(batch, None)
+            # Rolling back an empty transaction writes nothing: inline is fine.
+            self._writer.execute("ROLLBACK")
+            self._end(batch, None)
 
     async def _commit_when_ready(self, batch: _Batch) -> None:
         """Commit `batch` once a turn of the event loop adds no block to it, or when it
@@ -337,20 +466,20 @@ class Database:
                 await self._commit(batch)
 
     async def _commit(self, batch: _Batch) -> None:
-        """COMMIT (with the lock held); the callers waiting on the batch learn how it went."""
-        try:
-            await self._run(self._writer.execute, "COMMIT")
-        except BaseException as exc:
-            if self._writer.in_transaction:
-                try:
-                    await self._run(self._writer.execute, "ROLLBACK")
-                except sqlite3.Error:
-                    pass
-            self._end(batch, exc)
-            if not isinstance(exc, Exception):
-                raise
-        else:
-            self._end(batch, None)
+        """COMMIT (with the gate held); the callers waiting on the batch learn how it went.
+
+        Not cancellable half-way: the COMMIT runs to its end on the writer thread anyway,
+        so its outcome is settled before a cancellation is passed on."""
+        job = self._submit(self._writer.execute, "COMMIT")
+        cancelled = await _wait_out(job)
+        error = job.exception()
+        if self._writer.in_transaction:  # the COMMIT failed and left the transaction open
+            self._writer.execute("ROLLBACK")  # discards the batch's pages; writes nothing
+            self._end(batch, error or sqlite3.OperationalError("the commit failed"))
+        else:  # committed, or failed and rolled back by SQLite itself
+            self._end(batch, error)
+        if cancelled:
+            raise asyncio.CancelledError
 
     def _end(self, batch: _Batch, error: BaseException | None) -> None:
         if self._batch is batch:
@@ -364,12 +493,36 @@ class Database:
             # Nobody may be waiting (every block failed): do not warn about it.
             batch.committed.exception()
 
-    async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        """Call fn on the writer: off the event loop for a file database, inline in memory."""
-        if self._offload is None:
-            return fn(*args)
+    def _submit(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """Start fn on the writer thread of a file database (inline for one in memory)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._offload, partial(fn, *args))
+        if self._offload is not None:
+            return loop.run_in_executor(self._offload, partial(fn, *args))
+        done: asyncio.Future[T] = loop.create_future()
+        try:
+            done.set_result(fn(*args))
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+
+async def _wait_out(job: asyncio.Future[Any]) -> bool:
+    """Wait until `job` is done, even through cancellations; True if one arrived (the
+    caller settles the writer's state, then raises CancelledError)."""
+    cancelled = False
+    while not job.done():
+        try:
+            await asyncio.wait([job])
+        except asyncio.CancelledError:
+            cancelled = True
+    return cancelled
+
+
+def _connect_reader(target: str) -> sqlite3.Connection:
+    """The reader thread's connection (autocommit: every transaction is an explicit BEGIN)."""
+    conn = sqlite3.connect(target, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    return conn
 
 
 def _connect(target: str) -> sqlite3.Connection:

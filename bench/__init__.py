@@ -1,0 +1,1 @@
+"""Reproducible benchmarks, each measured beside its baseline in the same run (see README)."""
