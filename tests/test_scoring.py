@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from surveys.scoring import (
@@ -506,3 +506,62 @@ def test_scoring_does_not_pull_in_telegram_database_or_templates() -> None:
     )
 
     assert result.stdout.strip() == "[]"
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(min_value=1, max_value=400), data=st.data())
+def test_closed_form_wilson_matches_scipy(n: int, data: st.DataObject) -> None:
+    from scipy import stats as scipy_stats
+
+    k = data.draw(st.integers(min_value=0, max_value=n))
+    ours = favourable({5: k, 1: n - k}, threshold=4)
+    assert ours is not None
+    reference = scipy_stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert ours.low == pytest.approx(100 * reference.low, abs=1e-9)
+    assert ours.high == pytest.approx(100 * reference.high, abs=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=st.dictionaries(st.integers(1, 5), st.integers(0, 40), min_size=2),
+    after=st.dictionaries(st.integers(1, 5), st.integers(0, 40), min_size=2),
+)
+def test_written_out_welch_test_matches_scipy(
+    before: dict[int, int], after: dict[int, int]
+) -> None:
+    from scipy import stats as scipy_stats
+
+    change = mean_change(before, after)
+    n_b, n_a = sum(before.values()), sum(after.values())
+    if change is None or change.p_value is None:
+        return
+
+    def moments(d: dict[int, int], n: int) -> tuple[float, float]:
+        mean = sum(v * c for v, c in d.items()) / n
+        var = sum(c * (v - mean) ** 2 for v, c in d.items()) / (n - 1)
+        return mean, var
+
+    (m_b, v_b), (m_a, v_a) = moments(before, n_b), moments(after, n_a)
+    reference = scipy_stats.ttest_ind_from_stats(
+        m_a, v_a**0.5, n_a, m_b, v_b**0.5, n_b, equal_var=False
+    )
+    assert change.p_value == pytest.approx(float(reference.pvalue), rel=1e-7, abs=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    a_n=st.integers(min_value=1, max_value=60),
+    b_n=st.integers(min_value=1, max_value=60),
+    data=st.data(),
+)
+def test_written_out_fisher_test_matches_scipy(a_n: int, b_n: int, data: st.DataObject) -> None:
+    from scipy import stats as scipy_stats
+
+    from surveys.scoring import _fisher_two_sided
+
+    a = data.draw(st.integers(min_value=0, max_value=a_n))
+    b = data.draw(st.integers(min_value=0, max_value=b_n))
+    reference = scipy_stats.fisher_exact([[a, a_n - a], [b, b_n - b]], alternative="two-sided")
+    assert _fisher_two_sided(a, a_n, b, b_n) == pytest.approx(
+        float(reference.pvalue), rel=1e-6, abs=1e-12
+    )

@@ -240,6 +240,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # Templates ship with the package; checking their mtimes on every digest costs
+        # a stat() per template per render for nothing.
+        auto_reload=False,
     )
     filters: dict[str, Callable[..., Any]] = {
         "num": _num,
