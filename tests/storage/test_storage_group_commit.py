@@ -1,0 +1,406 @@
+"""Group commit in storage.db: transaction blocks run as SAVEPOINTs of one open transaction,
+committed together, each caller resuming only once its block is durable.
+
+These tests look at the writer's statements (a trace callback on `Database._writer`) and,
+in two places, at `Database._lock` / `Database._submit`: that is where batching happens."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.db import Database
+
+# No await in these tests may take longer than this (a hang fails instead of blocking).
+LIMIT = 5.0
+
+Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+
+
+@pytest.fixture
+async def spawn() -> AsyncIterator[Spawn]:
+    """asyncio.create_task, keeping the tasks: a failing test leaves none pending (at
+    teardown each is cancelled and awaited), so none is garbage-collected half-way."""
+    tasks: list[asyncio.Task[Any]] = []
+
+    def start(coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        tasks.append(asyncio.create_task(coroutine))
+        return tasks[-1]
+
+    yield start
+    for task in tasks:
+        task.cancel()
+    async with asyncio.timeout(LIMIT):
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _create(db: Database, *tables: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE t (x INTEGER PRIMARY KEY, v TEXT)")
+        for table in tables:
+            await conn.execute(table)
+
+
+async def _insert(db: Database, x: int, v: str = "a") -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO t VALUES (?, ?)", (x, v))
+
+
+async def _all(*coroutines: Coroutine[Any, Any, Any]) -> None:
+    """Run the coroutines as concurrent tasks, every one of which must succeed."""
+    async with asyncio.timeout(LIMIT), asyncio.TaskGroup() as group:
+        for coroutine in coroutines:
+            group.create_task(coroutine)
+
+
+def _count(path: str, where: str = "1") -> int:
+    """Rows of t committed to the file, seen by a connection of its own."""
+    other = sqlite3.connect(path)
+    try:
+        return other.execute(f"SELECT COUNT(*) FROM t WHERE {where}").fetchone()[0]
+    finally:
+        other.close()
+
+
+def _trace(db: Database) -> list[str]:
+    """Every statement the writer runs from now on (on either thread), in order."""
+    statements: list[str] = []
+    db._writer.set_trace_callback(statements.append)
+    return statements
+
+
+def _committed_batches(statements: list[str]) -> list[list[str]]:
+    """The statements of each BEGIN ... COMMIT (a failed COMMIT is followed by a ROLLBACK,
+    not seen in the tests using this)."""
+    batches: list[list[str]] = []
+    current: list[str] | None = None
+    for statement in statements:
+        if statement == "BEGIN IMMEDIATE":
+            current = []
+        elif current is not None and statement in ("COMMIT", "ROLLBACK"):
+            if statement == "COMMIT":
+                batches.append(current)
+            current = None
+        elif current is not None:
+            current.append(statement)
+    return batches
+
+
+async def _tick(gaps: list[float], period: float) -> None:
+    """Record, forever, how long each turn of this task on the event loop took to come."""
+    last = time.perf_counter()
+    while True:
+        await asyncio.sleep(period)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+
+
+async def test_concurrent_blocks_share_commits_and_are_durable_on_return(
+    file_db: Database,
+) -> None:
+    await _create(file_db)
+    statements = _trace(file_db)
+    blocks = 200
+
+    async def write(x: int) -> None:
+        await _insert(file_db, x)
+        # transaction() has returned: the row is committed, another connection sees it.
+        assert _count(file_db.path, f"x = {x}") == 1
+
+    await _all(*(write(x) for x in range(blocks)))
+
+    assert _count(file_db.path) == blocks
+    batches = _committed_batches(statements)
+    assert sum(batch.count("SAVEPOINT block") for batch in batches) == blocks
+    assert statements.count("COMMIT") == len(batches)
+    # One COMMIT per block would be `blocks` commits; group commit shares them.
+    assert len(batches) <= blocks // 10, len(batches)
+
+
+@pytest.mark.parametrize("failure", ["exception", "constraint"])
+async def test_a_failing_block_rolls_back_alone_while_its_batch_commits(
+    file_db: Database, failure: str
+) -> None:
+    await _create(file_db)
+    await _insert(file_db, -1, "seed")
+    statements = _trace(file_db)
+    expected = RuntimeError if failure == "exception" else sqlite3.IntegrityError
+
+    async def bad(x: int) -> None:
+        with pytest.raises(expected):
+            async with file_db.transaction() as conn:
+                await conn.execute("INSERT INTO t VALUES (?, 'bad')", (x,))
+                if failure == "exception":
+                    raise RuntimeError("boom")
+                await conn.execute("INSERT INTO t VALUES (-1, 'bad')")  # duplicate key
+
+    # Every third block fails, the very first one included (an otherwise empty batch).
+    await _all(*(bad(x) if x % 3 == 0 else _insert(file_db, x) for x in range(60)))
+
+    assert _count(file_db.path, "v = 'bad'") == 0
+    assert _count(file_db.path, "v = 'a'") == 40
+    assert _count(file_db.path, "v = 'seed'") == 1
+    # A committed batch held both a rolled-back block and kept ones.
+    assert any(
+        "ROLLBACK TO block" in batch
+        and batch.count("RELEASE block") > batch.count("ROLLBACK TO block")
+        for batch in _committed_batches(statements)
+    )
+
+
+@pytest.mark.parametrize("failure", ["deferred-constraint", "io-error"])
+async def test_a_failed_commit_reaches_every_caller_and_the_database_stays_usable(
+    file_db: Database, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    await _create(
+        file_db,
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+        "CREATE TABLE child (id INTEGER PRIMARY KEY,"
+        " parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
+    )
+    expected: type[sqlite3.Error]
+    if failure == "deferred-constraint":
+        # Real: a deferred foreign key fails the COMMIT itself, leaving the transaction open.
+        expected = sqlite3.IntegrityError
+    else:
+        # Simulated: an I/O error on COMMIT, after which SQLite has rolled back by itself.
+        expected = sqlite3.OperationalError
+        writer, submit = file_db._writer, file_db._submit
+
+        def commit_fails() -> None:
+            writer.execute("ROLLBACK")
+            raise sqlite3.OperationalError("disk I/O error")
+
+        def failing_submit(fn: Callable[..., object], *args: object) -> asyncio.Future[object]:
+            return submit(commit_fails) if args == ("COMMIT",) else submit(fn, *args)
+
+        monkeypatch.setattr(file_db, "_submit", failing_submit)
+    errors: list[BaseException] = []
+
+    async def write(x: int) -> None:
+        with pytest.raises(expected) as caught:
+            async with file_db.transaction() as conn:
+                await conn.execute("INSERT INTO t VALUES (?, 'a')", (x,))
+                if x == 5 and failure == "deferred-constraint":
+                    await conn.execute("INSERT INTO child VALUES (1, 99)")  # no parent 99
+        errors.append(caught.value)
+
+    await _all(*(write(x) for x in range(10)))
+
+    assert len(errors) == 10
+    assert len({id(error) for error in errors}) == 1  # one batch, one failed COMMIT
+    assert _count(file_db.path) == 0
+
+    monkeypatch.undo()
+    await _all(*(_insert(file_db, x) for x in range(3)))
+    assert _count(file_db.path) == 3
+
+
+async def test_a_cancelled_caller_does_not_cancel_its_batch_commit(
+    file_db: Database, spawn: Spawn
+) -> None:
+    await _create(file_db)
+    statements = _trace(file_db)
+    first_ended = asyncio.Event()
+
+    async def write(x: int) -> None:
+        async with file_db.transaction() as conn:
+            await conn.execute("INSERT INTO t VALUES (?, 'a')", (x,))
+            if x == 0:
+                first_ended.set()
+
+    tasks = [spawn(write(x)) for x in range(20)]
+    async with asyncio.timeout(LIMIT):
+        await first_ended.wait()
+    # The first block has ended: its caller now waits for the batch's COMMIT.
+    assert not tasks[0].done()
+    assert _count(file_db.path) == 0
+    tasks[0].cancel()
+    async with asyncio.timeout(LIMIT):
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert results[1:] == [None] * 19
+    # Its block had ended, so its row is committed with the others.
+    assert _count(file_db.path) == 20
+    assert _committed_batches(statements)[0].count("SAVEPOINT block") > 1
+
+
+@pytest.mark.parametrize("contended", [False, True], ids=["idle", "write-locked"])
+async def test_cancelling_the_first_block_during_begin_is_safe(
+    file_db: Database, spawn: Spawn, contended: bool
+) -> None:
+    await _create(file_db)
+    rounds = 1 if contended else 20
+    for round_ in range(rounds):
+        other = None
+        if contended:  # BEGIN IMMEDIATE waits for this connection's write lock
+            other = sqlite3.connect(file_db.path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+        try:
+            first = spawn(_insert(file_db, 1000 + round_))
+            await asyncio.sleep(0)
+            # The first block holds the gate and waits for BEGIN IMMEDIATE on the writer
+            # thread.
+            assert file_db._lock.locked() and not first.done()
+            first.cancel()
+            others = [spawn(_insert(file_db, round_ * 10 + i)) for i in range(5)]
+            if other is not None:
+                await asyncio.sleep(0.02)
+                assert not first.done()  # cancelled, yet waiting for its BEGIN to end
+        finally:
+            if other is not None:
+                other.close()  # ends its transaction: BEGIN IMMEDIATE goes through
+        async with asyncio.timeout(LIMIT):
+            results = await asyncio.gather(first, *others, return_exceptions=True)
+        assert isinstance(results[0], asyncio.CancelledError)
+        assert results[1:] == [None] * 5
+
+    assert _count(file_db.path) == rounds * 5
+    assert _count(file_db.path, "x >= 1000") == 0
+
+
+@pytest.mark.parametrize("when", ["blocks-queued", "batch-gathering"])
+async def test_close_commits_what_is_pending(file_db: Database, spawn: Spawn, when: str) -> None:
+    await _create(file_db)
+    last_ended = asyncio.Event()
+
+    async def write_last() -> None:
+        async with file_db.transaction() as conn:
+            await conn.execute("INSERT INTO t VALUES (19, 'a')")
+            last_ended.set()
+
+    tasks = [spawn(_insert(file_db, x)) for x in range(19)]
+    tasks.append(spawn(write_last()))
+    if when == "blocks-queued":
+        await asyncio.sleep(0)  # the first block waits for BEGIN, the others for their turn
+    else:
+        async with asyncio.timeout(LIMIT):
+            await last_ended.wait()  # every block has run; the batch is not committed yet
+        assert _count(file_db.path) == 0
+    async with asyncio.timeout(LIMIT):
+        await file_db.close()
+    assert _count(file_db.path) == 20
+    async with asyncio.timeout(LIMIT):
+        assert await asyncio.gather(*tasks) == [None] * 20
+
+
+_HOLD_WRITE_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+def _hold_write_lock(path: str) -> subprocess.Popen[str]:
+    """Another process, holding the database's write lock until a line comes on its stdin."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _HOLD_WRITE_LOCK, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_another_process_holding_the_write_lock_does_not_freeze_the_loop(
+    tmp_path: Path, spawn: Spawn
+) -> None:
+    path = str(tmp_path / "locked.sqlite3")
+    # Were BEGIN run on the loop, it would freeze the loop this long (then fail), not 5 s.
+    db = await Database.open(path, busy_timeout_ms=2000)
+    holder = _hold_write_lock(path)
+    try:
+        await _create(db)
+        assert holder.stdin is not None and holder.stdout is not None
+        async with asyncio.timeout(LIMIT):
+            assert (await asyncio.to_thread(holder.stdout.readline)).strip() == "locked"
+        gaps: list[float] = []
+        ticker = spawn(_tick(gaps, 0.005))
+        write = spawn(_insert(db, 1))
+        await asyncio.sleep(0.2)
+        assert not write.done()  # waiting for the other process's lock...
+        assert len(gaps) >= 10 and max(gaps) < 0.05, max(gaps, default=None)  # ...off the loop
+        async with db.conn.execute("SELECT COUNT(*) FROM t") as cursor:  # reads go on
+            assert (await cursor.fetchone())[0] == 0
+
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        async with asyncio.timeout(LIMIT):
+            await write
+        ticker.cancel()
+        assert _count(path) == 1
+    finally:
+        holder.kill()
+        await asyncio.to_thread(holder.communicate)
+        await db.close()
+
+
+_SLOW_READ = (
+    "SELECT COUNT(*) FROM (WITH RECURSIVE c (n) AS"
+    " (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?) SELECT n FROM c)"
+)
+
+
+async def test_a_slow_read_moves_off_the_loop(file_db: Database, spawn: Spawn) -> None:
+    await _create(file_db)
+    await _insert(file_db, 5, "five")
+    # Size the read so that, done on the loop, it would stall it at least 0.1 s here.
+    rows = 250_000
+    plain = sqlite3.connect(":memory:")
+    while True:
+        started = time.perf_counter()
+        plain.execute(_SLOW_READ, (rows,)).fetchone()
+        if time.perf_counter() - started >= 0.1:
+            break
+        rows *= 2
+    plain.close()
+
+    gaps: list[float] = []
+    ticker = spawn(_tick(gaps, 0.001))
+    await asyncio.sleep(0)  # the ticker is waiting for its first turn
+    async with asyncio.timeout(LIMIT), file_db.conn.execute(_SLOW_READ, (rows,)) as cursor:
+        row = await cursor.fetchone()
+    ticker.cancel()
+    assert row[0] == rows
+    assert len(gaps) >= 10 and max(gaps) < 0.02, max(gaps, default=None)
+
+    # The interrupted inline read left the quick path working.
+    async with file_db.conn.execute("SELECT v FROM t WHERE x = ?", (5,)) as cursor:
+        assert (await cursor.fetchone())["v"] == "five"
+    cursor = await file_db.conn.execute("SELECT x FROM t WHERE x < 10 ORDER BY x")
+    assert [row[0] async for row in cursor] == [5]
+
+
+async def test_an_in_memory_database_works_inline() -> None:
+    threads = set(threading.enumerate())
+    db = await Database.open(":memory:")
+    try:
+        await _create(db)
+
+        async def bad() -> None:
+            with pytest.raises(RuntimeError):
+                async with db.transaction() as conn:
+                    await conn.execute("INSERT INTO t VALUES (100, 'bad')")
+                    raise RuntimeError("boom")
+
+        await _all(*(_insert(db, x) for x in range(5)), bad())
+        # `conn` is the writer's own connection (another ":memory:" one would have no t).
+        async with db.conn.execute("SELECT x FROM t ORDER BY x") as cursor:
+            assert [row[0] for row in await cursor.fetchall()] == [0, 1, 2, 3, 4]
+        assert not db.conn.in_transaction
+        assert set(threading.enumerate()) <= threads  # no writer or reader thread
+    finally:
+        await db.close()
