@@ -232,10 +232,22 @@ async def _complete(
     )
 
 
-async def remember_message(services: Services, session: Session, message_id: int) -> None:
-    """Store the id of the message carrying the session's current keyboard."""
-    async with services.db.transaction() as conn:
-        await session_repo.set_message_id(conn, session.id, message_id)
+async def remember_message(
+    services: Services, session: Session, message_id: int, *, persist: bool
+) -> None:
+    """Note the message carrying the session's current keyboard; store it when `persist`.
+
+    A typed answer needs the stored id to show the answer in its question (so text
+    questions persist it). For button questions the id only lets the bot remove an
+    old keyboard on resume or /cancel: memory serves that while the process lives,
+    and a second transaction per answer would cost a quarter of the throughput under
+    load (bench/burst). After a restart such an old keyboard stays, and still works:
+    it belongs to the current question.
+    """
+    services.note_keyboard(session.id, message_id)
+    if persist:
+        async with services.db.transaction() as conn:
+            await session_repo.set_message_id(conn, session.id, message_id)
 
 
 async def cancel(services: Services, session: Session) -> None:

@@ -32,6 +32,7 @@ class Services:
     _languages: OrderedDict[int, str] = field(default_factory=OrderedDict, repr=False)
     # Updates with ids above this one arrived after start-up and cannot be redeliveries.
     redelivery_horizon: int | None = None
+    _keyboards: OrderedDict[int, int] = field(default_factory=OrderedDict, repr=False)
 
     def __post_init__(self) -> None:
         if not self._secret:
@@ -75,6 +76,17 @@ class Services:
         self._languages.move_to_end(telegram_id)
         while len(self._languages) > 10_000:
             self._languages.popitem(last=False)
+
+    def note_keyboard(self, session_id: int, message_id: int) -> None:
+        """Remember which message carries a session's current keyboard (bounded, in memory)."""
+        self._keyboards[session_id] = message_id
+        self._keyboards.move_to_end(session_id)
+        while len(self._keyboards) > 50_000:
+            self._keyboards.popitem(last=False)
+
+    def keyboard_of(self, session_id: int, stored: int | None) -> int | None:
+        """The message with a session's current keyboard: seen in this process, else stored."""
+        return self._keyboards.get(session_id, stored)
 
     def is_admin(self, telegram_id: int) -> bool:
         """Whether the user is listed in FEEDBOT_ADMINS."""

@@ -15,6 +15,7 @@ from bot.services import Services
 from storage import subjects as subject_repo
 from storage import users as user_repo
 from storage.models import Session, Subject
+from surveys.schema import QuestionType
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,12 @@ async def send_question(
         render.question_text(ask.step, lang, subject.name(lang)),
         reply_markup=render.question_keyboard(ask.step, ask.session.id, lang),
     )
-    await flow.remember_message(services, ask.session, message.message_id)
+    await flow.remember_message(
+        services,
+        ask.session,
+        message.message_id,
+        persist=ask.step.question.type is QuestionType.TEXT,
+    )
     return message
 
 

@@ -99,7 +99,8 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     from bot.handlers.common import drop_keyboard
 
     await flow.cancel(services, session)
-    await drop_keyboard(context, flow.chat_of(session), session.message_id)
+    keyboard = services.keyboard_of(session.id, session.message_id)
+    await drop_keyboard(context, flow.chat_of(session), keyboard)
     await reply(update, t(lang, "survey.cancelled"))
 
 

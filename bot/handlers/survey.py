@@ -72,7 +72,8 @@ async def resend_current(context: ContextTypes.DEFAULT_TYPE, session: Session, l
     if isinstance(where, flow.Finished):
         # Every answer is in but completing failed earlier; finish it now.
         return
-    await drop_keyboard(context, flow.chat_of(session), session.message_id)
+    keyboard = services.keyboard_of(session.id, session.message_id)
+    await drop_keyboard(context, flow.chat_of(session), keyboard)
     await send_question(context, where, lang, subject)
 
 

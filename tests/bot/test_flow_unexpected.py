@@ -264,3 +264,20 @@ async def test_an_update_redelivered_after_a_restart_is_applied_once(
         assert "Question 2 of 7" in buyer.last_message().text
     finally:
         await stop_world(again)
+
+
+async def test_resuming_removes_the_keyboard_of_the_earlier_copy(world: BotWorld) -> None:
+    buyer = await start_buyer(world)
+    buyer.press("10")
+    await world.deliver()
+    buyer.press("Skip ▶")
+    await world.deliver()
+    csat = buyer.last_message()
+    assert csat.reply_markup is not None
+    buyer.send_command("/start")
+    await world.deliver()
+    buyer.press("▶ Continue where I left off")
+    await world.deliver()
+    assert world.telegram.message(buyer.id, csat.message_id).reply_markup is None
+    assert "Question 3 of 7" in buyer.last_message().text
+    assert buyer.last_message().message_id != csat.message_id
