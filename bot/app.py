@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 SERVICES_KEY = "services"
 
-# Commands shown in Telegram's menu, in this order; /help shows each user only theirs.
+# Commands in Telegram's default menu; bot.menus gives members, owners and admins theirs.
 PUBLIC_COMMANDS = ("start", "help", "lang", "cancel")
 
 
@@ -66,6 +66,12 @@ async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> N
         commands = [BotCommand(c, t(lang, f"command.{c}")) for c in PUBLIC_COMMANDS]
         await app.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=lang)
     await app.bot.set_my_commands([BotCommand(c, t("en", f"command.{c}")) for c in PUBLIC_COMMANDS])
+    from bot.jobs import user_language
+    from bot.menus import refresh_menu
+
+    services = services_of(app)
+    for admin in sorted(services.settings.admins):
+        await refresh_menu(app.bot, services, admin, await user_language(services, admin))
 
 
 def build_application(

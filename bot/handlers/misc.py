@@ -14,43 +14,21 @@ from bot.callbacks import Action, CallbackDataError, decode, encode
 from bot.handlers import survey
 from bot.handlers.common import language, reply
 from bot.i18n import LANGUAGES, t
-from storage import members as member_repo
-from storage import owners as owner_repo
+from bot.menus import ALL_COMMANDS, allowed_commands, refresh_menu
 from storage import sessions as session_repo
 from storage import updates as update_repo
 from storage import users as user_repo
 
 log = logging.getLogger(__name__)
 
-# Who may use which command; /help lists exactly the ones a user may use.
-EVERYONE = ("start", "help", "lang", "cancel")
-MEMBER = ("evaluate", "pulses")
-OWNER = ("digest", "export", "subjects", "settings")
-ADMIN = ("invite", "departments", "products", "adddepartment", "addproduct")
-ALL_COMMANDS = EVERYONE + MEMBER + OWNER + ADMIN
-
-
-async def commands_for(update: Update, context: ContextTypes.DEFAULT_TYPE) -> list[str]:
-    """The commands this user may use."""
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
-    conn = services.db.conn
-    allowed = list(EVERYONE)
-    if await member_repo.get_member(conn, user.id) is not None:
-        allowed += MEMBER
-    if await owner_repo.list_owned_subjects(conn, user.id):
-        allowed += OWNER
-    if services.is_admin(user.id):
-        allowed += ADMIN
-    return allowed
-
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/help: what this bot is and the commands this user may use."""
     lang = await language(services_of(context), update)
     lines = [t(lang, "help.intro"), ""]
-    for command in await commands_for(update, context):
+    user = update.effective_user
+    assert user is not None
+    for command in await allowed_commands(services_of(context), user.id):
         lines.append(f"/{command} — {t(lang, f'command.{command}')}")
     await reply(update, "\n".join(lines))
 
@@ -83,6 +61,7 @@ async def _set_language(update: Update, context: ContextTypes.DEFAULT_TYPE, code
         await user_repo.set_language(conn, user.id, code)
     services.remember_language(user.id, code)
     await reply(update, t(code, "lang.changed"))
+    await refresh_menu(context.bot, services, user.id, code)
 
 
 async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -225,4 +204,4 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("could not tell the user about the error", exc_info=True)
 
 
-__all__ = ["ALL_COMMANDS", "BadRequest"]
+__all__ = ["ALL_COMMANDS", "BadRequest"]  # ALL_COMMANDS re-exported for older imports

@@ -14,6 +14,7 @@ from bot.handlers.common import language, reply, send_question, subject_of
 from bot.handlers.member import show_departments
 from bot.handlers.survey import refusal_text
 from bot.i18n import normalize_language, t
+from bot.menus import refresh_menu
 from storage import invites as invite_repo
 from storage import members as member_repo
 from storage import owners as owner_repo
@@ -156,6 +157,7 @@ async def _after_invite(
     user = update.effective_user
     chat = update.effective_chat
     assert user is not None and chat is not None
+    await refresh_menu(context.bot, services, user.id, lang)
     conn = services.db.conn
     if invite.kind in (InviteKind.EMPLOYEE, InviteKind.PARTNER):
         member = await member_repo.get_member(conn, user.id)

@@ -116,3 +116,16 @@ async def test_text_over_the_limit_is_refused_and_nothing_is_stored(world: BotWo
     await world.deliver()
     assert "shorten it to 1000 characters" in employee.last_message().text
     assert await world.rows("SELECT state_json FROM sessions") == before
+
+
+async def test_a_new_member_gets_a_command_menu_with_their_commands(world: BotWorld) -> None:
+    employee = await join_sales(world)
+    menus = [
+        call.params
+        for call in world.telegram.calls_of("setMyCommands")
+        if isinstance(call.params.get("scope"), dict)
+        and call.params["scope"].get("chat_id") == employee.id  # type: ignore[union-attr]
+    ]
+    assert len(menus) == 1
+    names = [entry["command"] for entry in menus[0]["commands"]]  # type: ignore[union-attr]
+    assert names == ["start", "help", "lang", "cancel", "evaluate", "pulses"]

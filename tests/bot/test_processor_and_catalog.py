@@ -11,8 +11,8 @@ import pytest
 from telegram import Chat, Message, Update, User
 
 from bot.callbacks import Action, CallbackDataError, decode, encode
-from bot.handlers.misc import ALL_COMMANDS
 from bot.i18n import LANGUAGES, catalog
+from bot.menus import ALL_COMMANDS
 from bot.processor import PerUserUpdateProcessor
 
 ROOT = Path(__file__).resolve().parents[2]
