@@ -221,6 +221,9 @@ class OutboxItem:
     parts_sent: int
     last_error: str | None
     sent_at: datetime | None = None
+    # The sender holding the item (a per-process id) and until when, while one does.
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

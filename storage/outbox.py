@@ -1,9 +1,17 @@
-"""The durable outbox: digests, pulses, alerts and reminders, each delivered once."""
+"""The durable outbox: digests, pulses, alerts and reminders, each delivered once.
+
+Senders in different processes (the bot and `feedbot digest send`) share the outbox, so
+a sender `claim`s an item before sending it: a lease, `claimed_by` a per-process id until
+`claimed_until`. Nobody else can claim the item (and `due_items` does not list it) while
+the lease is live; the sender `renew`s it while it sends, and marking the item sent,
+retried or failed releases it. A sender that dies leaves its lease to run out, after
+which the item is due again and resumes after the parts already sent.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiosqlite
 
@@ -12,8 +20,12 @@ from storage.models import OutboxItem, OutboxStatus
 
 _COLUMNS = (
     "id, kind, dedup_key, chat_id, payload_json, due_at, status, attempts, next_attempt_at,"
-    " parts_sent, last_error, sent_at"
+    " parts_sent, last_error, sent_at, claimed_by, claimed_until"
 )
+# Items that may still be sent (the rest are sent or failed for good).
+_OPEN = "status IN ('pending', 'retry')"
+# Nobody holds a live lease on the item (the bound parameter is now).
+_UNCLAIMED = "(claimed_until IS NULL OR claimed_until < ?)"
 
 
 def _item(row: sqlite3.Row) -> OutboxItem:
@@ -30,6 +42,8 @@ def _item(row: sqlite3.Row) -> OutboxItem:
         parts_sent=row["parts_sent"],
         last_error=row["last_error"],
         sent_at=decode_optional_time(row["sent_at"]),
+        claimed_by=row["claimed_by"],
+        claimed_until=decode_optional_time(row["claimed_until"]),
     )
 
 
@@ -73,15 +87,49 @@ async def get_item(conn: aiosqlite.Connection, item_id: int) -> OutboxItem | Non
 
 
 async def due_items(conn: aiosqlite.Connection, *, now: datetime, limit: int) -> list[OutboxItem]:
-    """Pending items that are due and retries whose time has come, by due time."""
+    """Pending items that are due and retries whose time has come, by due time; not those
+    a sender holds a live lease on (see `claim`)."""
+    moment = encode_time(now)
     async with conn.execute(
         f"SELECT {_COLUMNS} FROM outbox"
-        " WHERE status IN ('pending', 'retry') AND next_attempt_at <= ?"
+        f" WHERE {_OPEN} AND next_attempt_at <= ? AND {_UNCLAIMED}"
         " ORDER BY due_at, id LIMIT ?",
-        (encode_time(now), limit),
+        (moment, moment, limit),
     ) as cur:
         rows = await cur.fetchall()
     return [_item(row) for row in rows]
+
+
+async def claim(
+    conn: aiosqlite.Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta
+) -> bool:
+    """Take the item for `owner` until now + `lease`; False (and nothing changes) unless it
+    is still to be sent, due at `now` and held by nobody (or by a lease that ran out).
+
+    One UPDATE, so of two senders claiming the same item exactly one gets it. Claiming
+    again what `owner` holds already is refused too: `renew` extends a lease. Commit the
+    claim before sending (a transaction of its own), and re-read the item after it: its
+    parts_sent and attempts may have moved since it was listed as due."""
+    moment = encode_time(now)
+    cursor = await conn.execute(
+        "UPDATE outbox SET claimed_by = ?, claimed_until = ?"
+        f" WHERE id = ? AND {_OPEN} AND next_attempt_at <= ? AND {_UNCLAIMED}",
+        (owner, encode_time(now + lease), item_id, moment, moment),
+    )
+    return cursor.rowcount == 1
+
+
+async def renew(
+    conn: aiosqlite.Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta
+) -> bool:
+    """Extend `owner`'s claim on the item to now + `lease`; False when `owner` no longer
+    holds it (another sender claimed it after the lease ran out, or it was settled), and
+    then the caller must stop sending it."""
+    cursor = await conn.execute(
+        f"UPDATE outbox SET claimed_until = ? WHERE id = ? AND claimed_by = ? AND {_OPEN}",
+        (encode_time(now + lease), item_id, owner),
+    )
+    return cursor.rowcount == 1
 
 
 async def mark_part_sent(conn: aiosqlite.Connection, item_id: int, parts_sent: int) -> None:
@@ -91,9 +139,10 @@ async def mark_part_sent(conn: aiosqlite.Connection, item_id: int, parts_sent: i
 
 
 async def mark_sent(conn: aiosqlite.Connection, item_id: int, *, now: datetime) -> None:
-    """The whole item was delivered."""
+    """The whole item was delivered (and its claim released)."""
     await conn.execute(
-        "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
+        "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL,"
+        " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
         (encode_time(now), item_id),
     )
 
@@ -101,18 +150,20 @@ async def mark_sent(conn: aiosqlite.Connection, item_id: int, *, now: datetime) 
 async def mark_retry(
     conn: aiosqlite.Connection, item_id: int, *, error: str, next_attempt_at: datetime
 ) -> None:
-    """A delivery attempt failed; try again at `next_attempt_at` (counts one attempt)."""
+    """A delivery attempt failed; try again at `next_attempt_at` (counts one attempt;
+    the claim is released)."""
     await conn.execute(
         "UPDATE outbox SET status = 'retry', attempts = attempts + 1, last_error = ?,"
-        " next_attempt_at = ? WHERE id = ?",
+        " next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
         (error, encode_time(next_attempt_at), item_id),
     )
 
 
 async def mark_failed(conn: aiosqlite.Connection, item_id: int, *, error: str) -> None:
-    """Give up on an item (counts one attempt)."""
+    """Give up on an item (counts one attempt; the claim is released)."""
     await conn.execute(
-        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+        " claimed_by = NULL, claimed_until = NULL WHERE id = ?",
         (error, item_id),
     )
 

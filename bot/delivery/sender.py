@@ -6,6 +6,15 @@ an error or a restart between parts resumes with the next part and nothing alrea
 delivered goes out again. The only window for a duplicate is a crash between Telegram
 accepting a part and that commit: at-least-once for one message, never for a digest.
 
+Senders in several processes (the bot and `feedbot digest send` on the same database)
+never send the same item at once: each item is claimed first (`outbox.claim`, in a
+transaction of its own) for LEASE, under this process's id (`process_owner`), and an
+item another sender holds is skipped, with the rest of its chat (to keep the chat's
+order). The lease is renewed before a part whenever less than half of it is left, and
+a sender that finds it lost (another took the item after it ran out) stops sending it.
+So LEASE must exceed the time one part takes to send (Telegram time-outs included); a
+sender that dies holding a lease delays its item by at most LEASE.
+
 Errors: `RetryAfter` reschedules the item at now + retry_after and ends the drain (the
 flood limit is the bot's, not the chat's); `Forbidden` (the user blocked the bot) marks
 the owner inactive or mutes the member and fails the item at once; `BadRequest` fails
@@ -22,6 +31,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -57,6 +69,8 @@ BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=2)
 BATCH = 200
 CONCURRENT_CHATS = 16
+# How long a claim on an outbox item lasts: far longer than one part takes to send.
+LEASE = timedelta(minutes=2)
 # Matplotlib is not thread-safe: charts are drawn in a worker thread, one at a time.
 _DRAWING = threading.Lock()
 
@@ -283,6 +297,18 @@ async def send_parts(bot: Bot, chat_id: int, parts: Sequence[Part], pacer: Pacer
         await send_part(bot, chat_id, part)
 
 
+_process_owner: tuple[int, str] | None = None
+
+
+def process_owner() -> str:
+    """This process's id as a sender, "host:pid:random" (a forked child gets its own)."""
+    global _process_owner
+    pid = os.getpid()
+    if _process_owner is None or _process_owner[0] != pid:
+        _process_owner = (pid, f"{socket.gethostname()}:{pid}:{secrets.token_hex(4)}")
+    return _process_owner[1]
+
+
 class Result(StrEnum):
     """How delivering one outbox item ended this time."""
 
@@ -291,6 +317,7 @@ class Result(StrEnum):
     FLOOD = "flood"  # RetryAfter: rescheduled, and the drain stops
     FAILED = "failed"  # gave up (blocked, bad request, too many attempts)
     DROPPED = "dropped"  # no longer wanted (owner paused or gone, member muted)
+    SKIPPED = "skipped"  # another sender holds it (or took it over while it was sent)
 
 
 @dataclass
@@ -359,8 +386,34 @@ async def _finish(services: Services, item: OutboxItem, parts: int) -> None:
             )
 
 
-async def deliver(services: Services, bot: Bot, item: OutboxItem, pacer: Pacer) -> Result:
-    """Send what is left of one item, recording each part; never raises for Telegram errors."""
+async def _claim(services: Services, item: OutboxItem, owner: str) -> OutboxItem | None:
+    """Claim the item for `owner` (committed at once): the item as it is now, or None when
+    another sender holds it or it was settled since it was listed as due."""
+    async with services.db.transaction() as conn:
+        if not await outbox_repo.claim(conn, item.id, owner=owner, now=services.now(), lease=LEASE):
+            return None
+        return await outbox_repo.get_item(conn, item.id)
+
+
+async def _renew(services: Services, item: OutboxItem, owner: str, now: datetime) -> bool:
+    async with services.db.transaction() as conn:
+        return await outbox_repo.renew(conn, item.id, owner=owner, now=now, lease=LEASE)
+
+
+async def deliver(
+    services: Services, bot: Bot, item: OutboxItem, pacer: Pacer, *, owner: str | None = None
+) -> Result:
+    """Claim the item for `owner` (default: this process), then send what is left of it,
+    recording each part; SKIPPED when another sender holds it. Never raises for Telegram
+    errors."""
+    owner = owner or process_owner()
+    claimed_at = services.now()
+    claimed = await _claim(services, item, owner)
+    if claimed is None:
+        log.info("outbox item %s is being sent by another sender: skipped", item.id)
+        return Result.SKIPPED
+    item = claimed  # parts_sent and attempts as they are now
+    held_until = claimed_at + LEASE
     try:
         parts = await parts_for(services, item)
     except (UnknownSurvey, KeyError, ValueError) as exc:  # retrying cannot fix these
@@ -375,6 +428,17 @@ async def deliver(services: Services, bot: Bot, item: OutboxItem, pacer: Pacer) 
         return Result.DROPPED
     for index in range(item.parts_sent, len(parts)):
         await pacer.wait(item.chat_id)
+        now = services.now()
+        if held_until - now < LEASE / 2:
+            if not await _renew(services, item, owner, now):
+                log.warning(
+                    "outbox item %s: the lease ran out and another sender took the item"
+                    " after %d parts; leaving it to that sender",
+                    item.id,
+                    index,
+                )
+                return Result.SKIPPED
+            held_until = now + LEASE
         try:
             await send_part(bot, item.chat_id, parts[index])
         except RetryAfter as exc:
@@ -402,10 +466,18 @@ async def deliver(services: Services, bot: Bot, item: OutboxItem, pacer: Pacer) 
 
 
 async def drain(
-    services: Services, bot: Bot, *, pacer: Pacer | None = None, limit: int = BATCH
+    services: Services,
+    bot: Bot,
+    *,
+    pacer: Pacer | None = None,
+    limit: int = BATCH,
+    owner: str | None = None,
 ) -> DrainReport:
-    """Send every due item: chats in parallel (bounded), each chat's items in order."""
+    """Send every due item: chats in parallel (bounded), each chat's items in order, each
+    item claimed first for `owner` (default: this process); a chat whose item another
+    sender holds is left to that sender."""
     pacer = pacer or Pacer()
+    owner = owner or process_owner()
     report = DrainReport()
     items = await outbox_repo.due_items(services.db.conn, now=services.now(), limit=limit)
     by_chat: dict[int, list[OutboxItem]] = {}
@@ -419,11 +491,11 @@ async def drain(
             for item in chat_items:
                 if flood.is_set():
                     return
-                result = await deliver(services, bot, item, pacer)
+                result = await deliver(services, bot, item, pacer, owner=owner)
                 report.results[result] += 1
                 if result is Result.FLOOD:
                     flood.set()
-                if result in (Result.RETRY, Result.FLOOD):
+                if result in (Result.RETRY, Result.FLOOD, Result.SKIPPED):
                     return  # keep this chat's order: its later items wait for this one
 
     await asyncio.gather(*(one_chat(chat_items) for chat_items in by_chat.values()))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from storage.db import Database
+import storage
+from storage.db import Database, encode_time, split_statements
 from storage.models import OutboxStatus
 from storage.outbox import (
+    claim,
     counts,
     due_items,
     enqueue,
@@ -16,7 +20,10 @@ from storage.outbox import (
     mark_part_sent,
     mark_retry,
     mark_sent,
+    renew,
 )
+
+LEASE = timedelta(minutes=2)
 
 
 async def _enqueue(
@@ -120,3 +127,102 @@ async def test_a_failed_item_is_given_up(db: Database, now: datetime) -> None:
     assert failed.last_error == "Forbidden: bot was blocked by the user"
     assert await list_items(db.conn, kind="digest") == []
     assert (await counts(db.conn))["failed"] == 1
+
+
+async def _claim(db: Database, item_id: int, owner: str, at: datetime) -> bool:
+    async with db.transaction() as conn:
+        return await claim(conn, item_id, owner=owner, now=at, lease=LEASE)
+
+
+async def _renew(db: Database, item_id: int, owner: str, at: datetime) -> bool:
+    async with db.transaction() as conn:
+        return await renew(conn, item_id, owner=owner, now=at, lease=LEASE)
+
+
+async def test_an_item_is_claimed_by_one_sender_and_hidden_from_due_items_meanwhile(
+    db: Database, now: datetime
+) -> None:
+    await _enqueue(db, "held", now - timedelta(minutes=2), now)
+    await _enqueue(db, "free", now - timedelta(minutes=1), now)
+    held, free = await list_items(db.conn)
+    assert (held.claimed_by, held.claimed_until) == (None, None)
+
+    assert await _claim(db, held.id, "bot:1:aa", now)
+    assert not await _claim(db, held.id, "cli:2:bb", now)  # the other process
+    assert not await _claim(db, held.id, "bot:1:aa", now)  # claiming again is not renewing
+    item = await get_item(db.conn, held.id)
+    assert item is not None
+    assert (item.claimed_by, item.claimed_until) == ("bot:1:aa", now + LEASE)
+    assert [i.dedup_key for i in await due_items(db.conn, now=now, limit=10)] == ["free"]
+    assert await _claim(db, free.id, "cli:2:bb", now)
+    assert await due_items(db.conn, now=now + LEASE, limit=10) == []
+
+
+async def test_an_expired_lease_can_be_taken_over_and_then_not_renewed(
+    db: Database, now: datetime
+) -> None:
+    await _enqueue(db, "digest", now, now)
+    (item,) = await list_items(db.conn)
+    assert await _claim(db, item.id, "dead:1:aa", now)
+
+    assert not await _claim(db, item.id, "cli:2:bb", now + LEASE)  # lapses after, not at
+    later = now + LEASE + timedelta(microseconds=1)
+    assert [i.dedup_key for i in await due_items(db.conn, now=later, limit=10)] == ["digest"]
+    assert await _claim(db, item.id, "cli:2:bb", later)
+    # The first sender, back from a long stall, finds it lost the item.
+    assert not await _renew(db, item.id, "dead:1:aa", later)
+    assert await _renew(db, item.id, "cli:2:bb", later + timedelta(minutes=1))
+    current = await get_item(db.conn, item.id)
+    assert current is not None
+    assert (current.claimed_by, current.claimed_until) == (
+        "cli:2:bb",
+        later + timedelta(minutes=1) + LEASE,
+    )
+
+
+async def test_marking_an_item_releases_its_claim(db: Database, now: datetime) -> None:
+    for key in ("retried", "sent", "failed"):
+        await _enqueue(db, key, now, now)
+    retried, sent, failed = await list_items(db.conn)
+    for item in (retried, sent, failed):
+        assert await _claim(db, item.id, "bot:1:aa", now)
+    async with db.transaction() as conn:
+        await mark_retry(conn, retried.id, error="timeout", next_attempt_at=now + LEASE)
+        await mark_sent(conn, sent.id, now=now)
+        await mark_failed(conn, failed.id, error="Forbidden")
+
+    for item in await list_items(db.conn):
+        assert (item.claimed_by, item.claimed_until) == (None, None)
+    # The retry is free to take once due, by anyone; settled items never are.
+    assert not await _claim(db, retried.id, "cli:2:bb", now)  # not due yet
+    assert await _claim(db, retried.id, "cli:2:bb", now + LEASE)
+    for item in (sent, failed):
+        assert not await _claim(db, item.id, "cli:2:bb", now + LEASE)
+        assert not await _renew(db, item.id, "bot:1:aa", now)
+
+
+async def test_a_database_from_before_leases_gets_the_columns_and_keeps_its_items(
+    tmp_path: Path, now: datetime
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    first_name = "0001_initial.sql"
+    first_sql = (Path(storage.__file__).parent / "migrations" / first_name).read_text("utf-8")
+    with sqlite3.connect(path) as old:  # what the bot wrote before 0002 existed
+        for statement in split_statements(first_sql):
+            old.execute(statement)
+        old.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        old.execute("INSERT INTO schema_migrations VALUES (?, ?)", (first_name, encode_time(now)))
+        old.execute(
+            "INSERT INTO outbox (kind, dedup_key, chat_id, payload_json, due_at, status,"
+            " next_attempt_at, created_at) VALUES ('pulse', 'old', 42, '{}', ?, 'pending', ?, ?)",
+            (encode_time(now), encode_time(now), encode_time(now)),
+        )
+    old.close()
+
+    db = await Database.open(path)
+    try:
+        (item,) = await due_items(db.conn, now=now, limit=10)
+        assert (item.dedup_key, item.claimed_by, item.claimed_until) == ("old", None, None)
+        assert await _claim(db, item.id, "bot:1:aa", now)
+    finally:
+        await db.close()
