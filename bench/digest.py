@@ -399,20 +399,11 @@ async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
                 made.append(digest)
             return made
 
-        # Warm-up run, recording every statement compose_digest sends (the floor's work).
+        # Warm-up run, recording every statement compose_digest sends (the floor's work):
+        # through Database.conn, and on the reader's thread through read_in_thread.
         statements: list[tuple[str, tuple[Any, ...]]] = []
-        conn: Any = db.conn
-        original = conn.execute
-
-        def recording(sql: str, parameters: Any = None) -> Any:
-            statements.append((sql, tuple(parameters or ())))
-            return original(sql, parameters)
-
-        conn.execute = recording
-        try:
+        with recording(db.conn, statements):
             digests = await all_digests()
-        finally:
-            del conn.execute
         feedbot_runs: list[float] = []
         per_subject: list[float] = []
         splits = []
@@ -455,6 +446,54 @@ async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
         chart=chart_seconds,
         digests_with_scores=sum(1 for d in digests if d.scores),
     )
+
+
+class _Recorder:
+    """A sqlite3 connection that notes each statement executed through it."""
+
+    def __init__(self, conn: sqlite3.Connection, into: list[tuple[str, tuple[Any, ...]]]):
+        self._conn = conn
+        self._into = into
+
+    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        self._into.append((sql, tuple(parameters)))
+        return self._conn.execute(sql, parameters)
+
+
+@contextmanager
+def recording(conn: Any, into: list[tuple[str, tuple[Any, ...]]]) -> Iterator[None]:
+    """Record the statements compose_digest runs: through `conn` (Database.conn) and in
+    the functions it hands to storage.db.read_in_thread and read_at_once."""
+    from bot.digest import compose
+
+    original_execute = conn.execute
+    in_thread, at_once = compose.read_in_thread, compose.read_at_once
+
+    def execute(sql: str, parameters: Any = None) -> Any:
+        into.append((sql, tuple(parameters or ())))
+        return original_execute(sql, parameters)
+
+    def recorded(read: Any) -> Any:
+        def run(target: Any, fn: Any) -> Any:
+            def attempt(raw: sqlite3.Connection) -> Any:
+                # Kept once the function has run to its end: read_at_once abandons one
+                # over budget (interrupted) and runs it again.
+                statements: list[tuple[str, tuple[Any, ...]]] = []
+                result = fn(_Recorder(raw, statements))
+                into.extend(statements)
+                return result
+
+            return read(target, attempt)
+
+        return run
+
+    conn.execute = execute
+    compose.read_in_thread, compose.read_at_once = recorded(in_thread), recorded(at_once)
+    try:
+        yield
+    finally:
+        del conn.execute
+        compose.read_in_thread, compose.read_at_once = in_thread, at_once
 
 
 class Split:

@@ -4,12 +4,18 @@ Every query filters on `subject_id` and `week_key IN (...)` through the index
 responses (subject_id, week_key, status), so its cost grows with the rows of the weeks
 asked for, not with the whole history. Week keys are computed by the caller
 (surveys.periods). Numbers come back as int when whole (a 1-5 rating is 4, not 4.0).
+
+Each query comes twice, with the same SQL and results: as a coroutine function taking
+an aiosqlite connection (`distributions(conn, ...)`), and as a method of `Reads`, which
+runs it at once on a plain sqlite3 connection: for a report that sends all its queries
+in one synchronous function through `storage.db.read_in_thread`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 import aiosqlite
 
@@ -18,6 +24,7 @@ from storage.models import Comment, PeriodCounts
 
 Value = float | str
 Distribution = dict[Value, int]
+Query = tuple[str, Sequence[object]]
 
 COMPLETED: tuple[str, ...] = ("completed",)
 
@@ -38,20 +45,30 @@ def _scope(
 
 
 def _value(number: float | None, choice: str | None) -> Value:
-    if number is not None:
-        return _number(number)
-    assert choice is not None
-    return choice
+    """The value of an answer row: its number (int when whole), else its choice id."""
+    if number is None:
+        assert choice is not None
+        return choice
+    # `_number`, written out for the float a REAL column gives back (rows are many).
+    if number.__class__ is float:
+        return int(number) if number.is_integer() else number
+    return _number(number)
 
 
-async def period_counts(
-    conn: aiosqlite.Connection, subject_id: int, week_keys: Sequence[str]
-) -> PeriodCounts:
-    """Sessions started, and responses completed and partial, in these weeks."""
+async def _fetch(conn: aiosqlite.Connection, query: Query) -> list[Any]:
+    sql, params = query
+    async with conn.execute(sql, params) as cur:
+        return list(await cur.fetchall())
+
+
+# --- the queries: their SQL (None when there is nothing to ask) and what their rows mean
+
+
+def _period_counts_query(subject_id: int, week_keys: Sequence[str]) -> Query | None:
     if not week_keys:
-        return PeriodCounts(0, 0, 0)
+        return None
     weeks = placeholders(week_keys)
-    async with conn.execute(
+    return (
         "SELECT"
         f" (SELECT COUNT(*) FROM sessions WHERE subject_id = ? AND week_key IN ({weeks})),"
         " (SELECT COUNT(*) FROM responses WHERE subject_id = ?"
@@ -59,10 +76,189 @@ async def period_counts(
         " (SELECT COUNT(*) FROM responses WHERE subject_id = ?"
         f"  AND week_key IN ({weeks}) AND status = 'partial')",
         (subject_id, *week_keys) * 3,
-    ) as cur:
-        row = await cur.fetchone()
-    assert row is not None
+    )
+
+
+def _period_counts_result(rows: Sequence[Sequence[Any]]) -> PeriodCounts:
+    row = rows[0]
     return PeriodCounts(started=row[0], completed=row[1], partial=row[2])
+
+
+def _distributions_query(
+    subject_id: int, week_keys: Sequence[str], statuses: Sequence[str], role: str | None
+) -> Query | None:
+    if not week_keys or not statuses:
+        return None
+    scope, params = _scope(subject_id, week_keys, statuses)
+    if role is not None:
+        scope += " AND r.role = ?"
+        params.append(role)
+    return (
+        "SELECT a.question_id, a.number, a.choice, COUNT(*)"
+        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
+        f" WHERE {scope} AND (a.number IS NOT NULL OR a.choice IS NOT NULL)"
+        " GROUP BY a.question_id, a.number, a.choice",
+        params,
+    )
+
+
+def _distributions_result(rows: Sequence[Sequence[Any]]) -> dict[str, Distribution]:
+    result: dict[str, Distribution] = {}
+    for question_id, number, choice, count in rows:
+        values = result.get(question_id)
+        if values is None:
+            values = result[question_id] = {}
+        values[_value(number, choice)] = count
+    return result
+
+
+def _answered_counts_query(
+    subject_id: int, week_keys: Sequence[str], statuses: Sequence[str]
+) -> Query | None:
+    if not week_keys or not statuses:
+        return None
+    scope, params = _scope(subject_id, week_keys, statuses)
+    return (
+        "SELECT a.question_id, COUNT(DISTINCT a.response_id)"
+        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
+        f" WHERE {scope} GROUP BY a.question_id",
+        params,
+    )
+
+
+def _role_counts_query(
+    subject_id: int, week_keys: Sequence[str], statuses: Sequence[str]
+) -> Query | None:
+    if not week_keys or not statuses:
+        return None
+    scope, params = _scope(subject_id, week_keys, statuses)
+    return (
+        f"SELECT r.role, COUNT(*) FROM responses AS r WHERE {scope} AND r.role IS NOT NULL"
+        " GROUP BY r.role",
+        params,
+    )
+
+
+def _counts_by_key(rows: Sequence[Sequence[Any]]) -> dict[str, int]:
+    return {key: count for key, count in rows}
+
+
+def _distributions_by_role_query(
+    subject_id: int, week_keys: Sequence[str], statuses: Sequence[str]
+) -> Query | None:
+    if not week_keys or not statuses:
+        return None
+    scope, params = _scope(subject_id, week_keys, statuses)
+    return (
+        "SELECT r.role, a.question_id, a.number, a.choice, COUNT(*)"
+        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
+        f" WHERE {scope} AND r.role IS NOT NULL"
+        " AND (a.number IS NOT NULL OR a.choice IS NOT NULL)"
+        " GROUP BY r.role, a.question_id, a.number, a.choice",
+        params,
+    )
+
+
+def _distributions_by_role_result(
+    rows: Sequence[Sequence[Any]],
+) -> dict[str, dict[str, Distribution]]:
+    result: dict[str, dict[str, Distribution]] = {}
+    for role, question_id, number, choice, count in rows:
+        questions = result.get(role)
+        if questions is None:
+            questions = result[role] = {}
+        values = questions.get(question_id)
+        if values is None:
+            values = questions[question_id] = {}
+        values[_value(number, choice)] = count
+    return result
+
+
+def _comments_query(
+    subject_id: int,
+    week_keys: Sequence[str],
+    metrics: tuple[str, ...] | None,
+    question_ids: Sequence[str] | None,
+    limit: int,
+    statuses: Sequence[str],
+) -> Query | None:
+    if not week_keys or not statuses or metrics == () or question_ids == []:
+        return None
+    scope, params = _scope(subject_id, week_keys, statuses)
+    if metrics is not None:
+        scope += f" AND a.metric IN ({placeholders(metrics)})"
+        params.extend(metrics)
+    if question_ids is not None:
+        scope += f" AND a.question_id IN ({placeholders(question_ids)})"
+        params.extend(question_ids)
+    return (
+        "SELECT a.question_id, a.text, r.submitted_at"
+        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
+        f" WHERE {scope} AND a.text IS NOT NULL AND TRIM(a.text) <> ''"
+        " ORDER BY LENGTH(a.text) DESC, r.submitted_at DESC, a.id DESC LIMIT ?",
+        (*params, limit),
+    )
+
+
+def _comments_result(rows: Sequence[Sequence[Any]]) -> list[Comment]:
+    return [Comment(question_id, text, decode_time(at)) for question_id, text, at in rows]
+
+
+def _trend_query(
+    subject_id: int, week_keys: Sequence[str], question_id: str, statuses: Sequence[str]
+) -> Query | None:
+    if not week_keys or not statuses:
+        return None
+    scope, params = _scope(subject_id, week_keys, statuses)
+    return (
+        "SELECT r.week_key, a.number, COUNT(*)"
+        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
+        f" WHERE {scope} AND a.question_id = ? AND a.number IS NOT NULL"
+        " GROUP BY r.week_key, a.number",
+        (*params, question_id),
+    )
+
+
+def _trend_result(
+    week_keys: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> dict[str, dict[float, int]]:
+    result: dict[str, dict[float, int]] = {week: {} for week in week_keys}
+    for week, number, count in rows:
+        if number.__class__ is not float:
+            number = _number(number)
+        elif number.is_integer():
+            number = int(number)
+        result[week][number] = count
+    return result
+
+
+def _invited_members_query(subject_id: int, week_keys: Sequence[str]) -> Query | None:
+    if not week_keys:
+        return None
+    return (
+        "SELECT COUNT(DISTINCT mi.telegram_id) FROM member_invitations AS mi"
+        " LEFT JOIN members AS m ON m.telegram_id = mi.telegram_id"
+        f" WHERE mi.week_key IN ({placeholders(week_keys)})"
+        " AND (m.department_id IS NULL OR m.department_id <> ?)",
+        (*week_keys, subject_id),
+    )
+
+
+def _count_result(rows: Sequence[Sequence[Any]]) -> int:
+    return int(rows[0][0]) if rows else 0
+
+
+# --- through an aiosqlite connection ----------------------------------------------------
+
+
+async def period_counts(
+    conn: aiosqlite.Connection, subject_id: int, week_keys: Sequence[str]
+) -> PeriodCounts:
+    """Sessions started, and responses completed and partial, in these weeks."""
+    query = _period_counts_query(subject_id, week_keys)
+    if query is None:
+        return PeriodCounts(0, 0, 0)
+    return _period_counts_result(await _fetch(conn, query))
 
 
 async def distributions(
@@ -75,24 +271,10 @@ async def distributions(
 ) -> dict[str, Distribution]:
     """question id -> value -> count: numbers for scale and yes/no questions (yes = 1),
     choice ids for single and multi (each chosen id counted). Free text is left out."""
-    if not week_keys or not statuses:
+    query = _distributions_query(subject_id, week_keys, statuses, role)
+    if query is None:
         return {}
-    scope, params = _scope(subject_id, week_keys, statuses)
-    if role is not None:
-        scope += " AND r.role = ?"
-        params.append(role)
-    async with conn.execute(
-        "SELECT a.question_id, a.number, a.choice, COUNT(*)"
-        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
-        f" WHERE {scope} AND (a.number IS NOT NULL OR a.choice IS NOT NULL)"
-        " GROUP BY a.question_id, a.number, a.choice",
-        params,
-    ) as cur:
-        rows = await cur.fetchall()
-    result: dict[str, Distribution] = defaultdict(dict)
-    for question_id, number, choice, count in rows:
-        result[question_id][_value(number, choice)] = count
-    return dict(result)
+    return _distributions_result(await _fetch(conn, query))
 
 
 async def answered_counts(
@@ -103,17 +285,10 @@ async def answered_counts(
     statuses: Sequence[str] = COMPLETED,
 ) -> dict[str, int]:
     """question id -> how many responses answered it (the base for multi-choice shares)."""
-    if not week_keys or not statuses:
+    query = _answered_counts_query(subject_id, week_keys, statuses)
+    if query is None:
         return {}
-    scope, params = _scope(subject_id, week_keys, statuses)
-    async with conn.execute(
-        "SELECT a.question_id, COUNT(DISTINCT a.response_id)"
-        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
-        f" WHERE {scope} GROUP BY a.question_id",
-        params,
-    ) as cur:
-        rows = await cur.fetchall()
-    return {question_id: count for question_id, count in rows}
+    return _counts_by_key(await _fetch(conn, query))
 
 
 async def role_counts(
@@ -124,16 +299,10 @@ async def role_counts(
     statuses: Sequence[str] = COMPLETED,
 ) -> dict[str, int]:
     """Respondent role (employee, contractor, supplier) -> responses; internal only."""
-    if not week_keys or not statuses:
+    query = _role_counts_query(subject_id, week_keys, statuses)
+    if query is None:
         return {}
-    scope, params = _scope(subject_id, week_keys, statuses)
-    async with conn.execute(
-        f"SELECT r.role, COUNT(*) FROM responses AS r WHERE {scope} AND r.role IS NOT NULL"
-        " GROUP BY r.role",
-        params,
-    ) as cur:
-        rows = await cur.fetchall()
-    return {role: count for role, count in rows}
+    return _counts_by_key(await _fetch(conn, query))
 
 
 async def distributions_by_role(
@@ -144,22 +313,10 @@ async def distributions_by_role(
     statuses: Sequence[str] = COMPLETED,
 ) -> dict[str, dict[str, Distribution]]:
     """role -> question id -> value -> count, in one query (see `distributions`)."""
-    if not week_keys or not statuses:
+    query = _distributions_by_role_query(subject_id, week_keys, statuses)
+    if query is None:
         return {}
-    scope, params = _scope(subject_id, week_keys, statuses)
-    async with conn.execute(
-        "SELECT r.role, a.question_id, a.number, a.choice, COUNT(*)"
-        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
-        f" WHERE {scope} AND r.role IS NOT NULL"
-        " AND (a.number IS NOT NULL OR a.choice IS NOT NULL)"
-        " GROUP BY r.role, a.question_id, a.number, a.choice",
-        params,
-    ) as cur:
-        rows = await cur.fetchall()
-    result: dict[str, dict[str, Distribution]] = defaultdict(lambda: defaultdict(dict))
-    for role, question_id, number, choice, count in rows:
-        result[role][question_id][_value(number, choice)] = count
-    return {role: dict(questions) for role, questions in result.items()}
+    return _distributions_by_role_result(await _fetch(conn, query))
 
 
 async def comments(
@@ -174,24 +331,10 @@ async def comments(
 ) -> list[Comment]:
     """Free-text answers (blank ones left out), longest first, then most recent; only of
     questions with one of `metrics` and/or one of `question_ids` when given."""
-    if not week_keys or not statuses or metrics == () or question_ids == []:
+    query = _comments_query(subject_id, week_keys, metrics, question_ids, limit, statuses)
+    if query is None:
         return []
-    scope, params = _scope(subject_id, week_keys, statuses)
-    if metrics is not None:
-        scope += f" AND a.metric IN ({placeholders(metrics)})"
-        params.extend(metrics)
-    if question_ids is not None:
-        scope += f" AND a.question_id IN ({placeholders(question_ids)})"
-        params.extend(question_ids)
-    async with conn.execute(
-        "SELECT a.question_id, a.text, r.submitted_at"
-        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
-        f" WHERE {scope} AND a.text IS NOT NULL AND TRIM(a.text) <> ''"
-        " ORDER BY LENGTH(a.text) DESC, r.submitted_at DESC, a.id DESC LIMIT ?",
-        (*params, limit),
-    ) as cur:
-        rows = await cur.fetchall()
-    return [Comment(question_id, text, decode_time(at)) for question_id, text, at in rows]
+    return _comments_result(await _fetch(conn, query))
 
 
 async def trend(
@@ -204,21 +347,8 @@ async def trend(
 ) -> dict[str, dict[float, int]]:
     """week key -> the question's numeric distribution, for every week asked (an empty
     dict for a week without answers), in one query."""
-    result: dict[str, dict[float, int]] = {week: {} for week in week_keys}
-    if not week_keys or not statuses:
-        return result
-    scope, params = _scope(subject_id, week_keys, statuses)
-    async with conn.execute(
-        "SELECT r.week_key, a.number, COUNT(*)"
-        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
-        f" WHERE {scope} AND a.question_id = ? AND a.number IS NOT NULL"
-        " GROUP BY r.week_key, a.number",
-        (*params, question_id),
-    ) as cur:
-        rows = await cur.fetchall()
-    for week, number, count in rows:
-        result[week][_number(number)] = count
-    return result
+    query = _trend_query(subject_id, week_keys, question_id, statuses)
+    return _trend_result(week_keys, [] if query is None else await _fetch(conn, query))
 
 
 async def invited_members(
@@ -227,14 +357,95 @@ async def invited_members(
     """Distinct members invited in these weeks (by a pulse or by registering through a
     link) who could evaluate the subject, i.e. not members of that department: the
     denominator of an internal response rate."""
-    if not week_keys:
+    query = _invited_members_query(subject_id, week_keys)
+    if query is None:
         return 0
-    async with conn.execute(
-        "SELECT COUNT(DISTINCT mi.telegram_id) FROM member_invitations AS mi"
-        " LEFT JOIN members AS m ON m.telegram_id = mi.telegram_id"
-        f" WHERE mi.week_key IN ({placeholders(week_keys)})"
-        " AND (m.department_id IS NULL OR m.department_id <> ?)",
-        (*week_keys, subject_id),
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row is not None else 0
+    return _count_result(await _fetch(conn, query))
+
+
+# --- at once, on a plain sqlite3 connection ---------------------------------------------
+
+
+class Reads:
+    """The queries above, run at once on a plain sqlite3 connection (the one that
+    `storage.db.read_in_thread` hands its function): same SQL, same results, rows read as
+    tuples or sqlite3.Row alike. Blocking: never on the event loop's thread."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _fetch(self, query: Query) -> list[Any]:
+        return self._conn.execute(*query).fetchall()
+
+    def period_counts(self, subject_id: int, week_keys: Sequence[str]) -> PeriodCounts:
+        """See `period_counts`."""
+        query = _period_counts_query(subject_id, week_keys)
+        if query is None:
+            return PeriodCounts(0, 0, 0)
+        return _period_counts_result(self._fetch(query))
+
+    def distributions(
+        self,
+        subject_id: int,
+        week_keys: Sequence[str],
+        *,
+        statuses: Sequence[str] = COMPLETED,
+        role: str | None = None,
+    ) -> dict[str, Distribution]:
+        """See `distributions`."""
+        query = _distributions_query(subject_id, week_keys, statuses, role)
+        return {} if query is None else _distributions_result(self._fetch(query))
+
+    def answered_counts(
+        self, subject_id: int, week_keys: Sequence[str], *, statuses: Sequence[str] = COMPLETED
+    ) -> dict[str, int]:
+        """See `answered_counts`."""
+        query = _answered_counts_query(subject_id, week_keys, statuses)
+        return {} if query is None else _counts_by_key(self._fetch(query))
+
+    def role_counts(
+        self, subject_id: int, week_keys: Sequence[str], *, statuses: Sequence[str] = COMPLETED
+    ) -> dict[str, int]:
+        """See `role_counts`."""
+        query = _role_counts_query(subject_id, week_keys, statuses)
+        return {} if query is None else _counts_by_key(self._fetch(query))
+
+    def distributions_by_role(
+        self, subject_id: int, week_keys: Sequence[str], *, statuses: Sequence[str] = COMPLETED
+    ) -> dict[str, dict[str, Distribution]]:
+        """See `distributions_by_role`."""
+        query = _distributions_by_role_query(subject_id, week_keys, statuses)
+        return {} if query is None else _distributions_by_role_result(self._fetch(query))
+
+    def comments(
+        self,
+        subject_id: int,
+        week_keys: Sequence[str],
+        *,
+        metrics: tuple[str, ...] | None = None,
+        question_ids: Sequence[str] | None = None,
+        limit: int,
+        statuses: Sequence[str] = COMPLETED,
+    ) -> list[Comment]:
+        """See `comments`."""
+        query = _comments_query(subject_id, week_keys, metrics, question_ids, limit, statuses)
+        return [] if query is None else _comments_result(self._fetch(query))
+
+    def trend(
+        self,
+        subject_id: int,
+        week_keys: Sequence[str],
+        question_id: str,
+        *,
+        statuses: Sequence[str] = COMPLETED,
+    ) -> dict[str, dict[float, int]]:
+        """See `trend`."""
+        query = _trend_query(subject_id, week_keys, question_id, statuses)
+        return _trend_result(week_keys, [] if query is None else self._fetch(query))
+
+    def invited_members(self, subject_id: int, week_keys: Sequence[str]) -> int:
+        """See `invited_members`."""
+        query = _invited_members_query(subject_id, week_keys)
+        return 0 if query is None else _count_result(self._fetch(query))

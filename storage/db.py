@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -225,6 +225,32 @@ class _ReadConnection(aiosqlite.Connection):
         quick.set_progress_handler(self._over_budget, 1000)
         self._quick = quick
 
+    def read_at_once(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """`fn` on the inline connection within the budget, as a SELECT through `execute`
+        runs; over budget (interrupted) or busy, on the worker thread from the start."""
+        quick = self._quick
+        if quick is not None and not self.in_transaction:
+            self._deadline = time.perf_counter() + self._budget
+            done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            try:
+                done.set_result(_with_tuples(quick, fn))
+            except sqlite3.OperationalError:
+                pass  # over budget or busy: the worker thread does it properly
+            except Exception as exc:
+                done.set_exception(exc)
+            if done.done():
+                return done
+        return self.submit(partial(_with_tuples, self._conn, fn))
+
+    def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """Queue `fn` for the worker thread now (aiosqlite's `_execute` queues it only
+        once awaited); the future gets its result or exception."""
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._tx.put_nowait((future, fn))
+        return future
+
     def _over_budget(self) -> int:
         return 1 if time.perf_counter() > self._deadline else 0
 
@@ -246,6 +272,61 @@ class _ReadConnection(aiosqlite.Connection):
             self._quick.close()
             self._quick = None
         await super().close()
+
+
+def read_in_thread(
+    conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]
+) -> Awaitable[T]:
+    """Run `fn(connection)`, a synchronous function doing several reads, in one go where
+    `conn` runs them: for reports (a digest's aggregates), whose queries are too heavy
+    for `conn`'s inline reads and would only be interrupted and redone.
+
+    `conn` is `Database.conn` or a transaction's connection. With a file database's
+    `conn`, `fn` runs on the reader's thread with its sqlite3 connection, the whole
+    function in one trip, none of it on the event loop's thread, and is queued at once:
+    the caller may do other work before awaiting the result. With an in-memory
+    database's `conn`, or a transaction's connection (inside the transaction, seeing
+    its writes), it runs at once, inline, as every read there does. Rows come back as
+    plain tuples. `fn` must only read, and must not keep the connection or its cursors
+    once it returns."""
+    if isinstance(conn, _InlineConnection):
+        return _inline(conn, fn)
+    if isinstance(conn, _ReadConnection):
+        return conn.submit(partial(_with_tuples, conn._conn, fn))
+    return asyncio.ensure_future(conn._execute(_with_tuples, conn._conn, fn))
+
+
+def read_at_once(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+    """Run `fn(connection)`, a synchronous function doing a few small reads, at once on
+    the event loop's thread, as `conn` runs a SELECT: within INLINE_READ_BUDGET, on the
+    connection `conn` keeps for that; if the budget runs out (or the database is busy)
+    `fn` is abandoned and run again on the reader's thread. For a report the caller
+    knows to be small; `read_in_thread` is for the others, which would only be
+    interrupted and redone. Rows come back as plain tuples; `fn` must only read (it may
+    run twice), and must not keep the connection or its cursors once it returns."""
+    if isinstance(conn, _InlineConnection):
+        return _inline(conn, fn)
+    if isinstance(conn, _ReadConnection):
+        return conn.read_at_once(fn)
+    return asyncio.ensure_future(conn._execute(_with_tuples, conn._conn, fn))
+
+
+def _inline(conn: _InlineConnection, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+    done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    try:
+        done.set_result(_with_tuples(conn._conn, fn))
+    except Exception as exc:
+        done.set_exception(exc)
+    return done
+
+
+def _with_tuples(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    factory = connection.row_factory
+    connection.row_factory = None
+    try:
+        return fn(connection)
+    finally:
+        connection.row_factory = factory
 
 
 class _Batch:
@@ -322,8 +403,10 @@ class Database:
 
     A file database has a second connection for `conn`: reads never wait for the writer
     (WAL) and see only committed rows; a SELECT runs inline within INLINE_READ_BUDGET and
-    on the reader's thread beyond it. An in-memory database is one connection, used
-    inline for reads too: its reads see uncommitted rows of the open batch."""
+    on the reader's thread beyond it. A report of several queries runs them in one
+    function: `read_in_thread` (on the reader's thread), or `read_at_once` when small.
+    An in-memory database is one connection, used inline for reads too: its reads see
+    uncommitted rows of the open batch."""
 
     def __init__(
         self,
@@ -398,6 +481,16 @@ class Database:
     def conn(self) -> aiosqlite.Connection:
         """The connection for reads (writes go through `transaction()`)."""
         return self._reader
+
+    def read_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+        """`fn(connection)`, several reads in one trip to the reader's thread (see the
+        module's `read_in_thread`): for reports, not tried inline first."""
+        return read_in_thread(self._reader, fn)
+
+    def read_at_once(self, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+        """`fn(connection)`, a few small reads at once on the event loop's thread within
+        the inline budget, else on the reader's thread (see the module's `read_at_once`)."""
+        return read_at_once(self._reader, fn)
 
     async def close(self) -> None:
         """Commit what is pending, then close (waits for a running transaction to finish)."""

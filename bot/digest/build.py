@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from bot.digest.data import DigestData, Window
 from bot.digest.gates import (
@@ -36,10 +36,12 @@ from bot.digest.scores import (
     numeric_answers,
     question_estimate,
     question_scores,
+    scaled_answers,
     score_kind,
 )
 from storage.models import Comment, PeriodCounts
 from surveys import periods, scoring
+from surveys.periods import PeriodSpan
 from surveys.schema import Audience, Question, QuestionType, SurveyDefinition
 
 COMMENT_LIMIT = 3
@@ -47,7 +49,6 @@ COMMENT_MAX_CHARS = 280
 ELLIPSIS = "…"
 ROLE_ORDER = ("employee", "contractor", "supplier")
 
-_SPACES = re.compile(r"\s+")
 _TRAILING = ",;:–—-("
 
 
@@ -63,7 +64,7 @@ def build_digest(
 ) -> Digest:
     """Turn aggregate data into a Digest, scoring with surveys.scoring (no I/O)."""
     audience = subject.audience
-    span = periods.span(period_key)
+    span, previous_span, trend_spans = _spans(period_key)
     counts = data.period.counts
     block = closed_block(period_key, in_progress=in_progress)
     _check_block(data.block, block)
@@ -81,10 +82,13 @@ def build_digest(
     current_distributions = current.distributions if current is not None else {}
 
     headline = headline_question(definition, audience)
-    scores = question_scores(definition, current_distributions, previous_distributions)
+    current_answers = scaled_answers(definition, current_distributions)
+    scores = question_scores(
+        definition, current_answers, scaled_answers(definition, previous_distributions)
+    )
+    strongest, weakest = extremes(definition, current_answers, headline, scores)
     if headline is not None:  # the headline first, the rest in survey order
         scores.sort(key=lambda s: s.question_id != headline.id)
-    strongest, weakest = extremes(definition, current_distributions, headline)
     shown = scores_gate.shown and not nothing_to_report(counts)
 
     return Digest(
@@ -92,7 +96,7 @@ def build_digest(
         survey_id=definition.id,
         survey_version=definition.version,
         period=span,
-        previous_period=periods.span(periods.previous(period_key)),
+        previous_period=previous_span,
         block=block,
         previous_block=block.previous(),
         in_progress=in_progress,
@@ -109,16 +113,27 @@ def build_digest(
         scores=tuple(scores) if shown else (),
         strongest=strongest if shown else None,
         weakest=weakest if shown else None,
-        distribution=headline_distribution(headline, current_distributions) if shown else None,
+        distribution=headline_distribution(headline, current_answers) if shown else None,
         choices=choice_counts(definition, current_distributions) if shown else (),
         comments_gate=comments_gate,
         comments=_comments(definition, data.comments) if comments_gate.shown else (),
         roles=_roles(audience, scores_gate, current, data, headline, anonymity_min, by_week)
         if shown
         else (),
-        trend=_trend(audience, period_key, headline, data.trend, anonymity_min),
+        trend=_trend(audience, trend_spans, headline, data.trend, anonymity_min),
         open_invites=data.open_invites,
         nothing_to_report=nothing_to_report(counts),
+    )
+
+
+@lru_cache(maxsize=64)
+def _spans(period_key: str) -> tuple[PeriodSpan, PeriodSpan, tuple[PeriodSpan, ...]]:
+    """The spans of the period, of the one before, and of the TREND_PERIODS ending with it
+    (the same for every subject's digest of a period: computed once)."""
+    return (
+        periods.span(period_key),
+        periods.span(periods.previous(period_key)),
+        tuple(periods.span(key) for key in periods.last_n(period_key, TREND_PERIODS)),
     )
 
 
@@ -157,7 +172,7 @@ def _ratio(part: int, whole: int) -> float | None:
 def clip(text: str, limit: int = COMMENT_MAX_CHARS) -> tuple[str, bool]:
     """Whitespace collapsed to single spaces, and cut at a word boundary with "…" when longer
     than `limit` characters (the ellipsis included). Returns (text, whether it was cut)."""
-    flat = _SPACES.sub(" ", text).strip()
+    flat = " ".join(text.split())  # runs of whitespace as one space, ends trimmed
     if len(flat) <= limit:
         return flat, False
     room = flat[: limit - len(ELLIPSIS) + 1]
@@ -177,7 +192,7 @@ def _comments(
     flat: list[tuple[Comment, str]] = []
     seen: set[str] = set()
     for candidate in comments:
-        text = _SPACES.sub(" ", candidate.text).strip()
+        text = " ".join(candidate.text.split())  # whitespace runs as one space
         if text and text.casefold() not in seen:
             seen.add(text.casefold())
             flat.append((candidate, text))
@@ -236,20 +251,22 @@ def _roles(
 
 def _trend(
     audience: Audience,
-    period_key: str,
+    spans: Sequence[PeriodSpan],
     headline: Question | None,
     trend: Mapping[str, Mapping[float, int]],
     anonymity_min: int,
 ) -> tuple[TrendPoint, ...]:
-    """The headline score per period; internal periods below the threshold are gaps, so a
-    week is plotted only when it has `anonymity_min` answers of its own (each one a
-    completed response: never more than the week's completed responses)."""
-    if headline is None or headline.scale is None:
+    """The headline score per period (`spans`: the TREND_PERIODS ending with the digest's);
+    internal periods below the threshold are gaps, so a week is plotted only when it has
+    `anonymity_min` answers of its own (each one a completed response: never more than
+    the week's completed responses)."""
+    scale = headline.scale if headline is not None else None
+    if headline is None or scale is None:
         return ()
     points = []
-    for key in periods.last_n(period_key, TREND_PERIODS):
-        answers = numeric_answers(trend.get(key), headline.scale)
+    for span in spans:
+        answers = numeric_answers(trend.get(span.key), scale)
         enough = audience is Audience.EXTERNAL or sum(answers.values()) >= anonymity_min
         estimate = question_estimate(headline, answers) if enough else None
-        points.append(TrendPoint(periods.span(key), estimate))
+        points.append(TrendPoint(span, estimate))
     return tuple(points)

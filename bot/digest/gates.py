@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from bot.digest.data import DigestData, Window
 from bot.digest.model import BLOCK_PERIODS, Basis, Block, Comparison, Gate, week_index
@@ -104,6 +105,7 @@ def needs_block(
     return audience is Audience.INTERNAL and period_completed < max(anonymity_min, comments_min)
 
 
+@lru_cache(maxsize=64)
 def closed_block(period_key: str, *, in_progress: bool = False) -> Block:
     """The block the anonymity fallback of a weekly digest shows: the latest one whose
     weeks have all ended by the end of the period (by now, when it is `in_progress`).

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from storage.models import PeriodCounts
 from surveys.periods import PeriodSpan, span, week_key
@@ -81,9 +82,8 @@ class Block:
     @classmethod
     def at(cls, index: int) -> Block:
         """The block with this index."""
-        start = BLOCK_EPOCH + timedelta(weeks=BLOCK_PERIODS * index)
-        weeks = tuple(week_key(start + timedelta(weeks=i)) for i in range(BLOCK_PERIODS))
-        return cls(index, weeks, start, start + timedelta(weeks=BLOCK_PERIODS, days=-1))
+        block = _block_at(index)
+        return block if cls is Block else cls(block.index, block.weeks, block.start, block.end)
 
     @classmethod
     def containing(cls, period_key: str) -> Block:
@@ -103,6 +103,14 @@ class Block:
     def last_week(self) -> int:
         """The ISO week number of the last week."""
         return self.end.isocalendar()[1]
+
+
+@lru_cache(maxsize=256)
+def _block_at(index: int) -> Block:
+    """Block `index` (immutable, so made once: every digest asks for the same few)."""
+    start = BLOCK_EPOCH + timedelta(weeks=BLOCK_PERIODS * index)
+    weeks = tuple(week_key(start + timedelta(weeks=i)) for i in range(BLOCK_PERIODS))
+    return Block(index, weeks, start, start + timedelta(weeks=BLOCK_PERIODS, days=-1))
 
 
 def week_index(period_key: str) -> int:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context
-from jinja2.runtime import Context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, meta, pass_context
+from jinja2.environment import TemplateModule
+from jinja2.runtime import Context, Macro, missing
 
 from bot.digest.model import Digest, Distribution, ScoreKind
 from surveys.periods import PeriodSpan
@@ -64,9 +65,10 @@ def format_number(value: float, digits: int = 0, lang: str = "en") -> str:
     """A number rounded to `digits` decimals, with a decimal comma in Polish and a real
     minus sign; a value that rounds to zero never shows as "-0"."""
     text = f"{value:.{digits}f}"
-    if text.startswith("-"):
+    if text[:1] == "-":
         text = text[1:] if float(text) == 0 else MINUS + text[1:]
-    return text.replace(".", ",") if normalize_lang(lang) == "pl" else text
+    # normalize_lang(lang) == "pl", for the one language it is true of.
+    return text.replace(".", ",") if lang == "pl" else text
 
 
 def format_signed(value: float, digits: int = 0, lang: str = "en") -> str:
@@ -137,11 +139,36 @@ def score_digits(kind: ScoreKind | str) -> int:
     return _DIGITS[ScoreKind(kind)]
 
 
+def _score_format(kind: ScoreKind | str) -> tuple[int, str]:
+    """(score_digits(kind), the unit after the number): "%" for percents, else none."""
+    try:
+        found = _SCORE_FORMATS.get(kind)
+    except TypeError:  # unhashable: let ScoreKind say what is wrong with it
+        found = None
+    if found is None:
+        kind = ScoreKind(kind)
+        found = _DIGITS[kind], "%" if kind is ScoreKind.PERCENT else ""
+    return found
+
+
+# By kind, and by its text: a template passes either ("percent" or s.kind).
+_SCORE_FORMATS: dict[str, tuple[int, str]] = {
+    kind.value: (digits, "%" if kind is ScoreKind.PERCENT else "")
+    for kind, digits in _DIGITS.items()
+}
+
+
 # ------------------------------------------------------------------ Jinja filters
 
 
 def _lang(context: Context) -> str:
-    return normalize_lang(str(context.get("lang", "en")))
+    """normalize_lang(str(context.get("lang", "en"))), written out: every filter asks."""
+    found = context.vars.get("lang", missing)
+    if found is missing:
+        found = context.parent.get("lang", "en")
+    if found.__class__ is str and found in LANGS:
+        return found
+    return normalize_lang(str(found))
 
 
 @pass_context
@@ -151,28 +178,30 @@ def _num(context: Context, value: float, digits: int = 0) -> str:
 
 @pass_context
 def _score(context: Context, estimate: Estimate, kind: ScoreKind | str) -> str:
-    kind = ScoreKind(kind)
-    text = format_number(estimate.value, score_digits(kind), _lang(context))
-    return text + "%" if kind is ScoreKind.PERCENT else text
+    digits, unit = _score_format(kind)
+    return format_number(estimate.value, digits, _lang(context)) + unit
 
 
 @pass_context
 def _interval(context: Context, estimate: Estimate, kind: ScoreKind | str) -> str:
     """ "3.8–4.6"; spaced around the dash when a bound is negative ("−30 – −5")."""
-    kind = ScoreKind(kind)
-    lang, digits = _lang(context), score_digits(kind)
+    digits, unit = _score_format(kind)
+    lang = _lang(context)
     low = format_number(estimate.low, digits, lang)
     high = format_number(estimate.high, digits, lang)
-    unit = "%" if kind is ScoreKind.PERCENT else ""
-    sep = f" {DASH} " if MINUS in low + high else DASH
+    sep = f" {DASH} " if MINUS in low or MINUS in high else DASH
     return f"{low}{sep}{high}{unit}"
 
 
 @pass_context
 def _delta(context: Context, value: Change | float, digits: int = 0) -> str:
-    """ "▲ +12", "▼ −0.3" or "= 0"."""
+    """ "▲ +12", "▼ −0.3" or "= 0" (`arrow` and `format_signed`, rounding once)."""
     delta = value.delta if isinstance(value, Change) else float(value)
-    return f"{arrow(delta, digits)} {format_signed(delta, digits, _lang(context))}"
+    text = format_number(delta, digits, _lang(context))
+    rounded = round(delta, digits)
+    if rounded > 0:
+        return f"▲ +{text}"
+    return f"▼ {text}" if rounded < 0 else f"= {text}"
 
 
 @pass_context
@@ -230,6 +259,65 @@ def _bars(context: Context, distribution: Distribution) -> str:
     )
 
 
+def _digits(kind: ScoreKind | str) -> int:
+    return _score_format(kind)[0]
+
+
+class _Context(Context):
+    """Jinja2's template context, calling macros directly: `Context.call` first looks for
+    pass_context and friends, which a macro never has, and a digest calls dozens of
+    macros (every other call goes the usual way)."""
+
+    def call(__self, __obj: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if __obj.__class__ is not Macro:
+            return super().call(__obj, *args, **kwargs)
+        # What Context.call does for a macro: drop the loop and block variables meant for
+        # pass_context callables, call, and turn a StopIteration into an undefined.
+        kwargs.pop("_block_vars", None)
+        kwargs.pop("_loop_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+
+
+class _Template(Template):
+    """A Jinja2 template whose module (what `{% import ... with context %}` and `labels`
+    make of it) is made once per language when the template reads no variable but
+    `lang`, as the `_labels` macros do: every digest imports them, and making their
+    module anew takes a good part of a render. Identical output: nothing else from the
+    importing template's context can reach the macros (checked on the template's source).
+    """
+
+    def make_module(
+        self,
+        vars: dict[str, Any] | None = None,
+        shared: bool = False,
+        locals: Mapping[str, Any] | None = None,
+    ) -> TemplateModule:
+        lang = vars.get("lang") if vars else None
+        if lang.__class__ is str and lang in LANGS and _reads_only_lang(self):
+            return _language_module(self, lang)
+        return super().make_module(vars, shared, locals)
+
+
+@cache
+def _reads_only_lang(template: Template) -> bool:
+    """Whether the template reads no variable of its context but `lang`."""
+    env, name = template.environment, template.name
+    if env.loader is None or name is None:
+        return False
+    source = env.loader.get_source(env, name)[0]
+    return meta.find_undeclared_variables(env.parse(source)) <= {"lang"}
+
+
+@cache
+def _language_module(template: Template, lang: str) -> TemplateModule:
+    return Template.make_module(template, {"lang": lang})
+
+
 @cache
 def environment() -> Environment:
     """The Jinja2 environment of the digest templates (autoescape on, strict undefined)."""
@@ -244,6 +332,8 @@ def environment() -> Environment:
         # a stat() per template per render for nothing.
         auto_reload=False,
     )
+    env.template_class = _Template
+    env.context_class = _Context
     filters: dict[str, Callable[..., Any]] = {
         "num": _num,
         "score": _score,
@@ -256,7 +346,7 @@ def environment() -> Environment:
         "text": _text,
         "question": _question,
         "week_no": week_number,
-        "digits": score_digits,
+        "digits": _digits,
         "bars": _bars,
     }
     env.filters.update(filters)

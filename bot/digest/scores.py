@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.digest.data import QuestionDistributions
@@ -38,10 +38,24 @@ def numeric_answers(
 ) -> dict[int, int]:
     """The whole-number answers within the scale (anything else cannot be scored)."""
     result: dict[int, int] = {}
-    for value, count in (distribution or {}).items():
+    if not distribution:
+        return result
+    low, high = scale
+    for value, count in distribution.items():
+        # Fast paths for the int and float keys the aggregate queries give (a digest
+        # scores thousands of distributions); anything else takes the general one.
+        if value.__class__ is int:
+            if low <= value <= high and count > 0:
+                result[value] = result.get(value, 0) + count
+            continue
+        if value.__class__ is float:
+            if value.is_integer() and low <= value <= high and count > 0:
+                key = int(value)
+                result[key] = result.get(key, 0) + count
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        if float(value).is_integer() and scale[0] <= value <= scale[1] and count > 0:
+        if float(value).is_integer() and low <= value <= high and count > 0:
             result[int(value)] = result.get(int(value), 0) + count
     return result
 
@@ -74,34 +88,56 @@ def _favourable_successes(distribution: Mapping[int, int]) -> tuple[int, int]:
     return sum(c for v, c in distribution.items() if v >= FAVOURABLE_FROM), n
 
 
+def scaled_answers(
+    definition: SurveyDefinition, distributions: QuestionDistributions
+) -> dict[str, dict[int, int]]:
+    """`numeric_answers` of every scaled question (empty for one without answers): what
+    `question_scores`, `extremes` and `headline_distribution` score, worked out once."""
+    result: dict[str, dict[int, int]] = {}
+    for question in definition.questions:
+        scale = question.scale
+        if scale is not None:
+            result[question.id] = numeric_answers(distributions.get(question.id), scale)
+    return result
+
+
 def question_scores(
     definition: SurveyDefinition,
-    current: QuestionDistributions,
-    previous: QuestionDistributions,
+    current: Mapping[str, Mapping[int, int]],
+    previous: Mapping[str, Mapping[int, int]],
 ) -> list[Score]:
-    """Each scaled question with answers, scored, with its change since `previous`."""
+    """Each scaled question with answers, scored, with its change since `previous`
+    (`current` and `previous` as `scaled_answers` gives them)."""
     scores: list[Score] = []
+    empty: dict[int, int] = {}
     for question in definition.questions:
         scale = question.scale
         if scale is None:
             continue
-        now = numeric_answers(current.get(question.id), scale)
-        before = numeric_answers(previous.get(question.id), scale)
-        estimate = question_estimate(question, now)
-        if estimate is None:
-            continue
+        now = current.get(question.id, empty)
+        before = previous.get(question.id, empty)
         kind = score_kind(question)
         favourable: scoring.Estimate | None = None
         favourable_change: scoring.Change | None = None
         buckets: scoring.NpsCounts | None = None
         if kind is ScoreKind.NPS:
+            # `question_estimate`, keeping the buckets it splits the answers into.
             buckets = scoring.nps_buckets(now)
+            estimate = scoring.nps(*buckets)
+            if estimate is None:
+                continue
             change = scoring.nps_change(scoring.nps_buckets(before), buckets)
         elif kind is ScoreKind.PERCENT:
+            estimate = scoring.csat(now)
+            if estimate is None:
+                continue
             change = scoring.proportion_change(
                 *_favourable_successes(before), *_favourable_successes(now)
             )
         else:
+            estimate = scoring.mean(now, value_range=scale)
+            if estimate is None:
+                continue
             change = scoring.mean_change(before, now)
             if question.type is QuestionType.RATING:
                 favourable = scoring.favourable(now, threshold=FAVOURABLE_FROM)
@@ -126,20 +162,29 @@ def question_scores(
 
 
 def extremes(
-    definition: SurveyDefinition, current: QuestionDistributions, headline: Question | None
+    definition: SurveyDefinition,
+    current: Mapping[str, Mapping[int, int]],
+    headline: Question | None,
+    scores: Sequence[Score] = (),
 ) -> tuple[RankedQuestion | None, RankedQuestion | None]:
-    """The strongest and weakest rating/effort question by mean, as a share of its scale.
+    """The strongest and weakest rating/effort question by mean, as a share of its scale
+    (`current` as `scaled_answers` gives it; the means of `scores`, the `question_scores`
+    of the same answers, are reused).
 
     The headline is left out (it leads the digest anyway); none when fewer than two
     questions have answers or they all sit at the same point."""
+    means = {s.question_id: s.estimate for s in scores if s.kind is ScoreKind.MEAN}
     ranked: list[RankedQuestion] = []
+    empty: dict[int, int] = {}
     for question in definition.questions:
         scale = question.scale
         if scale is None or question.type is QuestionType.NPS:
             continue
         if headline is not None and question.id == headline.id:
             continue
-        estimate = scoring.mean(numeric_answers(current.get(question.id), scale), value_range=scale)
+        estimate = means.get(question.id)
+        if estimate is None:
+            estimate = scoring.mean(current.get(question.id, empty), value_range=scale)
         if estimate is None:
             continue
         position = (estimate.value - scale[0]) / (scale[1] - scale[0])
@@ -158,13 +203,14 @@ def extremes(
 
 
 def headline_distribution(
-    headline: Question | None, current: QuestionDistributions
+    headline: Question | None, current: Mapping[str, Mapping[int, int]]
 ) -> Distribution | None:
-    """The headline's answers as bars, highest value first (None without answers)."""
+    """The headline's answers as bars, highest value first (None without answers;
+    `current` as `scaled_answers` gives it)."""
     if headline is None or headline.scale is None:
         return None
     low, high = headline.scale
-    answers = numeric_answers(current.get(headline.id), headline.scale)
+    answers = current.get(headline.id)
     if not answers:
         return None
     bars = scoring.distribution_bars(answers, list(range(high, low - 1, -1)))

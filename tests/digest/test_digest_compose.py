@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
 
 from bot.digest import chart
+from bot.digest import compose as compose_module
 from bot.digest.compose import compose_digest
 from bot.digest.model import Basis, Comparison, Digest, TrendPoint
 from bot.digest.render import plain_text, render_html
 from storage.db import Database
 from storage.invites import create_invite
 from storage.members import record_invitation, register_member
-from storage.models import InviteKind, MemberRole, Subject
+from storage.models import InviteKind, MemberRole, Subject, SubjectKind
+from storage.subjects import add_subject
 from surveys import periods
 
 SECRET = b"digest-test-secret"
@@ -344,3 +348,88 @@ async def test_a_digest_takes_a_fixed_number_of_queries(
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     # counts x2, open invites, distributions x2, comments, invited, roles x2, trend
     assert len(selects) == 10, selects
+
+
+async def _fill_for_every_basis(db: Database) -> tuple[Subject, Subject, Subject]:
+    """A department with a full week (roles, comments, a comparison), one pooled from its
+    block, and a product: the same rows whichever database they are written to."""
+    subjects = []
+    async with db.transaction() as conn:
+        for slug, kind, survey in (
+            ("sales", SubjectKind.DEPARTMENT, "internal"),
+            ("quiet", SubjectKind.DEPARTMENT, "internal"),
+            ("kettle", SubjectKind.PRODUCT, "external"),
+        ):
+            subject = await add_subject(
+                conn, slug=slug, kind=kind, names={"en": slug}, survey_id=survey, now=NOW
+            )
+            invite = InviteKind.BUYER if survey == "external" else InviteKind.EMPLOYEE
+            await create_invite(
+                conn,
+                SECRET,
+                kind=invite,
+                subject_id=subject.id,
+                role=None,
+                max_uses=None,
+                expires_at=None,
+                created_by=None,
+                now=NOW,
+            )
+            subjects.append(subject)
+        for telegram_id in range(1, 9):
+            await register_member(
+                conn, telegram_id, role=MemberRole.CONTRACTOR, department_id=None, now=NOW
+            )
+            await record_invitation(conn, telegram_id, week_key=W48, source="pulse")
+    sales, quiet, kettle = subjects
+    respond = Respond(db)
+    await respond(sales, internal_answers(4, text="Answers fast"), role="employee", times=5)
+    await respond(sales, internal_answers(2, text="Slow"), role="supplier", times=5)
+    await respond(sales, internal_answers(5), week=W47, times=6)
+    await respond(quiet, internal_answers(5, text="Fine"), week="2026-W46", times=3)
+    await respond(quiet, internal_answers(3, text="Meh"), times=3)
+    await respond(kettle, {"nps": 10, "csat": 5, "effort": 7}, times=4)
+    await respond(kettle, {"nps": 3, "nps_detractor": "Broke", "csat": 2}, times=2)
+    await respond(kettle, {"nps": 9, "csat": 4}, week=W47, times=3)
+    return sales, quiet, kettle
+
+
+@pytest.mark.parametrize("inline_responses", [0, 1000])
+async def test_a_file_database_composes_the_same_digests_inline_or_on_the_readers_thread(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inline_responses: int
+) -> None:
+    """On a file database a digest's queries run at once on the loop's thread (few
+    responses) or in one trip to the reader's thread (many: here all, or none); on an
+    in-memory one inline. The digests are the same."""
+    monkeypatch.setattr(compose_module, "INLINE_RESPONSES", inline_responses)
+    file_db = await Database.open(tmp_path / "feedbot.sqlite3")
+    try:
+        in_memory = await _fill_for_every_basis(db)
+        on_file = await _fill_for_every_basis(file_db)
+        on_thread: list[tuple[str, int]] = []
+        reported = 0
+        # The reader's thread connection: every statement run there, and where it ran.
+        await file_db.conn.set_trace_callback(
+            lambda sql: on_thread.append((sql, threading.get_ident()))
+        )
+        for memory_subject, file_subject in zip(in_memory, on_file, strict=True):
+            for period in (W48, W47):
+                expected = await compose(db, memory_subject, period)
+                got = await compose(file_db, file_subject, period)
+                assert got == expected
+                reported += not expected.nothing_to_report
+                for lang in ("en", "pl"):
+                    assert render_html(got, lang) == render_html(expected, lang)
+        await file_db.conn.set_trace_callback(None)  # type: ignore[arg-type]
+        if inline_responses:
+            assert on_thread == []
+        else:  # every trend query, for one, and none of them on the loop's thread
+            trends = [sql for sql, _ in on_thread if "GROUP BY r.week_key, a.number" in sql]
+            assert len(trends) == reported == 5
+            assert threading.get_ident() not in {thread for _, thread in on_thread}
+        sales = await compose(file_db, on_file[0])
+        assert sales.roles and sales.comments and sales.comparison is Comparison.SHOWN
+        assert sales.invited == 8 and sales.open_invites == 1
+        assert (await compose(file_db, on_file[1])).scores_gate.basis is Basis.BLOCK
+    finally:
+        await file_db.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import pytest
 
 from storage.aggregates import (
+    Reads,
     answered_counts,
     comments,
     distributions,
@@ -293,3 +295,55 @@ async def test_digest_queries_search_indexes_instead_of_scanning_tables(
         # The first table searched is narrowed by the weeks asked for.
         first = next(step for step in plan if step.startswith("SEARCH"))
         assert "week_key=?" in first, (statement, plan)
+
+
+async def test_reads_give_what_the_coroutines_give(db: Database, dataset: Subject) -> None:
+    """aggregates.Reads (for a function run by storage.db.read_in_thread, rows as tuples):
+    the same SQL and the same results as the coroutine functions."""
+    weeks, statuses = [W47, W48], ("completed", "partial")
+    sid = dataset.id
+
+    def everything(conn: sqlite3.Connection) -> list[object]:
+        reads = Reads(conn)
+        return [
+            reads.period_counts(sid, weeks),
+            reads.period_counts(sid, []),
+            reads.distributions(sid, weeks),
+            reads.distributions(sid, [W48], statuses=statuses, role="employee"),
+            reads.distributions(sid, []),
+            reads.answered_counts(sid, weeks),
+            reads.role_counts(sid, [W48], statuses=statuses),
+            reads.distributions_by_role(sid, weeks),
+            reads.comments(sid, weeks, limit=10),
+            reads.comments(sid, [W48], metrics=("comment",), question_ids=["comment"], limit=1),
+            reads.comments(sid, [W48], metrics=(), limit=1),
+            reads.trend(sid, [W46, W47, W48], "reliability"),
+            reads.trend(sid, [W48], "reliability", statuses=()),
+            reads.invited_members(sid, weeks),
+            reads.invited_members(sid, []),
+        ]
+
+    conn = db.conn
+    expected = [
+        await period_counts(conn, sid, weeks),
+        await period_counts(conn, sid, []),
+        await distributions(conn, sid, weeks),
+        await distributions(conn, sid, [W48], statuses=statuses, role="employee"),
+        await distributions(conn, sid, []),
+        await answered_counts(conn, sid, weeks),
+        await role_counts(conn, sid, [W48], statuses=statuses),
+        await distributions_by_role(conn, sid, weeks),
+        await comments(conn, sid, weeks, limit=10),
+        await comments(conn, sid, [W48], metrics=("comment",), question_ids=["comment"], limit=1),
+        await comments(conn, sid, [W48], metrics=(), limit=1),
+        await trend(conn, sid, [W46, W47, W48], "reliability"),
+        await trend(conn, sid, [W48], "reliability", statuses=()),
+        await invited_members(conn, sid, weeks),
+        await invited_members(conn, sid, []),
+    ]
+    assert expected[0] == PeriodCounts(6, 4, 1) and expected[11][W48] == {4: 2, 2: 1}
+    got = await db.read_in_thread(everything)
+    assert got == expected
+    reliability = got[2]
+    assert isinstance(reliability, dict)
+    assert all(type(value) is int for value in reliability["reliability"])

@@ -1,0 +1,208 @@
+"""storage.db.read_in_thread: a report's reads in one trip to the reader's thread, never
+tried inline on the event loop first (and so never interrupted and redone there); and
+storage.db.read_at_once: a small report's reads inline, within the inline read budget."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from storage.db import Database, read_at_once, read_in_thread
+
+# Long enough to stall the loop visibly if it ran there, far over the inline budget.
+_SLOW_READ = (
+    "SELECT COUNT(*) FROM (WITH RECURSIVE c (n) AS"
+    " (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?) SELECT n FROM c)"
+)
+LIMIT = 5.0
+
+
+async def _fill(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE t (x INTEGER PRIMARY KEY, v TEXT)")
+        await conn.execute("INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+
+
+def _rows_and_thread(conn: sqlite3.Connection) -> tuple[list[object], list[object], int]:
+    first = conn.execute("SELECT x, v FROM t ORDER BY x").fetchall()
+    second = conn.execute("SELECT COUNT(*) FROM t").fetchall()
+    return first, second, threading.get_ident()
+
+
+async def test_a_file_database_runs_the_function_on_the_readers_thread(
+    file_db: Database,
+) -> None:
+    await _fill(file_db)
+    first, second, thread = await file_db.read_in_thread(_rows_and_thread)
+    assert first == [(1, "one"), (2, "two")] and second == [(2,)]
+    assert all(type(row) is tuple for row in first)  # plain tuples, not sqlite3.Row
+    assert thread != threading.get_ident()
+    # The reader's own rows are sqlite3.Row again afterwards, inline or on its thread.
+    async with file_db.conn.execute("SELECT v FROM t WHERE x = 1") as cursor:
+        assert (await cursor.fetchone())["v"] == "one"
+    await file_db.conn.execute("PRAGMA user_version")  # a statement on the thread
+    async with file_db.conn.execute("SELECT v FROM t WHERE x = 2") as cursor:
+        assert (await cursor.fetchone())["v"] == "two"
+
+
+async def test_the_module_function_takes_database_conn(file_db: Database) -> None:
+    await _fill(file_db)
+    first, _, thread = await read_in_thread(file_db.conn, _rows_and_thread)
+    assert first == [(1, "one"), (2, "two")] and thread != threading.get_ident()
+
+
+async def test_the_job_is_queued_before_it_is_awaited(file_db: Database) -> None:
+    await _fill(file_db)
+    started = threading.Event()
+
+    def mark(conn: sqlite3.Connection) -> int:
+        started.set()
+        return int(conn.execute("SELECT COUNT(*) FROM t").fetchone()[0])
+
+    job = file_db.read_in_thread(mark)
+    # Not awaited yet: the reader's thread has it anyway (waiting here blocks the loop,
+    # which is the point: nothing on the loop needs to run for the job to start).
+    assert await asyncio.to_thread(started.wait, LIMIT)
+    assert await job == 2
+
+
+async def test_a_slow_report_runs_once_and_off_the_loop(file_db: Database) -> None:
+    await _fill(file_db)
+    rows = 250_000
+    plain = sqlite3.connect(":memory:")
+    while True:  # sized so that, on the loop, it would stall it at least 0.1 s
+        started = time.perf_counter()
+        plain.execute(_SLOW_READ, (rows,)).fetchone()
+        if time.perf_counter() - started >= 0.1:
+            break
+        rows *= 2
+    plain.close()
+    calls: list[int] = []
+
+    def slow(conn: sqlite3.Connection) -> int:
+        calls.append(1)
+        return int(conn.execute(_SLOW_READ, (rows,)).fetchone()[0])
+
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    try:
+        async with asyncio.timeout(LIMIT):
+            assert await file_db.read_in_thread(slow) == rows
+    finally:
+        ticker.cancel()
+        await asyncio.gather(ticker, return_exceptions=True)
+    assert calls == [1]  # not interrupted and redone
+    assert len(gaps) >= 10 and max(gaps) < 0.02, max(gaps, default=None)
+
+
+async def test_an_error_reaches_the_caller_and_the_reader_stays_usable(
+    file_db: Database,
+) -> None:
+    await _fill(file_db)
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("SELECT x FROM nowhere")
+
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await file_db.read_in_thread(broken)
+    first, _, _ = await file_db.read_in_thread(_rows_and_thread)
+    assert first == [(1, "one"), (2, "two")]
+    async with file_db.conn.execute("SELECT v FROM t WHERE x = 1") as cursor:
+        assert (await cursor.fetchone())["v"] == "one"
+
+
+async def test_an_in_memory_database_runs_it_inline(db: Database) -> None:
+    await _fill(db)
+    first, second, thread = await db.read_in_thread(_rows_and_thread)
+    assert first == [(1, "one"), (2, "two")] and second == [(2,)]
+    assert thread == threading.get_ident()
+    async with db.conn.execute("SELECT v FROM t WHERE x = 1") as cursor:
+        assert (await cursor.fetchone())["v"] == "one"
+    with pytest.raises(sqlite3.OperationalError):
+        await db.read_in_thread(lambda conn: conn.execute("SELECT * FROM nowhere"))
+
+
+@pytest.mark.parametrize("which", ["memory", "file"])
+async def test_inside_a_transaction_it_sees_the_blocks_own_writes(
+    db: Database, file_db: Database, which: str
+) -> None:
+    database = db if which == "memory" else file_db
+    await _fill(database)
+
+    def count(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT COUNT(*) FROM t").fetchone()[0])
+
+    async with database.transaction() as conn:
+        await conn.execute("INSERT INTO t VALUES (3, 'three')")
+        assert await read_in_thread(conn, count) == 3
+    assert await database.read_in_thread(count) == 3
+
+
+async def test_read_at_once_runs_a_small_report_on_the_loops_thread(file_db: Database) -> None:
+    await _fill(file_db)
+    first, second, thread = await file_db.read_at_once(_rows_and_thread)
+    assert first == [(1, "one"), (2, "two")] and second == [(2,)]
+    assert all(type(row) is tuple for row in first)
+    assert thread == threading.get_ident()
+    first, _, thread = await read_at_once(file_db.conn, _rows_and_thread)
+    assert first == [(1, "one"), (2, "two")] and thread == threading.get_ident()
+    # The inline connection gives sqlite3.Row again to plain SELECTs.
+    async with file_db.conn.execute("SELECT v FROM t WHERE x = 1") as cursor:
+        assert (await cursor.fetchone())["v"] == "one"
+
+
+async def test_read_at_once_moves_a_report_over_budget_to_the_readers_thread(
+    file_db: Database,
+) -> None:
+    await _fill(file_db)
+    rows = 2_000_000  # far more than INLINE_READ_BUDGET's worth
+    threads: list[int] = []
+
+    def slow(conn: sqlite3.Connection) -> int:
+        threads.append(threading.get_ident())
+        return int(conn.execute(_SLOW_READ, (rows,)).fetchone()[0])
+
+    started = time.perf_counter()
+    job = file_db.read_at_once(slow)
+    inline = time.perf_counter() - started
+    async with asyncio.timeout(LIMIT):
+        assert await job == rows
+    # Interrupted on the loop's thread within its budget, then done on the reader's.
+    assert threads[0] == threading.get_ident() and threads[1:] != []
+    assert threading.get_ident() not in threads[1:]
+    assert inline < 0.05, inline
+    first, _, _ = await file_db.read_at_once(_rows_and_thread)  # the quick path still works
+    assert first == [(1, "one"), (2, "two")]
+
+
+async def test_read_at_once_passes_other_errors_on_without_a_retry(file_db: Database) -> None:
+    await _fill(file_db)
+    calls: list[int] = []
+
+    def failing(conn: sqlite3.Connection) -> None:
+        calls.append(1)
+        raise ValueError("not a database problem")
+
+    with pytest.raises(ValueError, match="not a database problem"):
+        await file_db.read_at_once(failing)
+    assert calls == [1]
+
+
+async def test_read_at_once_on_an_in_memory_database_is_inline(db: Database) -> None:
+    await _fill(db)
+    first, _, thread = await db.read_at_once(_rows_and_thread)
+    assert first == [(1, "one"), (2, "two")] and thread == threading.get_ident()
