@@ -12,12 +12,17 @@ through the storage functions; the bulk of sessions, responses and answers is in
 with executemany on the same schema, the rows built as storage builds them (answers
 normalized by surveys.engine.answer_records from answer sets the engine accepted).
 
-Timed, page cache warm, median of `--repeat` runs:
+Timed, page cache warm, median of `--repeat` runs, the three taking turns:
 - feedbot: compose_digest (the aggregate queries through Database.conn, then scoring)
   and render_digest (Jinja2, Telegram HTML) for every subject for the last closed week,
-  in its owner's language (alternately English and Polish);
+  in its owner's language (alternately English and Polish), as the outbox sender's
+  drain makes them: up to CONCURRENT_CHATS digests at once, so that one digest's
+  queries (on the database's reader thread, where SQLite runs without the GIL) overlap
+  the scoring and rendering of another (on the event loop's thread);
+- one at a time: the same, each digest finished before the next begins, split into
+  its queries, scoring and rendering;
 - floor: the same SQL statements with the same parameters, recorded while feedbot ran,
-  executed with the plain sqlite3 module and fetched, nothing else.
+  executed one after another with the plain sqlite3 module and fetched, nothing else.
 With --chart the trend charts (matplotlib, drawn in a thread by the sender) are timed
 too, on their own line: they are pictures, not aggregates, so they are not in the ratio.
 """
@@ -343,7 +348,9 @@ class Measured:
     responses: int
     period_answers: int
     trend_answers: int
-    feedbot: float
+    feedbot: float  # CONCURRENT_CHATS at a time, as the sender composes them
+    sequential: float  # one digest after another
+    at_once: int  # digests in flight for `feedbot` (the sender's CONCURRENT_CHATS)
     floor: float
     queries: int
     per_subject_ms_p95: float
@@ -356,6 +363,7 @@ class Measured:
 
 async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
     """Generate (or reuse) the database, then time feedbot and the floor on it."""
+    from bot.delivery.sender import CONCURRENT_CHATS
     from bot.digest.compose import compose_digest
     from bot.digest.model import TREND_PERIODS
     from bot.digest.render import render_digest
@@ -377,43 +385,72 @@ async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
 
         split = Split()
 
-        async def all_digests(times: list[float] | None = None) -> list[Any]:
+        async def one_digest(n: int, subject: Any) -> tuple[Any, list[str], float]:
+            with Stopwatch() as one:
+                digest = await compose_digest(
+                    db.conn,
+                    subject,
+                    definitions[subject.id],
+                    period,
+                    anonymity_min=ANONYMITY_MIN,
+                    comments_min=COMMENTS_MIN,
+                    now=now,
+                    closed_only=False,
+                )
+                with Stopwatch() as rendering:
+                    text = render_digest(digest, "en" if n % 2 else "pl")
+            split.render += rendering.seconds
+            return digest, text, one.seconds
+
+        async def all_digests(
+            times: list[float] | None = None, texts: list[list[str]] | None = None
+        ) -> list[Any]:
+            """One after another: where each part of the time goes."""
             made = []
             for n, subject in enumerate(subjects):
-                with Stopwatch() as one:
-                    digest = await compose_digest(
-                        db.conn,
-                        subject,
-                        definitions[subject.id],
-                        period,
-                        anonymity_min=ANONYMITY_MIN,
-                        comments_min=COMMENTS_MIN,
-                        now=now,
-                        closed_only=False,
-                    )
-                    with Stopwatch() as rendering:
-                        render_digest(digest, "en" if n % 2 else "pl")
-                split.render += rendering.seconds
+                digest, text, seconds = await one_digest(n, subject)
                 if times is not None:
-                    times.append(one.seconds)
+                    times.append(seconds)
+                if texts is not None:
+                    texts.append(text)
                 made.append(digest)
             return made
+
+        async def as_the_sender() -> list[list[str]]:
+            """CONCURRENT_CHATS at a time, as the outbox sender's drain composes them."""
+            gate = asyncio.Semaphore(CONCURRENT_CHATS)
+
+            async def bounded(n: int, subject: Any) -> list[str]:
+                async with gate:
+                    return (await one_digest(n, subject))[1]
+
+            return await asyncio.gather(*(bounded(n, s) for n, s in enumerate(subjects)))
 
         # Warm-up run, recording every statement compose_digest sends (the floor's work):
         # through Database.conn, and on the reader's thread through read_in_thread.
         statements: list[tuple[str, tuple[Any, ...]]] = []
+        texts: list[list[str]] = []
         with recording(db.conn, statements):
-            digests = await all_digests()
+            digests = await all_digests(texts=texts)
+        if await as_the_sender() != texts:
+            raise AssertionError("digests made at once differ from those made one at a time")
         feedbot_runs: list[float] = []
+        sequential_runs: list[float] = []
+        floor_runs: list[float] = []
         per_subject: list[float] = []
         splits = []
+        _floor(path, statements)  # its warm-up
         with split.timing_scores():
-            for _ in range(repeat):
+            for _ in range(repeat):  # in turn, so that all three see the same machine
+                floor_runs.append(_floor(path, statements))
                 split.scores = split.render = 0.0
                 with Stopwatch() as run:
                     await all_digests(per_subject)
-                feedbot_runs.append(run.seconds)
+                sequential_runs.append(run.seconds)
                 splits.append((run.seconds, split.scores, split.render))
+                with Stopwatch() as run:
+                    await as_the_sender()
+                feedbot_runs.append(run.seconds)
         # The split of the median run: scoring (build_digest), rendering, the rest (queries).
         total, scores, rendered = sorted(splits)[(len(splits) - 1) // 2]
         chart_seconds = None
@@ -427,7 +464,6 @@ async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
         counts = await _counts(db, period, list(periods.last_n(period, TREND_PERIODS)))
     finally:
         await db.close()
-    floor_runs = [_floor(path, statements) for _ in range(repeat + 1)][1:]
     return Measured(
         shape=shape,
         path=path,
@@ -437,6 +473,8 @@ async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
         period_answers=counts[2],
         trend_answers=counts[3],
         feedbot=percentile(feedbot_runs, 50),
+        sequential=percentile(sequential_runs, 50),
+        at_once=CONCURRENT_CHATS,
         floor=percentile(floor_runs, 50),
         queries=len(statements),
         per_subject_ms_p95=1000 * percentile(per_subject, 95),
@@ -567,12 +605,14 @@ def report(results: Sequence[Measured], repeat: int) -> str:
             "answers in week",
             "in 12 weeks",
             "queries",
+            "floor s",
             "feedbot s",
+            "vs floor",
+            "one at a time s",
+            "vs floor",
             "= queries",
             "+ scoring",
             "+ render",
-            "floor s",
-            "vs floor",
             "queries vs floor",
             "ms/subject p95",
             "charts s",
@@ -587,21 +627,26 @@ def report(results: Sequence[Measured], repeat: int) -> str:
             m.period_answers,
             m.trend_answers,
             m.queries,
+            fmt(m.floor, 3),
             fmt(m.feedbot, 3),
+            ratio(m.feedbot, m.floor),
+            fmt(m.sequential, 3),
+            ratio(m.sequential, m.floor),
             fmt(m.queries_s, 3),
             fmt(m.scores_s, 3),
             fmt(m.render_s, 3),
-            fmt(m.floor, 3),
-            ratio(m.feedbot, m.floor),
             ratio(m.queries_s, m.floor),
             fmt(m.per_subject_ms_p95, 1),
             fmt(m.chart, 2) if m.chart is not None else "-",
         )
     table.notes.append(
-        "feedbot: compose_digest + render_digest per subject through Database.conn, split into"
+        "feedbot: compose_digest + render_digest for every subject through Database.conn,"
+        f" {results[-1].at_once} at a time as the outbox sender's drain runs them (the aggregate"
+        " queries on the reader's thread overlap the scoring and rendering of other digests"
+        " on the event loop's); one at a time: the same, one digest after another, split into"
         " queries (compose_digest minus build_digest), scoring (build_digest) and render"
         " (render_digest); floor: the same SQL statements with the same parameters (recorded"
-        " from feedbot's run), plain sqlite3, fetched, nothing else."
+        " from feedbot's run), plain sqlite3, one after another, fetched, nothing else."
     )
     if len(results) >= 2:
         small, big = results[0], results[-1]
@@ -624,6 +669,9 @@ def report(results: Sequence[Measured], repeat: int) -> str:
         f"target feedbot <= 1.5x floor at {fmt(biggest.answers)} answers:"
         f" {ratio(biggest.feedbot, biggest.floor)}"
         f" -> {verdict(biggest.feedbot <= 1.5 * biggest.floor)}"
+    )
+    table.notes.append(
+        f"one at a time (no overlap): {ratio(biggest.sequential, biggest.floor)} the floor"
     )
     table.notes.append(
         f"target whole run for {biggest.shape.subjects} subjects under a few (3) seconds:"

@@ -41,11 +41,13 @@ def test_digest_times_feedbot_beside_the_bare_sql(
     measured = asyncio.run(digest.measure(shape, repeat=1, chart=False))
     assert 2500 < measured.answers < 3500
     assert measured.queries > 0 and measured.floor > 0 and measured.feedbot > 0
+    assert measured.sequential > 0 and measured.at_once > 1
     assert measured.digests_with_scores > 0
     again = asyncio.run(digest.measure(shape, repeat=1, chart=False))
     assert again.generated_in is None  # the cached database was reused
     table = digest.report([measured], 1)
     assert "vs floor" in table and "target feedbot <= 1.5x floor" in table
+    assert "one at a time (no overlap)" in table
 
 
 def test_memory_measures_a_running_bot_per_session_count(
