@@ -129,7 +129,7 @@ async def _preview(
         except UnknownSurvey as exc:
             raise CommandError(str(exc)) from None
         digest = await compose_digest(
-            db.conn,
+            db,
             subject,
             definition,
             period,
