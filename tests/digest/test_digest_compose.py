@@ -37,7 +37,7 @@ async def compose(
     closed_only: bool = False,
 ) -> Digest:
     return await compose_digest(
-        db.conn,
+        db,
         subject,
         CATALOG.latest(subject.survey_id),
         period,
