@@ -160,8 +160,9 @@ async def export_units_csv(
     """An owner's export of an internal subject (surveys.anonymity): the completed
     responses of the shown `units` only, the set each unit's digest aggregates. A row
     names its unit (`unit_label`), not a time; its role only where the unit lets roles
-    through, its free text (any answer typed) only where it lets comments through; within a unit rows are
-    sorted by their cells, so their order says nothing about when they were given."""
+    through, its free text (any answer typed) only where it lets comments through;
+    within a unit rows are sorted by their cells, so their order says nothing about
+    when they were given."""
     writer = csv.writer(out)
     writer.writerow(["response_no", "period", "role", *question_ids])
     wanted = set(question_ids)
