@@ -95,6 +95,10 @@ def build_digest(
         block=block,
         previous_block=block.previous(),
         period_block=Block.containing(period_key),
+        basis_weeks=current.weeks if current is not None and shown else (),
+        previous_weeks=previous.weeks
+        if previous is not None and shown and comparison is Comparison.SHOWN
+        else (),
         in_progress=in_progress,
         counts=counts,
         previous_counts=data.previous.counts,
@@ -293,6 +297,7 @@ def _trend(
     points = []
     for span in spans:
         estimate = None
+        weeks: tuple[str, ...] = (span.key,)
         if disclosure is None:
             answers = numeric_answers(trend.get(span.key), scale)
             estimate = question_estimate(headline, answers)
@@ -302,5 +307,6 @@ def _trend(
                 for value, n in trend.get(week, {}).items():
                     pooled[value] = pooled.get(value, 0) + n
             estimate = question_estimate(headline, numeric_answers(pooled, scale))
-        points.append(TrendPoint(span, estimate))
+            weeks = at_end[span.key].weeks
+        points.append(TrendPoint(span, estimate, weeks if estimate is not None else ()))
     return tuple(points)

@@ -225,6 +225,7 @@ class TrendPoint:
 
     period: PeriodSpan
     estimate: Estimate | None
+    weeks: tuple[str, ...] = ()  # the weeks the point pools (internal: its unit's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +240,8 @@ class Digest:
     block: Block  # the block whose pool the scores use, else the last closed one
     previous_block: Block  # the block before it, for the comparison
     period_block: Block  # the block the period belongs to
+    basis_weeks: tuple[str, ...]  # the weeks the scores come from (empty when hidden)
+    previous_weeks: tuple[str, ...]  # the weeks they are compared with (empty: none)
     in_progress: bool  # the period had not ended at `now` (a digest "so far")
     counts: PeriodCounts
     previous_counts: PeriodCounts
