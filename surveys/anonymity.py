@@ -243,13 +243,13 @@ class Disclosure:
     `scores`: the unit the scores (and comments, roles when it allows them) come from;
     `previous`: the unit to compare it with (the unit of the week before `scores`'
     first week, shown, of the same kind); `pending`: the digest's own week, when it
-    waits for its block; `pool_withheld`: the pool the digest would fall back on was
-    withheld for good; `trend`: the shown units of the trend weeks, one point each."""
+    waits for its block; `withheld`: the pool (the week's own, else the one the digest
+    would fall back on) withheld for good, when nothing is shown; `trend`: the shown units of the trend weeks, one point each."""
 
     scores: Unit | None
     previous: Unit | None = None
     pending: Pending | None = None
-    pool_withheld: bool = False
+    withheld: Unit | None = None
     trend: tuple[Unit, ...] = ()
 
 
@@ -265,12 +265,13 @@ def digest_disclosure(
     the pool of the last closed block (`fallback_week`: a week of it), else nothing."""
     own = units.get(period_key)
     scores = showable(own, counts)
-    withheld = own is not None and own.pooled and not own.scores_shown
+    withheld = own if own is not None and own.pooled and not own.scores_shown else None
     if scores is None and fallback_week is not None:
         pool = units.get(fallback_week)
         if pool is not None and pool.pooled:
             scores = showable(pool, counts)
-            withheld = withheld or not pool.scores_shown
+            if withheld is None and not pool.scores_shown:
+                withheld = pool
     previous = None
     if scores is not None:
         before = week_key(span(scores.weeks[0]).start - timedelta(days=7))
@@ -286,6 +287,6 @@ def digest_disclosure(
         scores,
         previous,
         pending.get(period_key) if scores is None else None,
-        withheld and scores is None,
+        withheld if scores is None else None,
         tuple(sorted(trend.values(), key=lambda u: week_index(u.last_week))),
     )

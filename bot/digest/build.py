@@ -66,8 +66,10 @@ def build_digest(
         disclosure = Disclosure(None)  # nothing decided: nothing shown
     scores_gate, comments_gate = _gates(disclosure, counts.completed, anonymity_min, comments_min)
     block = closed_block(period_key, in_progress=in_progress)
-    if scores_gate.block and disclosure is not None and disclosure.scores is not None:
-        block = Block.containing(disclosure.scores.weeks[0])
+    if disclosure is not None:  # the block of the pool shown, or of the one withheld
+        pool = disclosure.scores if scores_gate.block else disclosure.withheld
+        if pool is not None:
+            block = Block.containing(pool.weeks[0])
 
     current, previous = _score_windows(scores_gate, data)
     comparison = _comparison(disclosure, previous)
@@ -150,7 +152,7 @@ def _gates(
     unit = disclosure.scores
     pending = disclosure.pending
     if unit is None:
-        withheld = disclosure.pool_withheld
+        withheld = disclosure.withheld is not None
         after = pending.pooled_after if pending is not None else None
 
         def hidden(threshold: int) -> Gate:
@@ -163,8 +165,9 @@ def _gates(
     scores = Gate(basis, unit.anonymity_min, unit.completed)
     if unit.comments_shown:
         return scores, Gate(basis, unit.comments_min, unit.completed)
-    needed = 0 if unit.pooled else max(0, comments_min - unit.completed)
-    return scores, Gate(Basis.HIDDEN, comments_min, unit.completed, needed=needed)
+    # Judged by the threshold the unit was decided with, as everything about it.
+    needed = 0 if unit.pooled else max(0, unit.comments_min - unit.completed)
+    return scores, Gate(Basis.HIDDEN, unit.comments_min, unit.completed, needed=needed)
 
 
 def _comparison(disclosure: Disclosure | None, previous: Window | None) -> Comparison:

@@ -206,15 +206,11 @@ def _query_details(
     role_counts: dict[str, int] = {}
     by_role: dict[str, dict[str, aggregates.Distribution]] = {}
     if unit is not None:
-        shown = _with_distributions(
-            reads, sid, Window(unit.weeks, reads.period_counts(sid, unit.weeks))
-        )
+        shown = _with_distributions(reads, sid, _window(reads, sid, unit.weeks, period))
         before = disclosure.previous
         compared: Window | None = None
         if before is not None:
-            compared = _with_distributions(
-                reads, sid, Window(before.weeks, reads.period_counts(sid, before.weeks))
-            )
+            compared = _with_distributions(reads, sid, _window(reads, sid, before.weeks, previous))
         if unit.pooled:
             block = shown
             earlier = Block.containing(unit.weeks[0]).previous().weeks
@@ -242,6 +238,15 @@ def _query_details(
         invited=reads.invited_members(sid, period.weeks),
         disclosure=disclosure,
     )
+
+
+def _window(
+    reads: aggregates.Reads, subject_id: int, weeks: tuple[str, ...], known: Window
+) -> Window:
+    """The counts of some weeks (those of `known`, already counted, are not asked again)."""
+    if weeks == known.weeks:
+        return known
+    return Window(weeks, reads.period_counts(subject_id, weeks))
 
 
 def _with_distributions(reads: aggregates.Reads, subject_id: int, window: Window) -> Window:
