@@ -244,7 +244,8 @@ class Disclosure:
     `previous`: the unit to compare it with (the unit of the week before `scores`'
     first week, shown, of the same kind); `pending`: the digest's own week, when it
     waits for its block; `withheld`: the pool (the week's own, else the one the digest
-    would fall back on) withheld for good, when nothing is shown; `trend`: the shown units of the trend weeks, one point each."""
+    would fall back on) withheld for good, when nothing is shown; `trend`: the shown
+    units of the trend weeks, one point each."""
 
     scores: Unit | None
     previous: Unit | None = None
