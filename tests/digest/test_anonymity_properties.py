@@ -13,7 +13,7 @@ received sets hold them) must each be empty or hold at least the lowest threshol
 force during the history: no union, intersection or difference of what was received
 singles out fewer people. Comments likewise with FEEDBOT_COMMENTS_MIN.
 
-FEEDBOT_HYPOTHESIS_EXAMPLES raises the number of histories (default 60).
+FEEDBOT_HYPOTHESIS_EXAMPLES raises the number of histories (default 100).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from storage.models import Subject, SubjectKind
 from storage.subjects import add_subject
 from surveys import anonymity, periods
 
-EXAMPLES = int(os.environ.get("FEEDBOT_HYPOTHESIS_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("FEEDBOT_HYPOTHESIS_EXAMPLES", "100"))
 ROLES = ("employee", "contractor", "supplier", None)
 FIRST_WEEK = "2026-W37"  # a Monday of a block minus up to three weeks: see `history`
 INTERNAL = CATALOG.latest("internal")
