@@ -118,7 +118,9 @@ def build_digest(
         distribution=headline_distribution(headline, current_answers) if shown else None,
         choices=choice_counts(definition, current_distributions) if shown else (),
         comments_gate=comments_gate,
-        comments=_comments(definition, data.comments) if comments_gate.shown else (),
+        comments=_comments(definition, data.comments, by_time=disclosure is None)
+        if comments_gate.shown
+        else (),
         roles=_roles(audience, disclosure, current, data, headline, anonymity_min) if shown else (),
         trend=_trend(trend_spans, headline, data.trend, disclosure),
         open_invites=data.open_invites,
@@ -216,10 +218,12 @@ def clip(text: str, limit: int = COMMENT_MAX_CHARS) -> tuple[str, bool]:
 
 
 def _comments(
-    definition: SurveyDefinition, comments: Sequence[Comment]
+    definition: SurveyDefinition, comments: Sequence[Comment], *, by_time: bool = True
 ) -> tuple[DigestComment, ...]:
-    """Up to COMMENT_LIMIT comments, the longest first picked, then shown newest first;
-    a text given several times is shown once."""
+    """Up to COMMENT_LIMIT comments, the longest first picked, then shown newest first
+    (`by_time`) or longest first: an internal unit's comments are never ordered by time,
+    which within a pooled unit would tell which of its weeks each came from; a text
+    given several times is shown once."""
     metrics = {q.id: q.metric for q in definition.questions}
     flat: list[tuple[Comment, str]] = []
     seen: set[str] = set()
@@ -229,7 +233,11 @@ def _comments(
             seen.add(text.casefold())
             flat.append((candidate, text))
     longest = sorted(flat, key=lambda item: (-len(item[1]), -item[0].submitted_at.timestamp()))
-    picked = sorted(longest[:COMMENT_LIMIT], key=lambda item: item[0].submitted_at, reverse=True)
+    picked = longest[:COMMENT_LIMIT]
+    if by_time:
+        picked.sort(key=lambda item: item[0].submitted_at, reverse=True)
+    else:
+        picked.sort(key=lambda item: (-len(item[1]), item[1]))
     result = []
     for comment, text in picked:
         clipped, was_clipped = clip(text)

@@ -433,3 +433,19 @@ def test_comment_times_are_kept() -> None:
     data = DigestData(window(W48, 5), window(W47, 0), comments=[comment("hello", day=26)])
     digest = build(data=data)
     assert digest.comments[0].submitted_at == datetime(2026, 11, 26, 12, tzinfo=UTC)
+
+
+def test_an_internal_units_comments_are_not_ordered_by_time() -> None:
+    """Within a pooled unit, newest-first would tell which week each comment came from."""
+    texts = ["short one", "the longest comment of them all", "medium comment"]
+    data = replace(
+        internal(3, block=6, comments=3),
+        comments=[comment(text, day=23 + i) for i, text in enumerate(texts)],
+    )
+    digest = build(DEPARTMENT, INTERNAL, data)
+    assert digest.scores_gate.block
+    assert [c.text for c in digest.comments] == [
+        "the longest comment of them all",
+        "medium comment",
+        "short one",
+    ]
