@@ -68,8 +68,10 @@ class Week:
     late: tuple[Answer, ...]
     anonymity_min: int
     comments_min: int
-    midweek: tuple[str, ...]  # requests on Wednesday: "digest" (/digest), "export"
+    midweek: tuple[str, ...]  # requests while it runs: "digest" (/digest), "export"
     after: tuple[str, ...]  # requests once it has ended: + "weekly", "preview"
+    midweek_hour: int = 60  # hours into the week of the requests while it runs
+    after_hour: int = 9  # hours into the next week of the requests after it
 
     @property
     def answers(self) -> tuple[Answer, ...]:
@@ -115,6 +117,8 @@ def weeks(draw: st.DrawFn) -> Week:
         draw(st.integers(2, 8)),
         tuple(draw(requests)),
         tuple(draw(later)),
+        draw(st.integers(0, 7 * 24 - 1)),
+        draw(st.integers(0, 23)),
     )
 
 
@@ -139,9 +143,9 @@ async def _store(respond: Respond, subject: Subject, week: str, batch: Iterable[
         )
 
 
-def _moment(week: str, days: int) -> datetime:
+def _moment(week: str, hours: int) -> datetime:
     return datetime.combine(periods.span(week).start, datetime.min.time(), UTC) + timedelta(
-        days=days, hours=9
+        hours=hours
     )
 
 
@@ -267,11 +271,12 @@ async def play(history: Sequence[Week]) -> Received:
             stored[key] = list(week.early)
             await _store(respond, subject, key, week.early)
             for request in week.midweek:
-                await _request(owner, request, key, _moment(key, 2), week)
+                await _request(owner, request, key, _moment(key, week.midweek_hour), week)
             stored[key].extend(week.late)
             await _store(respond, subject, key, week.late)
             for request in week.after:
-                await _request(owner, request, next_key, _moment(next_key, 0), week)
+                now = _moment(next_key, week.after_hour)
+                await _request(owner, request, next_key, now, week)
         return owner.received
     finally:
         await db.close()
