@@ -54,6 +54,22 @@ def test_control_characters_are_written_as_visible_escapes() -> None:
     assert raw.getvalue() == "x\\x07\n"
 
 
+class _Tty(io.BytesIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_bytes_written_to_a_terminal_are_escaped_but_not_those_to_a_file() -> None:
+    data = f"a,{RED}{BELL}\r\nż,b\r\n".encode()
+    tty, file = _Tty(), io.BytesIO()
+    on_tty = io.TextIOWrapper(tty, encoding="utf-8")  # kept: collecting it closes tty
+    on_file = io.TextIOWrapper(file, encoding="utf-8")
+    TerminalStream(on_tty).buffer.write(data)
+    assert tty.getvalue() == "a,\\x1b[31mRED\\x1b[0m\\x07\\x0d\nż,b\\x0d\n".encode()
+    TerminalStream(on_file).buffer.write(data)
+    assert file.getvalue() == data
+
+
 def test_every_listing_and_the_digest_preview_show_them_escaped(
     cli: Callable[..., Result], database: Db
 ) -> None:
@@ -68,7 +84,7 @@ def test_every_listing_and_the_digest_preview_show_them_escaped(
 
     async def owner_and_answers(db: Database) -> None:
         subject = await get_subject(db.conn, "rnd")
-        assert subject is not None
+        assert subject is not None and subject.names["pl"] == NAME  # stored as typed
         async with db.transaction() as conn:
             await add_owner(conn, 111, subject.id, now=datetime.now(UTC))
         start = datetime(2026, 11, 17, 10, tzinfo=UTC)  # 2026-W47

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO, cast
+from typing import Any, BinaryIO, TextIO, cast
 
 # C0 controls but newline and tab, DEL, and C1 controls (U+009B is a CSI on some
 # terminals): typed answers and names keep them as typed in the database, but on a
@@ -22,15 +23,38 @@ def terminal_text(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+class _TerminalBuffer:
+    """The binary side of a terminal: bytes decoded, escaped and encoded again."""
+
+    def __init__(self, raw: BinaryIO, encoding: str) -> None:
+        self.raw = raw
+        self.encoding = encoding
+        self.decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+
+    def write(self, data: bytes) -> int:
+        text = terminal_text(self.decoder.decode(data))
+        self.raw.write(text.encode(self.encoding, errors="replace"))
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
 class TerminalStream:
     """A text stream that escapes control characters in everything written to it.
 
-    Binary output (`.buffer`, e.g. a CSV written to stdout) passes through as is:
-    a file keeps what was typed.
+    Binary output (`.buffer`, e.g. a CSV written to stdout) is escaped too when it goes
+    to a terminal; a file or a pipe gets the bytes as typed.
     """
 
     def __init__(self, raw: TextIO) -> None:
         self.raw = raw
+
+    @property
+    def buffer(self) -> BinaryIO:
+        if not self.raw.isatty():
+            return self.raw.buffer
+        return cast(BinaryIO, _TerminalBuffer(self.raw.buffer, self.raw.encoding or "utf-8"))
 
     def write(self, text: str) -> int:
         self.raw.write(terminal_text(text))
@@ -41,7 +65,7 @@ class TerminalStream:
             self.write(line)
 
     def __getattr__(self, name: str) -> Any:
-        # flush, buffer, encoding, isatty, fileno...: the real stream's.
+        # flush, encoding, isatty, fileno...: the real stream's.
         return getattr(self.raw, name)
 
 

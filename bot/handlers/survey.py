@@ -154,7 +154,7 @@ async def _foreign_or_stale(
     await resend_current(context, session, lang)
 
 
-async def _edit(query: CallbackQuery, text: str) -> None:
+async def _edit(query: CallbackQuery, text: Markup) -> None:
     try:
         await query.edit_message_text(text, reply_markup=None)
     except BadRequest:
