@@ -19,7 +19,7 @@ from bot.handlers.common import (
     send_question,
     subject_of,
 )
-from bot.i18n import Markup, plain, t, visible
+from bot.i18n import Markup, t, visible
 from storage import sessions as session_repo
 from storage.models import Session
 from surveys import engine
@@ -114,7 +114,7 @@ async def on_survey_button(
     try:
         question = definition.question(callback.question_id)
     except KeyError:
-        await query.answer(plain(lang, "callback.outdated"))
+        await query.answer(t(lang, "callback.outdated"))
         await resend_current(context, session, lang)
         return
     value = render.parse_button_value(question, callback.value)
@@ -141,14 +141,14 @@ async def _foreign_or_stale(
     pressed = await session_repo.get_session(services.db.conn, callback.session_id)
     if pressed is not None and pressed.respondent_id not in (None, user_id):
         log.warning("user %s pressed a button of another user's session %s", user_id, pressed.id)
-        await query.answer(plain(lang, "callback.not_yours"), show_alert=True)
+        await query.answer(t(lang, "callback.not_yours"), show_alert=True)
         return
     if session is None:
-        await query.answer(plain(lang, "callback.closed"))
+        await query.answer(t(lang, "callback.closed"))
         if query.message is not None:
             await drop_keyboard(context, query.message.chat.id, query.message.message_id)
         return
-    await query.answer(plain(lang, "callback.outdated"))
+    await query.answer(t(lang, "callback.outdated"))
     if query.message is not None:
         await drop_keyboard(context, query.message.chat.id, query.message.message_id)
     await resend_current(context, session, lang)
@@ -184,7 +184,7 @@ async def _show_outcome(
         text = refusal_text(outcome, lang)
         if outcome.key == "error.not_current_question":
             if query is not None:
-                await query.answer(plain(lang, "callback.outdated"))
+                await query.answer(t(lang, "callback.outdated"))
             await resend_current(context, session, lang)
         elif query is not None:
             toast = visible(text)  # a toast shows no HTML

@@ -80,6 +80,15 @@ def test_a_catalog_text_with_hostile_parameters_parses_and_shows_them_literally(
         assert plain(lang, key, **dict.fromkeys(names, hostile)) == expected
 
 
+def test_a_catalog_text_without_tags_reads_the_same_with_and_without_html() -> None:
+    # Toasts and buttons show a text raw; a text there is safe with `t` as with `plain`
+    # as long as a text without tags holds no character reference either.
+    for lang, key in every_key():
+        text = catalog(lang)[key]
+        if "<" not in text:
+            assert visible(text) == text, f"{lang}:{key}"
+
+
 def test_a_parameter_marked_as_our_markup_is_not_escaped_again() -> None:
     inner = t("en", "survey.progress", number="<1>", total=2)
     assert inner == "Question &lt;1&gt; of 2"
