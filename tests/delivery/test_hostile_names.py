@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from telegram.ext import CallbackContext
+
+from bot import jobs
 from bot.i18n import visible
 from storage import subjects as subject_repo
 from tests.bot.conftest import ADMIN_ID
 from tests.delivery.support import (
     BotWorld,
+    add_member,
     add_owner,
     buyer_answers,
     internal_answers,
@@ -23,7 +27,7 @@ PRODUCT_EN = "Tea <script> & a<b"
 DEPARTMENT = 'R&D <Lab> "x"'
 COMMENT = "<b>&\"'</i> a<b &amp;"
 LAST_WEEK = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # 2026-W47, closed
-DIGEST_OWNER, DEPT_OWNER = 7101, 7102
+DIGEST_OWNER, DEPT_OWNER, PULSED = 7101, 7102, 7400
 _TOKEN = re.compile(r"start=(\S+)")
 
 
@@ -36,8 +40,12 @@ def assert_every_call_parsed(world: BotWorld) -> list[str]:
     for call in world.telegram.calls:
         for key in ("text", "caption"):
             value = call.params.get(key)
-            if isinstance(value, str) and call.method != "answerCallbackQuery":
-                assert call.params.get("parse_mode") in (None, "HTML"), call
+            if not isinstance(value, str):
+                continue
+            if call.method == "answerCallbackQuery":  # a toast: shown raw
+                shown.append(value)
+            else:
+                assert call.params.get("parse_mode") == "HTML", call
                 shown.append(parse_html(value)[0])
         markup = call.params.get("reply_markup")
         if isinstance(markup, dict):
@@ -93,7 +101,9 @@ async def test_hostile_names_and_answers_are_shown_literally_everywhere(world: B
         buyer.press(press)
         await world.deliver()
     assert PRODUCT_EN in buyer.last_message().text  # "goes to the team responsible for ..."
-    await tick(world)  # the detractor alert
+    await add_member(world, PULSED, "sales")
+    await tick(world)  # the detractor alert, and a pulse invitation
+    assert DEPARTMENT in world.telegram.messages(PULSED)[-1].button_texts
     alert = owner.last_message().text
     assert alert.startswith(f"⚠️ Niezadowolony kupujący · {PRODUCT_PL}") and COMMENT in alert
 
@@ -142,6 +152,16 @@ async def test_hostile_names_and_answers_are_shown_literally_everywhere(world: B
         world.user(who).send_command("/export")
         await world.deliver()
         assert name in world.telegram.messages(who)[-1].caption
+
+    # A buyer who stops half-way is reminded of the product by name.
+    quiet = world.user(7201, "Quiet")
+    quiet.send_command("/start", _TOKEN.search(buyer_link)[1])  # type: ignore[index]
+    await world.deliver()
+    quiet.press("9")
+    await world.deliver()
+    world.clock.advance(hours=25)
+    await jobs.send_reminders(CallbackContext(world.app))
+    assert f"unfinished survey about {PRODUCT_EN}" in quiet.last_message().text
 
     shown = assert_every_call_parsed(world)
     # Escaped once, never twice: no "&amp;" or "&lt;" a user did not type.
