@@ -72,6 +72,9 @@ async def test_hostile_names_and_answers_are_shown_literally_everywhere(world: B
     assert DEPARTMENT in await admin_says(world, "/departments")
     for subject in await subject_repo.list_subjects(world.services.db.conn):
         world.subjects[subject.slug] = subject
+    # What an admin typed wrong is quoted back literally.
+    assert "a<b&c" in await admin_says(world, "/invite buyer a<b&c")
+    assert "“x<i>”" in await admin_says(world, "/adddepartment x<i> Name")
     buyer_link = await admin_says(world, "/invite buyer tea")
     owner_link = await admin_says(world, "/invite owner tea")
     employee_link = await admin_says(world, "/invite employee sales")
@@ -84,6 +87,9 @@ async def test_hostile_names_and_answers_are_shown_literally_everywhere(world: B
     owner.send_command("/subjects")
     await world.deliver()
     assert PRODUCT_PL in owner.last_message().text
+    owner.send_command("/settings", "tz <b>Mars&Co")
+    await world.deliver()
+    assert "„<b>Mars&Co”" in owner.last_message().text
     owner.send_command("/settings", "alerts on")
     await world.deliver()
 
