@@ -47,7 +47,7 @@ def shown_safely(result: Result) -> str:
 def test_control_characters_are_written_as_visible_escapes() -> None:
     assert terminal_text(RED + BELL) == "\\x1b[31mRED\\x1b[0m\\x07"
     assert terminal_text("a\tb\nc\r\x7f\x9b\x00") == "a\tb\nc\\x0d\\x7f\\x9b\\x00"
-    assert terminal_text("Zażółć 🙂 مرحبا") == "Zażółć 🙂 مرحبا"
+    assert terminal_text("Zażółć 🙂 مرحبا\r\n") == "Zażółć 🙂 مرحبا\r\n"
     raw = io.StringIO()
     stream = TerminalStream(raw)
     print("x" + BELL, file=stream, flush=True)
@@ -65,7 +65,7 @@ def test_bytes_written_to_a_terminal_are_escaped_but_not_those_to_a_file() -> No
     on_tty = io.TextIOWrapper(tty, encoding="utf-8")  # kept: collecting it closes tty
     on_file = io.TextIOWrapper(file, encoding="utf-8")
     TerminalStream(on_tty).buffer.write(data)
-    assert tty.getvalue() == "a,\\x1b[31mRED\\x1b[0m\\x07\\x0d\nż,b\\x0d\n".encode()
+    assert tty.getvalue() == "a,\\x1b[31mRED\\x1b[0m\\x07\r\nż,b\r\n".encode()
     TerminalStream(on_file).buffer.write(data)
     assert file.getvalue() == data
 

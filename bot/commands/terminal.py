@@ -19,8 +19,9 @@ _ESCAPES = {
 
 
 def terminal_text(text: str) -> str:
-    """`text` with every control character but newline and tab written as `\\xNN`."""
-    return text.translate(_ESCAPES)
+    """`text` with every control character but newline and tab written as `\\xNN`
+    (a CR right before a newline, as in CSV line ends, is harmless and kept)."""
+    return "\r\n".join(line.translate(_ESCAPES) for line in text.split("\r\n"))
 
 
 class _TerminalBuffer:
