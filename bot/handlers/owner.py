@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.digest.gates import ExportPlan, plan_export
 from bot.digest.render import format_day
 from bot.handlers.common import language, reply
-from bot.i18n import join, markup, t
+from bot.i18n import Markup, join, markup, t
 from storage import export as export_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
@@ -108,7 +108,7 @@ async def on_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await chat.send_document(document=data, filename=filename, caption=caption)
 
 
-def _nothing_to_export(lang: str, name: str, plan: ExportPlan, settings: Settings) -> str:
+def _nothing_to_export(lang: str, name: str, plan: ExportPlan, settings: Settings) -> Markup:
     """Why a department's export would be empty, and when that can change."""
     threshold = settings.anonymity_min
     lines = [t(lang, "owner.export_internal_nothing", subject=name, threshold=threshold)]
@@ -126,7 +126,7 @@ def _nothing_to_export(lang: str, name: str, plan: ExportPlan, settings: Setting
         lines.append(t(lang, "owner.export_internal_withheld", count=plan.withheld))
     date = format_day(plan.open_week_closes, lang)
     lines.append(t(lang, "owner.export_internal_open", date=date, threshold=threshold))
-    return "\n".join(lines)
+    return join("\n", lines)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
