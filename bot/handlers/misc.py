@@ -6,7 +6,7 @@ import html
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.app import services_of
@@ -91,8 +91,8 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     try:
         callback = decode(query.data)
     except CallbackDataError as exc:
-        user_id = update.effective_user.id if update.effective_user else None
-        log.warning("ignored callback data from user %s: %s", user_id, exc)
+        # No user id: the data may name a session, and the log must not tie the two.
+        log.warning("ignored callback data: %s", exc)
         lang = await language(services, update)
         await query.answer(t(lang, "callback.invalid"))
         return
@@ -188,6 +188,13 @@ async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the exception with the update id and tell the user, without a trace."""
+    if update is None and isinstance(context.error, TelegramError):
+        # A failed poll for updates (run_polling hands those here); PTB retries it with
+        # backoff. A network blip is expected now and then: one line, no traceback.
+        level = logging.WARNING if isinstance(context.error, NetworkError) else logging.ERROR
+        error = context.error
+        log.log(level, "polling for updates failed (%s: %s); retrying", type(error).__name__, error)
+        return
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
