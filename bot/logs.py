@@ -130,10 +130,13 @@ def summarize(value: object) -> object:
 
 
 def one_line_retries(record: logging.LogRecord) -> bool:
-    """Keep PTB's network-retry messages to one line; the CLI explains the failure."""
+    """Keep PTB's network-retry messages to one line, and leave out its note that start-up
+    gave up: `feedbot run` then explains the failure in its own one line."""
     if isinstance(record.msg, str) and record.msg.startswith("%s") and record.args:
         prefix = record.args[0] if isinstance(record.args, tuple) else None
         if isinstance(prefix, str) and prefix.startswith("Network Retry Loop"):
+            if prefix.startswith("Network Retry Loop (Bootstrap") and "Abort" in record.msg:
+                return False
             record.exc_info = None
             record.exc_text = None
     return True

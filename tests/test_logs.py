@@ -129,16 +129,20 @@ def test_arguments_that_do_not_fit_the_message_are_not_printed_raw(
     assert text.count("(arguments did not fit the message)") == 2
 
 
-def test_network_retry_messages_are_one_line(captured: io.StringIO) -> None:
+def test_network_retry_messages_are_one_line_and_a_start_up_abort_is_left_to_the_cli(
+    captured: io.StringIO,
+) -> None:
+    log = logging.getLogger("telegram.ext._utils.networkloop")
     try:
         raise InvalidToken(f"The token `{TOKEN}` was rejected by the server.")
     except InvalidToken:
-        logging.getLogger("telegram.ext._utils.networkloop").exception(
+        log.exception("%s Invalid token. Aborting retry loop.", "Network Retry Loop (Polling):")
+        log.exception(
             "%s Invalid token. Aborting retry loop.", "Network Retry Loop (Bootstrap Initialize):"
         )
     text = captured.getvalue()
     assert text.count("\n") == 1 and "Traceback" not in text
-    assert "Network Retry Loop (Bootstrap Initialize): Invalid token" in text
+    assert "Network Retry Loop (Polling): Invalid token" in text
 
 
 def test_configuring_twice_keeps_one_handler_and_debug_unpins_the_noisy_loggers(

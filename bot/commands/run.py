@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     run_async(lambda: _check_opens(settings.database))
 
     from telegram import Update
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import InvalidToken, NetworkError, TelegramError
 
     from bot.app import build_application
     from bot.logs import configure_logging
@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             "or TELEGRAM_API_BASE_URL; to try feedbot without Telegram run `feedbot demo`",
             exit_code=3,
         ) from None
+    except TelegramError as exc:  # e.g. Conflict: another copy of the bot is polling
+        raise CommandError(f"Telegram refused to start the bot: {exc}", exit_code=3) from None
     except sqlite3.Error as exc:
         raise database_error(settings.database, exc) from None
     return 0
