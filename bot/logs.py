@@ -29,6 +29,8 @@ import functools
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 from urllib.parse import quote
 
@@ -166,3 +168,18 @@ def configure_logging(
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
     return handler
+
+
+@contextmanager
+def logging_for_command(level: str, *, token: str | None, secret: str | None) -> Iterator[None]:
+    """configure_logging for one CLI command that talks to Telegram, undone afterwards
+    (so that `main()` called in-process leaves logging as it found it)."""
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in ("", *NOISY_LOGGERS)}
+    handler = configure_logging(level, token=token, secret=secret)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        for name, saved in levels.items():
+            logging.getLogger(name).setLevel(saved)

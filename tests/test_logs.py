@@ -6,13 +6,17 @@ import functools
 import io
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from telegram import Update
 from telegram.error import InvalidToken
 
+from bot.cli import main
 from bot.logs import NOISY_LOGGERS, configure_logging
+from tests.fakes.http_server import BotApiServer
+from tests.fakes.telegram_server import FakeTelegram
 
 TOKEN = "7654321:AAH-secret-half-of-the-token_xyz"
 SECRET = "server secret with 'quotes' & spaces / slashes"
@@ -157,3 +161,27 @@ def test_configuring_twice_keeps_one_handler_and_debug_unpins_the_noisy_loggers(
     logging.getLogger("bot").info("once")
     assert captured.getvalue() == "" and again.getvalue().endswith("INFO bot: once\n")
     logging.getLogger().removeHandler(handler)
+
+
+def test_digest_send_logs_through_the_same_handler_and_leaves_logging_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = FakeTelegram(token=TOKEN)
+    handlers = list(logging.getLogger().handlers)
+    with BotApiServer(fake) as server:
+        monkeypatch.chdir(tmp_path)
+        for name, value in {
+            **server.env,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "FEEDBOT_SECRET": "digest-send-secret-0123456789",
+            "FEEDBOT_LOG_LEVEL": "DEBUG",
+        }.items():
+            monkeypatch.setenv(name, value)
+        assert main(["product", "add", "tea", "--name", "Herbata"]) == 0
+        assert main(["digest", "send"]) == 0
+    err = capsys.readouterr().err
+    assert "INFO httpx: HTTP Request: POST http://127.0.0.1:" in err and "DEBUG httpcore" in err
+    assert "/bot[token]/getMe" in err
+    assert_clean(err)
+    assert "digest-send-secret-0123456789" not in err
+    assert logging.getLogger().handlers == handlers

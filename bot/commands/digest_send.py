@@ -58,7 +58,15 @@ def send_due(args: argparse.Namespace, out: TextIO | None = None) -> int:
             "TELEGRAM_BOT_TOKEN is not set: sending needs the bot's token "
             "(`feedbot digest send --dry-run` shows what is due without it)"
         )
-    return run_async(lambda: _send(settings, stream))
+    from bot.logs import logging_for_command
+
+    # Through the redacting handler: PTB and httpx log the token-bearing URL at DEBUG.
+    with logging_for_command(
+        settings.log_level,
+        token=settings.token.get_secret_value(),
+        secret=settings.secret.get_secret_value() if settings.secret else None,
+    ):
+        return run_async(lambda: _send(settings, stream))
 
 
 def _catalog(settings: Settings) -> SurveyCatalog:
