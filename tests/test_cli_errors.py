@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.logs import NOISY_LOGGERS
 from storage import subjects as subject_repo
 from storage.db import Database
 from storage.models import SubjectKind
@@ -81,40 +82,40 @@ class Situation:
 
     message: str
     applies: Callable[[str], bool]
-    breaks: Callable[[Path], None]
+    breaks: Callable[[Path, pytest.MonkeyPatch], None]
 
 
-def _no_surveys_folder(home: Path) -> None:
-    os.environ["FEEDBOT_SURVEYS_DIR"] = str(home / "no-such-surveys")
+def _no_surveys_folder(home: Path, env: pytest.MonkeyPatch) -> None:
+    env.setenv("FEEDBOT_SURVEYS_DIR", str(home / "no-such-surveys"))
 
 
-def _yaml_syntax_error(home: Path) -> None:
+def _yaml_syntax_error(home: Path, env: pytest.MonkeyPatch) -> None:
     folder = home / "surveys"
     folder.mkdir()
     (folder / "broken.yaml").write_text("id: pulse\nquestions: [\n  - id: q1\n", "utf-8")
-    os.environ["FEEDBOT_SURVEYS_DIR"] = str(folder)
+    env.setenv("FEEDBOT_SURVEYS_DIR", str(folder))
 
 
-def _damaged_database(home: Path) -> None:
+def _damaged_database(home: Path, env: pytest.MonkeyPatch) -> None:
     (home / "feedbot.sqlite3").write_bytes(random.Random(10).randbytes(8192))
 
 
-def _read_only_database(home: Path) -> None:
+def _read_only_database(home: Path, env: pytest.MonkeyPatch) -> None:
     (home / "feedbot.sqlite3").chmod(0o444)
 
 
-def _read_only_folder(home: Path) -> None:
+def _read_only_folder(home: Path, env: pytest.MonkeyPatch) -> None:
     (home / "data").mkdir()
     shutil.move(home / "feedbot.sqlite3", home / "data" / "feedbot.sqlite3")
-    os.environ["FEEDBOT_DATABASE"] = str(home / "data" / "feedbot.sqlite3")
+    env.setenv("FEEDBOT_DATABASE", str(home / "data" / "feedbot.sqlite3"))
     (home / "data").chmod(0o555)
 
 
-def _missing_folder(home: Path) -> None:
-    os.environ["FEEDBOT_DATABASE"] = str(home / "no-such-folder" / "feedbot.sqlite3")
+def _missing_folder(home: Path, env: pytest.MonkeyPatch) -> None:
+    env.setenv("FEEDBOT_DATABASE", str(home / "no-such-folder" / "feedbot.sqlite3"))
 
 
-def _missing_database(home: Path) -> None:
+def _missing_database(home: Path, env: pytest.MonkeyPatch) -> None:
     (home / "feedbot.sqlite3").unlink()
 
 
@@ -202,12 +203,13 @@ def home(tmp_path: Path, template: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", f"http://127.0.0.1:{closed_port()}/bot")
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     root = logging.getLogger()
-    level = root.level
+    levels = {name: logging.getLogger(name).level for name in ("", *NOISY_LOGGERS)}
     yield tmp_path
     # `run` sets up logging to the captured stderr before it finds the Bot API unreachable.
     for handler in [h for h in root.handlers if getattr(h, "feedbot", False)]:
         root.removeHandler(handler)
-    root.setLevel(level)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
     for path in (tmp_path, tmp_path / "data"):  # so that pytest can clean up
         if path.exists():
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
@@ -231,10 +233,8 @@ def test_each_command_in_each_broken_situation_says_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     case = SITUATIONS[situation]
-    with monkeypatch.context() as patch:
-        patch.setattr(os, "environ", os.environ)  # the situation's variables are undone
-        case.breaks(home)
-        code = main(argv_of(command, home))
+    case.breaks(home, monkeypatch)
+    code = main(argv_of(command, home))
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     if not case.applies(command):
@@ -267,7 +267,7 @@ def test_a_creating_command_makes_the_database_where_there_was_none(
 def test_the_console_script_prints_one_line_too(
     home: Path, situation: str, argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    SITUATIONS[situation].breaks(home)
+    SITUATIONS[situation].breaks(home, monkeypatch)
     finished = subprocess.run(
         [sys.executable, "-m", "bot.cli", *argv],
         env={**os.environ, "FEEDBOT_LOG_LEVEL": "DEBUG"},

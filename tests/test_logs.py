@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -170,6 +171,8 @@ def test_digest_send_logs_through_the_same_handler_and_leaves_logging_as_it_was(
     handlers = list(logging.getLogger().handlers)
     with BotApiServer(fake) as server:
         monkeypatch.chdir(tmp_path)
+        for name in [n for n in os.environ if n.startswith(("FEEDBOT_", "TELEGRAM_"))]:
+            monkeypatch.delenv(name)
         for name, value in {
             **server.env,
             "TELEGRAM_BOT_TOKEN": TOKEN,
