@@ -129,7 +129,9 @@ def _uses_file(command: str) -> bool:
 
 SITUATIONS = {
     "surveys folder missing": Situation(
-        "no-such-surveys: no such file or folder", READ_SURVEYS.__contains__, _no_surveys_folder
+        "no-such-surveys does not exist: create it, or unset it",
+        READ_SURVEYS.__contains__,
+        _no_surveys_folder,
     ),
     "YAML syntax error": Situation(
         "broken.yaml: line 3, column 3: YAML syntax error",

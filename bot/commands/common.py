@@ -128,6 +128,13 @@ async def open_database(settings: Settings, *, create: bool = False) -> AsyncIte
 
 def load_catalog(settings: Settings) -> SurveyCatalog:
     """The bundled surveys plus FEEDBOT_SURVEYS_DIR (one-line error when a file is invalid)."""
+    folder = settings.surveys_dir
+    if folder is not None and not folder.exists():
+        raise CommandError(
+            f"FEEDBOT_SURVEYS_DIR {folder} does not exist: create it, or unset it to use "
+            "only the bundled surveys",
+            exit_code=2,
+        )
     try:
         return SurveyCatalog.from_folders(settings.surveys_dir)
     except SurveyFileError as exc:
