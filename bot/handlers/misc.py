@@ -191,12 +191,22 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update is None and isinstance(context.error, TelegramError):
         # A failed poll for updates (run_polling hands those here); PTB retries it with
         # backoff. A network blip is expected now and then: one line, no traceback.
-        level = logging.WARNING if isinstance(context.error, NetworkError) else logging.ERROR
         error = context.error
+        level = logging.WARNING if isinstance(error, NetworkError) else logging.ERROR
         log.log(level, "polling for updates failed (%s: %s); retrying", type(error).__name__, error)
         return
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("error while handling update %s", update_id, exc_info=context.error)
+    error = context.error
+    if isinstance(error, NetworkError):
+        # Telegram unreachable for a moment: what failed is said in one line.
+        log.warning(
+            "the Bot API failed while handling update %s (%s: %s)",
+            update_id,
+            type(error).__name__,
+            error,
+        )
+    else:
+        log.error("error while handling update %s", update_id, exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
@@ -207,6 +217,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
             await update.callback_query.answer(t(lang, "error.internal_short"))
         await update.effective_chat.send_message(html.escape(t(lang, "error.internal")))
+    except NetworkError as exc:
+        log.warning("could not tell the user about the error (%s: %s)", type(exc).__name__, exc)
     except Exception:
         log.warning("could not tell the user about the error", exc_info=True)
 

@@ -14,6 +14,7 @@ from telegram import Update
 from bot.logs import NOISY_LOGGERS, configure_logging
 from storage.models import InviteKind
 from tests.bot.conftest import SECRET, BotWorld, Clock, start_world, stop_world
+from tests.fakes.records import ApiError
 
 TOKEN = "123456:TEST-token"
 EMPLOYEE_ID = 987654321
@@ -117,3 +118,29 @@ async def test_an_internal_and_a_buyer_survey_at_debug_leave_no_secret_and_no_li
     # So no line ties the employee to a question, a session or an answer.
     answered = (*INTERNAL_QUESTIONS, *(f"session {sid}" for sid in session_ids), COMMENT)
     assert [line for line in lines_with(log, *answered) if any(i in line for i in identity)] == []
+
+
+async def test_a_bot_api_failure_while_answering_is_one_warning_line(tmp_path: Path) -> None:
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in ("", *NOISY_LOGGERS)}
+    handler = configure_logging("INFO", token=TOKEN, secret=SECRET, stream=buffer)
+    world = await start_world(tmp_path, Clock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC)))
+    try:
+        buyer = world.telegram.user(BUYER_ID, BUYER_NAME, language_code="en")
+        buyer.send_command("/start", await world.invite(InviteKind.BUYER, "coffee"))
+        await world.deliver()
+        # Telegram's front end fails every message-changing call for a moment (502).
+        for method in ("sendMessage", "editMessageText", "answerCallbackQuery"):
+            world.telegram.fail_next(method, ApiError.server_error(), times=None)
+        buyer.press("10")
+        await world.deliver()
+        world.telegram.clear_failures()
+    finally:
+        await stop_world(world)
+        root.removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    log = buffer.getvalue()
+    assert "NetworkError" in log and " WARNING " in log, log
+    assert "Traceback" not in log and " ERROR " not in log, log
