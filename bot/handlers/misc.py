@@ -188,15 +188,14 @@ async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the exception with the update id and tell the user, without a trace."""
-    if update is None and isinstance(context.error, TelegramError):
+    error = context.error
+    if update is None and isinstance(error, TelegramError):
         # A failed poll for updates (run_polling hands those here); PTB retries it with
         # backoff. A network blip is expected now and then: one line, no traceback.
-        error = context.error
         level = logging.WARNING if isinstance(error, NetworkError) else logging.ERROR
         log.log(level, "polling for updates failed (%s: %s); retrying", type(error).__name__, error)
         return
     update_id = update.update_id if isinstance(update, Update) else None
-    error = context.error
     if isinstance(error, NetworkError):
         # Telegram unreachable for a moment: what failed is said in one line.
         log.warning(
