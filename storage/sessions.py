@@ -322,9 +322,7 @@ async def abandon_session(
 
 async def has_answered(conn: aiosqlite.Connection, marker: str) -> bool:
     """Whether the person, subject and period behind `marker` has a completed response."""
-    async with conn.execute(
-        "SELECT 1 FROM answered_markers WHERE marker = ?", (marker,)
-    ) as cur:
+    async with conn.execute("SELECT 1 FROM answered_markers WHERE marker = ?", (marker,)) as cur:
         return await cur.fetchone() is not None
 
 

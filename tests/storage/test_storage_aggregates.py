@@ -242,8 +242,7 @@ async def test_internal_comments_of_equal_length_follow_the_random_ids(
                 week_key=W48,
             )
     async with db.conn.execute(
-        "SELECT a.text FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
-        " ORDER BY r.id"
+        "SELECT a.text FROM responses AS r JOIN answers AS a ON a.response_id = r.id ORDER BY r.id"
     ) as cursor:
         by_id = [row[0] for row in await cursor.fetchall()]
     found = await comments(db.conn, department.id, [W48], limit=6)

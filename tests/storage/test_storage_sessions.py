@@ -158,9 +158,7 @@ async def test_a_cancelled_session_keeps_nothing(
             await save_state(conn, session.id, state_json="{}", now=now)
     again = await start(5, department)  # a new one may start, never with the old id
     assert again.id > session.id
-    assert await _rows(db.conn, "SELECT week_key, started FROM session_counts") == [
-        ("2026-W48", 2)
-    ]
+    assert await _rows(db.conn, "SELECT week_key, started FROM session_counts") == [("2026-W48", 2)]
 
 
 async def test_a_duplicate_update_is_applied_once(
@@ -363,6 +361,7 @@ async def test_answered_subjects_in_one_query(
     pseudo: Pseudonym,
 ) -> None:
     await _complete(db, await start(5, department), pseudo(5), now)
+
     def markers(person: int, key: str = "2026-W48") -> dict[int, str]:
         return {s: _marker(pseudo(person), s, key) for s in (department.id, product.id)}
 
