@@ -32,7 +32,7 @@ from bot.services import Services
 from storage.models import Subject
 from surveys import engine
 from surveys.schema import Question, QuestionType
-from tests.bot.conftest import SECRET, BotWorld
+from tests.bot.conftest import SECRET, BotWorld, Clock, start_world, stop_world
 
 EMPLOYEES = 24
 MAX_HITS = 7
@@ -218,11 +218,19 @@ def _response_tags(path: Path, sales: int, order_by: str) -> list[str]:
     return [str(text).split()[0] for _, text in rows]
 
 
-def _by_offset(raw: bytes, needles: dict[str, bytes]) -> list[str]:
-    """Keys of `needles` ordered by where their bytes first sit in the file."""
+def _by_layout(raw: bytes, needles: dict[str, bytes]) -> list[str]:
+    """Keys of `needles` in the order their rows were laid out in the file: by page, and
+    within a page from its end (SQLite fills a page's cell area from the end down, so
+    there offsets fall in the order rows were written)."""
+    page_size = int.from_bytes(raw[16:18], "big")
     found = {key: raw.find(value) for key, value in needles.items()}
     assert all(offset >= 0 for offset in found.values()), found
-    return sorted(found, key=lambda key: found[key])
+    return sorted(found, key=lambda key: (found[key] // page_size, -found[key]))
+
+
+def _wal_size(path: Path) -> int:
+    wal = Path(f"{path}-wal")
+    return wal.stat().st_size if wal.exists() else 0
 
 
 def _files(path: Path) -> bytes:
@@ -302,9 +310,9 @@ async def test_the_operator_cannot_attribute_a_weeks_internal_responses(
 
     # Route 6: where rows sit in the file (a page stores new rows below older ones). Both
     # the responses' and the markers' layout are in key order, which is random.
-    physical = _by_offset(raw, {p.tag: f"{p.tag} works_well".encode() for p in targets})
+    physical = _by_layout(raw, {p.tag: f"{p.tag} works_well".encode() for p in targets})
     assert _hits(targets, physical) <= MAX_HITS
-    marker_layout = _by_offset(raw, {tag: marker.encode() for tag, marker in markers.items()})
+    marker_layout = _by_layout(raw, {tag: marker.encode() for tag, marker in markers.items()})
     assert _hits(targets, marker_layout) <= MAX_HITS
     # Pairing the i-th marker in the file with the i-th response in the file.
     paired = dict(zip(marker_layout, physical, strict=True))
@@ -330,3 +338,29 @@ async def test_the_operator_cannot_attribute_a_weeks_internal_responses(
     assert _rows(path, "SELECT started FROM session_counts WHERE subject_id = ?", sales) == [
         (EMPLOYEES + 3 + 1,)
     ]
+
+
+async def test_a_clean_stop_leaves_the_files_scrubbed(tmp_path: Path) -> None:
+    """Stopping the bot does what the hourly job does: rows laid out in key order, no
+    WAL, no deleted session left in the bytes."""
+    world = await start_world(tmp_path, Clock())
+    rng = random.Random(7)
+    traffic = Traffic(world, rng)
+    people = [
+        Respondent(i, world.subjects["sales"], f"tag{n:02d}x{n:06x}", "employee")
+        for n, i in enumerate(_ids(rng, 8))
+    ]
+    try:
+        for person in people:
+            await traffic.begin(person)
+            while person.ask is not None:
+                await traffic.answer(person)
+        path = Path(world.services.db.path)
+    finally:
+        await stop_world(world)
+    raw = _files(path)
+    assert _wal_size(path) == 0
+    for person in people:
+        assert person.telegram_id.to_bytes(6, "big") not in raw
+    in_file = _by_layout(raw, {p.tag: f"{p.tag} works_well".encode() for p in people})
+    assert in_file == _response_tags(path, world.subjects["sales"].id, "r.id")
