@@ -43,24 +43,6 @@ def services_of(
     return cast(Services, data[SERVICES_KEY])
 
 
-def _no_retry_tracebacks(record: logging.LogRecord) -> bool:
-    """Keep PTB's network-retry messages to one line; the CLI explains the failure."""
-    if record.getMessage().startswith("Network Retry Loop"):
-        record.exc_info = None
-        record.exc_text = None
-    return True
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr; httpx stays at WARNING because its request lines contain the token."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_no_retry_tracebacks)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Tell Telegram our command list in every language (the default scope is English)."""
     for lang in LANGUAGES:

@@ -99,6 +99,10 @@ def database(tmp_path: Path) -> Callable[[Callable[[Database], Awaitable[T]]], T
 Db = Callable[[Callable[[Database], Awaitable[object]]], object]
 
 
+async def no_change(db: Database) -> None:
+    """For `database(...)`: only open (creating and migrating) the database."""
+
+
 def fails(result: Result, message: str, code: int = 1) -> None:
     """The command failed with exactly one line on stderr containing `message`."""
     assert result.code == code
@@ -169,7 +173,8 @@ def test_an_admin_adds_departments_and_products_and_lists_them(cli: Callable[...
     assert cli("product", "list").out.split() == ["grinder", "Młynek", "Grinder", "survey=external"]
 
 
-def test_an_empty_list_prints_nothing_and_a_hint(cli: Callable[..., Result]) -> None:
+def test_an_empty_list_prints_nothing_and_a_hint(cli: Callable[..., Result], database: Db) -> None:
+    database(no_change)
     result = cli("product", "list")
     assert result.code == 0
     assert result.out == ""
@@ -284,11 +289,13 @@ def test_every_command_takes_database(
     cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FEEDBOT_DATABASE", str(tmp_path / "not-this.sqlite3"))
+    (tmp_path / "other").mkdir()
     other = str(tmp_path / "other" / "feedbot.sqlite3")
     assert cli("department", "add", "sales", "--name", "S", "--database", other).code == 0
     assert cli("product", "add", "grinder", "--name", "M", "--database", other).code == 0
     assert cli("department", "list", "--database", other).out.startswith("sales")
-    assert cli("department", "list").out == ""
+    # FEEDBOT_DATABASE names no database: listing is refused rather than showing none.
+    fails(cli("department", "list"), "not-this.sqlite3 does not exist", code=2)
     created = cli("invite", "create", "buyer", "--product", "grinder", "--database", other)
     assert created.code == 0
     assert len(cli("invite", "list", "--database", other).out.splitlines()) == 1
@@ -582,7 +589,10 @@ def test_owner_list_shows_each_ownership_with_its_digest_schedule(
     ]
 
 
-def test_owner_list_without_owners_prints_nothing_and_a_hint(cli: Callable[..., Result]) -> None:
+def test_owner_list_without_owners_prints_nothing_and_a_hint(
+    cli: Callable[..., Result], database: Db
+) -> None:
+    database(no_change)
     result = cli("owner", "list")
     assert (result.code, result.out) == (0, "")
     assert "feedbot invite create owner" in result.err
@@ -808,8 +818,9 @@ def test_exporting_an_unknown_subject_is_refused(
 
 
 def test_a_prefix_starting_with_a_dash_is_given_after_a_double_dash(
-    cli: Callable[..., Result],
+    cli: Callable[..., Result], database: Db
 ) -> None:
+    database(no_change)
     assert revoke_hint("-AbCdEfG") == "feedbot invite revoke -- -AbCdEfG"
     assert revoke_hint("AbCdEfGh") == "feedbot invite revoke AbCdEfGh"
     fails(cli("invite", "revoke", "--", "-AbC"), "no invite starts with '-AbC'")
