@@ -26,6 +26,7 @@ class Action(StrEnum):
     EVALUATE = "ev"  # subject id: an internal member picks a department
     MENU = "m"  # show the member menu
     SWITCH_INVITE = "si"  # invite token: leave the open survey for a new invite
+    SWITCH_EVALUATE = "se"  # subject id: leave the open survey to evaluate this department
     LANG = "l"  # language code
     MUTE_PULSE = "mp"  # 1 to mute, 0 to unmute
     SETTINGS = "st"  # setting name, value
@@ -43,6 +44,7 @@ _ARITY = {
     Action.EVALUATE: 1,
     Action.MENU: 0,
     Action.SWITCH_INVITE: 1,
+    Action.SWITCH_EVALUATE: 1,
     Action.LANG: 1,
     Action.MUTE_PULSE: 1,
     Action.SETTINGS: 2,
@@ -119,6 +121,6 @@ def decode(data: str | None) -> Callback:
         raise CallbackDataError(f"malformed arguments for {action.name}")
     if action in _SESSION_ACTIONS and not args[0].isdigit():
         raise CallbackDataError("session id is not a number")
-    if action is Action.EVALUATE and not args[0].isdigit():
+    if action in (Action.EVALUATE, Action.SWITCH_EVALUATE) and not args[0].isdigit():
         raise CallbackDataError("subject id is not a number")
     return Callback(action, tuple(args))

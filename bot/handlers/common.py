@@ -52,14 +52,19 @@ async def subject_of(services: Services, session: Session) -> Subject:
 
 
 async def send_question(
-    context: ContextTypes.DEFAULT_TYPE, ask: flow.Ask, lang: str, subject: Subject
+    context: ContextTypes.DEFAULT_TYPE,
+    ask: flow.Ask,
+    lang: str,
+    subject: Subject,
+    previous: render.Previous | None = None,
 ) -> Message:
-    """Send a question with its keyboard and remember which message carries it."""
+    """Send a question with its keyboard (after Back, showing the answer given before)
+    and remember which message carries it."""
     services = services_of(context)
     message = await context.bot.send_message(
         flow.chat_of(ask.session),
-        render.question_text(ask.step, lang, subject.name(lang)),
-        reply_markup=render.question_keyboard(ask.step, ask.session.id, lang),
+        render.question_text(ask.step, lang, subject.name(lang), previous),
+        reply_markup=render.question_keyboard(ask.step, ask.session.id, lang, previous),
     )
     await flow.remember_message(
         services,

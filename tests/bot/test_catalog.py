@@ -1,0 +1,245 @@
+"""The text catalogs against the code: same keys and placeholders in both languages, every
+key used somewhere, every key the code asks for defined, and the words of the glossary."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+import string
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.i18n import LANGUAGES, catalog
+from bot.menus import ALL_COMMANDS
+from storage.models import InviteKind, InviteProblem, MemberRole, SubjectKind
+
+ROOT = Path(__file__).resolve().parents[2]
+CODE = [
+    path
+    for folder in ("bot", "surveys", "storage")
+    for path in sorted((ROOT / folder).rglob("*.py"))
+]
+KEY_FUNCTIONS = {"t", "plain", "has"}  # bot.i18n lookups: the key is the second argument
+REFUSALS = {"Refused"}  # bot.flow.Refused(key, params): the key is the first argument
+
+
+def _name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _rejection_keys() -> list[str]:
+    """The engine's refusal keys, read from its `Rejection("...")` calls (the bot shows
+    them as `error.<key>`)."""
+    keys = set()
+    for node in ast.walk(ast.parse((ROOT / "surveys" / "engine.py").read_text("utf-8"))):
+        if isinstance(node, ast.Call) and _name(node.func) == "Rejection" and node.args:
+            first = node.args[0]
+            assert isinstance(first, ast.Constant), ast.unparse(node)
+            keys.add(first.value)
+    assert keys, "no Rejection calls found in surveys/engine.py"
+    return sorted(keys)
+
+
+_KINDS = [k.value for k in SubjectKind]
+_WEEKDAYS = [str(day) for day in range(7)]
+# The only keys the code builds at run time: each template (an f-string with its
+# constant-branch conditionals expanded, `{}` for what stays variable) and the values
+# filling it, enumerated from the enums and lists the code takes them from.
+DYNAMIC: dict[str, list[str]] = {
+    "command.{}": list(ALL_COMMANDS),
+    "error.{}": _rejection_keys(),
+    "invite.{}": [p.value for p in InviteProblem],
+    "member.welcome_{}": [r.value for r in MemberRole if r is not MemberRole.EMPLOYEE],
+    "subject.kind_{}": _KINDS,
+    "admin.no_{}s": _KINDS,
+    "admin.{}s_header": _KINDS,
+    "admin.add_{}_usage": _KINDS,
+    "admin.{}_added": _KINDS,
+    "admin.invite_kind_{}": [k.value for k in InviteKind],
+    "delivery.settings.day_{}": _WEEKDAYS,
+    "delivery.settings.day_short_{}": _WEEKDAYS,
+    "delivery.settings.every_{}": _WEEKDAYS,
+}
+
+
+def _variants(node: ast.expr) -> Iterator[list[str | None]]:
+    """The ways an f-string can come out: constant parts as text, a conditional between
+    constants as each of its branches, anything else as None (a variable part)."""
+    if isinstance(node, ast.JoinedStr):
+        choices: list[list[str | None]] = []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                choices.append([str(part.value)])
+            else:
+                assert isinstance(part, ast.FormattedValue)
+                choices.append(list(_constant_branches(part.value)))
+        for combination in itertools.product(*choices):
+            yield list(combination)
+
+
+def _constant_branches(node: ast.expr) -> Iterator[str | None]:
+    if isinstance(node, ast.IfExp):
+        yield from _constant_branches(node.body)
+        yield from _constant_branches(node.orelse)
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node.value
+    else:
+        yield None
+
+
+def _template(parts: list[str | None]) -> str:
+    """Adjacent constants joined, each variable part as `{}`."""
+    return "".join("{}" if p is None else p for p in parts)
+
+
+def _key_arguments(node: ast.Call) -> list[ast.expr]:
+    name = _name(node.func)
+    if name in KEY_FUNCTIONS and len(node.args) >= 2:
+        return [node.args[1]]
+    if name == "has" and node.args:
+        return [node.args[0]]
+    if name in REFUSALS and node.args:
+        return [node.args[0]]
+    return []
+
+
+def _expressions(node: ast.expr) -> Iterator[ast.expr]:
+    """A key expression and, for `a if c else b`, each branch."""
+    if isinstance(node, ast.IfExp):
+        yield from _expressions(node.body)
+        yield from _expressions(node.orelse)
+    else:
+        yield node
+
+
+class Scan:
+    """What the code asks of the catalog."""
+
+    def __init__(self, sections: set[str]) -> None:
+        self.sections = sections
+        self.literals: dict[str, str] = {}  # key-shaped string constant -> where
+        self.asked: dict[str, str] = {}  # constants passed as a key -> where
+        self.templates: dict[str, str] = {}  # dynamic key templates -> where
+
+    def looks_like_key(self, text: str) -> bool:
+        return bool(re.fullmatch(r"[a-z_]+(\.[a-z0-9_]+)+", text)) and (
+            text.split(".")[0] in self.sections
+        )
+
+    def run(self, paths: Iterable[Path]) -> Scan:
+        for path in paths:
+            where = str(path.relative_to(ROOT))
+            tree = ast.parse(path.read_text("utf-8"))
+            # The constant pieces of an f-string are read with the f-string, not alone.
+            pieces = {
+                id(part)
+                for node in ast.walk(tree)
+                if isinstance(node, ast.JoinedStr)
+                for part in node.values
+            }
+            for node in ast.walk(tree):
+                if id(node) in pieces:
+                    continue
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    if self.looks_like_key(node.value):
+                        self.literals.setdefault(node.value, where)
+                elif isinstance(node, ast.JoinedStr):
+                    for parts in _variants(node):
+                        text = _template(parts)
+                        if not self.looks_like_key(text.replace("{}", "x")):
+                            continue
+                        if None in parts:
+                            self.templates.setdefault(text, where)
+                        else:
+                            self.literals.setdefault(text, where)
+                if isinstance(node, ast.Call):
+                    for argument in _key_arguments(node):
+                        for expression in _expressions(argument):
+                            if isinstance(expression, ast.Constant):
+                                self.asked.setdefault(str(expression.value), where)
+        return self
+
+
+@pytest.fixture(scope="module")
+def scan() -> Scan:
+    sections = {key.split(".")[0] for key in catalog("en")}
+    return Scan(sections).run(CODE)
+
+
+def _expansions() -> dict[str, str]:
+    """Every key the dynamic templates can build -> its template."""
+    built = {}
+    for template, values in DYNAMIC.items():
+        for value in values:
+            built[template.replace("{}", value)] = template
+    return built
+
+
+def _fields(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def test_both_languages_have_the_same_keys_and_placeholders() -> None:
+    english, polish = catalog("en"), catalog("pl")
+    assert sorted(set(english) ^ set(polish)) == []
+    mismatched = [key for key in english if _fields(english[key]) != _fields(polish[key])]
+    assert mismatched == []
+
+
+def test_every_dynamic_key_template_in_the_code_is_enumerated(scan: Scan) -> None:
+    unexplained = {t: where for t, where in scan.templates.items() if t not in DYNAMIC}
+    assert unexplained == {}, "enumerate the keys these f-strings build in DYNAMIC"
+    stale = set(DYNAMIC) - set(scan.templates)
+    assert stale == set(), "DYNAMIC lists templates the code no longer builds"
+
+
+def test_every_key_the_code_asks_for_is_in_the_catalog(scan: Scan) -> None:
+    known = catalog("en")
+    missing = {key: where for key, where in scan.asked.items() if key not in known}
+    assert missing == {}
+    missing_literals = {
+        key: where
+        for key, where in scan.literals.items()
+        if key not in known and key not in NOT_TEXT_KEYS
+    }
+    assert missing_literals == {}
+    built = {key: template for key, template in _expansions().items() if key not in known}
+    assert built == {}
+
+
+# Strings shaped like catalog keys that are something else (checked to exist in the code).
+NOT_TEXT_KEYS = {"delivery.pulsed"}  # bot_data: pulse periods fully enqueued
+
+
+def test_not_text_keys_are_still_in_the_code(scan: Scan) -> None:
+    assert NOT_TEXT_KEYS <= set(scan.literals)
+
+
+def test_no_key_is_unused(scan: Scan) -> None:
+    used = set(scan.literals) | set(_expansions())
+    unused = sorted(set(catalog("en")) - used)
+    assert unused == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_each_text_is_said_once(lang: str) -> None:
+    """No sentence of a text repeats another sentence of the same text."""
+    for key, text in catalog(lang).items():
+        sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.strip()) > 12]
+        assert len(sentences) == len(set(sentences)), key
+
+
+POLISH_QUOTES = re.compile(r"[\"“]")
+
+
+def test_polish_texts_use_polish_quotation_marks() -> None:
+    for key, text in catalog("pl").items():
+        outside_tags = re.sub(r"<[^>]*>", "", text)
+        assert not POLISH_QUOTES.search(outside_tags), key
