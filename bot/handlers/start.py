@@ -29,6 +29,7 @@ from surveys.periods import week_key
 
 log = logging.getLogger(__name__)
 
+
 def weekday_name(lang: str, weekday: int) -> str:
     """\"every Monday\" in the language (0 = Monday)."""
     return plain(lang, f"delivery.settings.every_{weekday % 7}")

@@ -117,7 +117,9 @@ async def test_continuing_the_unfinished_one_returns_to_where_it_stopped(world: 
     employee.press("Marketing")
     await world.deliver()
     offer = employee.last_message()
-    assert offer.text.startswith("Masz niedokończoną ankietę: Obsługa klienta (przerwaną na pytaniu 2)")
+    assert offer.text.startswith(
+        "Masz niedokończoną ankietę: Obsługa klienta (przerwaną na pytaniu 2)"
+    )
     assert "ocenić dział „Marketing”" in offer.text
     employee.press("▶ Kontynuuj od miejsca przerwania")
     await world.deliver()
