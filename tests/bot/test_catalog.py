@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.i18n import LANGUAGES, catalog
 from bot.menus import ALL_COMMANDS
@@ -243,3 +244,51 @@ def test_polish_texts_use_polish_quotation_marks() -> None:
     for key, text in catalog("pl").items():
         outside_tags = re.sub(r"<[^>]*>", "", text)
         assert not POLISH_QUOTES.search(outside_tags), key
+
+
+# Words docs/glossary.md rules out (each language has one word for the thing).
+NOT_OUR_WORDS = {
+    "en": ("summary", "summaries", "questionnaire", "submission", "review"),
+    "pl": ("raport", "zestawieni", "kwestionariusz", "formularz", "zgłoszeni"),
+}
+
+
+def _texts(lang: str) -> Iterator[tuple[str, str]]:
+    """Every text a user of `lang` reads: catalog, templates and bundled surveys."""
+    yield from catalog(lang).items()
+    for path in sorted((ROOT / "bot" / "templates").glob(f"*.{lang}.html.j2")):
+        yield path.name, path.read_text("utf-8")
+    for path in sorted((ROOT / "surveys" / "definitions").glob("*.yaml")):
+        survey = yaml.safe_load(path.read_text("utf-8"))
+        yield from _localized(survey, lang, path.name)
+
+
+def _localized(node: object, lang: str, where: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == lang and isinstance(value, str):
+                yield where, value
+            else:
+                yield from _localized(value, lang, f"{where}:{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _localized(item, lang, f"{where}[{index}]")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_texts_use_the_glossarys_words(lang: str) -> None:
+    found = [
+        (where, word)
+        for where, text in _texts(lang)
+        for word in NOT_OUR_WORDS[lang]
+        if re.search(rf"\b{word}", text, re.IGNORECASE)
+    ]
+    assert found == []
+
+
+def test_polish_survey_texts_quote_the_name_they_put_after_a_noun() -> None:
+    """`{{ subject }}` stands in the nominative: in Polish, inside „…” after its noun."""
+    for where, text in _texts("pl"):
+        if where.endswith(".yaml") or ".yaml" in where:
+            for match in re.finditer(r"(.)\{\{ subject \}\}(.)", text):
+                assert match.groups() == ("„", "”"), (where, text)
