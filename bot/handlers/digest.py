@@ -16,6 +16,7 @@ from telegram.ext import Application, ChatMemberHandler, CommandHandler, Context
 from bot.app import services_of
 from bot.callbacks import Action, Callback, encode
 from bot.delivery import scheduler, sender
+from bot.digest.render import plural
 from bot.handlers import extra_callbacks
 from bot.handlers.common import language, reply
 from bot.handlers.owner import digest_rule, owned_subject
@@ -40,6 +41,8 @@ COMMON_ZONES = (
 HOURS = (6, 7, 8, 9, 10, 11, 12, 14, 16, 18)
 _ON = {"on", "1", "yes", "tak", "true", "włącz", "wlacz"}
 _OFF = {"off", "0", "no", "nie", "false", "wyłącz", "wylacz"}
+# "every N weeks" in the plural forms of bot.digest.render.plural: one, few, many.
+_EVERY_WEEKS = ("member.every_weeks_one", "member.every_weeks_few", "member.every_weeks_many")
 _PAUSE = {"pause", "pauza", "wstrzymaj"}
 _RESUME = {"resume", "wznów", "wznow"}
 _DAY_WORDS = {
@@ -363,7 +366,13 @@ async def _set_muted(
     if not muted and services.settings.pulse_weeks == 0:
         await reply(update, t(lang, "delivery.pulses.disabled"))
         return
-    await reply(update, t(lang, "member.pulses_off" if muted else "member.pulses_on"))
+    if muted:
+        await reply(update, t(lang, "member.pulses_off"))
+        return
+    # The interval the scheduler applies (FEEDBOT_PULSE_WEEKS), not a fixed "monthly".
+    weeks = services.settings.pulse_weeks
+    every = t(lang, plural(weeks, lang, *_EVERY_WEEKS), weeks=weeks)
+    await reply(update, t(lang, "member.pulses_on", every=every))
 
 
 async def on_pulses(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

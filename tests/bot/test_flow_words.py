@@ -200,3 +200,13 @@ async def test_invite_takes_and_answers_in_the_admins_language(world: BotWorld) 
     assert admin.last_message().text.startswith(
         "“coffee” is a product, but /invite employee needs a department."
     )
+
+
+async def test_pulses_say_the_interval_the_scheduler_uses(world: BotWorld) -> None:
+    member = await join(world, 808, lang="pl")
+    member.send_command("/pulses")  # off
+    await world.deliver()
+    member.send_command("/pulses")  # on again
+    await world.deliver()
+    assert world.settings.pulse_weeks == 4
+    assert member.last_message().text == "Zaproszenie do oceny działów dostaniesz co 4 tygodnie."
