@@ -115,5 +115,13 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
+# log(i!) for i = 0, 1, ...: grown on demand, so a binomial coefficient is two
+# subtractions (the exact tests take thousands of them per digest).
+_LOG_FACTORIAL: list[float] = [0.0]
+
+
 def _log_comb(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+    table = _LOG_FACTORIAL
+    if n >= len(table):
+        table.extend(math.lgamma(i + 1) for i in range(len(table), n + 1))
+    return table[n] - table[k] - table[n - k]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.digest.data import QuestionDistributions
 from bot.digest.model import (
@@ -129,7 +128,9 @@ def question_scores(
     """Each scaled question with answers, scored, with its change since `previous`
     (`current` and `previous` as `scaled_answers` gives them). The changes are one
     family: their significance is corrected for one another (`scoring.holm_adjusted`)."""
-    scores: list[Score] = []
+    # Scored first, then made into Scores once the family's correction is known.
+    pending: list[_Scored] = []
+    changes: list[scoring.Change | None] = []
     empty: dict[int, int] = {}
     for question in definition.questions:
         scale = question.scale
@@ -167,34 +168,38 @@ def question_scores(
             favourable_change = scoring.proportion_change(
                 *_favourable_successes(before, threshold), *_favourable_successes(now, threshold)
             )
-        scores.append(
-            Score(
-                question_id=question.id,
-                metric=metric_of(question),
-                kind=kind,
-                texts=dict(question.text),
-                estimate=estimate,
-                change=change,
-                scale=scale,
-                favourable=favourable,
-                favourable_change=favourable_change,
-                buckets=buckets,
-                favourable_from=threshold,
-            )
-        )
-    return _corrected(scores)
-
-
-def _corrected(scores: list[Score]) -> list[Score]:
-    """The scores with every change's significance corrected for the digest's family."""
-    changes = [change for score in scores for change in score.changes]
-    if sum(1 for c in changes if c is not None and c.p_value is not None) < 2:
-        return scores  # a lone test (or none) needs no correction
-    adjusted = scoring.holm_adjusted(changes)
+        pending.append(_Scored(question, kind, estimate, scale, favourable, buckets, threshold))
+        changes += (change, favourable_change)
+    if sum(1 for c in changes if c is not None and c.p_value is not None) > 1:
+        changes = scoring.holm_adjusted(changes)  # a lone test needs no correction
     return [
-        replace(score, change=adjusted[2 * i], favourable_change=adjusted[2 * i + 1])
-        for i, score in enumerate(scores)
+        Score(
+            question_id=p.question.id,
+            metric=metric_of(p.question),
+            kind=p.kind,
+            texts=dict(p.question.text),
+            estimate=p.estimate,
+            change=changes[2 * i],
+            scale=p.scale,
+            favourable=p.favourable,
+            favourable_change=changes[2 * i + 1],
+            buckets=p.buckets,
+            favourable_from=p.favourable_from,
+        )
+        for i, p in enumerate(pending)
     ]
+
+
+class _Scored(NamedTuple):
+    """A question scored, before its changes are corrected for the digest's family."""
+
+    question: Question
+    kind: ScoreKind
+    estimate: scoring.Estimate
+    scale: tuple[int, int]
+    favourable: scoring.Estimate | None
+    buckets: scoring.NpsCounts | None
+    favourable_from: int | None
 
 
 def extremes(
