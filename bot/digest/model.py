@@ -296,7 +296,7 @@ class Digest:
     nps_alarm: NpsAlarm | None = None
 
     @property
-    def tests(self) -> int:
+    def tested_changes(self) -> int:
         """How many changes this digest tested (the family its significance is corrected for)."""
         return sum(
             1

@@ -256,7 +256,7 @@ def test_a_change_significant_alone_is_within_noise_among_the_digests_eleven() -
     )
     en, pl = texts(digest)
 
-    assert digest.tests == 11
+    assert digest.tested_changes == 11
     assert "Overall: 4.5/5 (95% CI 4.2–4.8) ▲ +0.5 (within noise)" in en
     assert "allowing for all 11 changes compared in this digest: Holm's method" in en
     assert "z uwzględnieniem wszystkich 11 porównań w tym podsumowaniu, metodą Holma" in pl
