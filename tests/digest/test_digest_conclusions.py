@@ -16,6 +16,7 @@ from digest_support import (
     W48,
     build,
     comment,
+    disclose,
     nps_answers,
     window,
 )
@@ -43,7 +44,7 @@ def internal_digest(shares: Mapping[str, tuple[int, int]], **data: object) -> Di
     current.update({q: favourable(yes, total) for q, (yes, total) in shares.items()})
     defaults: dict[str, object] = {"period": window(W48, n, current), "previous": window(W47, 0)}
     defaults.update(data)
-    return build(DEPARTMENT, INTERNAL, DigestData(**defaults))  # type: ignore[arg-type]
+    return build(DEPARTMENT, INTERNAL, disclose(DigestData(**defaults)))  # type: ignore[arg-type]
 
 
 def external_digest(
@@ -152,6 +153,7 @@ def test_all_good_and_close_together_says_nothing() -> None:
             "quality": (17, 20),
         }
     )
+    assert len(digest.scores) == 6
     assert digest.strongest is None and digest.weakest is None
     assert "Strongest" not in texts(digest)[0]
 
@@ -191,8 +193,9 @@ def test_one_question_only_ranks_nothing() -> None:
         {**INTERNAL.model_dump(), "id": "one", "questions": [q.model_dump() for q in questions]}
     )
     data = DigestData(window(W48, 20, {"overall": {5: 20}, "reliability": {1: 20}}), window(W47, 0))
-    digest = build(DEPARTMENT, one, data)
+    digest = build(DEPARTMENT, one, disclose(data))
 
+    assert [s.question_id for s in digest.scores] == ["overall", "reliability"]
     assert digest.strongest is None and digest.weakest is None
     assert "Strongest" not in plain_text(render_html(digest, "en"))
     # An external digest with only CSAT answered has nothing to compare it with either.
@@ -252,7 +255,9 @@ def test_a_change_significant_alone_is_within_noise_among_the_digests_eleven() -
     previous = {"overall": before, "recommend": {9: 10, 7: 10}, **unchanged}
     current = {"overall": after, "recommend": {9: 10, 7: 10}, **unchanged}
     digest = build(
-        DEPARTMENT, INTERNAL, DigestData(window(W48, 20, current), window(W47, 20, previous))
+        DEPARTMENT,
+        INTERNAL,
+        disclose(DigestData(window(W48, 20, current), window(W47, 20, previous))),
     )
     en, pl = texts(digest)
 
@@ -273,7 +278,8 @@ def test_comments_are_grouped_under_their_question_once() -> None:
     section = en[en.index("Comments") :]
 
     assert section.count("What should change") == 1 and section.count("What works well") == 1
-    # In survey order, newest first within a question.
+    # In survey order; within a question longest first (an internal unit's comments are
+    # never ordered by time, which would tell which of its weeks each came from).
     assert (
         section.index("What works well")
         < section.index("Friendly team")
