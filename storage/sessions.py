@@ -17,7 +17,7 @@ CLEARED_STATE = "{}"
 
 _COLUMNS = (
     "id, respondent_id, chat_id, survey_id, survey_version, subject_id, audience, role,"
-    " state_json, status, started_at, updated_at, message_id, reminded_at, week_key"
+    " state_json, status, started_at, updated_at, message_id, reminded_at, week_key, prompt_pending"
 )
 # What ending a session does to it, whatever the audience: no identity, no state and no
 # message id remain, so an ended session cannot be tied to the response it produced.
@@ -44,6 +44,7 @@ def _session(row: sqlite3.Row) -> Session:
         message_id=row["message_id"],
         reminded_at=decode_optional_time(row["reminded_at"]),
         week_key=row["week_key"],
+        prompt_pending=bool(row["prompt_pending"]),
     )
 
 
@@ -86,8 +87,8 @@ async def start_session(
         cursor = await conn.execute(
             "INSERT INTO sessions (respondent_id, chat_id, survey_id, survey_version, subject_id,"
             " audience, role, state_json, status, started_at, updated_at, message_id,"
-            " reminded_at, week_key)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL, NULL, ?)",
+            " reminded_at, week_key, prompt_pending)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL, NULL, ?, TRUE)",
             (
                 respondent_id,
                 chat_id,
@@ -130,13 +131,16 @@ async def save_state(
     state_json: str,
     now: datetime,
     message_id: int | None = None,
+    prompt_pending: bool = True,
 ) -> None:
     """Save an active session's state after an answer (message_id None: unchanged)
-    (SessionNotActive)."""
+    (SessionNotActive). The answer's next question is not sent yet: `prompt_pending`
+    (False keeps the flag as it is, for a change shown in the same message, a toggle)."""
     cursor = await conn.execute(
         "UPDATE sessions SET state_json = ?, updated_at = ?,"
-        " message_id = COALESCE(?, message_id) WHERE id = ? AND status = 'active'",
-        (state_json, encode_time(now), message_id, session_id),
+        " message_id = COALESCE(?, message_id), prompt_pending = (prompt_pending OR ?)"
+        " WHERE id = ? AND status = 'active'",
+        (state_json, encode_time(now), message_id, prompt_pending, session_id),
     )
     if cursor.rowcount == 0:
         raise SessionNotActive(session_id, await _status(conn, session_id))
@@ -148,6 +152,30 @@ async def set_message_id(conn: aiosqlite.Connection, session_id: int, message_id
         "UPDATE sessions SET message_id = ? WHERE id = ? AND status = 'active'",
         (message_id, session_id),
     )
+
+
+async def mark_prompted(
+    conn: aiosqlite.Connection, shown: Sequence[tuple[int, int, str]]
+) -> None:
+    """Note questions that were sent: (message id, session id, the state it was sent
+    for). Clears `prompt_pending` and keeps the message carrying the keyboard; a session
+    answered again since (another state) is left alone."""
+    await conn.executemany(
+        "UPDATE sessions SET prompt_pending = FALSE, message_id = ?"
+        " WHERE id = ? AND state_json = ? AND status = 'active'",
+        shown,
+    )
+
+
+async def pending_prompts(conn: aiosqlite.Connection, *, limit: int) -> list[Session]:
+    """Active sessions whose current question may not have reached the respondent."""
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM sessions WHERE prompt_pending AND status = 'active'"
+        " ORDER BY id LIMIT ?",
+        (limit,),
+    ) as cur:
+        rows = await cur.fetchall()
+    return [_session(row) for row in rows]
 
 
 async def cancel_session(conn: aiosqlite.Connection, session_id: int, *, now: datetime) -> bool:

@@ -250,7 +250,9 @@ async def test_an_update_redelivered_after_a_restart_is_applied_once(
     buyer = await start_buyer(world)
     press = buyer.press("8")
     await world.deliver()
-    replies = ("sendMessage", "editMessageText", "answerCallbackQuery")
+    # (The press is answered again, in case the first process died before answering it;
+    # Telegram refuses the second answer, which shows nothing.)
+    replies = ("sendMessage", "editMessageText", "editMessageReplyMarkup")
     before = [len(world.telegram.calls_of(method)) for method in replies]
     await stop_world(world)
 
