@@ -154,9 +154,7 @@ async def set_message_id(conn: aiosqlite.Connection, session_id: int, message_id
     )
 
 
-async def mark_prompted(
-    conn: aiosqlite.Connection, shown: Sequence[tuple[int, int, str]]
-) -> None:
+async def mark_prompted(conn: aiosqlite.Connection, shown: Sequence[tuple[int, int, str]]) -> None:
     """Note questions that were sent: (message id, session id, the state it was sent
     for). Clears `prompt_pending` and keeps the message carrying the keyboard; a session
     answered again since (another state) is left alone."""
