@@ -70,7 +70,7 @@ class PromptLedger:
         await asyncio.sleep(0)
         while self._queued:
             queued, self._queued = self._queued, {}
-            batch = [(message, session, state) for session, (message, state) in queued.items()]
+            batch = [(message, state, session) for session, (message, state) in queued.items()]
             try:
                 async with self._db.transaction() as conn:
                     await session_repo.mark_prompted(conn, batch)

@@ -154,13 +154,16 @@ async def set_message_id(conn: aiosqlite.Connection, session_id: int, message_id
     )
 
 
-async def mark_prompted(conn: aiosqlite.Connection, shown: Sequence[tuple[int, int, str]]) -> None:
-    """Note questions that were sent: (message id, session id, the state it was sent
-    for). Clears `prompt_pending` and keeps the message carrying the keyboard; a session
-    answered again since (another state) is left alone."""
+async def mark_prompted(conn: aiosqlite.Connection, shown: Sequence[tuple[int, str, int]]) -> None:
+    """Note questions that were sent: (message id, the state it was sent for, session id).
+
+    Keeps the latest message carrying a keyboard (ids grow within a chat, so a late
+    write never replaces a newer one), and clears `prompt_pending` unless the session
+    was answered again since (another state: its next question is pending)."""
     await conn.executemany(
-        "UPDATE sessions SET prompt_pending = FALSE, message_id = ?"
-        " WHERE id = ? AND state_json = ? AND status = 'active'",
+        "UPDATE sessions SET message_id = max(coalesce(message_id, 0), ?),"
+        " prompt_pending = CASE WHEN state_json = ? THEN FALSE ELSE prompt_pending END"
+        " WHERE id = ? AND status = 'active'",
         shown,
     )
 
