@@ -86,5 +86,9 @@ class RetryPolicy:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+# The policy of the running bot: Services.retry and `reply` share it (tests swap its sleep).
+DEFAULT_POLICY = RetryPolicy()
+
+
 def _seconds(value: int | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 from bot.config import Settings
 from bot.prompts import PromptLedger
-from bot.sending import RetryPolicy
+from bot.sending import DEFAULT_POLICY, RetryPolicy
 from storage.db import Database
 from surveys.loader import SurveyCatalog
 
@@ -36,7 +36,7 @@ class Services:
     redelivery_horizon: int | None = None
     _keyboards: OrderedDict[int, int] = field(default_factory=OrderedDict, repr=False)
     # How survey messages are retried through Telegram's passing faults (tests inject).
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(default_factory=lambda: DEFAULT_POLICY)
     prompts: PromptLedger = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

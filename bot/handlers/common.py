@@ -11,7 +11,7 @@ from telegram.ext import ContextTypes
 from bot import flow, render
 from bot.app import services_of
 from bot.i18n import normalize_language, t
-from bot.sending import Undelivered
+from bot.sending import DEFAULT_POLICY, Undelivered
 from bot.services import Services
 from storage import subjects as subject_repo
 from storage import users as user_repo
@@ -37,11 +37,20 @@ async def language(services: Services, update: Update) -> str:
 
 
 async def reply(update: Update, text: str, **kwargs: object) -> Message | None:
-    """Send a message to the chat the update came from."""
+    """Send a message to the chat the update came from, retried through Telegram's
+    passing faults; None if there is no chat or it still failed (logged)."""
     chat = update.effective_chat
     if chat is None:
         return None
-    return await chat.send_message(text, **kwargs)  # type: ignore[arg-type]
+    try:
+        return await DEFAULT_POLICY.run(
+            lambda: chat.send_message(text, **kwargs),  # type: ignore[arg-type]
+            what="a reply",
+            repeatable=False,
+        )
+    except Undelivered as exc:
+        log.warning("%s", exc)
+        return None
 
 
 async def subject_of(services: Services, session: Session) -> Subject:

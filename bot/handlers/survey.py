@@ -265,13 +265,11 @@ async def on_text_answer(
         return
     question = where.step.question
     if question.type is not QuestionType.TEXT:
-        await message.reply_text(t(lang, "survey.use_buttons"))
+        await reply(update, t(lang, "survey.use_buttons"))
         return
     value = engine.parse_text(question, message.text)
     if isinstance(value, engine.Rejection):
-        await message.reply_text(
-            refusal_text(flow.Refused(f"error.{value.key}", value.params), lang)
-        )
+        await reply(update, refusal_text(flow.Refused(f"error.{value.key}", value.params), lang))
         return
     outcome = await flow.act(
         services,
@@ -282,7 +280,7 @@ async def on_text_answer(
         update_id=update.update_id,
     )
     if isinstance(outcome, flow.Refused):
-        await message.reply_text(refusal_text(outcome, lang))
+        await reply(update, refusal_text(outcome, lang))
         return
     if isinstance(outcome, flow.Duplicate):
         await resend_if_missing(context, session, lang)

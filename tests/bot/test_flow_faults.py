@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sending import RetryPolicy
+from bot.sending import DEFAULT_POLICY, RetryPolicy
 from storage.models import InviteKind
 from tests.bot.conftest import BotWorld, Clock, start_world, stop_world
 from tests.fakes.records import ApiError, BotMessage, JSONDict
@@ -22,10 +22,11 @@ async def no_wait(seconds: float) -> None:
     """The retry policy's sleep in these tests: nothing to wait for in-process."""
 
 
-def quick_retries(world: BotWorld) -> RetryPolicy:
-    policy = RetryPolicy(sleep=no_wait)
-    world.services.retry = policy
-    return policy
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> RetryPolicy:
+    """The bot's retry policy, without its pauses."""
+    monkeypatch.setattr(DEFAULT_POLICY, "sleep", no_wait)
+    return DEFAULT_POLICY
 
 
 async def start_buyer(world: BotWorld, user_id: int = 701) -> FakeUser:
@@ -63,8 +64,10 @@ async def pending_flags(world: BotWorld) -> list[int]:
     return [int(p) for (p,) in await world.rows("SELECT prompt_pending FROM sessions")]
 
 
-async def test_a_redelivered_press_sends_the_missing_question_once(world: BotWorld) -> None:
-    policy = quick_retries(world)
+async def test_a_redelivered_press_sends_the_missing_question_once(
+    world: BotWorld, quick_retries: RetryPolicy
+) -> None:
+    policy = quick_retries
     buyer = await start_buyer(world)
     crash_after_commit(world.telegram, policy)
     press = buyer.press("10")
@@ -89,9 +92,10 @@ async def test_a_restart_sends_the_missing_question_once(
     tmp_path,  # type: ignore[no-untyped-def]
     clock: Clock,
     answer: str,
+    quick_retries: RetryPolicy,
 ) -> None:
+    policy = quick_retries
     world = await start_world(tmp_path, clock)
-    policy = quick_retries(world)
     buyer = await start_buyer(world)
     if answer == "text":
         buyer.press("10")
@@ -123,8 +127,10 @@ async def test_a_restart_sends_the_missing_question_once(
         await stop_world(again)
 
 
-async def test_a_message_while_the_question_is_missing_brings_it_back(world: BotWorld) -> None:
-    policy = quick_retries(world)
+async def test_a_message_while_the_question_is_missing_brings_it_back(
+    world: BotWorld, quick_retries: RetryPolicy
+) -> None:
+    policy = quick_retries
     buyer = await start_buyer(world)
     crash_after_commit(world.telegram, policy)
     buyer.press("7")
@@ -147,9 +153,9 @@ async def test_a_message_while_the_question_is_missing_brings_it_back(world: Bot
 
 
 async def test_a_message_while_a_button_question_is_missing_brings_it_back(
-    world: BotWorld,
+    world: BotWorld, quick_retries: RetryPolicy
 ) -> None:
-    policy = quick_retries(world)
+    policy = quick_retries
     buyer = await start_buyer(world)
     buyer.press("10")
     await world.deliver()
@@ -188,9 +194,10 @@ async def test_a_double_or_triple_press_stores_one_answer_and_asks_once(
     assert world.telegram.unanswered_callback_queries() == []
 
 
-async def test_a_buyer_finishes_through_frequent_telegram_faults(world: BotWorld) -> None:
+async def test_a_buyer_finishes_through_frequent_telegram_faults(
+    world: BotWorld, quick_retries: RetryPolicy
+) -> None:
     """A fault on a third of all message calls: 429s, 502s and timeouts (applied or not)."""
-    quick_retries(world)
     mode = world.telegram.set_faults(0.3, seed=7)
     buyer = await start_buyer(world)
     steps = [("press", "9"), ("text", "Smooth"), ("press", "5"), ("press", "6")]
