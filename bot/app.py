@@ -19,7 +19,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Settings
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGES, plain
 from bot.processor import PerUserUpdateProcessor
 from bot.services import Services, utc_now
 from storage import updates as update_repo
@@ -63,9 +63,11 @@ def configure_logging(level: str) -> None:
 async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Tell Telegram our command list in every language (the default scope is English)."""
     for lang in LANGUAGES:
-        commands = [BotCommand(c, t(lang, f"command.{c}")) for c in PUBLIC_COMMANDS]
+        commands = [BotCommand(c, plain(lang, f"command.{c}")) for c in PUBLIC_COMMANDS]
         await app.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=lang)
-    await app.bot.set_my_commands([BotCommand(c, t("en", f"command.{c}")) for c in PUBLIC_COMMANDS])
+    await app.bot.set_my_commands(
+        [BotCommand(c, plain("en", f"command.{c}")) for c in PUBLIC_COMMANDS]
+    )
     from bot.jobs import user_language
     from bot.menus import refresh_menu
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from bot.commands.common import CommandError
+from bot.commands.terminal import safe_output
 from bot.config import ConfigError
 
 # Each module defines `register(subparsers)`; the order is the order in --help.
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@safe_output()  # every line a command prints shows control characters escaped
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `feedbot` console script; returns the exit code."""
     parser = build_parser()

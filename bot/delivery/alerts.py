@@ -7,12 +7,11 @@ the digest thresholds protect.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 
 from bot.delivery import ALERT, alert_key
-from bot.i18n import t
+from bot.i18n import Markup, join, markup, t
 from bot.services import Services
 from storage import outbox as outbox_repo
 from storage import owners as owner_repo
@@ -130,28 +129,28 @@ def _clip(text: str, limit: int = COMMENT_MAX_CHARS) -> str:
     return cut + "…"
 
 
-def render_alert(payload: dict[str, object], subject: Subject, lang: str) -> str:
+def render_alert(payload: dict[str, object], subject: Subject, lang: str) -> Markup:
     """The alert as Telegram HTML in the owner's language; the buyer's words are escaped."""
-    lines = [t(lang, "delivery.alert.title", subject=html.escape(subject.name(lang)))]
+    lines = [t(lang, "delivery.alert.title", subject=subject.name(lang))]
     scores = []
     if isinstance(payload.get("nps"), int):
         scores.append(t(lang, "delivery.alert.nps", score=payload["nps"]))
     if isinstance(payload.get("csat"), int):
         scores.append(t(lang, "delivery.alert.csat", score=payload["csat"]))
     if scores:
-        lines.append(" · ".join(scores))
+        lines.append(join(" · ", scores))
     raw_comments = payload.get("comments")
     comments = (
         [c for c in raw_comments if isinstance(c, str)] if isinstance(raw_comments, list) else []
     )
     if comments:
-        lines.append("")
-        lines.extend(f"<i>“{html.escape(_clip(c), quote=False)}”</i>" for c in comments)
-    lines.append("")
+        lines.append(Markup())
+        lines.extend(markup("<i>“{}”</i>", _clip(c)) for c in comments)
+    lines.append(Markup())
     contact = payload.get("contact_id")
     if isinstance(contact, int):
         lines.append(t(lang, "delivery.alert.contact", link=f"tg://user?id={contact}", id=contact))
     else:
         lines.append(t(lang, "delivery.alert.anonymous"))
     lines.append(t(lang, "delivery.alert.footer"))
-    return "\n".join(lines)
+    return join("\n", lines)

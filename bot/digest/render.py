@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, meta, pass_context
 from jinja2.environment import TemplateModule
 from jinja2.runtime import Context, Macro, missing
+from markupsafe import escape
 
 from bot.digest.model import Digest, Distribution, ScoreKind
 from surveys.periods import PeriodSpan
@@ -462,7 +463,7 @@ def clip_html(text: str, limit: int) -> str:
     plain = " ".join(plain_text(text).split())
     room = limit
     while room > 0:
-        clipped = html.escape(clip_words(plain, room), quote=False)
+        clipped = str(escape(clip_words(plain, room)))
         if telegram_length(clipped) <= limit:
             return clipped
         room -= max(1, telegram_length(clipped) - limit)

@@ -10,7 +10,7 @@ from telegram.ext import ContextTypes
 
 from bot import flow, render
 from bot.app import services_of
-from bot.i18n import normalize_language, t
+from bot.i18n import Markup, join, normalize_language, t
 from bot.sending import DEFAULT_POLICY, Undelivered
 from bot.services import Services
 from storage import subjects as subject_repo
@@ -36,9 +36,10 @@ async def language(services: Services, update: Update) -> str:
     return lang
 
 
-async def reply(update: Update, text: str, **kwargs: object) -> Message | None:
-    """Send a message to the chat the update came from, retried through Telegram's
-    passing faults; None if there is no chat or it still failed (logged)."""
+async def reply(update: Update, text: Markup, **kwargs: object) -> Message | None:
+    """Send a message (Telegram HTML, built by `t`/`markup` so it is escaped) to the chat
+    the update came from, retried through Telegram's passing faults; None if there is no
+    chat or it still failed (logged)."""
     chat = update.effective_chat
     if chat is None:
         return None
@@ -116,7 +117,7 @@ async def edit_text(
     context: ContextTypes.DEFAULT_TYPE,
     chat_id: int,
     message_id: int,
-    text: str,
+    text: Markup,
     reply_markup: InlineKeyboardMarkup | None = None,
 ) -> None:
     """Edit a survey message (an answered question into the transcript), retried; a
@@ -158,19 +159,13 @@ async def send_finished(
     definition = finished.definition
     parts = [render.fill(localize(definition.thanks, lang), subject.name(lang))]
     if definition.audience is Audience.EXTERNAL:
-        parts.append(
-            t(
-                lang,
-                "survey.goes_to_owner",
-                subject=render.fill("{{ subject }}", subject.name(lang)),
-            )
-        )
+        parts.append(t(lang, "survey.goes_to_owner", subject=subject.name(lang)))
     else:
         parts.append(t(lang, "survey.internal_done"))
     session = finished.session
     try:
         await services_of(context).retry.run(
-            lambda: context.bot.send_message(flow.chat_of(session), "\n\n".join(parts)),
+            lambda: context.bot.send_message(flow.chat_of(session), join("\n\n", parts)),
             what=f"thanks of session {session.id}",
             repeatable=False,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -13,7 +12,7 @@ from bot.app import services_of
 from bot.callbacks import Action, CallbackDataError, decode, encode
 from bot.handlers import survey
 from bot.handlers.common import language, reply
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGES, Markup, join, markup, plain, t
 from bot.menus import ALL_COMMANDS, allowed_commands, refresh_menu
 from storage import sessions as session_repo
 from storage import updates as update_repo
@@ -25,12 +24,12 @@ log = logging.getLogger(__name__)
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/help: what this bot is and the commands this user may use."""
     lang = await language(services_of(context), update)
-    lines = [t(lang, "help.intro"), ""]
+    lines = [t(lang, "help.intro"), Markup()]
     user = update.effective_user
     assert user is not None
     for command in await allowed_commands(services_of(context), user.id):
-        lines.append(f"/{command} — {t(lang, f'command.{command}')}")
-    await reply(update, "\n".join(lines))
+        lines.append(markup("/{} — {}", command, t(lang, f"command.{command}")))
+    await reply(update, join("\n", lines))
 
 
 async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -44,7 +43,9 @@ async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     keyboard = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(t(code, "lang.name"), callback_data=encode(Action.LANG, code))
+                InlineKeyboardButton(
+                    plain(code, "lang.name"), callback_data=encode(Action.LANG, code)
+                )
                 for code in LANGUAGES
             ]
         ]
@@ -94,7 +95,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         user_id = update.effective_user.id if update.effective_user else None
         log.warning("ignored callback data from user %s: %s", user_id, exc)
         lang = await language(services, update)
-        await query.answer(t(lang, "callback.invalid"))
+        await query.answer(plain(lang, "callback.invalid"))
         return
     action = callback.action
     if action in survey.SESSION_ACTIONS:
@@ -121,7 +122,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
         handler = extra_callbacks.get(action)
         if handler is None:
-            await query.answer(t(await language(services, update), "callback.invalid"))
+            await query.answer(plain(await language(services, update), "callback.invalid"))
             return
         await handler(update, context, callback)
 
@@ -183,7 +184,7 @@ async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     lang = await language(services_of(context), update)
     if update.callback_query is not None:
-        await update.callback_query.answer(t(lang, "fallback.private_only"))
+        await update.callback_query.answer(plain(lang, "fallback.private_only"))
     elif update.effective_message is not None and update.message is not None:
         await reply(update, t(lang, "fallback.private_only"))
     raise ApplicationHandlerStop
@@ -201,8 +202,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = "en"
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(t(lang, "error.internal_short"))
-        await update.effective_chat.send_message(html.escape(t(lang, "error.internal")))
+            await update.callback_query.answer(plain(lang, "error.internal_short"))
+        await update.effective_chat.send_message(t(lang, "error.internal"))
     except Exception:
         log.warning("could not tell the user about the error", exc_info=True)
 

@@ -9,7 +9,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot.app import services_of
 from bot.handlers.common import language, reply
-from bot.i18n import t
+from bot.i18n import join, markup, t
 from storage import export as export_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
@@ -59,8 +59,10 @@ async def on_subjects(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     lines = [t(lang, "owner.subjects_header")]
     for subject in owned:
         kind = t(lang, f"subject.kind_{subject.kind.value}")
-        lines.append(f"• <b>{subject.name(lang)}</b> ({kind}, <code>{subject.slug}</code>)")
-    await reply(update, "\n".join(lines))
+        lines.append(
+            markup("• <b>{}</b> ({}, <code>{}</code>)", subject.name(lang), kind, subject.slug)
+        )
+    await reply(update, join("\n", lines))
 
 
 async def on_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

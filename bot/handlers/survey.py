@@ -21,7 +21,7 @@ from bot.handlers.common import (
     send_question,
     subject_of,
 )
-from bot.i18n import t
+from bot.i18n import Markup, t, visible
 from bot.sending import Undelivered
 from storage import sessions as session_repo
 from storage.models import Session
@@ -61,7 +61,7 @@ def _date_text(value: object, lang: str) -> str:
     return str(value)
 
 
-def refusal_text(refused: flow.Refused, lang: str) -> str:
+def refusal_text(refused: flow.Refused, lang: str) -> Markup:
     """Catalog text for a refusal, with dates formatted for the language."""
     params = {k: _date_text(v, lang) for k, v in refused.params.items()}
     return t(lang, refused.key, **params)
@@ -176,7 +176,7 @@ async def _stale_press(
     await resend_if_missing(context, session, lang)
 
 
-async def _edit(context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, text: str) -> None:
+async def _edit(context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, text: Markup) -> None:
     """Edit the pressed message (no keyboard); too old to edit or unchanged is fine."""
     message = query.message
     if message is None:
@@ -209,7 +209,8 @@ async def _show_outcome(
             else:
                 await resend_if_missing(context, session, lang)
         elif query is not None:
-            await answer_query(services, query, text, show_alert=len(text) > 190)
+            toast = visible(text)  # a toast shows no HTML
+            await answer_query(services, query, toast, show_alert=len(toast) > 190)
         else:
             await reply(update, text)
         return
