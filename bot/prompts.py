@@ -29,7 +29,9 @@ class PromptLedger:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._shown: OrderedDict[int, str] = OrderedDict()
+        # Session id -> hash of the state whose question was sent (a hash, not the state:
+        # states hold typed answers, and this keeps tens of thousands of sessions).
+        self._shown: OrderedDict[int, int] = OrderedDict()
         self._queued: dict[int, tuple[int, str]] = {}
         self._writer: asyncio.Task[None] | None = None
 
@@ -50,7 +52,7 @@ class PromptLedger:
 
     def pending(self, session: Session) -> bool:
         """Whether `session`'s current question may be missing on the respondent's screen."""
-        if self._shown.get(session.id) == session.state_json:
+        if self._shown.get(session.id) == hash(session.state_json):
             return False
         return session.prompt_pending
 
@@ -60,7 +62,7 @@ class PromptLedger:
             await asyncio.shield(self._writer)
 
     def _remember(self, session_id: int, state_json: str) -> None:
-        self._shown[session_id] = state_json
+        self._shown[session_id] = hash(state_json)
         self._shown.move_to_end(session_id)
         while len(self._shown) > MEMORY:
             self._shown.popitem(last=False)

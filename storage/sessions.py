@@ -168,12 +168,15 @@ async def mark_prompted(conn: aiosqlite.Connection, shown: Sequence[tuple[int, s
     )
 
 
-async def pending_prompts(conn: aiosqlite.Connection, *, limit: int) -> list[Session]:
-    """Active sessions whose current question may not have reached the respondent."""
+async def pending_prompts(
+    conn: aiosqlite.Connection, *, answered_since: datetime, limit: int
+) -> list[Session]:
+    """Active sessions answered since `answered_since` whose current question may not
+    have reached the respondent."""
     async with conn.execute(
         f"SELECT {_COLUMNS} FROM sessions WHERE prompt_pending AND status = 'active'"
-        " ORDER BY id LIMIT ?",
-        (limit,),
+        " AND updated_at >= ? ORDER BY id LIMIT ?",
+        (encode_time(answered_since), limit),
     ) as cur:
         rows = await cur.fetchall()
     return [_session(row) for row in rows]

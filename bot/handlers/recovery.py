@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -21,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # Questions re-sent at once at start-up (each waits for AIORateLimiter's turn anyway).
 PARALLEL = 8
+# A question missing for longer is not sent out of the blue at a start: it comes back at
+# the respondent's next message or press (a bot down that long has other news to tell).
+RECENT = timedelta(days=1)
 # Sessions looked at per start-up; more than that many open surveys at a crash is not
 # expected, and any left over get their question at their respondent's next action.
 LIMIT = 10_000
@@ -45,7 +49,9 @@ async def resend_pending(app: Application[Any, Any, Any, Any, Any, Any]) -> int:
     """At start-up, before polling: send the current question of every open session
     whose question may not have been sent; returns how many were sent."""
     services = services_of(app)
-    pending = await session_repo.pending_prompts(services.db.conn, limit=LIMIT)
+    pending = await session_repo.pending_prompts(
+        services.db.conn, answered_since=services.now() - RECENT, limit=LIMIT
+    )
     if not pending:
         return 0
     context: ContextTypes.DEFAULT_TYPE = CallbackContext(app)

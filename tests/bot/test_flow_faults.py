@@ -227,3 +227,30 @@ async def test_a_buyer_finishes_through_frequent_telegram_faults(
     ]
     assert "Thank you for your time!" in buyer.last_message().text
     assert not any("went wrong" in text for text in world.telegram.texts(buyer.id))
+
+
+async def test_a_question_missing_for_days_waits_for_the_respondent(
+    tmp_path,  # type: ignore[no-untyped-def]
+    clock: Clock,
+    quick_retries: RetryPolicy,
+) -> None:
+    world = await start_world(tmp_path, clock)
+    buyer = await start_buyer(world)
+    crash_after_commit(world.telegram, quick_retries)
+    buyer.press("10")
+    await world.deliver()
+    world.telegram.clear_failures()
+    await stop_world(world)
+    clock.advance(days=2)
+
+    again = await start_world(tmp_path, clock, telegram=world.telegram, seed=False)
+    try:
+        # Not out of the blue two days later...
+        assert sent_asking(world.telegram, buyer, PROMOTER) == 0
+        # ...but as soon as the buyer writes.
+        buyer.send_text("hi")
+        await again.deliver()
+        assert sent_asking(world.telegram, buyer, PROMOTER) == 1
+        one_current_question(world.telegram, buyer, PROMOTER)
+    finally:
+        await stop_world(again)
