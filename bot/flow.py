@@ -183,8 +183,8 @@ async def act(
             if isinstance(step, engine.Done):
                 await _complete(services, conn, session, definition, step.answers)
             else:
-                # Until the next question is sent it is pending (a toggle is shown by
-                # editing the question's own keyboard: nothing new to wait for).
+                # Until the next question is sent it is pending. A toggle was pressed
+                # on the question itself, which is on screen: not pending.
                 await session_repo.save_state(
                     conn,
                     session.id,

@@ -46,9 +46,15 @@ class PromptLedger:
             )
 
     def remember_stored(self, session: Session) -> None:
-        """`session`'s flag was cleared by the caller's own transaction."""
+        """`session`'s flag was cleared (and its message noted) by the caller's own
+        transaction."""
         self._remember(session.id, session.state_json)
         self._queued.pop(session.id, None)
+
+    def on_screen(self, session: Session) -> None:
+        """`session`'s question is on screen and its flag was stored clear with its state
+        (a toggle pressed on the question)."""
+        self._remember(session.id, session.state_json)
 
     def pending(self, session: Session) -> bool:
         """Whether `session`'s current question may be missing on the respondent's screen."""

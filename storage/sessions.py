@@ -134,11 +134,11 @@ async def save_state(
     prompt_pending: bool = True,
 ) -> None:
     """Save an active session's state after an answer (message_id None: unchanged)
-    (SessionNotActive). The answer's next question is not sent yet: `prompt_pending`
-    (False keeps the flag as it is, for a change shown in the same message, a toggle)."""
+    (SessionNotActive). `prompt_pending`: the question the new state asks is not sent
+    yet (False for a change shown in the message pressed, a toggle: it is on screen)."""
     cursor = await conn.execute(
         "UPDATE sessions SET state_json = ?, updated_at = ?,"
-        " message_id = COALESCE(?, message_id), prompt_pending = (prompt_pending OR ?)"
+        " message_id = COALESCE(?, message_id), prompt_pending = ?"
         " WHERE id = ? AND status = 'active'",
         (state_json, encode_time(now), message_id, prompt_pending, session_id),
     )

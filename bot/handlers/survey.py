@@ -228,9 +228,8 @@ async def _show_outcome(
             )
         except (BadRequest, Undelivered):
             pass  # the tick is stored; the keyboard shows it at the next toggle or resume
-        # Pressed on the question's own message: it is on screen.
-        if query.message is not None:
-            services.prompts.shown(outcome.session, query.message.message_id)
+        # Pressed on the question's own message: it is on screen (stored so by `act`).
+        services.prompts.on_screen(outcome.session)
         return
     answered_id = callback.question_id if callback is not None else None
     if answered_id is not None and callback is not None and callback.action is not Action.BACK:

@@ -156,21 +156,20 @@ async def test_a_question_is_pending_from_the_answer_until_it_was_sent(
     assert await pending() == []
     async with db.transaction() as conn:
         await save_state(conn, session.id, state_json='{"q": 1}', now=now)
-        # A toggle is shown in the question's own message: the flag stays as it was.
-        await save_state(
-            conn, session.id, state_json='{"q": 1, "t": 1}', now=now, prompt_pending=False
-        )
     assert await pending() == [session.id]
     async with db.transaction() as conn:
         # A late note for an older state keeps the flag of the newer one, and never puts
         # an older message id back.
-        await mark_prompted(conn, [(41, '{"q": 1}', session.id)])
+        await mark_prompted(conn, [(41, session.state_json, session.id)])
         await mark_prompted(conn, [(39, session.state_json, session.id)])
     saved = await get_session(db.conn, session.id)
     assert saved is not None and (saved.prompt_pending, saved.message_id) == (True, 41)
     assert await pending_prompts(db.conn, answered_since=now + timedelta(seconds=1), limit=10) == []
     async with db.transaction() as conn:
-        await mark_prompted(conn, [(42, '{"q": 1, "t": 1}', session.id)])
+        # A toggle is pressed on the question: it is on screen.
+        await save_state(
+            conn, session.id, state_json='{"q": 1, "t": 1}', now=now, prompt_pending=False
+        )
     assert await pending() == []
 
 
