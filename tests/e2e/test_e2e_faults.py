@@ -208,5 +208,7 @@ def test_every_respondent_finishes_once_through_five_percent_faults(e2e: E2E) ->
     assert duplicates <= ambiguous, (duplicates, ambiguous, kinds)
     assert "error while handling update" not in bot.log, bot.log[-3000:]
     assert "Traceback" not in bot.log, bot.log[-5000:]
+    # 429s were waited out by PTB's AIORateLimiter (configured with retries in bot.app).
+    assert "Rate limit hit. Retrying after 0.3" in bot.log
     assert_well_behaved(e2e, bot)
     assert bot.stop() == 0, bot.log[-3000:]
