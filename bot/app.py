@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
@@ -40,24 +41,6 @@ def services_of(
     """The Services object stored at start-up."""
     data = context.bot_data
     return cast(Services, data[SERVICES_KEY])
-
-
-def _no_retry_tracebacks(record: logging.LogRecord) -> bool:
-    """Keep PTB's network-retry messages to one line; the CLI explains the failure."""
-    if record.getMessage().startswith("Network Retry Loop"):
-        record.exc_info = None
-        record.exc_text = None
-    return True
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr; httpx stays at WARNING because its request lines contain the token."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_no_retry_tracebacks)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -119,6 +102,11 @@ def build_application(
         services = app.bot_data.pop(SERVICES_KEY, None)
         if services is not None:
             await services.prompts.flush()
+            # A clean stop leaves the files as the hourly scrub would (see Database.scrub).
+            try:
+                await services.db.scrub()
+            except sqlite3.OperationalError as exc:
+                log.warning("database scrub skipped at shutdown: %s", exc)
             await services.db.close()
 
     builder = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -47,6 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CommandError) as exc:
         print(f"feedbot: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
+    except sqlite3.Error as exc:
+        # Commands name the database when they can; this catches what slips past them
+        # (e.g. a lock held by another process for longer than the busy timeout).
+        message = str(exc).replace("\n", " ")
+        print(f"feedbot: database error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return code

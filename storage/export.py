@@ -48,19 +48,26 @@ async def export_csv(
     multi_question_ids: Collection[str] = frozenset(),
 ) -> int:
     """Write the subject's responses submitted from `start` to `end` (inclusive, UTC
-    dates; None: unbounded) as CSV to `out`; returns how many rows were written.
+    dates; None: unbounded; for a department, whole weeks: those with a day in that
+    range) as CSV to `out`; returns how many rows were written.
 
-    Rows are numbered 1, 2, ... in submission order (not ids); no pseudonym or Telegram
-    id is written, except `contact_telegram_id` of buyers who consented to be contacted.
+    Rows are numbered 1, 2, ... by time, then by the random response id (internal responses
+    all carry the start of their week, so within a week their order is random, not that of
+    submission); no Telegram id is written, except `contact_telegram_id` of buyers who
+    consented to be contacted.
     Multi-choice answers are their choice ids joined with ";" in the order chosen; any
     question holding several values is joined the same way, so `multi_question_ids` is
     optional and informative only. Open `out` with
     encoding="utf-8-sig" and newline="" so Excel shows Polish letters."""
+    internal = subject.kind is SubjectKind.DEPARTMENT
     where = ["r.subject_id = ?"]
     params: list[object] = [subject.id]
     if start is not None:
+        # An internal response is stamped with its week's Monday: a week is in when any
+        # of its days is.
+        first = start - timedelta(days=6) if internal else start
         where.append("r.submitted_at >= ?")
-        params.append(start.isoformat())
+        params.append(first.isoformat())
     if end is not None:
         # Times are stored as "YYYY-MM-DDT...": everything before the next day's date.
         where.append("r.submitted_at < ?")
@@ -68,7 +75,6 @@ async def export_csv(
     writer = csv.writer(out)
     writer.writerow(header(subject, question_ids))
     wanted = set(question_ids)
-    internal = subject.kind is SubjectKind.DEPARTMENT
     written = 0
     current: int | None = None
     fixed: list[str] = []
@@ -86,7 +92,7 @@ async def export_csv(
         "SELECT r.id, r.submitted_at, r.survey_version, r.status, r.role, r.contact_id,"
         " a.question_id, a.number, a.text, a.choice"
         " FROM responses AS r LEFT JOIN answers AS a ON a.response_id = r.id"
-        f" WHERE {' AND '.join(where)} ORDER BY r.submitted_at, r.id, a.id",
+        f" WHERE {' AND '.join(where)} ORDER BY r.submitted_at, r.id, a.position",
         params,
     ) as cursor:
         async for row in cursor:

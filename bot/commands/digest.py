@@ -9,13 +9,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.commands.common import CommandError, add_database_option, run_async, settings_from
+from bot.commands.common import (
+    CommandError,
+    add_database_option,
+    check_database,
+    load_catalog,
+    open_database,
+    run_async,
+    settings_from,
+)
 from bot.config import Settings
-from storage.db import MEMORY, Database
 from storage.models import SubjectKind
 from storage.subjects import get_subject
 from surveys import periods
-from surveys.loader import SurveyCatalog, SurveyFileError, UnknownSurvey
+from surveys.loader import UnknownSurvey
 
 _WEEK = re.compile(r"^\d{4}-W\d{2}$")
 
@@ -83,9 +90,7 @@ def preview(args: argparse.Namespace, out: TextIO | None = None) -> int:
         periods.span(period)
     except ValueError as exc:
         raise CommandError(f"--period: {exc}") from None
-    path = str(settings.database)
-    if path != MEMORY and not Path(path).exists():
-        raise CommandError(f"no database at {path} (set FEEDBOT_DATABASE or pass --database)")
+    check_database(settings.database, create=False)
     text, chart, chart_caption = run_async(
         lambda: _preview(settings, kind, slug, period, args.lang, now, bool(args.chart))
     )
@@ -114,12 +119,8 @@ async def _preview(
     from bot.digest.compose import compose_digest
     from bot.digest.render import caption, plain_text, render_digest, render_plain
 
-    try:
-        catalog = SurveyCatalog.load(settings.surveys_dir)
-    except SurveyFileError as exc:
-        raise CommandError(f"invalid survey files:\n{exc}") from None
-    db = await Database.open(settings.database)
-    try:
+    catalog = load_catalog(settings)
+    async with open_database(settings) as db:
         subject = await get_subject(db.conn, slug)
         if subject is None or subject.kind is not kind:
             flag = "department" if kind is SubjectKind.DEPARTMENT else "product"
@@ -138,8 +139,6 @@ async def _preview(
             now=now,
             closed_only=False,
         )
-    finally:
-        await db.close()
     text = render_plain(render_digest(digest, lang))
     chart = digest_chart(digest, lang) if want_chart else None
     return text, chart, plain_text(caption(digest, lang)) if chart is not None else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.app import services_of
@@ -92,8 +92,8 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     try:
         callback = decode(query.data)
     except CallbackDataError as exc:
-        user_id = update.effective_user.id if update.effective_user else None
-        log.warning("ignored callback data from user %s: %s", user_id, exc)
+        # No user id: the data may name a session, and the log must not tie the two.
+        log.warning("ignored callback data: %s", exc)
         lang = await language(services, update)
         await query.answer(plain(lang, "callback.invalid"))
         return
@@ -192,8 +192,24 @@ async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the exception with the update id and tell the user, without a trace."""
+    error = context.error
+    if update is None and isinstance(error, TelegramError):
+        # A failed poll for updates (run_polling hands those here); PTB retries it with
+        # backoff. A network blip is expected now and then: one line, no traceback.
+        level = logging.WARNING if isinstance(error, NetworkError) else logging.ERROR
+        log.log(level, "polling for updates failed (%s: %s); retrying", type(error).__name__, error)
+        return
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("error while handling update %s", update_id, exc_info=context.error)
+    if isinstance(error, NetworkError):
+        # Telegram unreachable for a moment: what failed is said in one line.
+        log.warning(
+            "the Bot API failed while handling update %s (%s: %s)",
+            update_id,
+            type(error).__name__,
+            error,
+        )
+    else:
+        log.error("error while handling update %s", update_id, exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
@@ -204,6 +220,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
             await update.callback_query.answer(plain(lang, "error.internal_short"))
         await update.effective_chat.send_message(t(lang, "error.internal"))
+    except NetworkError as exc:
+        log.warning("could not tell the user about the error (%s: %s)", type(exc).__name__, exc)
     except Exception:
         log.warning("could not tell the user about the error", exc_info=True)
 

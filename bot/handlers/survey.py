@@ -154,7 +154,8 @@ async def _foreign_or_stale(
     services = services_of(context)
     pressed = await session_repo.get_session(services.db.conn, callback.session_id)
     if pressed is not None and pressed.respondent_id not in (None, user_id):
-        log.warning("user %s pressed a button of another user's session %s", user_id, pressed.id)
+        # Neither id is logged: a Telegram id next to a session id could tie the two.
+        log.warning("a button of another user's session was pressed")
         await answer_query(services, query, t(lang, "callback.not_yours"), show_alert=True)
         return
     if session is None:
