@@ -20,6 +20,8 @@ from storage.models import Session
 
 log = logging.getLogger(__name__)
 
+# Seconds the start-up pass may take before polling starts anyway.
+BUDGET = 60.0
 # Questions re-sent at once at start-up (each waits for AIORateLimiter's turn anyway).
 PARALLEL = 8
 # A question missing for longer is not sent out of the blue at a start: it comes back at
@@ -71,6 +73,15 @@ async def resend_pending(app: Application[Any, Any, Any, Any, Any, Any]) -> int:
         if not services.prompts.pending(session):
             sent += 1
 
-    await asyncio.gather(*(one(session) for session in pending))
+    try:
+        # Polling waits for this: with Telegram failing, the retries must not hold it long.
+        async with asyncio.timeout(BUDGET):
+            await asyncio.gather(*(one(session) for session in pending))
+    except TimeoutError:
+        log.warning(
+            "re-sending questions at start-up took over %g s; the rest come back at"
+            " their respondents' next message or press",
+            BUDGET,
+        )
     log.info("re-sent %d of %d questions left unsent before the restart", sent, len(pending))
     return sent
