@@ -389,7 +389,7 @@ async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
         async def one_digest(n: int, subject: Any) -> tuple[Any, list[str], float]:
             with Stopwatch() as one:
                 digest = await compose_digest(
-                    db.conn,
+                    db,
                     subject,
                     definitions[subject.id],
                     period,

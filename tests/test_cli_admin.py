@@ -824,3 +824,15 @@ def test_a_prefix_starting_with_a_dash_is_given_after_a_double_dash(
     assert revoke_hint("-AbCdEfG") == "feedbot invite revoke -- -AbCdEfG"
     assert revoke_hint("AbCdEfGh") == "feedbot invite revoke AbCdEfGh"
     fails(cli("invite", "revoke", "--", "-AbC"), "no invite starts with '-AbC'")
+
+
+def test_the_admin_export_says_it_is_complete_and_for_the_admin_only(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    for argv in (["--help"], ["export", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+    text = " ".join(capsysbinary.readouterr().out.decode("utf-8").split())
+    assert "export ALL of a department's or product's responses as CSV (admin only)" in text
+    assert "This export is COMPLETE and for the admin only" in text
+    assert "their /export in the bot holds only what their digests may show" in text

@@ -221,6 +221,11 @@ def _date_range(context: Context, start: date, end: date) -> str:
 
 
 @pass_context
+def _day(context: Context, day: date) -> str:
+    return format_day(day, _lang(context))
+
+
+@pass_context
 def _plural(context: Context, n: int, *forms: str) -> str:
     return plural(n, _lang(context), *forms)
 
@@ -343,6 +348,7 @@ def environment() -> Environment:
         "percent": _percent,
         "dates": _dates,
         "date_range": _date_range,
+        "day": _day,
         "plural": _plural,
         "text": _text,
         "question": _question,
