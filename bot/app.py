@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
@@ -96,6 +97,11 @@ def build_application(
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         services = app.bot_data.pop(SERVICES_KEY, None)
         if services is not None:
+            # A clean stop leaves the files as the hourly scrub would (see Database.scrub).
+            try:
+                await services.db.scrub()
+            except sqlite3.OperationalError as exc:
+                log.warning("database scrub skipped at shutdown: %s", exc)
             await services.db.close()
 
     builder = (

@@ -640,8 +640,7 @@ async def answer_internal(
             conn,
             session,
             records=records,
-            pseudonym=f"{PSEUDONYM}{at.timestamp()}",
-            unique_key=key,
+            marker=f"{PSEUDONYM}{at.timestamp()}",
             next_possible=at.date(),
             contact_id=None,
             now=at,
@@ -676,7 +675,7 @@ def test_an_export_round_trips_polish_letters_through_a_file(
     record = dict(zip(rows[0], rows[1], strict=True))
     assert record["works_well"] == POLISH
     assert (record["overall"], record["recommend"], record["reliability"]) == ("4", "9", "")
-    assert record["submitted_at"].startswith("2026-11-25T10:30")
+    assert record["submitted_at"] == "2026-11-23T00:00:00+00:00"  # its week, not its time
     assert (record["status"], record["role"], record["survey_version"]) == (
         "completed",
         "employee",
@@ -784,7 +783,10 @@ def test_from_and_to_select_the_days(
     assert comments() == ["day 3", "day 10", "day 17"]
     assert comments("--from", "2026-11-10") == ["day 10", "day 17"]
     assert comments("--to", "2026-11-10") == ["day 3", "day 10"]
-    assert comments("--from", "2026-11-04", "--to", "2026-11-16") == ["day 10"]
+    # Internal responses carry their week, not their day: a week is in when one of its
+    # days is (3 Nov is in the week of 2 Nov, 16 Nov starts the week of 17 Nov).
+    assert comments("--from", "2026-11-04", "--to", "2026-11-16") == ["day 3", "day 10", "day 17"]
+    assert comments("--from", "2026-11-09", "--to", "2026-11-15") == ["day 10"]
 
 
 @pytest.mark.parametrize("value", ["2026-02-30", "2026-1-05", "05.01.2026", "yesterday", "2026"])
@@ -822,3 +824,15 @@ def test_a_prefix_starting_with_a_dash_is_given_after_a_double_dash(
     assert revoke_hint("-AbCdEfG") == "feedbot invite revoke -- -AbCdEfG"
     assert revoke_hint("AbCdEfGh") == "feedbot invite revoke AbCdEfGh"
     fails(cli("invite", "revoke", "--", "-AbC"), "no invite starts with '-AbC'")
+
+
+def test_the_admin_export_says_it_is_complete_and_for_the_admin_only(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    for argv in (["--help"], ["export", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+    text = " ".join(capsysbinary.readouterr().out.decode("utf-8").split())
+    assert "export ALL of a department's or product's responses as CSV (admin only)" in text
+    assert "This export is COMPLETE and for the admin only" in text
+    assert "their /export in the bot holds only what their digests may show" in text

@@ -157,7 +157,7 @@ async def _demo(settings: Settings, weeks: int, seed: int, lang: str) -> DemoRes
         subjects.sort(key=lambda s: (s.kind is not SubjectKind.DEPARTMENT, s.id))
         for subject in subjects:
             digest = await compose_digest(
-                db.conn,
+                db,
                 subject,
                 catalog.latest(subject.survey_id),
                 latest,

@@ -47,7 +47,10 @@ def register_preview(actions: argparse._SubParsersAction[argparse.ArgumentParser
         description=(
             "Print the digest of a department or product for one week as its owner would read "
             "it (formatting removed), and optionally write the trend chart as a PNG. Needs no "
-            "bot token. The current week is shown as it stands so far."
+            "bot token. A product's current week is shown as it stands so far; a department "
+            "shows only closed weeks, under the same anonymity rules as the bot (the latest "
+            "closed week instead of a running one), and deciding a closed week's disclosure "
+            "records it in the database as the bot would."
         ),
     )
     which = parser.add_mutually_exclusive_group(required=True)
@@ -130,7 +133,7 @@ async def _preview(
         except UnknownSurvey as exc:
             raise CommandError(str(exc)) from None
         digest = await compose_digest(
-            db.conn,
+            db,
             subject,
             definition,
             period,

@@ -17,7 +17,8 @@ from storage import outbox as outbox_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
 from storage.models import Session, Subject, SubjectKind
-from surveys.schema import AnswerValue, Audience, QuestionType, SurveyDefinition
+from surveys import anonymity
+from surveys.schema import AnswerValue, QuestionType, SurveyDefinition
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def detractor_scores(
 ) -> tuple[int | None, int | None] | None:
     """(NPS, CSAT) when the answers make the buyer a detractor (NPS 0-6 or CSAT 1-2),
     else None; always None for an internal survey."""
-    if definition.audience is not Audience.EXTERNAL:
+    if not anonymity.alerts_allowed(definition.audience):
         return None
     nps = csat = None
     for question in definition.questions:
@@ -88,7 +89,7 @@ async def _enqueue_alerts(
     answers: dict[str, AnswerValue],
 ) -> None:
     scores = detractor_scores(definition, answers)
-    if scores is None or session.audience is not Audience.EXTERNAL:
+    if scores is None or not anonymity.alerts_allowed(session.audience):
         return
     conn = services.db.conn
     subject = await subject_repo.get_subject_by_id(conn, session.subject_id)

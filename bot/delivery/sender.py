@@ -128,7 +128,7 @@ async def digest_parts(
     # Periods are filed by the configured zone's calendar, so "now" is read there too.
     now = services.now().astimezone(services.settings.tz)
     digest = await compose_digest(
-        services.db.conn,
+        services.db,
         subject,
         definition,
         period_key,

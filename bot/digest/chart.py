@@ -112,16 +112,19 @@ class TrendFigure:
         axes = self.axes
         xs = list(range(len(points)))
         present = [p.estimate is not None for p in points]
+        # As in the digest's text, an interval of one answer (or of answers all alike)
+        # says nothing and is not drawn: the week keeps its point, without band or bar.
+        banded = [p.estimate is not None and p.estimate.has_interval for p in points]
         values = [p.estimate.value if p.estimate else math.nan for p in points]
         lows = [p.estimate.low if p.estimate else math.nan for p in points]
         highs = [p.estimate.high if p.estimate else math.nan for p in points]
 
-        self.band.set_data(xs, lows, highs, where=present)
+        self.band.set_data(xs, lows, highs, where=banded)
         self.line.set_data(xs, values)
         bars = []
         for i, point in enumerate(points):
-            alone = not (i > 0 and present[i - 1]) and not (i + 1 < len(points) and present[i + 1])
-            if point.estimate is not None and alone:
+            alone = not (i > 0 and banded[i - 1]) and not (i + 1 < len(points) and banded[i + 1])
+            if point.estimate is not None and banded[i] and alone:
                 bars.append([(i, point.estimate.low), (i, point.estimate.high)])
         self.bars.set_segments(bars)
 
@@ -224,7 +227,8 @@ def render_trend_png(
     empty_text: str = "",
 ) -> bytes:
     """A small PNG (800x400) of the score per period, oldest left: a line with markers,
-    its 95% interval as a shaded band, and gaps where a period has no estimate.
+    its 95% interval as a shaded band (a bar for a period between two gaps), and gaps
+    where a period has no estimate.
 
     Uses the object-oriented API with the Agg canvas: no pyplot, no display; the figure
     is this thread's, reused (`TrendFigure`)."""

@@ -9,7 +9,7 @@ import struct
 import threading
 from collections.abc import Sequence
 
-from digest_support import DEPARTMENT, INTERNAL, W47, W48, build, window
+from digest_support import DEPARTMENT, INTERNAL, W47, W48, build, disclose, window
 from PIL import Image
 
 from bot.digest.chart import TrendFigure, digest_chart, render_trend_png
@@ -46,6 +46,15 @@ def series(gaps: Sequence[int] = GAPS, base: float = 10.0) -> list[TrendPoint]:
     return points
 
 
+def band_runs(chart: TrendFigure) -> set[tuple[float, float]]:
+    """The first and last week of each stretch the band covers."""
+    return {
+        (float(path.vertices[:, 0].min()), float(path.vertices[:, 0].max()))
+        for path in chart.band.get_paths()
+        if path.vertices[:, 0].max() > path.vertices[:, 0].min()
+    }
+
+
 def draw(figure: TrendFigure, points: Sequence[TrendPoint], lang: str = "pl") -> bytes:
     figure.draw(
         points, lang, "Czajnik $5: NPS", y_label="NPS (od −100 do 100)", y_limits=(-100, 100)
@@ -65,12 +74,7 @@ def test_the_figure_holds_the_weeks_values_intervals_and_gaps() -> None:
         10.0 + 4 * i for i in range(12) if i not in GAPS
     ]
     # The band covers each run of two or more weeks; the week alone (10) gets a bar.
-    runs = {
-        (float(path.vertices[:, 0].min()), float(path.vertices[:, 0].max()))
-        for path in chart.band.get_paths()
-        if path.vertices[:, 0].max() > path.vertices[:, 0].min()
-    }
-    assert runs == {(0.0, 1.0), (4.0, 8.0)}
+    assert band_runs(chart) == {(0.0, 1.0), (4.0, 8.0)}
     assert [seg.tolist() for seg in chart.bars.get_segments()] == [[[10, 30], [10, 70]]]
     # One label per week with a score, in Polish (decimal comma where digits are shown).
     labels = [(a.get_text(), a.xy) for a in chart.values if a.get_visible()]
@@ -81,6 +85,20 @@ def test_the_figure_holds_the_weeks_values_intervals_and_gaps() -> None:
     assert chart.axes.get_ylabel() == "NPS"
     assert chart.axes.get_ylim() == (-116.0, 116.0)  # the whole scale and 8% more
     assert chart.empty.get_text() == ""
+
+
+def test_an_interval_of_one_answer_is_not_drawn() -> None:
+    points = series()
+    one = Estimate(4.0, 4.0, 4.0, 1)  # one answer: no spread, no interval
+    nps_of_one = Estimate(100.0, -20.0, 100.0, 1)  # an interval, but of one answer
+    points[1] = TrendPoint(points[1].period, one)
+    points[10] = TrendPoint(points[10].period, nps_of_one)
+    chart = TrendFigure()
+    chart.draw(points, "en", "Kettle", y_label="NPS", y_limits=(-100, 100))
+    assert chart.line.get_data()[1][1] == 4.0 and chart.line.get_data()[1][10] == 100.0
+    # Week 0 keeps its interval, now alone (a bar); week 10 has none to draw.
+    assert [seg.tolist() for seg in chart.bars.get_segments()] == [[[0, -10], [0, 30]]]
+    assert band_runs(chart) == {(4.0, 8.0)}
 
 
 def test_the_png_shows_the_line_and_the_bar_of_a_week_alone() -> None:
@@ -147,9 +165,9 @@ def test_trend_png_without_any_point_says_so() -> None:
 def test_digest_chart_draws_the_headline_or_nothing() -> None:
     overall = {4: 3, 5: 3}
     data = DigestData(window(W48, 6, {"overall": overall}), window(W47, 0), trend={W48: overall})
-    png = digest_chart(build(DEPARTMENT, INTERNAL, data), "en")
+    png = digest_chart(build(DEPARTMENT, INTERNAL, disclose(data)), "en")
     assert png is not None and png.startswith(PNG_SIGNATURE)
     assert png_size(png) == (800, 400) and pixels_of(png, LINE_RGB) > 0
     # Below the anonymity threshold no week is drawn, so there is no chart to send.
     few = DigestData(window(W48, 3), window(W47, 0), trend={W48: {4: 3}})
-    assert digest_chart(build(DEPARTMENT, INTERNAL, few), "en") is None
+    assert digest_chart(build(DEPARTMENT, INTERNAL, disclose(few)), "en") is None
