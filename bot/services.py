@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from bot.config import Settings
+from bot.delivery.wakeup import OutboxWakeup
 from storage.db import Database
 from surveys.loader import SurveyCatalog
 
@@ -33,6 +34,8 @@ class Services:
     # Updates with ids above this one arrived after start-up and cannot be redeliveries.
     redelivery_horizon: int | None = None
     _keyboards: OrderedDict[int, int] = field(default_factory=OrderedDict, repr=False)
+    # Set after a detractor alert is queued: the sender sends it now, not at its next poll.
+    outbox_wakeup: OutboxWakeup = field(default_factory=OutboxWakeup, repr=False)
 
     def __post_init__(self) -> None:
         if not self._secret:

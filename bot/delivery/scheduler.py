@@ -1,4 +1,4 @@
-"""When digests and pulses are due (pure functions of settings and time) and the job sending them.
+"""When digests and pulses are due (pure functions of settings and time) and the loop sending them.
 
 The decision is recomputed from the database on every tick, so the schedule is
 "rebuilt at start-up" by construction: nothing about it lives only in memory, and the
@@ -9,6 +9,8 @@ one digest, not ten). The outbox's dedup keys make enqueuing idempotent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections import defaultdict
@@ -29,7 +31,7 @@ from surveys import periods
 
 if TYPE_CHECKING:
     from telegram import Bot
-    from telegram.ext import Application, ContextTypes
+    from telegram.ext import Application
 
     from bot.delivery.sender import DrainReport, Pacer
     from bot.services import Services
@@ -37,9 +39,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_JOB = "delivery-tick"
-TICK_SECONDS = 60  # also the longest a detractor alert waits
+# The sender's poll: digests and pulses fall due by the clock, and items queued by another
+# process (`feedbot digest send`, a second bot) are found this way. A detractor alert
+# queued in this process wakes the sender at once instead (`OutboxWakeup`).
+TICK_SECONDS = 60
 FIRST_TICK_SECONDS = 5
+STOP_GRACE_SECONDS = 10.0  # how long a stop lets the tick under way finish
 PULSED_KEY = "delivery.pulsed"  # bot_data: pulse periods fully enqueued by this process
+LOOP_KEY = "delivery.loop"  # bot_data: the running DeliveryLoop
 
 # Pulses go out on a working-day morning: from Tuesday 10:00 of the pulse period's first
 # week, and (after downtime) on the following weekday mornings until everyone got one.
@@ -252,27 +259,80 @@ async def tick(
     return TickReport(digests, pulses, drained)
 
 
-async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The repeating job: queue due digests and pulses, drain the outbox."""
-    from bot.app import services_of
+class DeliveryLoop:
+    """The sender loop of the running bot: a tick (queue what is due, drain the outbox)
+    every `interval` seconds, and at once whenever `services.outbox_wakeup` is notified
+    (a detractor alert was queued in this process). Ticks never overlap: one task runs
+    them one after the other, and a notification given during a tick starts the next
+    tick as soon as it ends."""
 
-    pulsed: set[str] = context.bot_data.setdefault(PULSED_KEY, set())
-    await tick(services_of(context), context.bot, pulsed=pulsed)
+    def __init__(
+        self,
+        services: Services,
+        bot: Bot,
+        *,
+        interval: float = TICK_SECONDS,
+        first: float = FIRST_TICK_SECONDS,
+        pulsed: set[str] | None = None,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self._services = services
+        self._bot = bot
+        self._interval = interval
+        self._first = first
+        self._pulsed = pulsed if pulsed is not None else set()
+        self._pacer = pacer
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the loop as a task of the running event loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=TICK_JOB)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Let the tick under way finish (within `grace` seconds, else cancel it) and end."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._services.outbox_wakeup.notify()  # out of its wait, to see it must stop
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        wakeup = self._services.outbox_wakeup
+        await wakeup.wait(self._first)
+        while not self._stopping:
+            try:
+                await tick(self._services, self._bot, pacer=self._pacer, pulsed=self._pulsed)
+            except Exception:  # the loop must outlive a failed tick (e.g. database busy)
+                log.exception("delivery tick failed")
+            await wakeup.wait(self._interval)
 
 
 async def schedule(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Register the delivery job under a fixed name (a restart replaces it, never adds one);
-    its first run, seconds after start-up, sends what fell due while the bot was down."""
-    queue = app.job_queue
-    if queue is None:  # pragma: no cover - the job-queue extra is a dependency
-        log.warning("no job queue: digests and pulses are off")
-        return
-    for job in queue.get_jobs_by_name(TICK_JOB):
-        job.schedule_removal()
-    queue.run_repeating(
-        delivery_job,
-        interval=TICK_SECONDS,
-        first=FIRST_TICK_SECONDS,
-        name=TICK_JOB,
-        job_kwargs={"max_instances": 1, "coalesce": True},
-    )
+    """Start the delivery loop (a restart of the scheduling replaces it, never adds one);
+    its first tick, seconds after start-up, sends what fell due while the bot was down."""
+    from bot.app import services_of
+
+    await stop(app)
+    pulsed: set[str] = app.bot_data.setdefault(PULSED_KEY, set())
+    loop = DeliveryLoop(services_of(app), app.bot, pulsed=pulsed)
+    app.bot_data[LOOP_KEY] = loop
+    loop.start()
+
+
+async def stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop the delivery loop, if one runs (at shutdown, before the bot and the database
+    close)."""
+    loop = app.bot_data.pop(LOOP_KEY, None)
+    if isinstance(loop, DeliveryLoop):
+        await loop.stop()

@@ -380,7 +380,8 @@ async def _finish(services: Services, item: OutboxItem, parts: int) -> None:
         await outbox_repo.mark_part_sent(conn, item.id, parts)
         await outbox_repo.mark_sent(conn, item.id, now=services.now())
         if item.kind == PULSE:
-            # Response rates of internal subjects count the members actually reached.
+            # Which members a pulse reached, per week (no longer a digest's denominator:
+            # the response rate counts every member who could evaluate, issue 11).
             await member_repo.record_invitation(
                 conn, item.chat_id, week_key=payload["week"], source="pulse"
             )
