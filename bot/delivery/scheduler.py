@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from bot.config import Settings
-from bot.delivery import DIGEST, PULSE, digest_key, pulse_key
+from bot.delivery import ALERT, DIGEST, PULSE, digest_key, pulse_key
 from storage import members as member_repo
 from storage import outbox as outbox_repo
 from storage import owners as owner_repo
@@ -260,11 +260,18 @@ async def tick(
 
 
 class DeliveryLoop:
-    """The sender loop of the running bot: a tick (queue what is due, drain the outbox)
-    every `interval` seconds, and at once whenever `services.outbox_wakeup` is notified
-    (a detractor alert was queued in this process). Ticks never overlap: one task runs
-    them one after the other, and a notification given during a tick starts the next
-    tick as soon as it ends."""
+    """The sender of the running bot, two tasks on one pacer:
+
+    - the poll: a tick (queue what is due, drain the outbox) `first` seconds after the
+      start, then every `interval` seconds; ticks never overlap;
+    - the alerts: waits on `services.outbox_wakeup` (notified once a detractor alert is
+      committed in this process) with `interval` as its time-out, and then drains the
+      alerts alone, so that an alert never waits for the next poll, nor behind a
+      Monday's digests being sent by the poll meanwhile. A notification given during
+      that drain starts another one when it ends.
+
+    Both claim each item before sending it (`sender.deliver`), so they never send the
+    same one twice. An alert queued by another process is found by the poll."""
 
     def __init__(
         self,
@@ -276,46 +283,66 @@ class DeliveryLoop:
         pulsed: set[str] | None = None,
         pacer: Pacer | None = None,
     ) -> None:
+        from bot.delivery.sender import Pacer
+
         self._services = services
         self._bot = bot
         self._interval = interval
         self._first = first
         self._pulsed = pulsed if pulsed is not None else set()
-        self._pacer = pacer
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self._pacer = pacer or Pacer()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        """Start the loop as a task of the running event loop."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=TICK_JOB)
+        """Start both tasks on the running event loop."""
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._poll(), name=TICK_JOB),
+            loop.create_task(self._alerts(), name=f"{TICK_JOB}-alerts"),
+        ]
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return any(not task.done() for task in self._tasks)
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
-        """Let the tick under way finish (within `grace` seconds, else cancel it) and end."""
-        task, self._task = self._task, None
-        if task is None:
+        """Let the drains under way finish (within `grace` seconds, else cancel them)."""
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
             return
-        self._stopping = True
+        self._stopping.set()
         self._services.outbox_wakeup.notify()  # out of its wait, to see it must stop
-        try:
-            await asyncio.wait_for(asyncio.shield(task), grace)
-        except TimeoutError:
+        _, late = await asyncio.wait(tasks, timeout=grace)
+        for task in late:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _run(self) -> None:
-        wakeup = self._services.outbox_wakeup
-        await wakeup.wait(self._first)
-        while not self._stopping:
+    async def _sleep(self, seconds: float) -> None:
+        """`seconds`, or less when the loop is stopped meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _poll(self) -> None:
+        await self._sleep(self._first)
+        while not self._stopping.is_set():
             try:
                 await tick(self._services, self._bot, pacer=self._pacer, pulsed=self._pulsed)
             except Exception:  # the loop must outlive a failed tick (e.g. database busy)
                 log.exception("delivery tick failed")
-            await wakeup.wait(self._interval)
+            await self._sleep(self._interval)
+
+    async def _alerts(self) -> None:
+        from bot.delivery import sender
+
+        wakeup = self._services.outbox_wakeup
+        while not self._stopping.is_set():
+            if not await wakeup.wait(self._interval) or self._stopping.is_set():
+                continue
+            try:
+                await sender.drain(self._services, self._bot, pacer=self._pacer, kinds=(ALERT,))
+            except Exception:
+                log.exception("sending detractor alerts failed")
 
 
 async def schedule(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -473,14 +473,17 @@ async def drain(
     pacer: Pacer | None = None,
     limit: int = BATCH,
     owner: str | None = None,
+    kinds: tuple[str, ...] | None = None,
 ) -> DrainReport:
-    """Send every due item: chats in parallel (bounded), each chat's items in order, each
-    item claimed first for `owner` (default: this process); a chat whose item another
-    sender holds is left to that sender."""
+    """Send every due item (of `kinds`, when given): chats in parallel (bounded), each
+    chat's items in order, each item claimed first for `owner` (default: this process); a
+    chat whose item another sender holds is left to that sender."""
     pacer = pacer or Pacer()
     owner = owner or process_owner()
     report = DrainReport()
-    items = await outbox_repo.due_items(services.db.conn, now=services.now(), limit=limit)
+    items = await outbox_repo.due_items(
+        services.db.conn, now=services.now(), limit=limit, kinds=kinds
+    )
     by_chat: dict[int, list[OutboxItem]] = {}
     for item in items:
         by_chat.setdefault(item.chat_id, []).append(item)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot import flow
-from bot.delivery import ALERT
+from bot.delivery import ALERT, DIGEST
 from bot.delivery.alerts import on_response_completed
-from bot.delivery.scheduler import DeliveryLoop
+from bot.delivery.scheduler import DeliveryLoop, enqueue_due_digests
 from bot.delivery.sender import Pacer
 from bot.delivery.wakeup import OutboxWakeup
 from bot.i18n import t
@@ -124,11 +124,15 @@ async def test_a_buyer_answering_in_telegram_triggers_the_alert(world: BotWorld)
 
 
 async def test_the_alert_is_sent_at_once_not_at_the_next_poll(world: BotWorld) -> None:
-    """The sender loop polls every hour here, and has just polled: the alert still arrives,
-    because queuing it wakes the sender (README: "Detractor alerts")."""
-    await add_owner(world, OWNER, "coffee", since=world.clock(), detractor_alerts=True)
+    """The sender's poll is an hour away and the owner's digest is queued ahead of the
+    alert: the alert still arrives, because queuing it wakes the sender, which sends
+    alerts on their own (README: "Detractor alerts")."""
+    await add_owner(world, OWNER, "coffee", detractor_alerts=True)
+    async with world.services.db.transaction() as conn:  # the Monday digest, due, unsent
+        queued = await enqueue_due_digests(conn, world.services.settings, world.clock())
+    assert len(queued) == 1
     loop = DeliveryLoop(
-        world.services, world.app.bot, interval=HOUR, first=0, pacer=Pacer.unpaced()
+        world.services, world.app.bot, interval=HOUR, first=HOUR, pacer=Pacer.unpaced()
     )
     loop.start()
     try:
@@ -138,10 +142,13 @@ async def test_the_alert_is_sent_at_once_not_at_the_next_poll(world: BotWorld) -
         assert "Cold, again" in alert.text
         assert loop.running  # it woke, sent, and goes on
     finally:
-        await loop.stop()  # lets the tick under way finish: the alert is recorded as sent
+        await loop.stop()  # lets the drain under way finish: the alert is recorded as sent
     assert not loop.running
     [item] = await outbox(world, ALERT)
     assert item.status is OutboxStatus.SENT
+    [digest] = await outbox(world, DIGEST)
+    assert digest.status is OutboxStatus.PENDING  # left to the poll
+    assert len(world.telegram.messages(OWNER)) == 1
 
 
 async def test_a_wakeup_given_while_the_sender_is_busy_is_not_lost() -> None:

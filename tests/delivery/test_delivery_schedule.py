@@ -21,7 +21,7 @@ from bot.delivery.scheduler import (
     schedule,
     stop,
 )
-from tests.delivery.support import BotWorld
+from tests.delivery.support import OWNER, BotWorld, add_owner
 
 WARSAW = "Europe/Warsaw"
 MONDAY_9 = SendTime(weekday=0, hour=9, timezone=WARSAW)
@@ -129,3 +129,15 @@ async def test_one_delivery_loop_runs_however_often_it_is_scheduled(
     assert len(loops) == 1
     await stop(world.app)
     assert not second.running and LOOP_KEY not in world.app.bot_data
+
+
+async def test_the_loops_poll_sends_what_fell_due(world: BotWorld) -> None:
+    """Its first tick (here at once) queues the digest that fell due and sends it."""
+    await add_owner(world, OWNER, "coffee")
+    loop = DeliveryLoop(world.services, world.app.bot, interval=3600, first=0)
+    loop.start()
+    try:
+        [digest] = await world.telegram.async_wait_for_messages(OWNER, 1, timeout=60)
+    finally:
+        await loop.stop()
+    assert "Morning Coffee" in digest.text and not loop.running
