@@ -189,7 +189,11 @@ async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if chat is None or chat.type == "private":
         if _unreadable(update):
             # Lone surrogates cannot be stored (SQLite wants UTF-8) nor sent back.
-            log.warning("ignored a message that is not valid UTF-8 in update %s", update.update_id)
+            log.warning(
+                "ignored a message that is not valid UTF-8 in update %s",
+                update.update_id,
+                extra={"refused": "not_utf8_text"},
+            )
             lang = await language(services_of(context), update)
             await reply(update, t(lang, "fallback.unreadable_text"))
             raise ApplicationHandlerStop
