@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from bot.config import Settings
+from bot.prompts import PromptLedger
+from bot.sending import DEFAULT_POLICY, RetryPolicy
 from storage.db import Database
 from surveys.loader import SurveyCatalog
 
@@ -33,10 +35,14 @@ class Services:
     # Updates with ids above this one arrived after start-up and cannot be redeliveries.
     redelivery_horizon: int | None = None
     _keyboards: OrderedDict[int, int] = field(default_factory=OrderedDict, repr=False)
+    # How survey messages are retried through Telegram's passing faults (tests inject).
+    retry: RetryPolicy = field(default_factory=lambda: DEFAULT_POLICY)
+    prompts: PromptLedger = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self._secret:
             self._secret = self.settings.secret_bytes()
+        self.prompts = PromptLedger(self.db)
 
     @property
     def secret(self) -> bytes:
@@ -52,13 +58,13 @@ class Services:
         return self.now().astimezone(self.settings.tz).date()
 
     def pseudonym(self, telegram_id: int, subject_id: int, unique_key: str) -> str:
-        """A keyed hash standing for one respondent, one subject and one period.
+        """A keyed hash standing for one respondent, one subject and one period: the
+        "has answered" marker (storage.sessions), stored apart from the response.
 
-        Keyed with the server secret, so the database alone cannot be matched
-        against Telegram ids; scoped to subject and period, so responses of one
-        person to different departments or weeks cannot be linked to each other.
-        It only has to tell whether this person already answered this subject
-        in this period.
+        Keyed with the server secret, so the database alone cannot be matched against
+        Telegram ids; scoped to subject and period, so one person's markers cannot be
+        linked to each other. Whoever holds the secret can recompute it and learn that
+        someone answered, never which response is theirs: nothing links the two.
         """
         message = f"respondent:{telegram_id}:{subject_id}:{unique_key}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()

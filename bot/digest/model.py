@@ -10,16 +10,11 @@ from enum import StrEnum
 from functools import lru_cache
 
 from storage.models import PeriodCounts
-from surveys.periods import PeriodSpan, span, week_key
+from surveys.anonymity import BLOCK_EPOCH, BLOCK_PERIODS
+from surveys.anonymity import week_index as _week_index
+from surveys.periods import PeriodSpan, week_key
 from surveys.schema import Audience, Texts, localize
 from surveys.scoring import Bar, Change, Estimate, NpsCounts
-
-BLOCK_PERIODS = 4
-"""How many weeks the anonymity fallback pools: one aligned block ("4-week block")."""
-
-BLOCK_EPOCH = date(2001, 1, 1)
-"""The first day of block 0: a Monday, the first day of ISO week 2001-W01. Blocks are
-counted from it, so every week belongs to exactly one block, whatever the year."""
 
 TREND_PERIODS = 12
 """How many periods the trend chart covers."""
@@ -117,27 +112,29 @@ def week_index(period_key: str) -> int:
     """Weeks from BLOCK_EPOCH to the start of a weekly period (ValueError otherwise)."""
     if not _WEEK_KEY.match(period_key):
         raise ValueError(f"not a week key: {period_key!r} (expected e.g. 2026-W48)")
-    return (span(period_key).start - BLOCK_EPOCH).days // 7
+    return _week_index(period_key)
 
 
 @dataclass(frozen=True, slots=True)
 class Gate:
     """The anonymity decision for one part of the digest (scores, or comments).
 
-    `responses` counts the completed responses of the basis used (of the period when
-    hidden); `needed` is how many more in the period would unlock it (0 when shown): the
-    block it could fall back on is closed and cannot grow. `block_withheld` is set when
-    the block has `threshold` responses but is hidden all the same: its weeks below the
-    threshold total fewer than `threshold` (and more than none), so the block minus its
-    weeks shown on their own would reveal those few answers, or its weekly counts are
-    unknown (see `gates.pools_safely`).
-    External subjects have `threshold` 0 and always the PERIOD basis."""
+    The basis is a disclosure unit (surveys.anonymity): PERIOD the period's own week,
+    BLOCK the pooled quiet weeks of a closed 4-week block. `responses` counts the
+    completed responses of the unit used (of the period when hidden); `needed` is how
+    many more the period would have needed to be shown on its own (0 when shown or
+    when nothing can change it any more). `block_withheld` is set when the pool the
+    digest would fall back on totals fewer than `threshold` and is withheld for good;
+    `pooled_after` is the day the period's quiet week joins its block's pool, when it
+    is still waiting for it. External subjects have `threshold` 0 and always the PERIOD
+    basis."""
 
     basis: Basis
     threshold: int
     responses: int
     needed: int = 0
     block_withheld: bool = False
+    pooled_after: date | None = None
 
     @property
     def shown(self) -> bool:
@@ -152,7 +149,8 @@ class Gate:
 class Score:
     """One scored question: its estimate (with interval) and change against the previous basis.
 
-    For MEAN scores of a 1-5 rating, `favourable` is the share of 4-5 answers."""
+    For MEAN scores, `favourable` is the share of answers from `favourable_from` up to the
+    top of the scale (above its midpoint: 4-5 of a 1-5 rating, 5-7 of a 1-7 scale)."""
 
     question_id: str
     metric: str
@@ -164,18 +162,46 @@ class Score:
     favourable: Estimate | None = None
     favourable_change: Change | None = None
     buckets: NpsCounts | None = None
+    favourable_from: int | None = None
+
+    @property
+    def changes(self) -> tuple[Change | None, Change | None]:
+        """The score's change and its favourable share's change (either may be None)."""
+        return self.change, self.favourable_change
+
+
+class Level(StrEnum):
+    """How a share of favourable answers reads on its own, whatever it is compared with."""
+
+    LOW = "low"  # fewer than half of the answers favourable
+    MIDDLING = "middling"
+    HIGH = "high"  # at least three in four favourable
 
 
 @dataclass(frozen=True, slots=True)
 class RankedQuestion:
-    """The strongest or weakest question: its mean and where it sits on its scale (0..1)."""
+    """The strongest or weakest question, ranked on one scale for every question type: the
+    share of favourable answers (`favourable`, a percent with its interval), counted from
+    `favourable_from` to the top of `scale`. `level` says how good that share is on its
+    own: a strongest question can still be rated low."""
 
     question_id: str
     metric: str | None
     texts: Texts
-    mean: float
+    favourable: Estimate
+    favourable_from: int
     scale: tuple[int, int]
-    position: float
+    level: Level
+
+
+@dataclass(frozen=True, slots=True)
+class NpsAlarm:
+    """The NPS when it is the alarming number of a digest: at or below zero (no more
+    promoters than detractors), or significantly down since the previous period."""
+
+    score: Score
+    negative: bool
+    drop: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +236,7 @@ class DigestComment:
     text: str
     submitted_at: datetime
     clipped: bool
+    question_texts: Texts | None = None  # the question, to head its group of comments
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +255,7 @@ class TrendPoint:
 
     period: PeriodSpan
     estimate: Estimate | None
+    weeks: tuple[str, ...] = ()  # the weeks the point pools (internal: its unit's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +267,11 @@ class Digest:
     survey_version: int
     period: PeriodSpan
     previous_period: PeriodSpan
-    block: Block  # the block the anonymity fallback uses (the last closed one)
+    block: Block  # the block whose pool the scores use, else the last closed one
     previous_block: Block  # the block before it, for the comparison
+    period_block: Block  # the block the period belongs to
+    basis_weeks: tuple[str, ...]  # the weeks the scores come from (empty when hidden)
+    previous_weeks: tuple[str, ...]  # the weeks they are compared with (empty: none)
     in_progress: bool  # the period had not ended at `now` (a digest "so far")
     counts: PeriodCounts
     previous_counts: PeriodCounts
@@ -263,6 +294,17 @@ class Digest:
     trend: tuple[TrendPoint, ...]
     open_invites: int
     nothing_to_report: bool
+    nps_alarm: NpsAlarm | None = None
+
+    @property
+    def tested_changes(self) -> int:
+        """How many changes this digest tested (the family its significance is corrected for)."""
+        return sum(
+            1
+            for score in self.scores
+            for change in score.changes
+            if change is not None and change.p_value is not None
+        )
 
     @property
     def audience(self) -> Audience:

@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, meta, pass_context
 from jinja2.environment import TemplateModule
 from jinja2.runtime import Context, Macro, missing
+from markupsafe import escape
 
 from bot.digest.model import Digest, Distribution, ScoreKind
 from surveys.periods import PeriodSpan
@@ -184,11 +185,14 @@ def _score(context: Context, estimate: Estimate, kind: ScoreKind | str) -> str:
 
 @pass_context
 def _interval(context: Context, estimate: Estimate, kind: ScoreKind | str) -> str:
-    """ "3.8–4.6"; spaced around the dash when a bound is negative ("−30 – −5")."""
+    """ "3.8–4.6"; spaced around the dash when a bound is negative ("−30 – −5"); empty when
+    both bounds round to the same number (a point, not a range)."""
     digits, unit = _score_format(kind)
     lang = _lang(context)
     low = format_number(estimate.low, digits, lang)
     high = format_number(estimate.high, digits, lang)
+    if low == high:
+        return ""
     sep = f" {DASH} " if MINUS in low or MINUS in high else DASH
     return f"{low}{sep}{high}{unit}"
 
@@ -217,6 +221,11 @@ def _dates(context: Context, span: PeriodSpan) -> str:
 @pass_context
 def _date_range(context: Context, start: date, end: date) -> str:
     return format_dates(start, end, _lang(context))
+
+
+@pass_context
+def _day(context: Context, day: date) -> str:
+    return format_day(day, _lang(context))
 
 
 @pass_context
@@ -342,6 +351,7 @@ def environment() -> Environment:
         "percent": _percent,
         "dates": _dates,
         "date_range": _date_range,
+        "day": _day,
         "plural": _plural,
         "text": _text,
         "question": _question,
@@ -462,7 +472,7 @@ def clip_html(text: str, limit: int) -> str:
     plain = " ".join(plain_text(text).split())
     room = limit
     while room > 0:
-        clipped = html.escape(clip_words(plain, room), quote=False)
+        clipped = str(escape(clip_words(plain, room)))
         if telegram_length(clipped) <= limit:
             return clipped
         room -= max(1, telegram_length(clipped) - limit)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 
 from telegram import CallbackQuery
-from telegram.error import BadRequest
 
-from bot.i18n import t
+from bot.handlers.common import answer_query
+from bot.i18n import plain
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 
-async def refuse_press(query: CallbackQuery, lang: str, kind: str, update_id: int) -> None:
+async def refuse_press(
+    services: Services, query: CallbackQuery, lang: str, kind: str, update_id: int
+) -> None:
     """Answer a press feedbot could not have produced with "this button doesn't work any
     more" and log it once at WARNING.
 
@@ -23,7 +26,4 @@ async def refuse_press(query: CallbackQuery, lang: str, kind: str, update_id: in
     log.warning(
         "refused a button press (%s) in update %s", kind, update_id, extra={"refused": kind}
     )
-    try:
-        await query.answer(t(lang, "callback.invalid"))
-    except BadRequest:
-        pass  # the query is too old to answer: nothing else to tell the user
+    await answer_query(services, query, plain(lang, "callback.invalid"))

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .records import ApiError, BotMessage, JSONDict, Upload
+from .records import ApiError, BotMessage, ConnectionDropped, JSONDict, Upload
 from .telegram_server import FakeTelegram
 
 _NOT_FOUND = ApiError(404, "Not Found")
@@ -37,12 +37,14 @@ class BotApiServer:
         self.host = host
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0  # ephemeral at first; a restart after stop() binds the same port
 
     def start(self) -> BotApiServer:
         """Bind an ephemeral port and serve from a background thread."""
         if self._server is not None:
             return self
-        self._server = _Server((self.host, 0), self.fake)
+        self._server = _Server((self.host, self._port), self.fake)
+        self._port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -53,7 +55,8 @@ class BotApiServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving, drop open connections and release waiting long polls."""
+        """Stop serving, drop open connections and release waiting long polls (as an
+        outage would: connections refused until start() serves the same port again)."""
         server, self._server = self._server, None
         if server is None:
             return
@@ -182,7 +185,14 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 status, body = _BAD_BODY.error_code, _BAD_BODY.to_json()
             else:
-                status, body = self._call(parts[2], params, files)
+                try:
+                    status, body = self._call(parts[2], params, files)
+                except ConnectionDropped:
+                    # The fault mode's timeout: hang up without an answer, as a
+                    # connection lost mid-request does (the client cannot tell whether
+                    # the call took effect).
+                    self.close_connection = True
+                    return
         self._send_json(status, body)
 
     def _call(
@@ -190,6 +200,8 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> tuple[int, JSONDict]:
         try:
             return self.server.fake.call_blocking(method, params, files)
+        except ConnectionDropped:
+            raise
         except Exception as error:  # a bug in the fake: tell the bot instead of hanging up
             description = f"Internal Server Error: the fake failed with {error!r}"
             return 500, {"ok": False, "error_code": 500, "description": description}
