@@ -34,10 +34,10 @@ import logging
 import os
 import secrets
 import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -71,8 +71,10 @@ BATCH = 200
 CONCURRENT_CHATS = 16
 # How long a claim on an outbox item lasts: far longer than one part takes to send.
 LEASE = timedelta(minutes=2)
-# Matplotlib is not thread-safe: charts are drawn in a worker thread, one at a time.
-_DRAWING = threading.Lock()
+# Charts are drawn off the event loop in one thread of their own: matplotlib is not
+# thread-safe, and that thread's figure and its backgrounds are reused chart after chart
+# (bot.digest.chart.TrendFigure), which is what makes a chart cost milliseconds.
+_DRAWING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedbot-chart")
 
 
 # ---------------------------------------------------------------------- parts
@@ -139,8 +141,7 @@ async def digest_parts(
     if from_part > 0 and digest.has_chart:
         parts.append(Photo(b"", ""))
     else:
-        # Drawing takes a noticeable fraction of a second: keep it off the event loop.
-        png = await asyncio.to_thread(_draw, digest, lang)
+        png = await asyncio.get_running_loop().run_in_executor(_DRAWING, _draw, digest, lang)
         if png is not None:
             parts.append(Photo(png, caption(digest, lang)))
     parts.extend(Text(text) for text in render_digest(digest, lang))
@@ -150,8 +151,7 @@ async def digest_parts(
 def _draw(digest: Digest, lang: str) -> bytes | None:
     from bot.digest.chart import digest_chart
 
-    with _DRAWING:
-        return digest_chart(digest, lang)
+    return digest_chart(digest, lang)
 
 
 @dataclass
