@@ -1,8 +1,8 @@
 """Database invariants the fuzz suite checks after each example, whatever the storage layout.
 
-Written against the columns that exist (PRAGMA table_info), so they hold both for the
-layout of today and for one where ended sessions are deleted and responses carry no
-pseudonym (the marker of "has answered" kept apart).
+Ended sessions are deleted and responses carry no pseudonym: "has answered" is a marker
+kept apart (answered_markers), so one response per person and period is checked as one
+marker per completed response plus per-period counts against the real users.
 """
 
 from __future__ import annotations
@@ -15,16 +15,12 @@ from bot import flow
 from bot.services import Services
 from storage.models import Subject
 from surveys import engine
-from surveys.schema import SCALES, QuestionType, SurveyDefinition
+from surveys.schema import SCALES, Period, QuestionType, SurveyDefinition
 
 
 async def _rows(conn: aiosqlite.Connection, sql: str, *params: object) -> list[tuple[Any, ...]]:
     async with conn.execute(sql, params) as cursor:
         return [tuple(r) for r in await cursor.fetchall()]
-
-
-async def _columns(conn: aiosqlite.Connection, table: str) -> set[str]:
-    return {str(r[1]) for r in await _rows(conn, f"PRAGMA table_info({table})")}
 
 
 async def check_database(
@@ -52,32 +48,24 @@ async def check_database(
     )
     assert not orphans, f"answers without a response: {orphans}"
 
-    session_columns = await _columns(conn, "sessions")
-    identity = [c for c in ("respondent_id", "chat_id") if c in session_columns]
-    if identity:
-        carried = " OR ".join(f"{c} IS NOT NULL" for c in identity)
-        leftover = await _rows(
-            conn, f"SELECT id, status FROM sessions WHERE status != 'active' AND ({carried})"
-        )
-        assert not leftover, f"ended sessions that still carry an identity: {leftover}"
-        twice = await _rows(
-            conn,
-            "SELECT respondent_id, count(*) FROM sessions WHERE status = 'active'"
-            " GROUP BY respondent_id HAVING count(*) > 1",
-        )
-        assert not twice, f"respondents with two open sessions: {twice}"
+    # Ended sessions are deleted with their identity; open ones belong to distinct people.
+    ended = await _rows(conn, "SELECT id, status FROM sessions WHERE status != 'active'")
+    assert not ended, f"ended sessions still stored: {ended}"
+    twice = await _rows(
+        conn,
+        "SELECT respondent_id, count(*) FROM sessions WHERE status = 'active'"
+        " GROUP BY respondent_id HAVING count(*) > 1",
+    )
+    assert not twice, f"respondents with two open sessions: {twice}"
     checked["sessions"] = (await _rows(conn, "SELECT count(*) FROM sessions"))[0][0]
     checked["open_answers"] = await _check_open_answers(conn, services, typed)
 
-    response_columns = await _columns(conn, "responses")
-    completed = "status = 'completed'" if "status" in response_columns else "1"
-    if "pseudonym" in response_columns:
-        repeated = await _rows(
-            conn,
-            f"SELECT subject_id, unique_key, count(*) FROM responses WHERE {completed}"
-            " GROUP BY subject_id, pseudonym, unique_key HAVING count(*) > 1",
-        )
-        assert not repeated, f"one person answered twice in a period: {repeated}"
+    completed = "status = 'completed'"
+    # One response per person, subject and period: each completed response stored its
+    # "has answered" marker (primary key) in the same transaction, and nothing else does.
+    [(markers,)] = await _rows(conn, "SELECT count(*) FROM answered_markers")
+    [(completed_total,)] = await _rows(conn, f"SELECT count(*) FROM responses WHERE {completed}")
+    assert markers == completed_total, f"{markers} markers for {completed_total} responses"
     # This period: exactly the real users who have answered (no duplicates, none lost).
     expected: dict[int, int] = {}
     eligible: dict[int, int] = {}
@@ -85,27 +73,27 @@ async def check_database(
     for user_id, subjects in respondents.items():
         for subject in subjects:
             eligible[subject.id] = eligible.get(subject.id, 0) + 1
-            key = flow.unique_key(services, services.surveys.latest(subject.survey_id))
+            definition = services.surveys.latest(subject.survey_id)
+            assert definition.period is Period.WEEK, "the bundled surveys run weekly"
+            key = flow.unique_key(services, definition)
             if await flow.already_answered(services, user_id, subject) is not None:
                 expected[subject.id] = expected.get(subject.id, 0) + 1
-    if "unique_key" in response_columns:
-        now = dict(
-            await _rows(
-                conn,
-                f"SELECT subject_id, count(*) FROM responses WHERE {completed}"
-                " AND unique_key = ? GROUP BY 1",
-                key,
-            )
-        )
-        assert now == expected, f"completed responses {now}, answered {expected} in {key}"
-        # Earlier periods: never more than one response per eligible person.
-        per_period = await _rows(
+    now = dict(
+        await _rows(
             conn,
-            f"SELECT subject_id, unique_key, count(*) FROM responses WHERE {completed}"
-            " GROUP BY 1, 2",
+            f"SELECT subject_id, count(*) FROM responses WHERE {completed}"
+            " AND week_key = ? GROUP BY 1",
+            key,
         )
-        for subject_id, period, count in per_period:
-            assert count <= eligible.get(subject_id, 0), (subject_id, period, count)
+    )
+    assert now == expected, f"completed responses {now}, answered {expected} in {key}"
+    # Earlier periods: never more than one response per eligible person.
+    per_period = await _rows(
+        conn,
+        f"SELECT subject_id, week_key, count(*) FROM responses WHERE {completed} GROUP BY 1, 2",
+    )
+    for subject_id, period, count in per_period:
+        assert count <= eligible.get(subject_id, 0), (subject_id, period, count)
     per_subject = dict(
         await _rows(
             conn, f"SELECT subject_id, count(*) FROM responses WHERE {completed} GROUP BY 1"
