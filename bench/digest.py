@@ -23,8 +23,12 @@ Timed, page cache warm, median of `--repeat` runs, the three taking turns:
   its queries, scoring and rendering;
 - floor: the same SQL statements with the same parameters, recorded while feedbot ran,
   executed one after another with the plain sqlite3 module and fetched, nothing else.
-With --chart the trend charts (matplotlib, drawn in a thread by the sender) are timed
-too, on their own line: they are pictures, not aggregates, so they are not in the ratio.
+With --chart the trend charts are timed too (bot.digest.chart.digest_chart, as the
+sender's chart thread draws them, in the owner's language), in the same turns, and put
+beside the send rate of the same digests: their photos and text messages at Telegram's
+30 messages a second (SEND_RATE). They are pictures, not aggregates, so they are not in
+the ratio to the floor. Target: at least CHARTS_TARGET charts a second, so that drawing
+never holds up the Monday send.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import math
 import random
 import sqlite3
 import sys
+import time as time_module
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +71,8 @@ COMMENTS = [
     "I would like a monthly summary of open tickets.",
 ]
 ROLES = ("employee", "employee", "employee", "contractor", "supplier")
+SEND_RATE = 30.0  # messages a second a bot may send (Telegram's broadcast limit)
+CHARTS_TARGET = 40.0  # charts a second
 
 
 # ------------------------------------------------------------------ generating
@@ -358,8 +366,21 @@ class Measured:
     queries_s: float = 0.0  # compose_digest minus build_digest: the queries, via Database.conn
     scores_s: float = 0.0  # build_digest: scoring (surveys.scoring) and assembling
     render_s: float = 0.0  # render_digest: Jinja2 templates to Telegram HTML
-    chart: float | None = None
+    chart: float | None = None  # drawing every chart, median run
+    chart_first: float | None = None  # the first run: the figure and its backgrounds made
+    chart_cpu: float | None = None  # the drawing thread's CPU time in the median run
+    charts: int = 0  # digests with a chart
+    messages: int = 0  # text parts of all digests
     digests_with_scores: int = 0
+
+    @property
+    def charts_per_second(self) -> float:
+        return self.charts / self.chart if self.chart else math.nan
+
+    @property
+    def send_seconds(self) -> float:
+        """Sending every digest's photo and text parts at SEND_RATE."""
+        return (self.charts + self.messages) / SEND_RATE
 
 
 async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
@@ -440,6 +461,13 @@ async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
         floor_runs: list[float] = []
         per_subject: list[float] = []
         splits = []
+        chart_runs: list[tuple[float, float]] = []
+        chart_first: float | None = None
+        charts = 0
+        if chart:
+            with Stopwatch() as first:
+                charts = _draw_charts(digests)
+            chart_first = first.seconds
         _floor(path, statements)  # its warm-up
         with split.timing_scores():
             for _ in range(repeat):  # in turn, so that all three see the same machine
@@ -452,16 +480,13 @@ async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
                 with Stopwatch() as run:
                     await as_the_sender()
                 feedbot_runs.append(run.seconds)
+                if chart:
+                    cpu = time_module.thread_time()
+                    with Stopwatch() as run:
+                        _draw_charts(digests)
+                    chart_runs.append((run.seconds, time_module.thread_time() - cpu))
         # The split of the median run: scoring (build_digest), rendering, the rest (queries).
         total, scores, rendered = sorted(splits)[(len(splits) - 1) // 2]
-        chart_seconds = None
-        if chart:
-            from bot.digest.chart import digest_chart
-
-            with Stopwatch() as drawing:
-                for n, digest in enumerate(digests):
-                    digest_chart(digest, "en" if n % 2 else "pl")
-            chart_seconds = drawing.seconds
         counts = await _counts(db, period, list(periods.last_n(period, TREND_PERIODS)))
     finally:
         await db.close()
@@ -482,8 +507,22 @@ async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
         queries_s=total - scores - rendered,
         scores_s=scores,
         render_s=rendered,
-        chart=chart_seconds,
+        chart=sorted(chart_runs)[(len(chart_runs) - 1) // 2][0] if chart_runs else None,
+        chart_cpu=sorted(chart_runs)[(len(chart_runs) - 1) // 2][1] if chart_runs else None,
+        chart_first=chart_first,
+        charts=charts,
+        messages=sum(len(parts) for parts in texts),
         digests_with_scores=sum(1 for d in digests if d.scores),
+    )
+
+
+def _draw_charts(digests: Sequence[Any]) -> int:
+    """Every digest's chart, in its owner's language (as the digests were rendered)."""
+    from bot.digest.chart import digest_chart
+
+    return sum(
+        digest_chart(digest, "en" if n % 2 else "pl") is not None
+        for n, digest in enumerate(digests)
     )
 
 
@@ -678,7 +717,40 @@ def report(results: Sequence[Measured], repeat: int) -> str:
         f"target whole run for {biggest.shape.subjects} subjects under a few (3) seconds:"
         f" {biggest.feedbot:.2f} s -> {verdict(biggest.feedbot < 3)}"
     )
+    table.notes.extend(chart_notes(results))
     return table.render()
+
+
+def chart_notes(results: Sequence[Measured]) -> list[str]:
+    """Charts a second beside the send rate of the same digests, per database."""
+    notes = []
+    for m in results:
+        if m.chart is None:
+            continue
+        first = f"{m.chart_first:.2f} s" if m.chart_first is not None else "-"
+        rate = m.charts_per_second
+        notes.append(
+            f"charts at {fmt(m.answers)} answers: {m.charts} of {m.shape.subjects} digests have"
+            f" one, drawn in {m.chart:.2f} s (median; first run, making the figure and its"
+            f" backgrounds: {first}) = {rate:.0f} charts/s; target >= {CHARTS_TARGET:.0f}/s"
+            f" -> {verdict(rate >= CHARTS_TARGET)}"
+        )
+        if m.chart_cpu:
+            # Wall time counts the waits for a core on a busy machine; CPU time does not.
+            notes.append(
+                f"  the drawing thread's CPU time in that run: {m.chart_cpu:.2f} s"
+                f" = {m.charts / m.chart_cpu:.0f} charts per CPU second"
+                f" (wall/CPU {m.chart / m.chart_cpu:.1f}: the machine's load)"
+            )
+        sends = m.charts + m.messages
+        notes.append(
+            f"send rate for the same digests: {m.charts} photos + {m.messages} messages ="
+            f" {sends} sends at {SEND_RATE:.0f}/s = {m.send_seconds:.1f} s, i.e."
+            f" {m.charts / max(m.send_seconds, 1e-9):.1f} charts/s needed; drawing is"
+            f" {100 * m.chart / max(m.send_seconds, 1e-9):.0f}% of the send time"
+            f" -> {'not the bottleneck' if m.chart < m.send_seconds else 'THE BOTTLENECK'}"
+        )
+    return notes
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -43,11 +43,19 @@ def test_digest_times_feedbot_beside_the_bare_sql(
     assert measured.queries > 0 and measured.floor > 0 and measured.feedbot > 0
     assert measured.sequential > 0 and measured.at_once > 1
     assert measured.digests_with_scores > 0
-    again = asyncio.run(digest.measure(shape, repeat=1, chart=False))
+    again = asyncio.run(digest.measure(shape, repeat=1, chart=True))
     assert again.generated_in is None  # the cached database was reused
     table = digest.report([measured], 1)
     assert "vs floor" in table and "target feedbot <= 1.5x floor" in table
     assert "one at a time (no overlap)" in table
+    assert "charts/s" not in table  # not asked for
+    # With --chart: the charts drawn, and the same digests' sends at Telegram's rate.
+    assert 0 < again.charts <= shape.subjects and again.messages >= shape.subjects
+    assert again.chart is not None and again.chart > 0
+    assert again.send_seconds == (again.charts + again.messages) / digest.SEND_RATE
+    charts = digest.report([again], 1)
+    assert f"{again.charts} of {shape.subjects} digests have one" in charts
+    assert f"{again.charts} photos + {again.messages} messages" in charts
 
 
 def test_memory_measures_a_running_bot_per_session_count(

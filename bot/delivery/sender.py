@@ -34,10 +34,10 @@ import logging
 import os
 import secrets
 import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -71,8 +71,10 @@ BATCH = 200
 CONCURRENT_CHATS = 16
 # How long a claim on an outbox item lasts: far longer than one part takes to send.
 LEASE = timedelta(minutes=2)
-# Matplotlib is not thread-safe: charts are drawn in a worker thread, one at a time.
-_DRAWING = threading.Lock()
+# Charts are drawn off the event loop in one thread of their own: matplotlib is not
+# thread-safe, and that thread's figure and its backgrounds are reused chart after chart
+# (bot.digest.chart.TrendFigure), which is what makes a chart cost milliseconds.
+_DRAWING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedbot-chart")
 
 
 # ---------------------------------------------------------------------- parts
@@ -139,8 +141,7 @@ async def digest_parts(
     if from_part > 0 and digest.has_chart:
         parts.append(Photo(b"", ""))
     else:
-        # Drawing takes a noticeable fraction of a second: keep it off the event loop.
-        png = await asyncio.to_thread(_draw, digest, lang)
+        png = await asyncio.get_running_loop().run_in_executor(_DRAWING, _draw, digest, lang)
         if png is not None:
             parts.append(Photo(png, caption(digest, lang)))
     parts.extend(Text(text) for text in render_digest(digest, lang))
@@ -150,8 +151,7 @@ async def digest_parts(
 def _draw(digest: Digest, lang: str) -> bytes | None:
     from bot.digest.chart import digest_chart
 
-    with _DRAWING:
-        return digest_chart(digest, lang)
+    return digest_chart(digest, lang)
 
 
 @dataclass
@@ -380,7 +380,8 @@ async def _finish(services: Services, item: OutboxItem, parts: int) -> None:
         await outbox_repo.mark_part_sent(conn, item.id, parts)
         await outbox_repo.mark_sent(conn, item.id, now=services.now())
         if item.kind == PULSE:
-            # Response rates of internal subjects count the members actually reached.
+            # Which members a pulse reached, per week (no longer a digest's denominator:
+            # the response rate counts every member who could evaluate, issue 11).
             await member_repo.record_invitation(
                 conn, item.chat_id, week_key=payload["week"], source="pulse"
             )
@@ -472,14 +473,17 @@ async def drain(
     pacer: Pacer | None = None,
     limit: int = BATCH,
     owner: str | None = None,
+    kinds: tuple[str, ...] | None = None,
 ) -> DrainReport:
-    """Send every due item: chats in parallel (bounded), each chat's items in order, each
-    item claimed first for `owner` (default: this process); a chat whose item another
-    sender holds is left to that sender."""
+    """Send every due item (of `kinds`, when given): chats in parallel (bounded), each
+    chat's items in order, each item claimed first for `owner` (default: this process); a
+    chat whose item another sender holds is left to that sender."""
     pacer = pacer or Pacer()
     owner = owner or process_owner()
     report = DrainReport()
-    items = await outbox_repo.due_items(services.db.conn, now=services.now(), limit=limit)
+    items = await outbox_repo.due_items(
+        services.db.conn, now=services.now(), limit=limit, kinds=kinds
+    )
     by_chat: dict[int, list[OutboxItem]] = {}
     for item in items:
         by_chat.setdefault(item.chat_id, []).append(item)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.delivery import DIGEST, digest_key
 from bot.delivery.sender import MAX_ATTEMPTS, Result
+from bot.digest import chart
+from bot.digest.model import Digest
 from storage import owners as owner_repo
 from storage.models import OutboxStatus
 from tests.delivery.support import (
@@ -51,6 +56,31 @@ async def test_an_owner_gets_last_weeks_digest_once_as_a_chart_and_text(world: B
     assert "Morning Coffee" in messages[1].text and "16–22 Nov" in messages[1].text
     [item] = await outbox(world, DIGEST)
     assert item.status is OutboxStatus.SENT and item.parts_sent == len(messages)
+
+
+async def test_charts_are_drawn_on_the_senders_chart_thread_not_the_event_loop(
+    world: BotWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn_on: list[str] = []
+    draw = chart.digest_chart
+
+    def recording(digest: Digest, lang: str) -> bytes | None:
+        drawn_on.append(threading.current_thread().name)
+        return draw(digest, lang)
+
+    monkeypatch.setattr(chart, "digest_chart", recording)
+    await add_owner(world, OWNER, "coffee")
+    await add_owner(world, OWNER + 1, "coffee")
+    await seed_last_week(world)
+    await tick(world)
+    await tick(world)
+
+    # One thread draws every chart, on its one reused figure (bot.digest.chart.TrendFigure).
+    assert len(drawn_on) == 2 and {name.split("_")[0] for name in drawn_on} == {"feedbot-chart"}
+    for owner in (OWNER, OWNER + 1):
+        photo = world.telegram.messages(owner)[0].photo
+        assert photo is not None and photo.content is not None
+        assert photo.content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
 async def test_the_digest_comes_in_the_owners_language(world: BotWorld) -> None:
