@@ -20,6 +20,8 @@ MAX_CONCURRENT_UPDATES = 256
 # ignored. A person answering a survey has one or two; after a restart, those sent while
 # the bot was down. Only a client sending hundreds a second fills it.
 MAX_QUEUED_PER_USER = 32
+# What PTB's own semaphore is given: more updates than a bot ever has in memory.
+_UNLIMITED = 2**31 - 1
 
 
 def update_key(update: object) -> int | None:
@@ -53,9 +55,10 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
     updates run in the order Telegram delivered them.
 
     An update takes one of the `max_concurrent_updates` slots only once it is its
-    user's turn. (PTB's own `process_update` takes the slot first: one user sending a
-    thousand updates at once then holds every slot with updates waiting for their own
-    lock, and everyone else's updates queue behind the whole flood.) And one user
+    user's turn. (PTB's `process_update` takes its semaphore before calling
+    `do_process_update`: with the limit there, one user sending a thousand updates at
+    once holds every slot with updates waiting for their own lock, and everyone else's
+    updates queue behind the whole flood; so PTB's semaphore gets no real limit.) And one user
     cannot queue more than `max_queued_per_user` updates: the excess is ignored, with
     one WARNING per flood, instead of sending the flooder hundreds of replies that
     would use up the bot's sending rate shared by all users.
@@ -67,14 +70,12 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         *,
         max_queued_per_user: int = MAX_QUEUED_PER_USER,
     ) -> None:
-        super().__init__(max_concurrent_updates)
+        # PTB's semaphore (taken before do_process_update) gets a limit no flood reaches;
+        # the real limit is `_slots`, taken in the user's turn.
+        super().__init__(_UNLIMITED)
         self._max_queued = max_queued_per_user
         self._slots = asyncio.Semaphore(max_concurrent_updates)
         self._users: dict[int, _Turns] = {}
-
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Run the handler coroutine in its user's turn, within the concurrency limit."""
-        await self.do_process_update(update, coroutine)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Await the handler coroutine while holding this user's lock and a slot."""
