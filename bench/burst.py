@@ -466,6 +466,7 @@ async def check_feedbot(
     async with conn.execute(
         "SELECT r.id, r.contact_id, a.question_id, a.number, a.text, a.choice"
         " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
+        " ORDER BY r.id, a.position"
     ) as cursor:
         per_response: dict[int, tuple[int, list[tuple[str, object]]]] = {}
         for response_id, contact_id, question_id, number, text, choice in await cursor.fetchall():

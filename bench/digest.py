@@ -46,7 +46,7 @@ from zoneinfo import ZoneInfo
 
 from bench.common import CACHE, Stopwatch, Table, fmt, machine, percentile, ratio, verdict
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday; the digest is of the week before
 ZONE = ZoneInfo("Europe/Warsaw")
 ANONYMITY_MIN = 5
@@ -133,14 +133,15 @@ def answer_sets(definition: Any, rng: random.Random, count: int) -> list[list[An
 
 
 def answer_rows(response_id: int, records: Sequence[Any]) -> list[tuple[object, ...]]:
-    """One row per value, as storage.sessions stores a response's answers."""
-    rows: list[tuple[object, ...]] = []
+    """One row per value, numbered by position, as storage.sessions stores a response's
+    answers."""
+    values: list[tuple[object, ...]] = []
     for record in records:
-        base = (response_id, record.question_id, record.question_type.value, record.metric)
+        base = (record.question_id, record.question_type.value, record.metric)
         if record.number is not None or record.text is not None:
-            rows.append((*base, record.number, record.text, None))
-        rows.extend((*base, None, None, choice) for choice in record.choices)
-    return rows
+            values.append((*base, record.number, record.text, None))
+        values.extend((*base, None, None, choice) for choice in record.choices)
+    return [(response_id, position, *value) for position, value in enumerate(values)]
 
 
 async def generate(shape: Shape, seed: int = 1) -> Path:
@@ -213,7 +214,9 @@ async def generate(shape: Shape, seed: int = 1) -> Path:
         chosen = rng.choices(range(len(subjects)), weights=weights, k=responses)
         week_of = sorted(rng.randrange(len(weeks)) for _ in range(responses))
         pairs = zip(chosen, week_of, strict=True)
-        for response_id, (index, week_index) in enumerate(pairs, start=1):
+        for number, (index, week_index) in enumerate(pairs, start=1):
+            # Random ids, as storage.sessions draws them (collisions: never at this size).
+            response_id = rng.getrandbits(62) | 1
             subject = subjects[index]
             definition = definitions[subject.survey_id]
             internal = subject.survey_id == "internal"
@@ -241,8 +244,9 @@ async def generate(shape: Shape, seed: int = 1) -> Path:
             records = rng.choice(templates[subject.survey_id])
             if partial_response:
                 records = records[: rng.randint(1, max(1, len(records) - 1))]
-            unique = periods.period_key(at.astimezone(ZONE).date(), definition.period)
-            contact = 5_000_000 + response_id if not internal and rng.random() < 0.2 else None
+            contact = 5_000_000 + number if not internal and rng.random() < 0.2 else None
+            if internal:  # stamped with the start of the week, as storage.sessions does
+                stamp = datetime.combine(start, time(0), UTC).isoformat(timespec="microseconds")
             rows.append(
                 (
                     response_id,
@@ -251,8 +255,6 @@ async def generate(shape: Shape, seed: int = 1) -> Path:
                     definition.version,
                     definition.audience.value,
                     week,
-                    unique,
-                    f"bench-{response_id}",
                     "partial" if partial_response else "completed",
                     rng.choice(ROLES) if internal else None,
                     contact,
@@ -293,21 +295,20 @@ def _flush(
     responses: list[tuple[object, ...]],
     answers: list[tuple[object, ...]],
 ) -> int:
+    # Ended sessions leave only their count (storage.sessions deletes them).
     raw.executemany(
-        "INSERT INTO sessions (id, respondent_id, chat_id, survey_id, survey_version,"
-        " subject_id, audience, role, state_json, status, started_at, updated_at, week_key)"
-        " VALUES (?, NULL, NULL, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?)",
-        sessions,
+        "INSERT INTO session_counts (subject_id, week_key, started) VALUES (?, ?, 1)"
+        " ON CONFLICT (subject_id, week_key) DO UPDATE SET started = started + 1",
+        [(session[3], session[9]) for session in sessions],
     )
     raw.executemany(
         "INSERT INTO responses (id, subject_id, survey_id, survey_version, audience, week_key,"
-        " unique_key, pseudonym, status, role, contact_id, submitted_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " status, role, contact_id, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         responses,
     )
     raw.executemany(
-        "INSERT INTO answers (response_id, question_id, question_type, metric, number, text,"
-        " choice) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO answers (response_id, position, question_id, question_type, metric,"
+        " number, text, choice) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         answers,
     )
     written = len(answers)
@@ -388,7 +389,7 @@ async def measure(shape: Shape, repeat: int, chart: bool) -> Measured:
         async def one_digest(n: int, subject: Any) -> tuple[Any, list[str], float]:
             with Stopwatch() as one:
                 digest = await compose_digest(
-                    db.conn,
+                    db,
                     subject,
                     definitions[subject.id],
                     period,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
@@ -19,7 +20,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Settings
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGES, plain
 from bot.processor import PerUserUpdateProcessor
 from bot.services import Services, utc_now
 from storage import updates as update_repo
@@ -42,30 +43,14 @@ def services_of(
     return cast(Services, data[SERVICES_KEY])
 
 
-def _no_retry_tracebacks(record: logging.LogRecord) -> bool:
-    """Keep PTB's network-retry messages to one line; the CLI explains the failure."""
-    if record.getMessage().startswith("Network Retry Loop"):
-        record.exc_info = None
-        record.exc_text = None
-    return True
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr; httpx stays at WARNING because its request lines contain the token."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_no_retry_tracebacks)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Tell Telegram our command list in every language (the default scope is English)."""
     for lang in LANGUAGES:
-        commands = [BotCommand(c, t(lang, f"command.{c}")) for c in PUBLIC_COMMANDS]
+        commands = [BotCommand(c, plain(lang, f"command.{c}")) for c in PUBLIC_COMMANDS]
         await app.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=lang)
-    await app.bot.set_my_commands([BotCommand(c, t("en", f"command.{c}")) for c in PUBLIC_COMMANDS])
+    await app.bot.set_my_commands(
+        [BotCommand(c, plain("en", f"command.{c}")) for c in PUBLIC_COMMANDS]
+    )
     from bot.jobs import user_language
     from bot.menus import refresh_menu
 
@@ -112,6 +97,11 @@ def build_application(
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         services = app.bot_data.pop(SERVICES_KEY, None)
         if services is not None:
+            # A clean stop leaves the files as the hourly scrub would (see Database.scrub).
+            try:
+                await services.db.scrub()
+            except sqlite3.OperationalError as exc:
+                log.warning("database scrub skipped at shutdown: %s", exc)
             await services.db.close()
 
     builder = (

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 from importlib import import_module
 
 from bot.commands.common import CommandError
+from bot.commands.terminal import safe_output
 from bot.config import ConfigError
 
 # Each module defines `register(subparsers)`; the order is the order in --help.
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@safe_output()  # every line a command prints shows control characters escaped
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `feedbot` console script; returns the exit code."""
     parser = build_parser()
@@ -45,6 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CommandError) as exc:
         print(f"feedbot: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
+    except sqlite3.Error as exc:
+        # Commands name the database when they can; this catches what slips past them
+        # (e.g. a lock held by another process for longer than the busy timeout).
+        message = str(exc).replace("\n", " ")
+        print(f"feedbot: database error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return code

@@ -92,8 +92,8 @@ async def already_answered(services: Services, telegram_id: int, subject: Subjec
     """The date this person may evaluate `subject` again, or None if they may now."""
     definition = services.surveys.latest(subject.survey_id)
     key = unique_key(services, definition)
-    pseudonym = services.pseudonym(telegram_id, subject.id, key)
-    if await session_repo.has_answered(services.db.conn, subject.id, pseudonym, key):
+    marker = services.pseudonym(telegram_id, subject.id, key)
+    if await session_repo.has_answered(services.db.conn, marker):
         return span(key).next_start
     return None
 
@@ -223,8 +223,7 @@ async def _complete(
         conn,
         session,
         records=engine.answer_records(definition, answers),
-        pseudonym=services.pseudonym(session.respondent_id, session.subject_id, key),
-        unique_key=key,
+        marker=services.pseudonym(session.respondent_id, session.subject_id, key),
         next_possible=span(key).next_start,
         contact_id=_contact_id(session, definition, answers),
         now=services.now(),

@@ -1,12 +1,23 @@
-"""User-facing text: one catalog per language (bot/locales/*.yaml) and the lookup `t`."""
+"""User-facing text: one catalog per language (bot/locales/*.yaml) and the lookups `t`, `plain`.
+
+Catalog texts are Telegram HTML that we wrote; whatever is put into them is not. `t`
+therefore escapes every parameter, as Jinja's autoescape does, unless it is `Markup`
+(markup we built ourselves, e.g. another `t` or `markup` result). Callers never escape.
+"""
 
 from __future__ import annotations
 
+import html as _html
+import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+from markupsafe import Markup, escape
+
+__all__ = ["Markup", "escape", "join", "markup", "plain", "t", "visible"]
 
 LANGUAGES = ("pl", "en")
 DEFAULT_LANGUAGE = "en"
@@ -54,10 +65,35 @@ def _flatten(tree: Any) -> dict[str, str]:
     return flat
 
 
-def t(lang: str, key: str, **params: object) -> str:
-    """The text for `key` in `lang` with {placeholders} filled; KeyError for an unknown key."""
-    text = catalog(normalize_language(lang))[key]
+def t(lang: str, key: str, **params: object) -> Markup:
+    """Telegram HTML for `key` in `lang` with {placeholders} filled, each parameter escaped
+    unless it is `Markup`; KeyError for an unknown key."""
+    text = Markup(catalog(normalize_language(lang))[key])
     return text.format(**params) if params else text
+
+
+def plain(lang: str, key: str, **params: object) -> str:
+    """The text for `key` as Telegram shows it where it reads no HTML: button labels,
+    callback-query toasts, the command menu (parameters appear exactly as given)."""
+    return visible(t(lang, key, **params))
+
+
+def markup(template: str, *args: object, **kwargs: object) -> Markup:
+    """Our own HTML snippet (`template`, trusted) with `{}` fields filled and escaped, as `t`."""
+    return Markup(template).format(*args, **kwargs)
+
+
+def join(separator: str, parts: Iterable[str]) -> Markup:
+    """Parts joined into one HTML text; parts that are not `Markup` are escaped."""
+    return Markup(separator).join(parts)
+
+
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^>]*)?>")
+
+
+def visible(text: str) -> str:
+    """Telegram HTML as the user reads it: tags dropped, character references decoded."""
+    return _html.unescape(_TAG.sub("", text))
 
 
 def has(key: str) -> bool:

@@ -1,8 +1,10 @@
-"""Background jobs: the one reminder for an unfinished survey, and closing stale ones."""
+"""Background jobs: the one reminder for an unfinished survey, closing stale ones, and
+scrubbing the database files."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -70,6 +72,11 @@ async def close_stale_sessions(context: ContextTypes.DEFAULT_TYPE) -> None:
     # Telegram keeps an unconfirmed update for at most 24 hours; older ids are dead weight.
     async with services.db.transaction() as conn:
         await update_repo.prune_processed(conn, older_than=services.now() - timedelta(days=2))
+    # What ended this hour (deleted sessions, the order rows went in) leaves the files.
+    try:
+        await services.db.scrub()
+    except sqlite3.OperationalError as exc:
+        log.warning("database scrub postponed to the next hour: %s", exc)
 
 
 async def abandon_stale(services: Services) -> int:
@@ -85,15 +92,11 @@ async def abandon_stale(services: Services) -> int:
         for session in stale:
             definition = flow.definition_for(services, session)
             state = engine.SessionState.from_json(session.state_json)
-            key = flow.unique_key(services, definition)
-            respondent = session.respondent_id or 0
             async with services.db.transaction() as conn:
                 await session_repo.abandon_session(
                     conn,
                     session,
                     records=engine.answer_records(definition, state.answers),
-                    pseudonym=services.pseudonym(respondent, session.subject_id, key),
-                    unique_key=key,
                     now=services.now(),
                     week_key=week_key(services.today()),
                 )

@@ -7,7 +7,7 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 
-from bot.i18n import t
+from bot.i18n import plain
 from bot.services import Services
 from storage import members as member_repo
 from storage import owners as owner_repo
@@ -45,7 +45,7 @@ async def refresh_menu(bot: Bot, services: Services, telegram_id: int, lang: str
         return
     try:
         await bot.set_my_commands(
-            [BotCommand(c, t(lang, f"command.{c}")) for c in commands],
+            [BotCommand(c, plain(lang, f"command.{c}")) for c in commands],
             scope=BotCommandScopeChat(telegram_id),
         )
     except TelegramError:

@@ -2,52 +2,50 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import Action, encode
-from bot.i18n import t
+from bot.i18n import Markup, escape, join, markup, plain, t
 from surveys import engine
 from surveys.schema import AnswerValue, Question, QuestionType, localize
 
 _PLACEHOLDER = re.compile(r"{{\s*subject\s*}}")
 
 
-def fill(text: str, subject: str) -> str:
+def fill(text: str, subject: str) -> Markup:
     """A survey text with `{{ subject }}` filled in, HTML-escaped for parse_mode=HTML.
 
     The loader allows no other template syntax in survey texts, so a plain
     substitution renders them exactly as Jinja2 would, with both the text and
     the subject's name escaped.
     """
-    pieces = _PLACEHOLDER.split(text)
-    return html.escape(subject, quote=False).join(html.escape(p, quote=False) for p in pieces)
+    return escape(subject).join(escape(p) for p in _PLACEHOLDER.split(text))
 
 
-def question_text(step: engine.QuestionStep, lang: str, subject: str) -> str:
+def question_text(step: engine.QuestionStep, lang: str, subject: str) -> Markup:
     """The message for one question: progress, the question and how to answer it."""
     question = step.question
     lines = [
-        f"<i>{t(lang, 'survey.progress', number=step.number, total=step.total)}</i>",
-        f"<b>{fill(localize(question.text, lang), subject)}</b>",
+        markup("<i>{}</i>", t(lang, "survey.progress", number=step.number, total=step.total)),
+        markup("<b>{}</b>", fill(localize(question.text, lang), subject)),
     ]
     if question.scale is not None and (question.low_label or question.high_label):
         low, high = question.scale
         legend = []
         if question.low_label:
-            legend.append(f"{low} = {html.escape(localize(question.low_label, lang))}")
+            legend.append(markup("{} = {}", low, localize(question.low_label, lang)))
         if question.high_label:
-            legend.append(f"{high} = {html.escape(localize(question.high_label, lang))}")
-        lines.append("<i>" + " · ".join(legend) + "</i>")
+            legend.append(markup("{} = {}", high, localize(question.high_label, lang)))
+        lines.append(markup("<i>{}</i>", join(" · ", legend)))
     if question.type is QuestionType.TEXT:
         lines.append(t(lang, "survey.type_answer", max=question.max_length))
     elif question.type is QuestionType.MULTI:
         lines.append(t(lang, "survey.choose_several"))
     if not question.required:
-        lines.append(f"<i>{t(lang, 'survey.optional')}</i>")
-    return "\n".join(lines)
+        lines.append(markup("<i>{}</i>", t(lang, "survey.optional")))
+    return join("\n", lines)
 
 
 def _button(text: str, action: Action, *args: object) -> InlineKeyboardButton:
@@ -78,20 +76,20 @@ def question_keyboard(
             mark = "✓ " if choice.id in step.selected else ""
             label = mark + localize(choice.text, lang)
             rows.append([_button(label, Action.TOGGLE, session_id, qid, choice.id)])
-        rows.append([_button(t(lang, "button.done"), Action.CONFIRM, session_id, qid)])
+        rows.append([_button(plain(lang, "button.done"), Action.CONFIRM, session_id, qid)])
     elif question.type is QuestionType.YES_NO:
         rows.append(
             [
-                _button(t(lang, "button.yes"), Action.ANSWER, session_id, qid, "yes"),
-                _button(t(lang, "button.no"), Action.ANSWER, session_id, qid, "no"),
+                _button(plain(lang, "button.yes"), Action.ANSWER, session_id, qid, "yes"),
+                _button(plain(lang, "button.no"), Action.ANSWER, session_id, qid, "no"),
             ]
         )
     nav = []
     if step.can_go_back:
-        nav.append(_button(t(lang, "button.back"), Action.BACK, session_id, qid))
+        nav.append(_button(plain(lang, "button.back"), Action.BACK, session_id, qid))
     if step.can_skip:
-        nav.append(_button(t(lang, "button.skip"), Action.SKIP, session_id, qid))
-    nav.append(_button(t(lang, "button.cancel"), Action.CANCEL, session_id))
+        nav.append(_button(plain(lang, "button.skip"), Action.SKIP, session_id, qid))
+    nav.append(_button(plain(lang, "button.cancel"), Action.CANCEL, session_id))
     rows.append(nav)
     return InlineKeyboardMarkup(rows)
 
@@ -99,22 +97,22 @@ def question_keyboard(
 def answer_label(question: Question, value: AnswerValue, lang: str) -> str:
     """How a given answer reads in the transcript (plain text, not escaped)."""
     if value is None:
-        return t(lang, "survey.skipped")
+        return plain(lang, "survey.skipped")
     if question.type is QuestionType.YES_NO:
-        return t(lang, "button.yes" if value is True else "button.no")
+        return plain(lang, "button.yes" if value is True else "button.no")
     if question.type in (QuestionType.SINGLE, QuestionType.MULTI):
         ids = value if isinstance(value, list) else [str(value)]
         texts = [localize(c.text, lang) for c in question.choices if c.id in ids]
-        return ", ".join(texts) if texts else t(lang, "survey.none_selected")
+        return ", ".join(texts) if texts else plain(lang, "survey.none_selected")
     return str(value)
 
 
-def answered_text(question: Question, value: AnswerValue, lang: str, subject: str) -> str:
+def answered_text(question: Question, value: AnswerValue, lang: str, subject: str) -> Markup:
     """A question message after it was answered: the question and the answer, no keyboard."""
-    answer = html.escape(answer_label(question, value, lang), quote=False)
-    if len(answer) > 600:
+    answer = answer_label(question, value, lang)
+    if len(answer) > 600:  # clipped before escaping, so an entity is never cut in two
         answer = answer[:600] + "…"
-    return f"{fill(localize(question.text, lang), subject)}\n→ <b>{answer}</b>"
+    return markup("{}\n→ <b>{}</b>", fill(localize(question.text, lang), subject), answer)
 
 
 def parse_button_value(question: Question, raw: str) -> AnswerValue:
@@ -128,8 +126,8 @@ def parse_button_value(question: Question, raw: str) -> AnswerValue:
 
 def resume_keyboard(session_id: int, lang: str, *, start_over: bool = True) -> InlineKeyboardMarkup:
     """Continue where you left off / (start over) / cancel, for an unfinished survey."""
-    rows = [[_button(t(lang, "button.continue"), Action.RESUME, session_id)]]
+    rows = [[_button(plain(lang, "button.continue"), Action.RESUME, session_id)]]
     if start_over:
-        rows.append([_button(t(lang, "button.start_over"), Action.RESTART, session_id)])
-    rows.append([_button(t(lang, "button.cancel"), Action.CANCEL, session_id)])
+        rows.append([_button(plain(lang, "button.start_over"), Action.RESTART, session_id)])
+    rows.append([_button(plain(lang, "button.cancel"), Action.CANCEL, session_id)])
     return InlineKeyboardMarkup(rows)

@@ -52,13 +52,13 @@ class Services:
         return self.now().astimezone(self.settings.tz).date()
 
     def pseudonym(self, telegram_id: int, subject_id: int, unique_key: str) -> str:
-        """A keyed hash standing for one respondent, one subject and one period.
+        """A keyed hash standing for one respondent, one subject and one period: the
+        "has answered" marker (storage.sessions), stored apart from the response.
 
-        Keyed with the server secret, so the database alone cannot be matched
-        against Telegram ids; scoped to subject and period, so responses of one
-        person to different departments or weeks cannot be linked to each other.
-        It only has to tell whether this person already answered this subject
-        in this period.
+        Keyed with the server secret, so the database alone cannot be matched against
+        Telegram ids; scoped to subject and period, so one person's markers cannot be
+        linked to each other. Whoever holds the secret can recompute it and learn that
+        someone answered, never which response is theirs: nothing links the two.
         """
         message = f"respondent:{telegram_id}:{subject_id}:{unique_key}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()

@@ -70,7 +70,9 @@ def _period_counts_query(subject_id: int, week_keys: Sequence[str]) -> Query | N
     weeks = placeholders(week_keys)
     return (
         "SELECT"
-        f" (SELECT COUNT(*) FROM sessions WHERE subject_id = ? AND week_key IN ({weeks})),"
+        # Sessions are deleted when they end: their starts are counted apart.
+        " (SELECT COALESCE(SUM(started), 0) FROM session_counts"
+        f"  WHERE subject_id = ? AND week_key IN ({weeks})),"
         " (SELECT COUNT(*) FROM responses WHERE subject_id = ?"
         f"  AND week_key IN ({weeks}) AND status = 'completed'),"
         " (SELECT COUNT(*) FROM responses WHERE subject_id = ?"
@@ -195,7 +197,8 @@ def _comments_query(
         "SELECT a.question_id, a.text, r.submitted_at"
         " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
         f" WHERE {scope} AND a.text IS NOT NULL AND TRIM(a.text) <> ''"
-        " ORDER BY LENGTH(a.text) DESC, r.submitted_at DESC, a.id DESC LIMIT ?",
+        # Ties broken by the (random) response id: never by order of submission.
+        " ORDER BY LENGTH(a.text) DESC, r.submitted_at DESC, r.id, a.position LIMIT ?",
         (*params, limit),
     )
 

@@ -465,6 +465,7 @@ class Database:
             # WAL: readers never block the writer and a commit is one sequential append.
             await reader.execute("PRAGMA journal_mode=WAL")
             await reader.execute("PRAGMA foreign_keys=ON")
+            await reader.execute("PRAGMA secure_delete=ON")  # see _configure
             await reader.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             await reader.execute(f"PRAGMA synchronous={synchronous}")
             await migrate(reader)
@@ -495,14 +496,42 @@ class Database:
         the inline budget, else on the reader's thread (see the module's `read_at_once`)."""
         return read_at_once(self._reader, fn)
 
+    async def scrub(self, *, vacuum: bool = True) -> None:
+        """Leave no trace of past writes in the files: VACUUM rewrites the database with
+        every table and index in key order (a page otherwise keeps its rows in the order
+        they were inserted, which for answered markers and responses is the order people
+        answered in), then the WAL, which holds recent versions of every changed page
+        (deleted sessions included), is checkpointed and truncated to zero bytes.
+
+        For the hourly maintenance job (`vacuum=False`: only the WAL, as on close). Takes
+        the write gate: other writers wait for it, for about as long as copying the file
+        takes. sqlite3.OperationalError if another process holds the database too long."""
+        async with self._lock:
+            if self._batch is not None:
+                await self._commit(self._batch)
+            steps: list[Callable[[], object]] = [partial(_checkpoint, self._writer)]
+            if vacuum:
+                steps.insert(0, partial(self._writer.execute, "VACUUM"))
+            for step in steps:
+                job = self._submit(step)
+                if await _wait_out(job):
+                    raise asyncio.CancelledError
+                job.result()
+
     async def close(self) -> None:
-        """Commit what is pending, then close (waits for a running transaction to finish)."""
+        """Commit what is pending, checkpoint and truncate the WAL, then close (waits for
+        a running transaction to finish)."""
         committer = self._committer
         if committer is not None and not committer.done():
             await asyncio.shield(committer)
         async with self._lock:
             if self._batch is not None:  # only if the committer was cancelled
                 await self._commit(self._batch)
+            job = self._submit(_checkpoint, self._writer)
+            await _wait_out(job)
+            # A failure is only looked at: if another process holds the database, the
+            # last one to close it checkpoints.
+            job.exception()
             self._inline.detach()
             await _wait_out(self._submit(self._writer.close))
             if self._offload is not None:
@@ -614,6 +643,13 @@ async def _wait_out(job: asyncio.Future[Any]) -> bool:
     return cancelled
 
 
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the WAL into the database and truncate it to zero bytes (deleted rows must not
+    survive in old frames of the -wal file). A reader still in an old snapshot makes it
+    partial: the next call finishes it."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
 def _connect_reader(target: str) -> sqlite3.Connection:
     """The reader thread's connection (autocommit: every transaction is an explicit BEGIN)."""
     conn = sqlite3.connect(target, isolation_level=None)
@@ -635,6 +671,9 @@ def _configure(conn: sqlite3.Connection, synchronous: Synchronous, busy_timeout_
     conn.execute("PRAGMA journal_mode=WAL")
     # Foreign keys are off by default in SQLite; the schema relies on them.
     conn.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows (an ended session: who answered, and what) are overwritten with zeros
+    # in the file, not just unlinked from the b-tree where a hex editor would find them.
+    conn.execute("PRAGMA secure_delete=ON")
     # The CLI and the bot share the file: wait for the other's write lock instead of
     # failing at once with "database is locked".
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")

@@ -182,7 +182,8 @@ class ResponseStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A submitted (or abandoned-partial) response; it holds no identity."""
+    """A submitted (or abandoned-partial) response; it holds no identity. `id` is random,
+    `submitted_at` of an internal one is the start of its week."""
 
     id: int
     subject_id: int
@@ -190,7 +191,6 @@ class Response:
     survey_version: int
     audience: Audience
     week_key: str
-    unique_key: str
     status: ResponseStatus
     role: str | None
     submitted_at: datetime
@@ -237,7 +237,8 @@ class PeriodCounts:
 
 @dataclass(frozen=True, slots=True)
 class Comment:
-    """A free-text answer and when its response was submitted."""
+    """A free-text answer and when its response was submitted (for an internal one, the
+    start of its week)."""
 
     question_id: str
     text: str

@@ -1,30 +1,38 @@
-"""Survey sessions (saved at every answer) and the responses they turn into."""
+"""Survey sessions (saved at every answer) and the responses they turn into.
+
+A session row exists only while its survey runs: then it holds the respondent's Telegram
+id and answers so far (the operator can see them). When it completes, is cancelled or is
+abandoned the row is deleted, and what it turns into holds no identity: a response with a
+random id (an internal one stamped with the start of its week, not its time) and, for a
+completed one, a "has answered" marker that is not linked to the response at all."""
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 
 import aiosqlite
 
 from storage.db import decode_optional_time, decode_time, encode_time, placeholders
 from storage.errors import ActiveSessionExists, AlreadyAnswered, SessionNotActive
 from storage.models import Response, ResponseStatus, Session, SessionStatus
+from surveys.periods import span
 from surveys.schema import AnswerRecord, Audience
-
-CLEARED_STATE = "{}"
 
 _COLUMNS = (
     "id, respondent_id, chat_id, survey_id, survey_version, subject_id, audience, role,"
     " state_json, status, started_at, updated_at, message_id, reminded_at, week_key"
 )
-# What ending a session does to it, whatever the audience: no identity, no state and no
-# message id remain, so an ended session cannot be tied to the response it produced.
-_END = (
-    "UPDATE sessions SET status = ?, updated_at = ?, respondent_id = NULL, chat_id = NULL,"
-    f" message_id = NULL, state_json = '{CLEARED_STATE}' WHERE id = ? AND status = 'active'"
-)
+# What ending a session does to it, whatever the audience and however it ends: its row is
+# deleted, so nothing of it (identity, answers, times) remains to be tied to the response
+# it produced. Connections run with secure_delete, so the bytes are zeroed too.
+_END = "DELETE FROM sessions WHERE id = ? AND status = 'active'"
+# Response ids are drawn at random (positive 62-bit, odd so never 0) so that their order
+# says nothing about the order of submission.
+_ID_BITS = 62
+_ID_ATTEMPTS = 8
 
 
 def _session(row: sqlite3.Row) -> Session:
@@ -108,6 +116,13 @@ async def start_session(
         # Another process started one since the check above.
         other = await get_active_session(conn, respondent_id)
         raise ActiveSessionExists(other.id if other is not None else 0) from None
+    # Counted apart from the session, which is deleted when it ends: the digest's
+    # completion rate needs how many started in a week, not who.
+    await conn.execute(
+        "INSERT INTO session_counts (subject_id, week_key, started) VALUES (?, ?, 1)"
+        " ON CONFLICT (subject_id, week_key) DO UPDATE SET started = started + 1",
+        (subject_id, week_key),
+    )
     session = await get_session(conn, cursor.lastrowid or 0)
     assert session is not None
     return session
@@ -119,7 +134,7 @@ async def get_active_session(conn: aiosqlite.Connection, respondent_id: int) -> 
 
 
 async def get_session(conn: aiosqlite.Connection, session_id: int) -> Session | None:
-    """A session by id, whatever its status."""
+    """A session by id (None once it ended: ended sessions are deleted)."""
     return await _one(conn, "id = ?", session_id)
 
 
@@ -151,9 +166,10 @@ async def set_message_id(conn: aiosqlite.Connection, session_id: int, message_id
 
 
 async def cancel_session(conn: aiosqlite.Connection, session_id: int, *, now: datetime) -> bool:
-    """Cancel an active session (/cancel): state and identity are dropped, nothing is
-    kept as a response. False when it was not active."""
-    cursor = await conn.execute(_END, (SessionStatus.CANCELLED.value, encode_time(now), session_id))
+    """Cancel an active session (/cancel): it is deleted, nothing is kept as a response.
+    False when it was not active. (`now` is kept for callers: nothing stores it.)"""
+    del now
+    cursor = await conn.execute(_END, (session_id,))
     return cursor.rowcount == 1
 
 
@@ -161,14 +177,21 @@ async def cancel_session(conn: aiosqlite.Connection, session_id: int, *, now: da
 
 
 def _answer_rows(response_id: int, records: Sequence[AnswerRecord]) -> list[tuple[object, ...]]:
-    """One row per value: the number and/or text of a record, then each chosen choice id."""
-    rows: list[tuple[object, ...]] = []
+    """One row per value: the number and/or text of a record, then each chosen choice id;
+    numbered by their position within the response (the choices in the order chosen)."""
+    values: list[tuple[object, ...]] = []
     for record in records:
-        base = (response_id, record.question_id, record.question_type.value, record.metric)
+        base = (record.question_id, record.question_type.value, record.metric)
         if record.number is not None or record.text is not None:
-            rows.append((*base, record.number, record.text, None))
-        rows.extend((*base, None, None, choice) for choice in record.choices)
-    return rows
+            values.append((*base, record.number, record.text, None))
+        values.extend((*base, None, None, choice) for choice in record.choices)
+    return [(response_id, position, *value) for position, value in enumerate(values)]
+
+
+def period_stamp(week_key: str) -> datetime:
+    """The time stored for an internal response of `week_key`: the start of that week (UTC
+    midnight of its Monday), the same for every response of the week."""
+    return datetime.combine(span(week_key).start, time(0), tzinfo=UTC)
 
 
 async def _insert_response(
@@ -177,36 +200,43 @@ async def _insert_response(
     *,
     status: ResponseStatus,
     records: Sequence[AnswerRecord],
-    pseudonym: str,
-    unique_key: str,
     contact_id: int | None,
     now: datetime,
     week_key: str,
 ) -> Response:
-    role = session.role if session.audience is Audience.INTERNAL else None
-    cursor = await conn.execute(
-        "INSERT INTO responses (subject_id, survey_id, survey_version, audience, week_key,"
-        " unique_key, pseudonym, status, role, contact_id, submitted_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            session.subject_id,
-            session.survey_id,
-            session.survey_version,
-            session.audience.value,
-            week_key,
-            unique_key,
-            pseudonym,
-            status.value,
-            role,
-            contact_id,
-            encode_time(now),
-        ),
-    )
-    response_id = cursor.lastrowid
-    assert response_id is not None
+    internal = session.audience is Audience.INTERNAL
+    role = session.role if internal else None
+    # An internal response keeps no time finer than its week; an external one keeps its
+    # moment (a buyer is not anonymous to the owner: alerts and contact refer to it).
+    submitted = period_stamp(week_key) if internal else now
+    for attempt in range(_ID_ATTEMPTS):
+        response_id = secrets.randbits(_ID_BITS) | 1
+        try:
+            await conn.execute(
+                "INSERT INTO responses (id, subject_id, survey_id, survey_version, audience,"
+                " week_key, status, role, contact_id, submitted_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    response_id,
+                    session.subject_id,
+                    session.survey_id,
+                    session.survey_version,
+                    session.audience.value,
+                    week_key,
+                    status.value,
+                    role,
+                    contact_id,
+                    encode_time(submitted),
+                ),
+            )
+            break
+        except sqlite3.IntegrityError as exc:
+            # Two equal draws in 2**61: only ever retried, never expected.
+            if "UNIQUE" not in str(exc) or attempt == _ID_ATTEMPTS - 1:
+                raise
     await conn.executemany(
-        "INSERT INTO answers (response_id, question_id, question_type, metric, number, text,"
-        " choice) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO answers (response_id, position, question_id, question_type, metric,"
+        " number, text, choice) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         _answer_rows(response_id, records),
     )
     return Response(
@@ -216,10 +246,9 @@ async def _insert_response(
         survey_version=session.survey_version,
         audience=session.audience,
         week_key=week_key,
-        unique_key=unique_key,
         status=status,
         role=role,
-        submitted_at=now,
+        submitted_at=submitted,
     )
 
 
@@ -228,45 +257,41 @@ async def complete_session(
     session: Session,
     *,
     records: list[AnswerRecord],
-    pseudonym: str,
-    unique_key: str,
+    marker: str,
     next_possible: date,
     contact_id: int | None,
     now: datetime,
     week_key: str,
 ) -> Response:
-    """Turn an active session into a completed response with its answers.
+    """Turn an active session into a completed response with its answers, and delete it.
 
-    `pseudonym` is the caller's keyed hash of the Telegram id; `unique_key` the survey's
-    uniqueness period (e.g. 2026-W48 or 2026-11); `week_key` the digest week. Raises
-    AlreadyAnswered(next_possible) if this pseudonym already completed one for the
-    subject and unique_key (a unique index guarantees it even across processes), and
-    SessionNotActive if the session ended meanwhile. The session keeps no identity.
+    `marker` is the caller's keyed hash of the Telegram id, subject and uniqueness period
+    (`Services.pseudonym`); `week_key` the digest week. The marker is stored on its own, in
+    the same transaction and without any link to the response: its primary key raises
+    AlreadyAnswered(next_possible) if this person already completed one for the subject
+    in the period, even across processes. SessionNotActive if the session ended meanwhile.
     `contact_id` only for an external buyer who consented (ValueError for internal)."""
     if contact_id is not None and session.audience is not Audience.EXTERNAL:
         raise ValueError("internal responses never hold a contact")
     status = await _status(conn, session.id)
     if status != SessionStatus.ACTIVE.value:
         raise SessionNotActive(session.id, status)
-    if await has_answered(conn, session.subject_id, pseudonym, unique_key):
-        raise AlreadyAnswered(next_possible)
-    await conn.execute(_END, (SessionStatus.COMPLETED.value, encode_time(now), session.id))
     try:
-        return await _insert_response(
-            conn,
-            session,
-            status=ResponseStatus.COMPLETED,
-            records=records,
-            pseudonym=pseudonym,
-            unique_key=unique_key,
-            contact_id=contact_id,
-            now=now,
-            week_key=week_key,
-        )
+        await conn.execute("INSERT INTO answered_markers (marker) VALUES (?)", (marker,))
     except sqlite3.IntegrityError as exc:
-        if "UNIQUE" not in str(exc):
+        if "UNIQUE" not in str(exc) and "PRIMARY KEY" not in str(exc):
             raise
         raise AlreadyAnswered(next_possible) from None
+    await conn.execute(_END, (session.id,))
+    return await _insert_response(
+        conn,
+        session,
+        status=ResponseStatus.COMPLETED,
+        records=records,
+        contact_id=contact_id,
+        now=now,
+        week_key=week_key,
+    )
 
 
 async def abandon_session(
@@ -274,15 +299,14 @@ async def abandon_session(
     session: Session,
     *,
     records: list[AnswerRecord],
-    pseudonym: str,
-    unique_key: str,
     now: datetime,
     week_key: str,
 ) -> Response | None:
-    """End an idle session: its answers so far become a response flagged partial (none
-    when `records` is empty). Returns None, doing nothing, if the session is no longer
-    active (the respondent finished it meanwhile)."""
-    ended = await conn.execute(_END, (SessionStatus.ABANDONED.value, encode_time(now), session.id))
+    """End an idle session (deleting it): its answers so far become a response flagged
+    partial (none when `records` is empty), which sets no marker, so the respondent may
+    still answer in full. Returns None, doing nothing, if the session is no longer active
+    (the respondent finished it meanwhile)."""
+    ended = await conn.execute(_END, (session.id,))
     if ended.rowcount == 0 or not records:
         return None
     return await _insert_response(
@@ -290,43 +314,30 @@ async def abandon_session(
         session,
         status=ResponseStatus.PARTIAL,
         records=records,
-        pseudonym=pseudonym,
-        unique_key=unique_key,
         contact_id=None,
         now=now,
         week_key=week_key,
     )
 
 
-async def has_answered(
-    conn: aiosqlite.Connection, subject_id: int, pseudonym: str, unique_key: str
-) -> bool:
-    """Whether this pseudonym completed a response for the subject in that period."""
-    async with conn.execute(
-        "SELECT 1 FROM responses WHERE subject_id = ? AND pseudonym = ? AND unique_key = ?"
-        " AND status = 'completed'",
-        (subject_id, pseudonym, unique_key),
-    ) as cur:
+async def has_answered(conn: aiosqlite.Connection, marker: str) -> bool:
+    """Whether the person, subject and period behind `marker` has a completed response."""
+    async with conn.execute("SELECT 1 FROM answered_markers WHERE marker = ?", (marker,)) as cur:
         return await cur.fetchone() is not None
 
 
-async def answered_subjects(
-    conn: aiosqlite.Connection, pseudonym: str, unique_keys: dict[int, str]
-) -> set[int]:
-    """Of the subjects in `unique_keys` (subject id -> its current period key), those this
-    pseudonym already completed in that period; one query for all."""
-    if not unique_keys:
+async def answered_subjects(conn: aiosqlite.Connection, markers: dict[int, str]) -> set[int]:
+    """Of the subjects in `markers` (subject id -> this person's marker for the subject's
+    current period), those already answered; one query for all."""
+    if not markers:
         return set()
-    subject_ids = list(unique_keys)
+    wanted = list(markers.values())
     async with conn.execute(
-        "SELECT subject_id, unique_key FROM responses WHERE pseudonym = ?"
-        f" AND status = 'completed' AND subject_id IN ({placeholders(subject_ids)})",
-        (pseudonym, *subject_ids),
+        f"SELECT marker FROM answered_markers WHERE marker IN ({placeholders(wanted)})",
+        wanted,
     ) as cur:
-        rows = await cur.fetchall()
-    return {
-        row["subject_id"] for row in rows if unique_keys[row["subject_id"]] == row["unique_key"]
-    }
+        found = {row[0] for row in await cur.fetchall()}
+    return {subject_id for subject_id, marker in markers.items() if marker in found}
 
 
 # --- maintenance --------------------------------------------------------------------------

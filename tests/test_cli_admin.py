@@ -99,6 +99,10 @@ def database(tmp_path: Path) -> Callable[[Callable[[Database], Awaitable[T]]], T
 Db = Callable[[Callable[[Database], Awaitable[object]]], object]
 
 
+async def no_change(db: Database) -> None:
+    """For `database(...)`: only open (creating and migrating) the database."""
+
+
 def fails(result: Result, message: str, code: int = 1) -> None:
     """The command failed with exactly one line on stderr containing `message`."""
     assert result.code == code
@@ -169,7 +173,8 @@ def test_an_admin_adds_departments_and_products_and_lists_them(cli: Callable[...
     assert cli("product", "list").out.split() == ["grinder", "Młynek", "Grinder", "survey=external"]
 
 
-def test_an_empty_list_prints_nothing_and_a_hint(cli: Callable[..., Result]) -> None:
+def test_an_empty_list_prints_nothing_and_a_hint(cli: Callable[..., Result], database: Db) -> None:
+    database(no_change)
     result = cli("product", "list")
     assert result.code == 0
     assert result.out == ""
@@ -284,11 +289,13 @@ def test_every_command_takes_database(
     cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FEEDBOT_DATABASE", str(tmp_path / "not-this.sqlite3"))
+    (tmp_path / "other").mkdir()
     other = str(tmp_path / "other" / "feedbot.sqlite3")
     assert cli("department", "add", "sales", "--name", "S", "--database", other).code == 0
     assert cli("product", "add", "grinder", "--name", "M", "--database", other).code == 0
     assert cli("department", "list", "--database", other).out.startswith("sales")
-    assert cli("department", "list").out == ""
+    # FEEDBOT_DATABASE names no database: listing is refused rather than showing none.
+    fails(cli("department", "list"), "not-this.sqlite3 does not exist", code=2)
     created = cli("invite", "create", "buyer", "--product", "grinder", "--database", other)
     assert created.code == 0
     assert len(cli("invite", "list", "--database", other).out.splitlines()) == 1
@@ -582,7 +589,10 @@ def test_owner_list_shows_each_ownership_with_its_digest_schedule(
     ]
 
 
-def test_owner_list_without_owners_prints_nothing_and_a_hint(cli: Callable[..., Result]) -> None:
+def test_owner_list_without_owners_prints_nothing_and_a_hint(
+    cli: Callable[..., Result], database: Db
+) -> None:
+    database(no_change)
     result = cli("owner", "list")
     assert (result.code, result.out) == (0, "")
     assert "feedbot invite create owner" in result.err
@@ -630,8 +640,7 @@ async def answer_internal(
             conn,
             session,
             records=records,
-            pseudonym=f"{PSEUDONYM}{at.timestamp()}",
-            unique_key=key,
+            marker=f"{PSEUDONYM}{at.timestamp()}",
             next_possible=at.date(),
             contact_id=None,
             now=at,
@@ -666,7 +675,7 @@ def test_an_export_round_trips_polish_letters_through_a_file(
     record = dict(zip(rows[0], rows[1], strict=True))
     assert record["works_well"] == POLISH
     assert (record["overall"], record["recommend"], record["reliability"]) == ("4", "9", "")
-    assert record["submitted_at"].startswith("2026-11-25T10:30")
+    assert record["submitted_at"] == "2026-11-23T00:00:00+00:00"  # its week, not its time
     assert (record["status"], record["role"], record["survey_version"]) == (
         "completed",
         "employee",
@@ -774,7 +783,10 @@ def test_from_and_to_select_the_days(
     assert comments() == ["day 3", "day 10", "day 17"]
     assert comments("--from", "2026-11-10") == ["day 10", "day 17"]
     assert comments("--to", "2026-11-10") == ["day 3", "day 10"]
-    assert comments("--from", "2026-11-04", "--to", "2026-11-16") == ["day 10"]
+    # Internal responses carry their week, not their day: a week is in when one of its
+    # days is (3 Nov is in the week of 2 Nov, 16 Nov starts the week of 17 Nov).
+    assert comments("--from", "2026-11-04", "--to", "2026-11-16") == ["day 3", "day 10", "day 17"]
+    assert comments("--from", "2026-11-09", "--to", "2026-11-15") == ["day 10"]
 
 
 @pytest.mark.parametrize("value", ["2026-02-30", "2026-1-05", "05.01.2026", "yesterday", "2026"])
@@ -806,8 +818,21 @@ def test_exporting_an_unknown_subject_is_refused(
 
 
 def test_a_prefix_starting_with_a_dash_is_given_after_a_double_dash(
-    cli: Callable[..., Result],
+    cli: Callable[..., Result], database: Db
 ) -> None:
+    database(no_change)
     assert revoke_hint("-AbCdEfG") == "feedbot invite revoke -- -AbCdEfG"
     assert revoke_hint("AbCdEfGh") == "feedbot invite revoke AbCdEfGh"
     fails(cli("invite", "revoke", "--", "-AbC"), "no invite starts with '-AbC'")
+
+
+def test_the_admin_export_says_it_is_complete_and_for_the_admin_only(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    for argv in (["--help"], ["export", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+    text = " ".join(capsysbinary.readouterr().out.decode("utf-8").split())
+    assert "export ALL of a department's or product's responses as CSV (admin only)" in text
+    assert "This export is COMPLETE and for the admin only" in text
+    assert "their /export in the bot holds only what their digests may show" in text

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.commands.common import CommandError
+from bot.commands.common import CommandError, check_database
 from bot.commands.demo_seed import Counts, seed_database
 from bot.config import Settings, load_settings
 
@@ -90,6 +90,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         path = Path(args.database)
         if path.exists():
             raise CommandError(f"{path} already exists: the demo needs a new, empty database")
+        check_database(path, create=True)
         folder = path.resolve().parent
     else:
         folder = Path(tempfile.mkdtemp(prefix="feedbot-demo-"))
@@ -156,7 +157,7 @@ async def _demo(settings: Settings, weeks: int, seed: int, lang: str) -> DemoRes
         subjects.sort(key=lambda s: (s.kind is not SubjectKind.DEPARTMENT, s.id))
         for subject in subjects:
             digest = await compose_digest(
-                db.conn,
+                db,
                 subject,
                 catalog.latest(subject.survey_id),
                 latest,

@@ -107,8 +107,6 @@ async def _respond(
             conn,
             session,
             records=records,
-            pseudonym=pseudonym,
-            unique_key=unique,
             now=finished + timedelta(days=1),
             week_key=week,
         )
@@ -121,8 +119,7 @@ async def _respond(
         conn,
         session,
         records=records,
-        pseudonym=pseudonym,
-        unique_key=unique,
+        marker=pseudonym,
         next_possible=periods.span(unique).next_start,
         contact_id=who.telegram_id if external and consented(definition, state.answers) else None,
         now=finished,

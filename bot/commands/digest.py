@@ -9,13 +9,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.commands.common import CommandError, add_database_option, run_async, settings_from
+from bot.commands.common import (
+    CommandError,
+    add_database_option,
+    check_database,
+    load_catalog,
+    open_database,
+    run_async,
+    settings_from,
+)
 from bot.config import Settings
-from storage.db import MEMORY, Database
 from storage.models import SubjectKind
 from storage.subjects import get_subject
 from surveys import periods
-from surveys.loader import SurveyCatalog, SurveyFileError, UnknownSurvey
+from surveys.loader import UnknownSurvey
 
 _WEEK = re.compile(r"^\d{4}-W\d{2}$")
 
@@ -40,7 +47,10 @@ def register_preview(actions: argparse._SubParsersAction[argparse.ArgumentParser
         description=(
             "Print the digest of a department or product for one week as its owner would read "
             "it (formatting removed), and optionally write the trend chart as a PNG. Needs no "
-            "bot token. The current week is shown as it stands so far."
+            "bot token. A product's current week is shown as it stands so far; a department "
+            "shows only closed weeks, under the same anonymity rules as the bot (the latest "
+            "closed week instead of a running one), and deciding a closed week's disclosure "
+            "records it in the database as the bot would."
         ),
     )
     which = parser.add_mutually_exclusive_group(required=True)
@@ -83,9 +93,7 @@ def preview(args: argparse.Namespace, out: TextIO | None = None) -> int:
         periods.span(period)
     except ValueError as exc:
         raise CommandError(f"--period: {exc}") from None
-    path = str(settings.database)
-    if path != MEMORY and not Path(path).exists():
-        raise CommandError(f"no database at {path} (set FEEDBOT_DATABASE or pass --database)")
+    check_database(settings.database, create=False)
     text, chart, chart_caption = run_async(
         lambda: _preview(settings, kind, slug, period, args.lang, now, bool(args.chart))
     )
@@ -114,12 +122,8 @@ async def _preview(
     from bot.digest.compose import compose_digest
     from bot.digest.render import caption, plain_text, render_digest, render_plain
 
-    try:
-        catalog = SurveyCatalog.load(settings.surveys_dir)
-    except SurveyFileError as exc:
-        raise CommandError(f"invalid survey files:\n{exc}") from None
-    db = await Database.open(settings.database)
-    try:
+    catalog = load_catalog(settings)
+    async with open_database(settings) as db:
         subject = await get_subject(db.conn, slug)
         if subject is None or subject.kind is not kind:
             flag = "department" if kind is SubjectKind.DEPARTMENT else "product"
@@ -129,7 +133,7 @@ async def _preview(
         except UnknownSurvey as exc:
             raise CommandError(str(exc)) from None
         digest = await compose_digest(
-            db.conn,
+            db,
             subject,
             definition,
             period,
@@ -138,8 +142,6 @@ async def _preview(
             now=now,
             closed_only=False,
         )
-    finally:
-        await db.close()
     text = render_plain(render_digest(digest, lang))
     chart = digest_chart(digest, lang) if want_chart else None
     return text, chart, plain_text(caption(digest, lang)) if chart is not None else ""

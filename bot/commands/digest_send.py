@@ -10,13 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.commands.common import CommandError, add_database_option, run_async, settings_from
+from bot.commands.common import (
+    CommandError,
+    add_database_option,
+    check_database,
+    load_catalog,
+    open_checked,
+    run_async,
+    settings_from,
+)
 from bot.config import Settings
-from storage.db import MEMORY, Database
-from surveys.loader import SurveyCatalog, SurveyFileError
+from surveys.loader import SurveyCatalog
 
 if TYPE_CHECKING:  # imported lazily: `feedbot --help` must not load telegram
     import aiosqlite
@@ -43,9 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def send_due(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Queue and send everything due now; 0 when nothing failed, 1 otherwise."""
     settings = settings_from(args)
-    path = str(settings.database)
-    if path != MEMORY and not Path(path).exists():
-        raise CommandError(f"no database at {path} (set FEEDBOT_DATABASE or pass --database)")
+    check_database(settings.database, create=False)
     stream = out if out is not None else sys.stdout
     if args.dry_run:
         return run_async(lambda: _dry_run(settings, stream))
@@ -54,14 +58,19 @@ def send_due(args: argparse.Namespace, out: TextIO | None = None) -> int:
             "TELEGRAM_BOT_TOKEN is not set: sending needs the bot's token "
             "(`feedbot digest send --dry-run` shows what is due without it)"
         )
-    return run_async(lambda: _send(settings, stream))
+    from bot.logs import logging_for_command
+
+    # Through the redacting handler: PTB and httpx log the token-bearing URL at DEBUG.
+    with logging_for_command(
+        settings.log_level,
+        token=settings.token.get_secret_value(),
+        secret=settings.secret.get_secret_value() if settings.secret else None,
+    ):
+        return run_async(lambda: _send(settings, stream))
 
 
 def _catalog(settings: Settings) -> SurveyCatalog:
-    try:
-        return SurveyCatalog.load(settings.surveys_dir)
-    except SurveyFileError as exc:
-        raise CommandError(f"invalid survey files:\n{exc}") from None
+    return load_catalog(settings)
 
 
 def make_bot(settings: Settings) -> Bot:
@@ -83,7 +92,7 @@ async def _send(settings: Settings, out: TextIO) -> int:
     from bot.delivery.sender import Pacer, Result
     from bot.services import Services
 
-    db = await Database.open(settings.database)
+    db = await open_checked(settings.database)
     try:
         services = Services(settings=settings, db=db, surveys=_catalog(settings))
         async with make_bot(settings) as bot:
@@ -105,7 +114,7 @@ async def _dry_run(settings: Settings, out: TextIO) -> int:
     from bot.services import Services
     from storage import outbox as outbox_repo
 
-    db = await Database.open(settings.database)
+    db = await open_checked(settings.database)
     lines: list[str] = []
     try:
         secret = settings.secret_bytes() if settings.secret is not None else DRY_RUN_SECRET

@@ -23,12 +23,16 @@ def register(subparsers: Subparsers) -> None:
     """Add `feedbot export`."""
     parser = subparsers.add_parser(
         "export",
-        help="export a department's or product's responses as CSV",
+        help="export ALL of a department's or product's responses as CSV (admin only)",
         description=(
             "Write every response about a department or product as CSV (UTF-8 with a BOM, "
             "so Excel shows Polish letters): one row per response, one column per question "
             "of its survey, multi-choice answers as choice ids joined with ';'. Internal "
-            "exports hold no identities."
+            "exports hold no identities. This export is COMPLETE and for the admin only "
+            "(who holds the database anyway): it includes the running week, weeks too "
+            "quiet to be shown, submission times and roles, which the anonymity rules "
+            "keep from department owners. Do not pass it to an owner: their /export in "
+            "the bot holds only what their digests may show."
         ),
     )
     which = parser.add_mutually_exclusive_group(required=True)

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
+from pathlib import Path
 
-from bot.commands.common import CommandError, add_database_option, settings_from
+from bot.commands.common import (
+    CommandError,
+    add_database_option,
+    check_database,
+    database_error,
+    load_catalog,
+    open_checked,
+    run_async,
+    settings_from,
+)
 
 NO_TOKEN = (
     "no bot token: create a bot with @BotFather in Telegram (/newbot), put "
@@ -20,14 +31,24 @@ def run(args: argparse.Namespace) -> int:
     if settings.token is None:
         raise CommandError(NO_TOKEN, exit_code=2)
     settings.secret_bytes()  # fail with the one-line explanation before anything starts
+    # Surveys and database are checked before logging starts, so a mistake in either is
+    # one line, not a traceback from inside the running application.
+    catalog = load_catalog(settings)
+    check_database(settings.database, create=True)
+    run_async(lambda: _check_opens(settings.database))
 
     from telegram import Update
-    from telegram.error import InvalidToken, NetworkError
+    from telegram.error import InvalidToken, NetworkError, TelegramError
 
-    from bot.app import build_application, configure_logging
+    from bot.app import build_application
+    from bot.logs import configure_logging
 
-    configure_logging(settings.log_level)
-    app = build_application(settings)
+    configure_logging(
+        settings.log_level,
+        token=settings.token.get_secret_value(),
+        secret=settings.secret.get_secret_value() if settings.secret else None,
+    )
+    app = build_application(settings, surveys=catalog)
     where = settings.api_base_url or "api.telegram.org"
     try:
         # Updates that arrived while the bot was down are processed, not dropped:
@@ -45,7 +66,17 @@ def run(args: argparse.Namespace) -> int:
             "or TELEGRAM_API_BASE_URL; to try feedbot without Telegram run `feedbot demo`",
             exit_code=3,
         ) from None
+    except TelegramError as exc:  # e.g. Conflict: another copy of the bot is polling
+        raise CommandError(f"Telegram refused to start the bot: {exc}", exit_code=3) from None
+    except sqlite3.Error as exc:
+        raise database_error(settings.database, exc) from None
     return 0
+
+
+async def _check_opens(path: Path) -> None:
+    """Open (creating and migrating) and close the database, as the bot will at start-up."""
+    db = await open_checked(path)
+    await db.close()
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

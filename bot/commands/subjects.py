@@ -4,15 +4,19 @@ other admin commands share."""
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeAlias
 
-from bot.commands.common import CommandError, add_database_option, run_async, settings_from
-from bot.config import Settings
+from bot.commands.common import (
+    CommandError,
+    add_database_option,
+    load_catalog,
+    open_database,
+    run_async,
+    settings_from,
+)
 from storage.db import Database
 from storage.errors import DuplicateSlug, HasResponses, InvalidSlug, NotFound
 from storage.models import Subject, SubjectKind
@@ -24,7 +28,7 @@ from storage.subjects import (
     remove_subject,
     set_survey,
 )
-from surveys.loader import SurveyCatalog, SurveyFileError, UnknownSurvey
+from surveys.loader import SurveyCatalog, UnknownSurvey
 from surveys.schema import SurveyDefinition
 
 _KNOWN_SHOWN = 12  # slugs listed in "no department with slug ..." before "and N more"
@@ -34,36 +38,6 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 # --- shared by the admin commands ---------------------------------------------------------
-
-
-@asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[Database]:
-    """The bot's database (created and migrated on first use), closed on the way out;
-    SQLite failures (unreadable file, a lock held too long) become one-line errors."""
-    path = settings.database
-    try:
-        db = await Database.open(path)
-    except sqlite3.Error as exc:
-        raise CommandError(f"cannot open the database {path}: {exc}", exit_code=2) from None
-    try:
-        yield db
-    except sqlite3.OperationalError as exc:
-        raise CommandError(f"database {path}: {exc}", exit_code=2) from None
-    finally:
-        await db.close()
-
-
-def load_catalog(settings: Settings) -> SurveyCatalog:
-    """The bundled surveys plus FEEDBOT_SURVEYS_DIR (one-line error when a file is invalid)."""
-    try:
-        return SurveyCatalog.from_folders(settings.surveys_dir)
-    except SurveyFileError as exc:
-        count = len(exc.problems)
-        raise CommandError(
-            f"FEEDBOT_SURVEYS_DIR has {count} invalid survey problem{'s' if count != 1 else ''}"
-            f" (first: {exc.problems[0]}); run `feedbot validate {settings.surveys_dir}`",
-            exit_code=2,
-        ) from None
 
 
 def valid_slug(slug: str) -> str:
@@ -221,7 +195,8 @@ def add_command(args: argparse.Namespace) -> int:
     survey_id = _survey_for(load_catalog(settings), kind, args.survey)
 
     async def add() -> Subject:
-        async with open_database(settings) as db:
+        # The first department or product is usually added before the bot first runs.
+        async with open_database(settings, create=True) as db:
             try:
                 async with db.transaction() as conn:
                     return await add_subject(

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.commands.common import CommandError, settings_from
+from bot.commands.common import CommandError, load_catalog, settings_from
 from surveys.engine import (
     Done,
     QuestionStep,
@@ -24,7 +24,6 @@ from surveys.engine import (
 )
 from surveys.loader import (
     SURVEY_SUFFIXES,
-    SurveyCatalog,
     SurveyFileError,
     UnknownSurvey,
     load_definition,
@@ -140,7 +139,7 @@ def _find_survey(args: argparse.Namespace) -> SurveyDefinition:
     path = Path(given)
     if path.suffix in SURVEY_SUFFIXES or path.is_file():
         return load_definition(path)
-    catalog = SurveyCatalog.load(settings_from(args).surveys_dir)
+    catalog = load_catalog(settings_from(args))
     try:
         return catalog.latest(given)
     except UnknownSurvey as exc:

@@ -7,18 +7,18 @@ the digest thresholds protect.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 
 from bot.delivery import ALERT, alert_key
-from bot.i18n import t
+from bot.i18n import Markup, join, markup, t
 from bot.services import Services
 from storage import outbox as outbox_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
 from storage.models import Session, Subject, SubjectKind
-from surveys.schema import AnswerValue, Audience, QuestionType, SurveyDefinition
+from surveys import anonymity
+from surveys.schema import AnswerValue, QuestionType, SurveyDefinition
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def detractor_scores(
 ) -> tuple[int | None, int | None] | None:
     """(NPS, CSAT) when the answers make the buyer a detractor (NPS 0-6 or CSAT 1-2),
     else None; always None for an internal survey."""
-    if definition.audience is not Audience.EXTERNAL:
+    if not anonymity.alerts_allowed(definition.audience):
         return None
     nps = csat = None
     for question in definition.questions:
@@ -89,7 +89,7 @@ async def _enqueue_alerts(
     answers: dict[str, AnswerValue],
 ) -> None:
     scores = detractor_scores(definition, answers)
-    if scores is None or session.audience is not Audience.EXTERNAL:
+    if scores is None or not anonymity.alerts_allowed(session.audience):
         return
     conn = services.db.conn
     subject = await subject_repo.get_subject_by_id(conn, session.subject_id)
@@ -130,28 +130,28 @@ def _clip(text: str, limit: int = COMMENT_MAX_CHARS) -> str:
     return cut + "…"
 
 
-def render_alert(payload: dict[str, object], subject: Subject, lang: str) -> str:
+def render_alert(payload: dict[str, object], subject: Subject, lang: str) -> Markup:
     """The alert as Telegram HTML in the owner's language; the buyer's words are escaped."""
-    lines = [t(lang, "delivery.alert.title", subject=html.escape(subject.name(lang)))]
+    lines = [t(lang, "delivery.alert.title", subject=subject.name(lang))]
     scores = []
     if isinstance(payload.get("nps"), int):
         scores.append(t(lang, "delivery.alert.nps", score=payload["nps"]))
     if isinstance(payload.get("csat"), int):
         scores.append(t(lang, "delivery.alert.csat", score=payload["csat"]))
     if scores:
-        lines.append(" · ".join(scores))
+        lines.append(join(" · ", scores))
     raw_comments = payload.get("comments")
     comments = (
         [c for c in raw_comments if isinstance(c, str)] if isinstance(raw_comments, list) else []
     )
     if comments:
-        lines.append("")
-        lines.extend(f"<i>“{html.escape(_clip(c), quote=False)}”</i>" for c in comments)
-    lines.append("")
+        lines.append(Markup())
+        lines.extend(markup("<i>“{}”</i>", _clip(c)) for c in comments)
+    lines.append(Markup())
     contact = payload.get("contact_id")
     if isinstance(contact, int):
         lines.append(t(lang, "delivery.alert.contact", link=f"tg://user?id={contact}", id=contact))
     else:
         lines.append(t(lang, "delivery.alert.anonymous"))
     lines.append(t(lang, "delivery.alert.footer"))
-    return "\n".join(lines)
+    return join("\n", lines)

@@ -49,7 +49,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.delivery import ALERT, DIGEST, PULSE
-from bot.i18n import normalize_language, t
+from bot.i18n import normalize_language, plain, t
 from bot.services import Services
 from storage import members as member_repo
 from storage import outbox as outbox_repo
@@ -126,7 +126,7 @@ async def digest_parts(
     # Periods are filed by the configured zone's calendar, so "now" is read there too.
     now = services.now().astimezone(services.settings.tz)
     digest = await compose_digest(
-        services.db.conn,
+        services.db,
         subject,
         definition,
         period_key,
@@ -177,7 +177,7 @@ async def pulse_parts(services: Services, member_id: int) -> list[Part] | None:
     if keyboard is None:
         return None
     mute = InlineKeyboardButton(
-        t(lang, "member.pulse_mute_button"), callback_data=encode(Action.MUTE_PULSE, 1)
+        plain(lang, "member.pulse_mute_button"), callback_data=encode(Action.MUTE_PULSE, 1)
     )
     rows = [*keyboard.inline_keyboard, (mute,)]
     return [Text(t(lang, "member.pulse"), InlineKeyboardMarkup(rows))]

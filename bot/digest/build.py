@@ -6,13 +6,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from bot.digest.data import DigestData, Window
-from bot.digest.gates import (
-    closed_block,
-    completed_by_week,
-    decide_comparison,
-    decide_gates,
-    roles_allowed,
-)
+from bot.digest.gates import closed_block
 from bot.digest.model import (
     TREND_PERIODS,
     Basis,
@@ -41,6 +35,7 @@ from bot.digest.scores import (
 )
 from storage.models import Comment, PeriodCounts
 from surveys import periods, scoring
+from surveys.anonymity import Disclosure
 from surveys.periods import PeriodSpan
 from surveys.schema import Audience, Question, QuestionType, SurveyDefinition
 
@@ -66,16 +61,18 @@ def build_digest(
     audience = subject.audience
     span, previous_span, trend_spans = _spans(period_key)
     counts = data.period.counts
+    disclosure = data.disclosure
+    if audience is Audience.INTERNAL and disclosure is None:
+        disclosure = Disclosure(None)  # nothing decided: nothing shown
+    scores_gate, comments_gate = _gates(disclosure, counts.completed, anonymity_min, comments_min)
     block = closed_block(period_key, in_progress=in_progress)
-    _check_block(data.block, block)
-    _check_block(data.block_previous, block.previous())
-    scores_gate, comments_gate = decide_gates(
-        audience, definition, data, anonymity_min, comments_min
-    )
-    by_week = completed_by_week(definition, audience, data.trend)
+    if disclosure is not None:  # the block of the pool shown, or of the one withheld
+        pool = disclosure.scores if scores_gate.block else disclosure.withheld
+        if pool is not None:
+            block = Block.containing(pool.weeks[0])
 
     current, previous = _score_windows(scores_gate, data)
-    comparison = decide_comparison(audience, previous, anonymity_min, scores_gate, by_week)
+    comparison = _comparison(disclosure, previous)
     previous_distributions = (
         previous.distributions if previous is not None and comparison is Comparison.SHOWN else {}
     )
@@ -99,6 +96,11 @@ def build_digest(
         previous_period=previous_span,
         block=block,
         previous_block=block.previous(),
+        period_block=Block.containing(period_key),
+        basis_weeks=current.weeks if current is not None and shown else (),
+        previous_weeks=previous.weeks
+        if previous is not None and shown and comparison is Comparison.SHOWN
+        else (),
         in_progress=in_progress,
         counts=counts,
         previous_counts=data.previous.counts,
@@ -116,11 +118,11 @@ def build_digest(
         distribution=headline_distribution(headline, current_answers) if shown else None,
         choices=choice_counts(definition, current_distributions) if shown else (),
         comments_gate=comments_gate,
-        comments=_comments(definition, data.comments) if comments_gate.shown else (),
-        roles=_roles(audience, scores_gate, current, data, headline, anonymity_min, by_week)
-        if shown
+        comments=_comments(definition, data.comments, by_time=disclosure is None)
+        if comments_gate.shown
         else (),
-        trend=_trend(audience, trend_spans, headline, data.trend, anonymity_min),
+        roles=_roles(audience, disclosure, current, data, headline, anonymity_min) if shown else (),
+        trend=_trend(trend_spans, headline, data.trend, disclosure),
         open_invites=data.open_invites,
         nothing_to_report=nothing_to_report(counts),
     )
@@ -142,10 +144,42 @@ def nothing_to_report(counts: PeriodCounts) -> bool:
     return counts.completed == 0 and counts.partial == 0
 
 
-def _check_block(window: Window | None, block: Block) -> None:
-    """A pooled window must be exactly the block it is labelled with."""
-    if window is not None and window.weeks != block.weeks:
-        raise ValueError(f"block window {window.weeks} is not block {block.weeks}")
+def _gates(
+    disclosure: Disclosure | None, completed: int, anonymity_min: int, comments_min: int
+) -> tuple[Gate, Gate]:
+    """The scores and comments gates: external subjects always show their period; an
+    internal one shows the unit its disclosure names, with that unit's thresholds."""
+    if disclosure is None:
+        return Gate(Basis.PERIOD, 0, completed), Gate(Basis.PERIOD, 0, completed)
+    unit = disclosure.scores
+    pending = disclosure.pending
+    if unit is None:
+        withheld = disclosure.withheld is not None
+        after = pending.pooled_after if pending is not None else None
+
+        def hidden(threshold: int) -> Gate:
+            # Only a week still waiting for its block can be helped by more answers.
+            needed = max(0, threshold - completed) if pending is not None else 0
+            return Gate(Basis.HIDDEN, threshold, completed, needed, withheld, after)
+
+        return hidden(anonymity_min), hidden(comments_min)
+    basis = Basis.BLOCK if unit.pooled else Basis.PERIOD
+    scores = Gate(basis, unit.anonymity_min, unit.completed)
+    if unit.comments_shown:
+        return scores, Gate(basis, unit.comments_min, unit.completed)
+    # Judged by the threshold the unit was decided with, as everything about it.
+    needed = 0 if unit.pooled else max(0, unit.comments_min - unit.completed)
+    return scores, Gate(Basis.HIDDEN, unit.comments_min, unit.completed, needed=needed)
+
+
+def _comparison(disclosure: Disclosure | None, previous: Window | None) -> Comparison:
+    """Against the unit before (internal: only one its disclosure names, see
+    `anonymity.digest_disclosure`), never against a small sample."""
+    if previous is None or previous.counts.completed == 0:
+        return Comparison.NO_DATA
+    if disclosure is not None and disclosure.previous is None:
+        return Comparison.WITHHELD
+    return Comparison.SHOWN
 
 
 def _score_windows(gate: Gate, data: DigestData) -> tuple[Window | None, Window | None]:
@@ -184,10 +218,12 @@ def clip(text: str, limit: int = COMMENT_MAX_CHARS) -> tuple[str, bool]:
 
 
 def _comments(
-    definition: SurveyDefinition, comments: Sequence[Comment]
+    definition: SurveyDefinition, comments: Sequence[Comment], *, by_time: bool = True
 ) -> tuple[DigestComment, ...]:
-    """Up to COMMENT_LIMIT comments, the longest first picked, then shown newest first;
-    a text given several times is shown once."""
+    """Up to COMMENT_LIMIT comments, the longest first picked, then shown newest first
+    (`by_time`) or longest first: an internal unit's comments are never ordered by time,
+    which within a pooled unit would tell which of its weeks each came from; a text
+    given several times is shown once."""
     metrics = {q.id: q.metric for q in definition.questions}
     flat: list[tuple[Comment, str]] = []
     seen: set[str] = set()
@@ -197,7 +233,11 @@ def _comments(
             seen.add(text.casefold())
             flat.append((candidate, text))
     longest = sorted(flat, key=lambda item: (-len(item[1]), -item[0].submitted_at.timestamp()))
-    picked = sorted(longest[:COMMENT_LIMIT], key=lambda item: item[0].submitted_at, reverse=True)
+    picked = longest[:COMMENT_LIMIT]
+    if by_time:
+        picked.sort(key=lambda item: item[0].submitted_at, reverse=True)
+    else:
+        picked.sort(key=lambda item: (-len(item[1]), item[1]))
     result = []
     for comment, text in picked:
         clipped, was_clipped = clip(text)
@@ -215,20 +255,22 @@ def _comments(
 
 def _roles(
     audience: Audience,
-    gate: Gate,
+    disclosure: Disclosure | None,
     current: Window | None,
     data: DigestData,
     headline: Question | None,
     anonymity_min: int,
-    by_week: Mapping[str, int] | None,
 ) -> tuple[RoleScore, ...]:
-    """Per respondent role, only when at least two groups exist and every one of them meets
-    the threshold. Responses without a role count as a group of their own, since the total
-    minus the groups shown would reveal them."""
-    if audience is not Audience.INTERNAL or current is None:
+    """Per respondent role, only when the unit allows it: at least two groups exist and
+    every one of them met the threshold when it was decided. Responses without a role
+    count as a group of their own, since the total minus the groups shown would reveal
+    them (checked again here against the groups read)."""
+    if audience is not Audience.INTERNAL or current is None or disclosure is None:
         return ()
-    if not roles_allowed(gate, data.block, by_week, anonymity_min):
+    unit = disclosure.scores
+    if unit is None or not unit.roles_shown:
         return ()
+    anonymity_min = unit.anonymity_min
     groups = {role: n for role, n in data.role_counts.items() if n > 0}
     unassigned = current.counts.completed - sum(groups.values())
     sizes = [*groups.values(), *([unassigned] if unassigned > 0 else [])]
@@ -250,23 +292,32 @@ def _roles(
 
 
 def _trend(
-    audience: Audience,
     spans: Sequence[PeriodSpan],
     headline: Question | None,
     trend: Mapping[str, Mapping[float, int]],
-    anonymity_min: int,
+    disclosure: Disclosure | None,
 ) -> tuple[TrendPoint, ...]:
-    """The headline score per period (`spans`: the TREND_PERIODS ending with the digest's);
-    internal periods below the threshold are gaps, so a week is plotted only when it has
-    `anonymity_min` answers of its own (each one a completed response: never more than
-    the week's completed responses)."""
+    """The headline score per period (`spans`: the TREND_PERIODS ending with the
+    digest's). Internal subjects: one point per shown unit of the disclosure, at its
+    last week, from all its weeks' answers; every other week is a gap, so no week
+    inside a pooled unit gets a number of its own."""
     scale = headline.scale if headline is not None else None
     if headline is None or scale is None:
         return ()
+    at_end = {unit.last_week: unit for unit in disclosure.trend} if disclosure else {}
     points = []
     for span in spans:
-        answers = numeric_answers(trend.get(span.key), scale)
-        enough = audience is Audience.EXTERNAL or sum(answers.values()) >= anonymity_min
-        estimate = question_estimate(headline, answers) if enough else None
-        points.append(TrendPoint(span, estimate))
+        estimate = None
+        weeks: tuple[str, ...] = (span.key,)
+        if disclosure is None:
+            answers = numeric_answers(trend.get(span.key), scale)
+            estimate = question_estimate(headline, answers)
+        elif span.key in at_end:
+            pooled: dict[float, int] = {}
+            for week in at_end[span.key].weeks:
+                for value, n in trend.get(week, {}).items():
+                    pooled[value] = pooled.get(value, 0) + n
+            estimate = question_estimate(headline, numeric_answers(pooled, scale))
+            weeks = at_end[span.key].weeks
+        points.append(TrendPoint(span, estimate, weeks if estimate is not None else ()))
     return tuple(points)

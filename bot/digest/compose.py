@@ -8,26 +8,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache, partial
 
-import aiosqlite
-
 from bot.digest.build import build_digest, clip, nothing_to_report
 from bot.digest.data import DigestData, Window
-from bot.digest.gates import (
-    closed_block,
-    completed_by_week,
-    decide_comparison,
-    decide_gate,
-    decide_gates,
-    needs_block,
-    pools_safely,
-    roles_allowed,
-)
-from bot.digest.model import TREND_PERIODS, Basis, Block, Comparison, Digest, SubjectRef
+from bot.digest.gates import closed_block, disclose_digest
+from bot.digest.model import TREND_PERIODS, Block, Digest, SubjectRef
 from bot.digest.scores import headline_question
 from storage import aggregates, invites
-from storage.db import read_at_once, read_in_thread
+from storage.db import Database, read_at_once, read_in_thread
 from storage.models import Comment, Subject
 from surveys import periods
+from surveys.anonymity import Disclosure
 from surveys.schema import Audience, QuestionType, SurveyDefinition
 
 # What callers and tests import from here (some of it lives in build, data and gates).
@@ -37,11 +27,8 @@ __all__ = [
     "build_digest",
     "clip",
     "closed_block",
-    "completed_by_week",
     "compose_digest",
-    "decide_gate",
     "latest_closed_period",
-    "pools_safely",
     "subject_ref",
 ]
 
@@ -66,7 +53,7 @@ def latest_closed_period(now: datetime) -> str:
 
 
 async def compose_digest(
-    conn: aiosqlite.Connection,
+    db: Database,
     subject: Subject,
     definition: SurveyDefinition,
     period_key: str,
@@ -78,26 +65,41 @@ async def compose_digest(
 ) -> Digest:
     """Query the aggregates for a subject and week, then build its digest.
 
-    `now` (timezone-aware, in the owner's zone) decides whether the period has ended.
-    With `closed_only`, a period that has not ended yet is replaced by the latest one
-    that has: the on-demand /digest of an internal subject must pass True, so that two
-    requests minutes apart cannot be compared to learn one new answer.
+    `now` (timezone-aware, in the zone periods are filed by) decides whether the period
+    has ended. With `closed_only`, a period that has not ended yet is replaced by the
+    latest one that has; an internal subject is always treated so (only closed weeks
+    are ever shown of it), and what its digest shows is decided by its disclosure units
+    (`gates.disclose_digest`), recorded the first time a path needs them.
 
-    Runs a fixed number of queries (at most 12), one per aggregate and window, never
-    one per question or per week. The counts of the period and the one before come
+    Runs a fixed number of queries, one per aggregate and window, never one per
+    question or per week. The counts of the period and the one before come
     first, at once (`storage.db.read_at_once`); the rest, when there is anything to
     report, in one go: at once too when those periods hold few responses
     (INLINE_RESPONSES), else in one trip to the reader's thread
     (`storage.db.read_in_thread`), the open invites being counted meanwhile."""
     ref = subject_ref(subject)
+    conn = db.conn
+    internal = ref.audience is Audience.INTERNAL
     in_progress = now.date() <= periods.span(period_key).end
-    if closed_only and in_progress:
+    if (closed_only or internal) and in_progress:
         period_key, in_progress = latest_closed_period(now), False
     weeks = _weeks(period_key, in_progress)
+    disclosure: Disclosure | None = None
+    if internal:
+        disclosure, _ = await disclose_digest(
+            db,
+            ref.id,
+            period_key,
+            in_progress=in_progress,
+            today=now.date(),
+            now=now,
+            anonymity_min=anonymity_min,
+            comments_min=comments_min,
+        )
     period, previous = await read_at_once(conn, partial(_windows, subject_id=ref.id, weeks=weeks))
     if nothing_to_report(period.counts):
         open_invites = await invites.count_open_invites(conn, subject.id, now=now)
-        data = DigestData(period, previous, open_invites=open_invites)
+        data = DigestData(period, previous, open_invites=open_invites, disclosure=disclosure)
     else:
         details = partial(
             _query_details,
@@ -106,8 +108,7 @@ async def compose_digest(
             weeks=weeks,
             period=period,
             previous=previous,
-            anonymity_min=anonymity_min,
-            comments_min=comments_min,
+            disclosure=disclosure,
         )
         small = _responses(period) + _responses(previous) <= INLINE_RESPONSES
         job = read_at_once(conn, details) if small else read_in_thread(conn, details)
@@ -139,7 +140,6 @@ class _Weeks:
     previous: tuple[str, ...]
     trend: tuple[str, ...]  # the TREND_PERIODS weeks ending with the period
     block: Block  # the last closed block (`closed_block`)
-    block_previous: Block
 
 
 @lru_cache(maxsize=64)
@@ -150,7 +150,6 @@ def _weeks(period_key: str, in_progress: bool) -> _Weeks:
         (periods.previous(period_key),),
         tuple(periods.last_n(period_key, TREND_PERIODS)),
         block,
-        block.previous(),
     )
 
 
@@ -173,68 +172,60 @@ def _query_details(
     weeks: _Weeks,
     period: Window,
     previous: Window,
-    anonymity_min: int,
-    comments_min: int,
+    disclosure: Disclosure | None,
 ) -> DigestData:
     """The rest of the aggregates of a period with responses (but its open invites): only
-    what the gates let through. Synchronous, for `read_at_once` or `read_in_thread`.
-
-    The trend comes first: it also counts each week's completed responses, which decide
-    whether the block may be shown. Its TREND_PERIODS weeks end with the period and so
-    always include the block and the block before (at most 11 weeks back)."""
+    what the disclosure lets through (everything, for an external subject: it has none).
+    Synchronous, for `read_at_once` or `read_in_thread`."""
     reads = aggregates.Reads(connection)
-    audience, sid = subject.audience, subject.id
-    headline = headline_question(definition, audience)
-    trend = reads.trend(sid, weeks.trend, headline.id) if headline is not None else {}
-    by_week = completed_by_week(definition, audience, trend)
-
-    block: Window | None = None
-    if needs_block(audience, period.counts.completed, anonymity_min, comments_min):
-        block = Window(weeks.block.weeks, reads.period_counts(sid, weeks.block.weeks))
-    scores_gate, comments_gate = decide_gates(
-        audience,
-        definition,
-        DigestData(period, previous, block=block, trend=trend),
-        anonymity_min,
-        comments_min,
-    )
-
-    block_previous: Window | None = None
-    basis_weeks: tuple[str, ...] = ()
-    if scores_gate.basis is Basis.PERIOD:
-        basis_weeks = period.weeks
-        period = _with_distributions(reads, sid, period)
-        comparison = decide_comparison(audience, previous, anonymity_min, scores_gate, by_week)
-        if comparison is Comparison.SHOWN:
-            previous = _with_distributions(reads, sid, previous)
-    elif scores_gate.basis is Basis.BLOCK and block is not None:
-        basis_weeks = block.weeks
-        before_weeks = weeks.block_previous.weeks
-        block_previous = Window(before_weeks, reads.period_counts(sid, before_weeks))
-        if (
-            decide_comparison(audience, block_previous, anonymity_min, scores_gate, by_week)
-            is Comparison.SHOWN
-        ):
-            block_previous = _with_distributions(reads, sid, block_previous)
-        block = _with_distributions(reads, sid, block)
-
-    comments: Sequence[Comment] = ()
+    sid = subject.id
+    headline = headline_question(definition, subject.audience)
     text_questions = [q.id for q in definition.questions if q.type is QuestionType.TEXT]
-    if comments_gate.shown and text_questions:
-        comment_weeks = period.weeks if comments_gate.basis is Basis.PERIOD else weeks.block.weeks
-        comments = reads.comments(
-            sid, comment_weeks, question_ids=text_questions, limit=COMMENT_CANDIDATES
-        )
 
-    invited: int | None = None
+    if disclosure is None:  # external: the period itself, compared with the week before
+        trend = reads.trend(sid, weeks.trend, headline.id) if headline is not None else {}
+        period = _with_distributions(reads, sid, period)
+        if previous.counts.completed:
+            previous = _with_distributions(reads, sid, previous)
+        comments: Sequence[Comment] = ()
+        if text_questions:
+            comments = reads.comments(
+                sid, period.weeks, question_ids=text_questions, limit=COMMENT_CANDIDATES
+            )
+        return DigestData(period, previous, comments=comments, trend=trend)
+
+    # Internal: every week of the trend's units (a pooled unit is one point, of all its weeks).
+    trend_weeks = sorted({w for unit in disclosure.trend for w in unit.weeks})
+    trend = (
+        reads.trend(sid, trend_weeks, headline.id) if headline is not None and trend_weeks else {}
+    )
+    unit = disclosure.scores
+    block: Window | None = None
+    block_previous: Window | None = None
+    comments = ()
     role_counts: dict[str, int] = {}
     by_role: dict[str, dict[str, aggregates.Distribution]] = {}
-    if audience is Audience.INTERNAL:
-        invited = reads.invited_members(sid, period.weeks)
-        if basis_weeks and roles_allowed(scores_gate, block, by_week, anonymity_min):
-            role_counts = reads.role_counts(sid, basis_weeks)
+    if unit is not None:
+        shown = _with_distributions(reads, sid, _window(reads, sid, unit.weeks, period))
+        before = disclosure.previous
+        compared: Window | None = None
+        if before is not None:
+            compared = _with_distributions(reads, sid, _window(reads, sid, before.weeks, previous))
+        if unit.pooled:
+            block = shown
+            earlier = Block.containing(unit.weeks[0]).previous().weeks
+            block_previous = compared or Window(earlier, reads.period_counts(sid, earlier))
+        else:
+            period = shown
+            previous = compared or previous
+        if unit.comments_shown and text_questions:
+            comments = reads.comments(
+                sid, unit.weeks, question_ids=text_questions, limit=COMMENT_CANDIDATES
+            )
+        if unit.roles_shown:
+            role_counts = reads.role_counts(sid, unit.weeks)
             if len(role_counts) >= 2:
-                by_role = reads.distributions_by_role(sid, basis_weeks)
+                by_role = reads.distributions_by_role(sid, unit.weeks)
     return DigestData(
         period,
         previous,
@@ -244,8 +235,18 @@ def _query_details(
         role_counts=role_counts,
         role_distributions=by_role,
         trend=trend,
-        invited=invited,
+        invited=reads.invited_members(sid, period.weeks),
+        disclosure=disclosure,
     )
+
+
+def _window(
+    reads: aggregates.Reads, subject_id: int, weeks: tuple[str, ...], known: Window
+) -> Window:
+    """The counts of some weeks (those of `known`, already counted, are not asked again)."""
+    if weeks == known.weeks:
+        return known
+    return Window(weeks, reads.period_counts(subject_id, weeks))
 
 
 def _with_distributions(reads: aggregates.Reads, subject_id: int, window: Window) -> Window:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from storage.models import Comment, PeriodCounts
+from surveys.anonymity import Disclosure
 
 Value = float | str
 QuestionDistributions = Mapping[str, Mapping[Value, int]]
@@ -24,12 +25,13 @@ class Window:
 class DigestData:
     """Everything build_digest needs, as the aggregate queries return it.
 
-    `block` is the last closed 4-week block (`closed_block`) and `block_previous` the
-    block before it; both are only needed for internal subjects below a threshold.
-    `comments` and the role data come from the basis that `decide_gate` picks for
-    comments and scores respectively. `trend` (the headline question per week of the
-    last TREND_PERIODS) also gives the completed responses of each week of both blocks
-    (`completed_by_week`), which decide whether a block may be shown at all."""
+    Internal subjects: `disclosure` (surveys.anonymity) says which disclosure units
+    may be shown; `block` is then the pooled unit the scores use (its weeks, not
+    always the whole block) and `block_previous` the unit it is compared with, and
+    `trend` holds the headline answers of every week of the trend's units, which
+    are plotted one point per unit. `comments` and the role data come from the unit
+    of the scores, when it lets them through. External subjects: the period, the one
+    before and `trend` per week of the last TREND_PERIODS."""
 
     period: Window
     previous: Window
@@ -41,3 +43,4 @@ class DigestData:
     trend: Mapping[str, Mapping[float, int]] = field(default_factory=dict)
     invited: int | None = None
     open_invites: int = 0
+    disclosure: Disclosure | None = None

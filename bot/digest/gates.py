@@ -1,152 +1,152 @@
-"""The anonymity rules of a digest: which weeks may be shown, compared or split by role."""
+"""The anonymity rules (surveys.anonymity) applied to owners: units settled and recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 
-from bot.digest.data import DigestData, Window
-from bot.digest.model import BLOCK_PERIODS, Basis, Block, Comparison, Gate, week_index
-from bot.digest.scores import headline_question
-from surveys import periods
-from surveys.schema import Audience, SurveyDefinition
-
-
-def pools_safely(week_counts: Sequence[int] | None, total: int, threshold: int) -> bool:
-    """Whether a pooled block of `total` completed responses may be shown, given the
-    completed responses of each of its weeks.
-
-    A week with at least `threshold` responses may have been shown on its own (its digest,
-    the trend chart), and the block's figures minus those weeks' figures are the figures
-    of the rest. So the weeks below `threshold` must total either 0 or at least
-    `threshold`. False when the per-week counts are unknown or do not add up to `total`
-    (they cannot then be trusted)."""
-    if week_counts is None or sum(week_counts) != total:
-        return False
-    quiet = sum(n for n in week_counts if n < threshold)
-    return quiet == 0 or quiet >= threshold
-
-
-def decide_gate(
-    audience: Audience,
-    period_completed: int,
-    block_completed: int | None,
-    threshold: int,
-    *,
-    block_weeks: Sequence[int] | None = None,
-) -> Gate:
-    """Show from the period, else from the last closed block, else hide (internal only).
-
-    `block_completed` is None when the block was not counted; `block_weeks` are the
-    completed responses of each of its weeks, and the block is shown only when it
-    `pools_safely` (never when they are unknown). When hidden, `needed` counts what the
-    period lacks: the block is closed and cannot grow."""
-    if audience is Audience.EXTERNAL:
-        return Gate(Basis.PERIOD, 0, period_completed)
-    if period_completed >= threshold:
-        return Gate(Basis.PERIOD, threshold, period_completed)
-    withheld = False
-    if block_completed is not None and block_completed >= threshold:
-        if pools_safely(block_weeks, block_completed, threshold):
-            return Gate(Basis.BLOCK, threshold, block_completed)
-        withheld = True
-    return Gate(
-        Basis.HIDDEN,
-        threshold,
-        period_completed,
-        needed=threshold - period_completed,
-        block_withheld=withheld,
-    )
-
-
-def completed_by_week(
-    definition: SurveyDefinition,
-    audience: Audience,
-    trend: Mapping[str, Mapping[float, int]],
-) -> dict[str, int] | None:
-    """Completed responses per week of the trend, read off the headline question's answers
-    (no query of its own): every completed response answers the headline when it is
-    required and never conditional. None otherwise, since a count that falls short would
-    let a block through; no block is then shown. Counts that do not add up to a block's
-    own total are refused by `pools_safely` too (say, responses to an older survey)."""
-    headline = headline_question(definition, audience)
-    if headline is None or not headline.required or headline.show_if is not None:
-        return None
-    return {week: sum(answers.values()) for week, answers in trend.items()}
-
-
-def week_counts(window: Window | None, by_week: Mapping[str, int] | None) -> tuple[int, ...] | None:
-    """The completed responses of each week of a pooled window (None when unknown)."""
-    if window is None or by_week is None:
-        return None
-    return tuple(by_week.get(week, 0) for week in window.weeks)
-
-
-def decide_gates(
-    audience: Audience,
-    definition: SurveyDefinition,
-    data: DigestData,
-    anonymity_min: int,
-    comments_min: int,
-) -> tuple[Gate, Gate]:
-    """The scores and comments gates of a digest (the same in the queries and the build)."""
-    completed = data.period.counts.completed
-    block_completed = data.block.counts.completed if data.block is not None else None
-    by_week = week_counts(data.block, completed_by_week(definition, audience, data.trend))
-    scores = decide_gate(audience, completed, block_completed, anonymity_min, block_weeks=by_week)
-    comments = decide_gate(audience, completed, block_completed, comments_min, block_weeks=by_week)
-    return scores, comments
-
-
-def needs_block(
-    audience: Audience, period_completed: int, anonymity_min: int, comments_min: int
-) -> bool:
-    """Whether the block must be counted (an internal period below a threshold)."""
-    return audience is Audience.INTERNAL and period_completed < max(anonymity_min, comments_min)
+from bot.digest.model import BLOCK_PERIODS, TREND_PERIODS, Block, week_index
+from storage import disclosures
+from storage.db import Database
+from surveys import anonymity, periods
+from surveys.anonymity import Disclosure, Pending, Settlement, Unit, WeekCounts
 
 
 @lru_cache(maxsize=64)
 def closed_block(period_key: str, *, in_progress: bool = False) -> Block:
-    """The block the anonymity fallback of a weekly digest shows: the latest one whose
-    weeks have all ended by the end of the period (by now, when it is `in_progress`).
-
-    So the block moves only when one closes: the digests of the four weeks after a block's
-    last week (that week's own digest included) all show that block, and the next
-    digest shows the following block, disjoint from it. A block is never shown while a
-    response can still join it."""
+    """The block a digest of `period_key` falls back on: the latest one whose weeks have
+    all ended by the end of the period (by now, when it is `in_progress`). So the
+    digests of the four weeks after a block's last week (that week's own digest
+    included) all fall back on the same block."""
     last_closed = periods.previous(period_key) if in_progress else period_key
-    # The block of `last_closed` if that week is its last, else the block before it.
     return Block.at((week_index(last_closed) + 1) // BLOCK_PERIODS - 1)
 
 
-def decide_comparison(
-    audience: Audience,
-    previous: Window | None,
+def _block_weeks(weeks: Iterable[str]) -> list[str]:
+    """Every week of the blocks holding these weeks (a pool needs its block's counts)."""
+    found: dict[str, None] = {}
+    for week in weeks:
+        found.update(dict.fromkeys(anonymity.block_weeks(week)))
+    return list(found)
+
+
+async def settle_weeks(
+    db: Database,
+    subject_id: int,
+    weeks: Sequence[str],
+    *,
+    last_closed: str,
     anonymity_min: int,
-    gate: Gate,
-    by_week: Mapping[str, int] | None,
-) -> Comparison:
-    """Whether the change against `previous` may be shown (not when it reveals a small sample)."""
-    if previous is None or previous.counts.completed == 0:
-        return Comparison.NO_DATA
-    # A change against a small previous sample would reveal that sample's scores.
-    if audience is Audience.INTERNAL and previous.counts.completed < anonymity_min:
-        return Comparison.WITHHELD
-    # So would a change against the block before: the same rule as for showing a block.
-    if gate.block and not pools_safely(
-        week_counts(previous, by_week), previous.counts.completed, anonymity_min
-    ):
-        return Comparison.WITHHELD
-    return Comparison.SHOWN
+    comments_min: int,
+    now: datetime,
+) -> tuple[Settlement, WeekCounts]:
+    """The units of the closed `weeks` of an internal subject, deciding and recording
+    those not decided yet; and the per-week counts read with them (for `intact`).
+
+    Reads first; only when something is to be decided does it take the write lock,
+    read again under it and record (the decision is made under the lock, so two
+    processes deciding at once agree: the second finds the first one's units)."""
+    scope = _block_weeks(weeks)
+    conn = db.conn
+    counts = await disclosures.week_counts(conn, subject_id, scope)
+    recorded = await disclosures.units_for(conn, subject_id, scope)
+    rules = {"anonymity_min": anonymity_min, "comments_min": comments_min}
+    found = anonymity.settle(
+        weeks, last_closed=last_closed, recorded=recorded, counts=counts, **rules
+    )
+    if not found.new:
+        return found, counts
+    async with db.transaction() as conn:
+        counts = await disclosures.week_counts(conn, subject_id, scope)
+        recorded = await disclosures.units_for(conn, subject_id, scope)
+        found = anonymity.settle(
+            weeks, last_closed=last_closed, recorded=recorded, counts=counts, **rules
+        )
+        await disclosures.record(conn, subject_id, found.new, now=now)
+        recorded = await disclosures.units_for(conn, subject_id, scope)
+    settled = anonymity.settle(
+        weeks, last_closed=last_closed, recorded=recorded, counts=counts, **rules
+    )
+    return Settlement(settled.units, found.new, settled.pending), counts
 
 
-def roles_allowed(
-    gate: Gate, block: Window | None, by_week: Mapping[str, int] | None, anonymity_min: int
-) -> bool:
-    """A block's groups are shown only when none of its weeks was shown on its own: that
-    week's groups could be subtracted from the block's, and `pools_safely` bounds only the
-    total of the other weeks, not each group of them."""
-    if not gate.block:
-        return gate.shown
-    counts = week_counts(block, by_week)
-    return counts is not None and all(n < anonymity_min for n in counts)
+def trend_weeks(period_key: str) -> list[str]:
+    """The weeks of a digest's trend: TREND_PERIODS ending with the period."""
+    return periods.last_n(period_key, TREND_PERIODS)
+
+
+async def disclose_digest(
+    db: Database,
+    subject_id: int,
+    period_key: str,
+    *,
+    in_progress: bool,
+    today: date,
+    now: datetime,
+    anonymity_min: int,
+    comments_min: int,
+) -> tuple[Disclosure, WeekCounts]:
+    """What a digest of an internal subject for `period_key` may show (see
+    `anonymity.digest_disclosure`): its week, the block it falls back on and its trend
+    weeks are settled first."""
+    fallback = closed_block(period_key, in_progress=in_progress)
+    trend = trend_weeks(period_key)
+    needed = [*trend, *fallback.weeks]
+    settled, counts = await settle_weeks(
+        db,
+        subject_id,
+        needed,
+        last_closed=anonymity.last_closed_week(today),
+        anonymity_min=anonymity_min,
+        comments_min=comments_min,
+        now=now,
+    )
+    disclosure = anonymity.digest_disclosure(
+        period_key, fallback.weeks[0], settled.units, settled.pending, counts, trend
+    )
+    return disclosure, counts
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPlan:
+    """What an owner's export of an internal subject may hold: the shown units (oldest
+    first) and, for the reply when there are none, what is still waiting."""
+
+    units: tuple[Unit, ...]
+    pending: tuple[Pending, ...]
+    withheld: int  # completed responses in units withheld for good
+    open_week_closes: date  # the day after the running week, whose answers wait for it
+
+
+async def plan_export(
+    db: Database,
+    subject_id: int,
+    *,
+    today: date,
+    now: datetime,
+    anonymity_min: int,
+    comments_min: int,
+) -> ExportPlan:
+    """Settle every closed week with answers about the subject, and keep the shown units."""
+    last_closed = anonymity.last_closed_week(today)
+    weeks = await disclosures.answered_weeks(db.conn, subject_id)
+    settled, counts = await settle_weeks(
+        db,
+        subject_id,
+        weeks,
+        last_closed=last_closed,
+        anonymity_min=anonymity_min,
+        comments_min=comments_min,
+        now=now,
+    )
+    units = {unit.key: unit for unit in settled.units.values()}
+    shown = [u for u in units.values() if anonymity.showable(u, counts) is not None]
+    withheld = sum(u.completed for u in units.values() if u.key not in {s.key for s in shown})
+    return ExportPlan(
+        tuple(sorted(shown, key=lambda u: week_index(u.weeks[0]))),
+        tuple(sorted(settled.pending.values(), key=lambda p: week_index(p.week))),
+        withheld,
+        periods.span(periods.week_key(today)).next_start,
+    )

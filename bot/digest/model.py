@@ -10,16 +10,11 @@ from enum import StrEnum
 from functools import lru_cache
 
 from storage.models import PeriodCounts
-from surveys.periods import PeriodSpan, span, week_key
+from surveys.anonymity import BLOCK_EPOCH, BLOCK_PERIODS
+from surveys.anonymity import week_index as _week_index
+from surveys.periods import PeriodSpan, week_key
 from surveys.schema import Audience, Texts, localize
 from surveys.scoring import Bar, Change, Estimate, NpsCounts
-
-BLOCK_PERIODS = 4
-"""How many weeks the anonymity fallback pools: one aligned block ("4-week block")."""
-
-BLOCK_EPOCH = date(2001, 1, 1)
-"""The first day of block 0: a Monday, the first day of ISO week 2001-W01. Blocks are
-counted from it, so every week belongs to exactly one block, whatever the year."""
 
 TREND_PERIODS = 12
 """How many periods the trend chart covers."""
@@ -117,27 +112,29 @@ def week_index(period_key: str) -> int:
     """Weeks from BLOCK_EPOCH to the start of a weekly period (ValueError otherwise)."""
     if not _WEEK_KEY.match(period_key):
         raise ValueError(f"not a week key: {period_key!r} (expected e.g. 2026-W48)")
-    return (span(period_key).start - BLOCK_EPOCH).days // 7
+    return _week_index(period_key)
 
 
 @dataclass(frozen=True, slots=True)
 class Gate:
     """The anonymity decision for one part of the digest (scores, or comments).
 
-    `responses` counts the completed responses of the basis used (of the period when
-    hidden); `needed` is how many more in the period would unlock it (0 when shown): the
-    block it could fall back on is closed and cannot grow. `block_withheld` is set when
-    the block has `threshold` responses but is hidden all the same: its weeks below the
-    threshold total fewer than `threshold` (and more than none), so the block minus its
-    weeks shown on their own would reveal those few answers, or its weekly counts are
-    unknown (see `gates.pools_safely`).
-    External subjects have `threshold` 0 and always the PERIOD basis."""
+    The basis is a disclosure unit (surveys.anonymity): PERIOD the period's own week,
+    BLOCK the pooled quiet weeks of a closed 4-week block. `responses` counts the
+    completed responses of the unit used (of the period when hidden); `needed` is how
+    many more the period would have needed to be shown on its own (0 when shown or
+    when nothing can change it any more). `block_withheld` is set when the pool the
+    digest would fall back on totals fewer than `threshold` and is withheld for good;
+    `pooled_after` is the day the period's quiet week joins its block's pool, when it
+    is still waiting for it. External subjects have `threshold` 0 and always the PERIOD
+    basis."""
 
     basis: Basis
     threshold: int
     responses: int
     needed: int = 0
     block_withheld: bool = False
+    pooled_after: date | None = None
 
     @property
     def shown(self) -> bool:
@@ -228,6 +225,7 @@ class TrendPoint:
 
     period: PeriodSpan
     estimate: Estimate | None
+    weeks: tuple[str, ...] = ()  # the weeks the point pools (internal: its unit's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +237,11 @@ class Digest:
     survey_version: int
     period: PeriodSpan
     previous_period: PeriodSpan
-    block: Block  # the block the anonymity fallback uses (the last closed one)
+    block: Block  # the block whose pool the scores use, else the last closed one
     previous_block: Block  # the block before it, for the comparison
+    period_block: Block  # the block the period belongs to
+    basis_weeks: tuple[str, ...]  # the weeks the scores come from (empty when hidden)
+    previous_weeks: tuple[str, ...]  # the weeks they are compared with (empty: none)
     in_progress: bool  # the period had not ended at `now` (a digest "so far")
     counts: PeriodCounts
     previous_counts: PeriodCounts

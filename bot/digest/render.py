@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, meta, pass_context
 from jinja2.environment import TemplateModule
 from jinja2.runtime import Context, Macro, missing
+from markupsafe import escape
 
 from bot.digest.model import Digest, Distribution, ScoreKind
 from surveys.periods import PeriodSpan
@@ -220,6 +221,11 @@ def _date_range(context: Context, start: date, end: date) -> str:
 
 
 @pass_context
+def _day(context: Context, day: date) -> str:
+    return format_day(day, _lang(context))
+
+
+@pass_context
 def _plural(context: Context, n: int, *forms: str) -> str:
     return plural(n, _lang(context), *forms)
 
@@ -342,6 +348,7 @@ def environment() -> Environment:
         "percent": _percent,
         "dates": _dates,
         "date_range": _date_range,
+        "day": _day,
         "plural": _plural,
         "text": _text,
         "question": _question,
@@ -462,7 +469,7 @@ def clip_html(text: str, limit: int) -> str:
     plain = " ".join(plain_text(text).split())
     room = limit
     while room > 0:
-        clipped = html.escape(clip_words(plain, room), quote=False)
+        clipped = str(escape(clip_words(plain, room)))
         if telegram_length(clipped) <= limit:
             return clipped
         room -= max(1, telegram_length(clipped) - limit)

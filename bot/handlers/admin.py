@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -11,7 +10,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot.app import services_of
 from bot.handlers.common import language, reply
-from bot.i18n import t
+from bot.i18n import join, markup, t
 from storage import invites as invite_repo
 from storage import subjects as subject_repo
 from storage.errors import DuplicateSlug, InvalidSlug
@@ -60,7 +59,7 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             or subject.archived
             or (kind is not InviteKind.OWNER and subject.kind is not expected)
         ):
-            await reply(update, t(lang, "admin.unknown_subject", slug=html.escape(target)))
+            await reply(update, t(lang, "admin.unknown_subject", slug=target))
             return
         subject_id = subject.id
         if kind is InviteKind.OWNER:
@@ -102,8 +101,8 @@ async def _list(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Subjec
         await reply(update, t(lang, f"admin.no_{kind.value}s"))
         return
     lines = [t(lang, f"admin.{kind.value}s_header")]
-    lines += [f"• <code>{s.slug}</code> — {html.escape(s.name(lang))}" for s in subjects]
-    await reply(update, "\n".join(lines))
+    lines += [markup("• <code>{}</code> — {}", s.slug, s.name(lang)) for s in subjects]
+    await reply(update, join("\n", lines))
 
 
 async def on_departments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -142,10 +141,10 @@ async def _add(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Subject
                 conn, slug=slug, kind=kind, names=names, survey_id=survey_id, now=services.now()
             )
     except InvalidSlug:
-        await reply(update, t(lang, "admin.invalid_slug", slug=html.escape(slug)))
+        await reply(update, t(lang, "admin.invalid_slug", slug=slug))
         return
     except DuplicateSlug:
-        await reply(update, t(lang, "admin.duplicate_slug", slug=html.escape(slug)))
+        await reply(update, t(lang, "admin.duplicate_slug", slug=slug))
         return
     await reply(
         update,
@@ -153,7 +152,7 @@ async def _add(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Subject
             lang,
             f"admin.{kind.value}_added",
             slug=subject.slug,
-            name=html.escape(subject.name(lang)),
+            name=subject.name(lang),
         ),
     )
 

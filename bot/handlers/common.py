@@ -10,7 +10,7 @@ from telegram.ext import ContextTypes
 
 from bot import flow, render
 from bot.app import services_of
-from bot.i18n import normalize_language, t
+from bot.i18n import Markup, join, normalize_language, t
 from bot.services import Services
 from storage import subjects as subject_repo
 from storage import users as user_repo
@@ -35,8 +35,9 @@ async def language(services: Services, update: Update) -> str:
     return lang
 
 
-async def reply(update: Update, text: str, **kwargs: object) -> Message | None:
-    """Send a message to the chat the update came from."""
+async def reply(update: Update, text: Markup, **kwargs: object) -> Message | None:
+    """Send a message (Telegram HTML, built by `t`/`markup` so it is escaped) to the chat
+    the update came from."""
     chat = update.effective_chat
     if chat is None:
         return None
@@ -91,13 +92,7 @@ async def send_finished(
     definition = finished.definition
     parts = [render.fill(localize(definition.thanks, lang), subject.name(lang))]
     if definition.audience is Audience.EXTERNAL:
-        parts.append(
-            t(
-                lang,
-                "survey.goes_to_owner",
-                subject=render.fill("{{ subject }}", subject.name(lang)),
-            )
-        )
+        parts.append(t(lang, "survey.goes_to_owner", subject=subject.name(lang)))
     else:
         parts.append(t(lang, "survey.internal_done"))
-    await context.bot.send_message(flow.chat_of(finished.session), "\n\n".join(parts))
+    await context.bot.send_message(flow.chat_of(finished.session), join("\n\n", parts))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import datetime
 from functools import cache
@@ -20,7 +19,7 @@ from bot.delivery import scheduler, sender
 from bot.handlers import extra_callbacks
 from bot.handlers.common import language, reply
 from bot.handlers.owner import owned_subject
-from bot.i18n import t
+from bot.i18n import Markup, join, plain, t
 from bot.services import Services
 from storage import members as member_repo
 from storage import owners as owner_repo
@@ -95,10 +94,10 @@ async def _back_from_blocking(services: Services, telegram_id: int) -> None:
 
 
 def _day(lang: str, weekday: int, *, short: bool = False) -> str:
-    return t(lang, f"delivery.settings.{'day_short' if short else 'day'}_{weekday}")
+    return plain(lang, f"delivery.settings.{'day_short' if short else 'day'}_{weekday}")
 
 
-def _when(lang: str, moment: datetime, zone: str) -> str:
+def _when(lang: str, moment: datetime, zone: str) -> Markup:
     local = moment.astimezone(ZoneInfo(zone))
     return t(
         lang,
@@ -112,7 +111,7 @@ def _when(lang: str, moment: datetime, zone: str) -> str:
 
 def settings_text(
     services: Services, settings: OwnerSettings, lang: str, *, owns_product: bool
-) -> str:
+) -> Markup:
     """The owner's current settings, the next digest time and what alerts are."""
     if owns_product:
         alerts = t(lang, f"delivery.settings.alerts_{'on' if settings.detractor_alerts else 'off'}")
@@ -120,17 +119,17 @@ def settings_text(
         alerts = t(lang, "delivery.settings.alerts_na")
     lines = [
         t(lang, "delivery.settings.title"),
-        "",
+        Markup(),
         t(
             lang,
             "delivery.settings.summary",
             day=_day(lang, settings.weekday),
             hour=f"{settings.hour:02d}:00",
-            timezone=html.escape(settings.timezone),
+            timezone=settings.timezone,
             state=t(lang, f"delivery.settings.state_{'paused' if settings.paused else 'on'}"),
             alerts=alerts,
         ),
-        "",
+        Markup(),
     ]
     if settings.paused:
         lines.append(t(lang, "delivery.settings.paused_note"))
@@ -139,8 +138,9 @@ def settings_text(
             scheduler.SendTime.of(settings), services.now(), period_zone=services.settings.timezone
         )
         lines.append(t(lang, "delivery.settings.next", when=_when(lang, moment, settings.timezone)))
-    lines += ["", t(lang, "delivery.settings.alerts_note"), t(lang, "delivery.settings.typed_hint")]
-    return "\n".join(lines)
+    lines += [Markup(), t(lang, "delivery.settings.alerts_note")]
+    lines.append(t(lang, "delivery.settings.typed_hint"))
+    return join("\n", lines)
 
 
 def _button(text: str, name: str, value: object) -> InlineKeyboardButton:
@@ -151,7 +151,7 @@ def settings_keyboard(
     settings: OwnerSettings, lang: str, view: str, *, owns_product: bool
 ) -> InlineKeyboardMarkup:
     """The main menu, or the picker of one setting (view: main, day, hour, tz)."""
-    back = [_button(t(lang, "delivery.settings.button_back"), "show", "main")]
+    back = [_button(plain(lang, "delivery.settings.button_back"), "show", "main")]
     if view == "day":
         days = [
             _button(("✓ " if d == settings.weekday else "") + _day(lang, d, short=True), "day", d)
@@ -170,22 +170,22 @@ def settings_keyboard(
         return InlineKeyboardMarkup([*zones, back])
     rows = [
         [
-            _button(t(lang, "delivery.settings.button_day"), "show", "day"),
-            _button(t(lang, "delivery.settings.button_hour"), "show", "hour"),
+            _button(plain(lang, "delivery.settings.button_day"), "show", "day"),
+            _button(plain(lang, "delivery.settings.button_hour"), "show", "hour"),
         ],
-        [_button(t(lang, "delivery.settings.button_timezone"), "show", "tz")],
+        [_button(plain(lang, "delivery.settings.button_timezone"), "show", "tz")],
         [
-            _button(t(lang, "delivery.settings.button_resume"), "pause", 0)
+            _button(plain(lang, "delivery.settings.button_resume"), "pause", 0)
             if settings.paused
-            else _button(t(lang, "delivery.settings.button_pause"), "pause", 1)
+            else _button(plain(lang, "delivery.settings.button_pause"), "pause", 1)
         ],
     ]
     if owns_product:
         rows.append(
             [
-                _button(t(lang, "delivery.settings.button_alerts_off"), "alerts", 0)
+                _button(plain(lang, "delivery.settings.button_alerts_off"), "alerts", 0)
                 if settings.detractor_alerts
-                else _button(t(lang, "delivery.settings.button_alerts_on"), "alerts", 1)
+                else _button(plain(lang, "delivery.settings.button_alerts_on"), "alerts", 1)
             ]
         )
     return InlineKeyboardMarkup(rows)
@@ -227,7 +227,7 @@ async def _update(services: Services, telegram_id: int, **changes: Any) -> Owner
 
 async def _typed_change(
     services: Services, telegram_id: int, lang: str, args: list[str], owns_product: bool
-) -> str | None:
+) -> Markup | None:
     """Apply `/settings NAME VALUE`; returns an error or usage text, or None when applied."""
     name = args[0].lower()
     value = " ".join(args[1:]).strip()
@@ -237,7 +237,7 @@ async def _typed_change(
     if name in ("tz", "timezone", "zone", "strefa") and value:
         zone = canonical_zone(value)
         if zone is None:
-            return t(lang, "delivery.settings.bad_timezone", zone=html.escape(value))
+            return t(lang, "delivery.settings.bad_timezone", zone=value)
         await _update(services, telegram_id, timezone=zone)
         return None
     if name in ("hour", "godzina") and value:
@@ -249,7 +249,7 @@ async def _typed_change(
     if name in ("day", "dzień", "dzien") and value:
         weekday = parse_weekday(value)
         if weekday is None:
-            return t(lang, "delivery.settings.bad_day", day=html.escape(value))
+            return t(lang, "delivery.settings.bad_day", day=value)
         await _update(services, telegram_id, weekday=weekday)
         return None
     if name in ("alerts", "alerty") and value.lower() in _ON | _OFF:
@@ -296,7 +296,7 @@ async def on_settings_button(
     lang = await language(services, update)
     owns, owns_product = await _owner_state(services, user.id)
     if not owns:
-        await query.answer(t(lang, "owner.not_owner"), show_alert=True)
+        await query.answer(plain(lang, "owner.not_owner"), show_alert=True)
         return
     name, value = callback.args
     view = "main"
@@ -313,15 +313,17 @@ async def on_settings_button(
         changes["paused"] = value == "1"
     elif name == "alerts" and value in ("0", "1"):
         if not owns_product:
-            await query.answer(t(lang, "delivery.settings.alerts_products_only"), show_alert=True)
+            await query.answer(
+                plain(lang, "delivery.settings.alerts_products_only"), show_alert=True
+            )
             return
         changes["detractor_alerts"] = value == "1"
     else:
-        await query.answer(t(lang, "callback.invalid"))
+        await query.answer(plain(lang, "callback.invalid"))
         return
     if changes:
         settings = await _update(services, user.id, **changes)
-        await query.answer(t(lang, "delivery.settings.saved"))
+        await query.answer(plain(lang, "delivery.settings.saved"))
     else:
         settings = await owner_repo.get_owner_settings(
             services.db.conn, user.id, default_timezone=services.settings.timezone
@@ -381,13 +383,13 @@ async def on_mute_button(
     assert query is not None and user is not None
     lang = await language(services, update)
     if callback.value not in ("0", "1"):
-        await query.answer(t(lang, "callback.invalid"))
+        await query.answer(plain(lang, "callback.invalid"))
         return
     if await member_repo.get_member(services.db.conn, user.id) is None:
-        await query.answer(t(lang, "member.not_member"), show_alert=True)
+        await query.answer(plain(lang, "member.not_member"), show_alert=True)
         return
     muted = callback.value == "1"
-    await query.answer(t(lang, f"delivery.pulses.{'mute' if muted else 'unmute'}_answer"))
+    await query.answer(plain(lang, f"delivery.pulses.{'mute' if muted else 'unmute'}_answer"))
     message = query.message
     markup = getattr(message, "reply_markup", None)
     if muted and isinstance(markup, InlineKeyboardMarkup):

@@ -9,7 +9,7 @@ from bot import flow
 from bot.app import services_of
 from bot.callbacks import Action, encode
 from bot.handlers.common import language, reply, send_question
-from bot.i18n import t
+from bot.i18n import plain, t, visible
 from storage import members as member_repo
 from storage import sessions as session_repo
 from storage import subjects as subject_repo
@@ -41,7 +41,9 @@ async def department_keyboard(
         again = await flow.already_answered(services, telegram_id, department)
         label = department.name(lang)
         if again is not None:
-            label = "✓ " + t(lang, "member.again_from", name=label, date=_short_date(again, lang))
+            label = "✓ " + plain(
+                lang, "member.again_from", name=label, date=_short_date(again, lang)
+            )
         rows.append(
             [InlineKeyboardButton(label, callback_data=encode(Action.EVALUATE, department.id))]
         )
@@ -78,13 +80,13 @@ async def on_evaluate(update: Update, context: ContextTypes.DEFAULT_TYPE, subjec
     member = await member_repo.get_member(conn, user.id)
     department = await subject_repo.get_subject_by_id(conn, subject_id)
     if member is None:
-        await query.answer(t(lang, "member.not_member"), show_alert=True)
+        await query.answer(plain(lang, "member.not_member"), show_alert=True)
         return
     if department is None or department.archived or department.kind is not SubjectKind.DEPARTMENT:
-        await query.answer(t(lang, "member.department_gone"), show_alert=True)
+        await query.answer(plain(lang, "member.department_gone"), show_alert=True)
         return
     if department.id == member.department_id:
-        await query.answer(t(lang, "member.own_department"), show_alert=True)
+        await query.answer(plain(lang, "member.own_department"), show_alert=True)
         return
     if await session_repo.get_active_session(conn, user.id) is not None:
         await query.answer()
@@ -102,7 +104,7 @@ async def on_evaluate(update: Update, context: ContextTypes.DEFAULT_TYPE, subjec
     if isinstance(outcome, flow.Refused):
         from bot.handlers.survey import refusal_text
 
-        await query.answer(refusal_text(outcome, lang), show_alert=True)
+        await query.answer(visible(refusal_text(outcome, lang)), show_alert=True)
         return
     await query.answer()
     from bot.render import fill

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import html
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.app import services_of
 from bot.callbacks import Action, CallbackDataError, decode, encode
 from bot.handlers import survey
 from bot.handlers.common import language, reply
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGES, Markup, join, markup, plain, t
 from bot.menus import ALL_COMMANDS, allowed_commands, refresh_menu
 from storage import sessions as session_repo
 from storage import updates as update_repo
@@ -25,12 +24,12 @@ log = logging.getLogger(__name__)
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/help: what this bot is and the commands this user may use."""
     lang = await language(services_of(context), update)
-    lines = [t(lang, "help.intro"), ""]
+    lines = [t(lang, "help.intro"), Markup()]
     user = update.effective_user
     assert user is not None
     for command in await allowed_commands(services_of(context), user.id):
-        lines.append(f"/{command} — {t(lang, f'command.{command}')}")
-    await reply(update, "\n".join(lines))
+        lines.append(markup("/{} — {}", command, t(lang, f"command.{command}")))
+    await reply(update, join("\n", lines))
 
 
 async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -44,7 +43,9 @@ async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     keyboard = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(t(code, "lang.name"), callback_data=encode(Action.LANG, code))
+                InlineKeyboardButton(
+                    plain(code, "lang.name"), callback_data=encode(Action.LANG, code)
+                )
                 for code in LANGUAGES
             ]
         ]
@@ -91,10 +92,10 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     try:
         callback = decode(query.data)
     except CallbackDataError as exc:
-        user_id = update.effective_user.id if update.effective_user else None
-        log.warning("ignored callback data from user %s: %s", user_id, exc)
+        # No user id: the data may name a session, and the log must not tie the two.
+        log.warning("ignored callback data: %s", exc)
         lang = await language(services, update)
-        await query.answer(t(lang, "callback.invalid"))
+        await query.answer(plain(lang, "callback.invalid"))
         return
     action = callback.action
     if action in survey.SESSION_ACTIONS:
@@ -121,7 +122,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
         handler = extra_callbacks.get(action)
         if handler is None:
-            await query.answer(t(await language(services, update), "callback.invalid"))
+            await query.answer(plain(await language(services, update), "callback.invalid"))
             return
         await handler(update, context, callback)
 
@@ -180,7 +181,7 @@ async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     lang = await language(services_of(context), update)
     if update.callback_query is not None:
-        await update.callback_query.answer(t(lang, "fallback.private_only"))
+        await update.callback_query.answer(plain(lang, "fallback.private_only"))
     elif update.effective_message is not None and update.message is not None:
         await reply(update, t(lang, "fallback.private_only"))
     raise ApplicationHandlerStop
@@ -188,8 +189,24 @@ async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the exception with the update id and tell the user, without a trace."""
+    error = context.error
+    if update is None and isinstance(error, TelegramError):
+        # A failed poll for updates (run_polling hands those here); PTB retries it with
+        # backoff. A network blip is expected now and then: one line, no traceback.
+        level = logging.WARNING if isinstance(error, NetworkError) else logging.ERROR
+        log.log(level, "polling for updates failed (%s: %s); retrying", type(error).__name__, error)
+        return
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("error while handling update %s", update_id, exc_info=context.error)
+    if isinstance(error, NetworkError):
+        # Telegram unreachable for a moment: what failed is said in one line.
+        log.warning(
+            "the Bot API failed while handling update %s (%s: %s)",
+            update_id,
+            type(error).__name__,
+            error,
+        )
+    else:
+        log.error("error while handling update %s", update_id, exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
@@ -198,8 +215,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = "en"
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(t(lang, "error.internal_short"))
-        await update.effective_chat.send_message(html.escape(t(lang, "error.internal")))
+            await update.callback_query.answer(plain(lang, "error.internal_short"))
+        await update.effective_chat.send_message(t(lang, "error.internal"))
+    except NetworkError as exc:
+        log.warning("could not tell the user about the error (%s: %s)", type(exc).__name__, exc)
     except Exception:
         log.warning("could not tell the user about the error", exc_info=True)
 

@@ -8,12 +8,15 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot.app import services_of
+from bot.config import Settings
+from bot.digest.gates import ExportPlan, plan_export
+from bot.digest.render import format_day
 from bot.handlers.common import language, reply
-from bot.i18n import t
+from bot.i18n import Markup, join, markup, t
 from storage import export as export_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
-from storage.models import Subject
+from storage.models import Subject, SubjectKind
 from surveys.schema import QuestionType
 
 
@@ -59,12 +62,16 @@ async def on_subjects(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     lines = [t(lang, "owner.subjects_header")]
     for subject in owned:
         kind = t(lang, f"subject.kind_{subject.kind.value}")
-        lines.append(f"• <b>{subject.name(lang)}</b> ({kind}, <code>{subject.slug}</code>)")
-    await reply(update, "\n".join(lines))
+        lines.append(
+            markup("• <b>{}</b> ({}, <code>{}</code>)", subject.name(lang), kind, subject.slug)
+        )
+    await reply(update, join("\n", lines))
 
 
 async def on_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/export [SLUG]: every response about the subject as a CSV document."""
+    """/export [SLUG]: the responses about the subject as a CSV document: a product's
+    every response; a department's only those of the disclosure units its digests may
+    show (surveys.anonymity), or a reply saying what is still missing."""
     services = services_of(context)
     lang = await language(services, update)
     subject = await owned_subject(update, context, lang)
@@ -72,18 +79,54 @@ async def on_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     definition = services.surveys.latest(subject.survey_id)
     question_ids = [q.id for q in definition.questions]
-    multi = {q.id for q in definition.questions if q.type is QuestionType.MULTI}
-    data = await export_repo.export_csv_bytes(
-        services.db.conn, subject, question_ids, start=None, end=None, multi_question_ids=multi
-    )
+    name = subject.name(lang)
+    if subject.kind is SubjectKind.DEPARTMENT:
+        plan = await plan_export(
+            services.db,
+            subject.id,
+            today=services.today(),
+            now=services.now(),
+            anonymity_min=services.settings.anonymity_min,
+            comments_min=services.settings.comments_threshold,
+        )
+        if not plan.units:
+            await reply(update, _nothing_to_export(lang, name, plan, services.settings))
+            return
+        data = await export_repo.export_units_csv_bytes(
+            services.db.conn, subject, question_ids, plan.units
+        )
+        caption = t(lang, "owner.export_internal_caption", subject=name)
+    else:
+        multi = {q.id for q in definition.questions if q.type is QuestionType.MULTI}
+        data = await export_repo.export_csv_bytes(
+            services.db.conn, subject, question_ids, start=None, end=None, multi_question_ids=multi
+        )
+        caption = t(lang, "owner.export_caption", subject=name)
     chat = update.effective_chat
     assert chat is not None
     filename = f"feedbot-{subject.slug}-{services.today().isoformat()}.csv"
-    await chat.send_document(
-        document=data,
-        filename=filename,
-        caption=t(lang, "owner.export_caption", subject=subject.name(lang)),
-    )
+    await chat.send_document(document=data, filename=filename, caption=caption)
+
+
+def _nothing_to_export(lang: str, name: str, plan: ExportPlan, settings: Settings) -> Markup:
+    """Why a department's export would be empty, and when that can change."""
+    threshold = settings.anonymity_min
+    lines = [t(lang, "owner.export_internal_nothing", subject=name, threshold=threshold)]
+    for pending in plan.pending:
+        lines.append(
+            t(
+                lang,
+                "owner.export_internal_pending",
+                week=pending.week,
+                needed=pending.needed,
+                date=format_day(pending.pooled_after, lang),
+            )
+        )
+    if plan.withheld:
+        lines.append(t(lang, "owner.export_internal_withheld", count=plan.withheld))
+    date = format_day(plan.open_week_closes, lang)
+    lines.append(t(lang, "owner.export_internal_open", date=date, threshold=threshold))
+    return join("\n", lines)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

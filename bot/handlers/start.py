@@ -13,7 +13,7 @@ from bot.callbacks import Action, encode
 from bot.handlers.common import language, reply, send_question, subject_of
 from bot.handlers.member import show_departments
 from bot.handlers.survey import refusal_text
-from bot.i18n import normalize_language, t
+from bot.i18n import normalize_language, plain, t
 from bot.menus import refresh_menu
 from storage import invites as invite_repo
 from storage import members as member_repo
@@ -81,12 +81,13 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             [
                 [
                     InlineKeyboardButton(
-                        t(lang, "button.continue"), callback_data=encode(Action.RESUME, session.id)
+                        plain(lang, "button.continue"),
+                        callback_data=encode(Action.RESUME, session.id),
                     )
                 ],
                 [
                     InlineKeyboardButton(
-                        t(lang, "button.open_new_invite"),
+                        plain(lang, "button.open_new_invite"),
                         callback_data=encode(Action.SWITCH_INVITE, payload),
                     )
                 ],

@@ -19,7 +19,7 @@ from bot.handlers.common import (
     send_question,
     subject_of,
 )
-from bot.i18n import t
+from bot.i18n import Markup, t, visible
 from storage import sessions as session_repo
 from storage.models import Session
 from surveys import engine
@@ -58,7 +58,7 @@ def _date_text(value: object, lang: str) -> str:
     return str(value)
 
 
-def refusal_text(refused: flow.Refused, lang: str) -> str:
+def refusal_text(refused: flow.Refused, lang: str) -> Markup:
     """Catalog text for a refusal, with dates formatted for the language."""
     params = {k: _date_text(v, lang) for k, v in refused.params.items()}
     return t(lang, refused.key, **params)
@@ -140,7 +140,8 @@ async def _foreign_or_stale(
     services = services_of(context)
     pressed = await session_repo.get_session(services.db.conn, callback.session_id)
     if pressed is not None and pressed.respondent_id not in (None, user_id):
-        log.warning("user %s pressed a button of another user's session %s", user_id, pressed.id)
+        # Neither id is logged: a Telegram id next to a session id could tie the two.
+        log.warning("a button of another user's session was pressed")
         await query.answer(t(lang, "callback.not_yours"), show_alert=True)
         return
     if session is None:
@@ -154,7 +155,7 @@ async def _foreign_or_stale(
     await resend_current(context, session, lang)
 
 
-async def _edit(query: CallbackQuery, text: str) -> None:
+async def _edit(query: CallbackQuery, text: Markup) -> None:
     try:
         await query.edit_message_text(text, reply_markup=None)
     except BadRequest:
@@ -187,7 +188,8 @@ async def _show_outcome(
                 await query.answer(t(lang, "callback.outdated"))
             await resend_current(context, session, lang)
         elif query is not None:
-            await query.answer(text, show_alert=len(text) > 190)
+            toast = visible(text)  # a toast shows no HTML
+            await query.answer(toast, show_alert=len(toast) > 190)
         else:
             await reply(update, text)
         return

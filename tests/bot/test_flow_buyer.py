@@ -19,7 +19,7 @@ async def open_buyer_invite(world: BotWorld, user_id: int = 501, lang: str = "en
 async def stored_answers(world: BotWorld) -> dict[str, list[object]]:
     rows = await world.rows(
         "SELECT a.question_id, coalesce(a.number, a.text, a.choice) FROM answers a "
-        "JOIN responses r ON r.id = a.response_id ORDER BY a.id"
+        "JOIN responses r ON r.id = a.response_id ORDER BY a.response_id, a.position"
     )
     found: dict[str, list[object]] = {}
     for question_id, value in rows:
@@ -89,7 +89,7 @@ async def test_a_buyer_completes_the_survey_on_each_nps_branch(
     }
     # The buyer consented, so the response keeps how to reach them; no session identity remains.
     assert await world.rows("SELECT contact_id, status FROM responses") == [(501, "completed")]
-    assert await world.rows("SELECT respondent_id FROM sessions") == [(None,)]
+    assert await world.rows("SELECT count(*) FROM sessions") == [(0,)]
 
 
 async def test_a_buyer_who_goes_back_and_changes_the_score_switches_branch(
@@ -148,7 +148,9 @@ async def test_cancel_drops_the_survey_and_keeps_nothing(world: BotWorld) -> Non
     buyer.press("✖ Cancel")
     await world.deliver()
     assert "cancelled" in buyer.last_message().text
-    assert await world.rows("SELECT status, respondent_id FROM sessions") == [("cancelled", None)]
+    # Nothing of the session is left: its row is deleted, only its start is counted.
+    assert await world.rows("SELECT count(*) FROM sessions") == [(0,)]
+    assert await world.rows("SELECT started FROM session_counts") == [(1,)]
     assert await world.rows("SELECT count(*) FROM responses") == [(0,)]
     assert await world.rows("SELECT count(*) FROM answers") == [(0,)]
 

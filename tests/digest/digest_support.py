@@ -5,18 +5,18 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.digest.compose import DigestData, Window, build_digest
+from bot.digest.compose import DigestData, Window, build_digest, closed_block
 from bot.digest.model import Block, Digest, SubjectRef
 from storage.db import Database
 from storage.models import Comment, PeriodCounts, Subject, SubjectKind
 from storage.sessions import complete_session, start_session
 from storage.subjects import add_subject
-from surveys import periods
+from surveys import anonymity, periods
 from surveys.loader import SurveyCatalog
 from surveys.schema import AnswerRecord, Audience, QuestionType, SurveyDefinition
 
@@ -65,6 +65,44 @@ def block_window(
 # W48 is the last week of its block: its digest falls back on W45-W48, compared with W41-W44.
 BLOCK_W48 = Block.containing(W48)
 BLOCK_BEFORE_W48 = BLOCK_W48.previous()
+
+
+def disclose(
+    data: DigestData, *, period: str = W48, anonymity_min: int = 5, comments_min: int = 5
+) -> DigestData:
+    """`data` of an internal subject with the disclosure compose would find for it, with
+    nothing recorded before and `period` just closed: weekly counts are read off the
+    period and previous windows, the trend, and the block window (what it holds beyond
+    the weeks known goes to its first week not otherwise counted)."""
+    counts: dict[str, dict[str, int]] = {
+        week: {anonymity.NO_ROLE: sum(values.values())} for week, values in data.trend.items()
+    }
+    named = dict(data.role_counts)
+    counts[period] = {
+        **named,
+        anonymity.NO_ROLE: data.period.counts.completed - sum(named.values()),
+    }
+    counts[data.previous.weeks[-1]] = {anonymity.NO_ROLE: data.previous.counts.completed}
+    for pool in (data.block, data.block_previous):
+        if pool is not None:
+            rest = pool.counts.completed - anonymity.completed_in(counts, pool.weeks)
+            free = [w for w in pool.weeks if w not in counts]
+            if rest > 0 and free:
+                counts[free[0]] = {anonymity.NO_ROLE: rest}
+    trend = periods.last_n(period, 12)
+    fallback = closed_block(period)
+    settled = anonymity.settle(
+        [*trend, *fallback.weeks],
+        last_closed=period,
+        recorded=(),
+        counts=counts,
+        anonymity_min=anonymity_min,
+        comments_min=comments_min,
+    )
+    disclosure = anonymity.digest_disclosure(
+        period, fallback.weeks[0], settled.units, settled.pending, counts, trend
+    )
+    return replace(data, disclosure=disclosure)
 
 
 def comment(text: str, day: int = 25, question_id: str = "comment") -> Comment:
@@ -169,8 +207,7 @@ class Respond:
                     conn,
                     session,
                     records=records(definition, answers),
-                    pseudonym=f"p{respondent}",
-                    unique_key=week,
+                    marker=f"p{respondent}:{subject.id}:{week}",
                     next_possible=at.date(),
                     contact_id=None,
                     now=at,

@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from digest_support import (
     BLOCK_BEFORE_W48,
     BLOCK_W48,
@@ -14,25 +13,16 @@ from digest_support import (
     INTERNAL,
     W47,
     W48,
-    block_window,
     build,
     comment,
     window,
 )
 
-from bot.digest.compose import (
-    DigestData,
-    build_digest,
-    clip,
-    closed_block,
-    completed_by_week,
-    decide_gate,
-    pools_safely,
-)
+from bot.digest.compose import DigestData, Window, clip, closed_block
 from bot.digest.model import BLOCK_EPOCH, TREND_PERIODS, Basis, Block, Comparison, Digest, ScoreKind
 from bot.digest.render import plain_text, render_html
-from surveys import periods
-from surveys.schema import Audience
+from storage.models import PeriodCounts
+from surveys import anonymity, periods
 
 RATINGS = ("overall", "reliability", "responsiveness", "communication", "quality")
 
@@ -57,45 +47,85 @@ def internal(
     role_distributions: dict[str, dict[str, dict[float | str, int]]] | None = None,
     trend: dict[str, dict[float, int]] | None = None,
     invited: int | None = None,
+    anonymity_min: int = 5,
+    comments_min: int = 5,
 ) -> DigestData:
-    """Internal data for W48: `completed` answers of 4 (3 in the previous week).
-
-    With a `block`, the trend counts its weeks: W48's `completed` and the rest in W46
-    (both below 5, so the block pools safely), unless `trend` says otherwise."""
-    weekly: dict[str, dict[float, int]] = {}
+    """Internal data for W48, the last week of the block W45-W48 (closed): `completed`
+    answers of 4 in W48, `previous` answers of 3 in W47; with a `block` total, the rest
+    of the block's answers (4s) in W46; `trend` gives other weeks' answers. Which units
+    are shown is decided from these counts by surveys.anonymity, as compose does with
+    nothing recorded before; the windows are those compose would then read."""
+    named = role_counts or {}
+    weekly: dict[str, dict[float, int]] = {W48: {4: completed}, W47: {3: previous}}
     if block is not None:
-        weekly = {W48: {4: completed}, "2026-W46": {4: block - completed}}
+        weekly["2026-W46"] = {4: block - completed - previous}
     weekly.update(trend or {})
+    counts: dict[str, dict[str, int]] = {
+        week: {anonymity.NO_ROLE: sum(values.values())} for week, values in weekly.items()
+    }
+    counts[W48] = {**named, anonymity.NO_ROLE: completed - sum(named.values())}
+    trend_weeks = periods.last_n(W48, TREND_PERIODS)
+    settled = anonymity.settle(
+        [*trend_weeks, *BLOCK_W48.weeks],
+        last_closed=W48,
+        recorded=(),
+        counts=counts,
+        anonymity_min=anonymity_min,
+        comments_min=comments_min,
+    )
+    disclosure = anonymity.digest_disclosure(
+        W48, BLOCK_W48.weeks[0], settled.units, settled.pending, counts, trend_weeks
+    )
+
+    def pooled(unit: anonymity.Unit | None, weeks: tuple[str, ...]) -> Window:
+        answers = [
+            v
+            for w in (unit.weeks if unit else weeks)
+            for v, n in weekly.get(w, {}).items()
+            for _ in range(n)
+        ]
+        return Window(
+            unit.weeks if unit else weeks,
+            PeriodCounts(len(answers), len(answers), 0),
+            internal_distributions(*answers) if unit else {},  # type: ignore[arg-type]
+        )
+
+    unit = disclosure.scores
+    pool = unit if unit is not None and unit.pooled else None
+    before = disclosure.previous
     return DigestData(
         window(W48, completed, internal_distributions(*([4] * completed))),
         window(W47, previous, internal_distributions(*([3] * previous))),
-        block=None
-        if block is None
-        else block_window(BLOCK_W48, block, internal_distributions(*([4] * block))),
-        block_previous=block_window(BLOCK_BEFORE_W48, 0),
-        comments=[comment(f"comment number {i}", day=20 + i % 5) for i in range(comments)],
-        role_counts=role_counts or {},
+        block=pooled(pool, BLOCK_W48.weeks) if pool else None,
+        block_previous=pooled(before, BLOCK_BEFORE_W48.weeks) if pool else None,
+        comments=[comment(f"comment number {i}", day=20 + i % 5) for i in range(comments)]
+        if unit is not None and unit.comments_shown
+        else [],
+        role_counts=named if unit is not None and unit.roles_shown else {},
         role_distributions=role_distributions or {},
         trend=weekly,
         invited=invited,
+        disclosure=disclosure,
     )
 
 
 def internal_digest(completed: int, *, comments_min: int = 5, **kwargs: Any) -> Digest:
-    return build(DEPARTMENT, INTERNAL, internal(completed, **kwargs), comments_min=comments_min)
+    data = internal(completed, comments_min=comments_min, **kwargs)
+    return build(DEPARTMENT, INTERNAL, data, comments_min=comments_min)
 
 
-def test_four_internal_responses_hide_scores_and_say_one_more_is_needed() -> None:
+def test_four_internal_responses_in_a_quiet_block_stay_hidden() -> None:
     digest = internal_digest(4, block=4, comments=4)
-    assert digest.scores_gate.basis is Basis.HIDDEN
-    assert digest.scores_gate.needed == 1
+    assert digest.scores_gate.basis is Basis.HIDDEN and digest.scores_gate.block_withheld
+    assert digest.scores_gate.needed == 0  # the block has ended: nothing can change it
     assert digest.scores == () and digest.distribution is None and digest.strongest is None
     assert digest.comments == ()
     text = plain_text(render_html(digest, "en"))
     assert "Completed: 4" in text  # counts may always be shown
-    assert "1 more response needed" in text
+    assert "fewer than 5 responses this week, and the quiet weeks of the 4-week block" in text
+    assert "so they stay hidden for good" in text
     assert "Overall:" not in text
-    assert "potrzeba jeszcze 1 odpowiedzi" in plain_text(render_html(digest, "pl"))
+    assert "pozostaną ukryte na stałe" in plain_text(render_html(digest, "pl"))
 
 
 def test_five_internal_responses_show_scores() -> None:
@@ -116,8 +146,8 @@ def test_comments_need_their_own_threshold() -> None:
     assert digest.comments == ()
     text = plain_text(render_html(digest, "en"))
     assert "Overall: 4.0/5" in text
-    assert "Comments are shown once at least 7 people have answered" in text
-    assert "2 more responses needed" in text
+    assert "Comments are shown once at least 7 people have answered in a week" in text
+    assert "this week needed 2 more responses" in text
 
     shown = internal_digest(7, comments=7, comments_min=7)
     assert shown.comments_gate.basis is Basis.PERIOD and len(shown.comments) == 3
@@ -133,7 +163,9 @@ def test_below_threshold_falls_back_to_the_closed_block_labelled() -> None:
     assert digest.headline is not None and digest.headline.estimate.n == 6
     text = plain_text(render_html(digest, "en"))
     assert "Scores · 4-week block (weeks 45–48, 2–29 Nov 2026)" in text
-    assert "the scores cover the last closed 4-week block (weeks 45–48, 2–29 Nov 2026)" in text
+    assert "the scores pool the weeks of a closed 4-week block (weeks 45–48, 2–29 Nov 2026)" in (
+        text
+    )
     assert "Comments · 4-week block (weeks 45–48, 2–29 Nov 2026)" in text
     assert "No comparison: no responses in the block before (weeks 41–44, 5 Oct – 1 Nov 2026)" in (
         text
@@ -145,112 +177,54 @@ def test_below_threshold_falls_back_to_the_closed_block_labelled() -> None:
 
 def test_block_below_threshold_too_keeps_scores_hidden() -> None:
     digest = internal_digest(2, block=3)
-    assert digest.scores_gate.basis is Basis.HIDDEN
-    # The block is closed and cannot grow: what is missing is counted in the week.
-    assert digest.scores_gate.needed == 3
+    assert digest.scores_gate.basis is Basis.HIDDEN and digest.scores_gate.block_withheld
     text = plain_text(render_html(digest, "en"))
-    assert "3 more responses needed (at least 5 in a week, or together in the last" in text
-    assert "closed 4-week block: weeks 45–48, 2–29 Nov 2026)" in text
-
-
-def test_gate_rules() -> None:
-    assert decide_gate(Audience.EXTERNAL, 1, None, 5).basis is Basis.PERIOD
-    assert decide_gate(Audience.INTERNAL, 5, None, 5).basis is Basis.PERIOD
-    assert decide_gate(Audience.INTERNAL, 4, 5, 5, block_weeks=(1, 0, 0, 4)).basis is Basis.BLOCK
-    assert decide_gate(Audience.INTERNAL, 4, None, 5).needed == 1
-    assert decide_gate(Audience.INTERNAL, 2, 4, 5).needed == 3
-    assert not decide_gate(Audience.INTERNAL, 2, 4, 5).block_withheld  # simply too few
-    # Without the weeks' counts, or with counts that do not add up, no block is shown.
-    for weeks in (None, (1, 0, 0, 3)):
-        unknown = decide_gate(Audience.INTERNAL, 4, 5, 5, block_weeks=weeks)
-        assert unknown.basis is Basis.HIDDEN and unknown.block_withheld and unknown.needed == 1
-
-
-def test_pools_safely_bounds_the_weeks_below_the_threshold() -> None:
-    """The weeks below the threshold must total 0 or at least the threshold."""
-    assert pools_safely((5, 0, 0, 0), 5, 5)  # only a week shown on its own: nothing new
-    assert pools_safely((5, 0, 6, 0), 11, 5)
-    assert pools_safely((2, 3, 0, 0), 5, 5)  # no week shown on its own
-    assert pools_safely((2, 0, 3, 5), 10, 5)  # 10 - 5 leaves 2 + 3 = 5 answers
-    assert not pools_safely((1, 0, 0, 5), 6, 5)  # 6 - 5 leaves one person
-    assert not pools_safely((2, 2, 0, 7), 11, 5)
-    assert not pools_safely((2, 3, 0, 0), 6, 5)  # counts that do not add up
-    assert not pools_safely(None, 6, 5)
+    assert "the quiet weeks of the 4-week block (weeks 45–48, 2–29 Nov 2026) together had" in text
 
 
 def test_a_block_minus_a_week_shown_alone_is_withheld() -> None:
-    """W45 had 5 responses (its digest showed them), this week W48 only 2: the block's 7
-    minus W45's 5 would be W48's 2, so the block is withheld and the week's lack counted."""
+    """W45 had 5 responses (shown on their own), this week W48 only 2: the block's 7 minus
+    W45's 5 would be W48's 2, so only the pool of W46-W48 (2) is considered: withheld."""
     data = internal(2, block=7, comments=7, trend={"2026-W45": {4: 5}, "2026-W46": {}})
     digest = build(DEPARTMENT, INTERNAL, data)
     for gate in (digest.scores_gate, digest.comments_gate):
         assert gate.basis is Basis.HIDDEN and gate.block_withheld
-        assert gate.responses == 2 and gate.needed == 3
+        assert gate.responses == 2
     assert digest.scores == () and digest.comments == () and digest.distribution is None
     text = plain_text(render_html(digest, "en"))
-    assert "Scores are hidden to keep answers anonymous: 3 more responses needed" in text
-    assert "The last closed 4-week block (weeks 45–48, 2–29 Nov 2026) is withheld too" in text
-    assert "Comments are shown once at least 5 people have answered in a week: 3 more" in text
+    assert "the quiet weeks of the 4-week block (weeks 45–48, 2–29 Nov 2026) together had" in text
     assert "comment number" not in text and "Overall:" not in text
     pl = plain_text(render_html(digest, "pl"))
-    assert "potrzeba jeszcze 3 odpowiedzi (co najmniej 5 w tygodniu)" in pl
-    assert "(tygodnie 45–48, 2–29 listopada 2026) też nie pokazujemy" in pl
+    assert "ciche tygodnie bloku 4 tygodni (tygodnie 45–48, 2–29 listopada 2026)" in pl
 
 
 def test_a_block_whose_quiet_weeks_together_meet_the_threshold_is_shown() -> None:
-    # W45's 5 were shown on their own; W46's 3 and W48's 2 are 5 together: 10 - 5 hides them.
-    data = internal(2, block=10, comments=10, trend={"2026-W45": {4: 5}, "2026-W46": {4: 3}})
-    digest = build(DEPARTMENT, INTERNAL, data)
-    assert digest.scores_gate.basis is Basis.BLOCK and digest.scores_gate.responses == 10
+    # W45's 5 are shown on their own; W46's 3 and W48's 2 are 5 together: their pool is
+    # shown, never the block's 10 (whose difference with W45 would be that pool anyway).
+    trend = {"2026-W45": {4: 5}, "2026-W46": {4: 3}}
+    digest = build(DEPARTMENT, INTERNAL, internal(2, block=10, comments=10, trend=trend))
+    assert digest.scores_gate.basis is Basis.BLOCK and digest.scores_gate.responses == 5
+    assert digest.basis_weeks == ("2026-W46", "2026-W47", "2026-W48")
     assert digest.comments_gate.basis is Basis.BLOCK and not digest.scores_gate.block_withheld
-    assert digest.headline is not None and digest.headline.estimate.n == 10
-    # Comments apply the rule with their own threshold. At 3, W46's comments were shown on
-    # their own too, leaving W48's 2 answers: withheld. At 6, no week was shown alone.
-    low = build(DEPARTMENT, INTERNAL, data, comments_min=3)
-    assert low.scores_gate.block and low.comments_gate.block_withheld and low.comments == ()
-    high = build(DEPARTMENT, INTERNAL, data, comments_min=6)
-    assert high.comments_gate.block and len(high.comments) == 3
-
-
-def test_no_block_when_the_headline_may_be_skipped() -> None:
-    """Weekly counts come from the headline's trend; if the headline were optional they
-    could fall short, so the block is never shown."""
-    questions = [
-        q.model_copy(update={"required": False}) if q.id == "overall" else q
-        for q in INTERNAL.questions
-    ]
-    optional = INTERNAL.model_copy(update={"questions": questions})
-    assert completed_by_week(optional, Audience.INTERNAL, {W48: {4: 3}}) is None
-    assert completed_by_week(INTERNAL, Audience.INTERNAL, {W48: {4: 3, 5: 1}}) == {W48: 4}
-    digest = build(DEPARTMENT, optional, internal(3, block=6))
-    assert digest.scores_gate.basis is Basis.HIDDEN and digest.scores_gate.block_withheld
-    assert build(DEPARTMENT, INTERNAL, internal(3, block=6)).scores_gate.block
+    assert digest.headline is not None and digest.headline.estimate.n == 5
+    # Comments: the pool's 5 meet a threshold of 3, not one of 6.
+    low = internal_digest(2, block=10, comments=10, trend=trend, comments_min=3)
+    assert low.comments_gate.block and len(low.comments) == 3
+    high = internal_digest(2, block=10, comments=10, trend=trend, comments_min=6)
+    assert high.scores_gate.block and not high.comments_gate.shown and high.comments == ()
 
 
 def test_no_comparison_with_a_block_before_that_would_leak() -> None:
-    """A change against the block before reveals that block's figures: the same rule."""
-    before = block_window(BLOCK_BEFORE_W48, 6, internal_distributions(*([3] * 6)))
+    """A pool is compared only with the pool of the block before, and only when that was
+    shown: W41's 5 were shown alone, so the rest of W41-W44 (1 answer) is withheld."""
     leaky = {"2026-W41": {3: 5}, "2026-W43": {3: 1}}
-    data = replace(internal(3, block=6, trend=leaky), block_previous=before)
-    assert build(DEPARTMENT, INTERNAL, data).comparison is Comparison.WITHHELD
+    withheld = internal_digest(3, block=6, trend=leaky)
+    assert withheld.scores_gate.block and withheld.comparison is Comparison.WITHHELD
+    assert withheld.previous_weeks == ()
     safe = {"2026-W41": {3: 3}, "2026-W43": {3: 3}}
-    data = replace(internal(3, block=6, trend=safe), block_previous=before)
-    assert build(DEPARTMENT, INTERNAL, data).comparison is Comparison.SHOWN
-
-
-def test_no_role_breakdown_of_a_block_with_a_week_shown_alone() -> None:
-    """The block's groups minus the groups of a week shown on its own would be the groups
-    of the few other answers: a block's breakdown only when no week was shown alone."""
-    roles = {"employee": {"overall": {4: 5}}, "contractor": {"overall": {4: 5}}}
-    kwargs: dict[str, Any] = {
-        "block": 10,
-        "role_counts": {"employee": 5, "contractor": 5},
-        "role_distributions": roles,
-    }
-    pooled = internal_digest(3, trend={"2026-W46": {4: 3}, "2026-W47": {4: 4}}, **kwargs)
-    assert pooled.scores_gate.block and len(pooled.roles) == 2
-    one_shown = internal_digest(3, trend={"2026-W46": {4: 2}, "2026-W47": {4: 5}}, **kwargs)
-    assert one_shown.scores_gate.block and one_shown.roles == ()
+    shown = internal_digest(3, block=6, trend=safe)
+    assert shown.comparison is Comparison.SHOWN
+    assert shown.previous_weeks == BLOCK_BEFORE_W48.weeks
 
 
 def test_blocks_are_aligned_and_every_week_is_in_exactly_one() -> None:
@@ -307,29 +281,6 @@ def test_consecutive_digests_show_the_same_block_or_disjoint_ones() -> None:
         assert running == closed or not set(running.weeks) & set(closed.weeks)
         week = periods.shift(week, 1)
     assert same == 3 * disjoint  # a block stays for four weeks, then the next one comes
-
-
-def test_the_trend_covers_both_blocks_it_counts() -> None:
-    """The weekly counts that decide whether a block may be shown are read off the trend,
-    so the trend's weeks must include the block and the block before, in every case."""
-    week = "2026-W40"
-    for _ in range(16):
-        trend_weeks = set(periods.last_n(week, TREND_PERIODS))
-        for in_progress in (False, True):
-            block = closed_block(week, in_progress=in_progress)
-            assert set(block.weeks) | set(block.previous().weeks) <= trend_weeks
-        week = periods.shift(week, 1)
-
-
-def test_a_block_window_must_match_its_label() -> None:
-    data = DigestData(
-        window(W48, 2),
-        window(W47, 0),
-        block=window(W48, 6, weeks=4),
-        block_previous=window(W47, 6, weeks=4),  # a sliding window: refused
-    )
-    with pytest.raises(ValueError, match="is not block"):
-        build_digest(DEPARTMENT, INTERNAL, W48, data, anonymity_min=5, comments_min=5)
 
 
 def test_no_change_is_shown_against_a_previous_week_below_the_threshold() -> None:
@@ -462,7 +413,7 @@ def test_strongest_and_weakest_question() -> None:
     dist = internal_distributions(*([4] * 6))
     dist["reliability"] = {5: 6}
     dist["communication"] = {2: 6}
-    data = DigestData(window(W48, 6, dist), window(W47, 0))
+    data = replace(internal(6), period=window(W48, 6, dist))
     digest = build(DEPARTMENT, INTERNAL, data)
     assert digest.strongest is not None and digest.strongest.question_id == "reliability"
     assert digest.weakest is not None and digest.weakest.question_id == "communication"
@@ -482,3 +433,19 @@ def test_comment_times_are_kept() -> None:
     data = DigestData(window(W48, 5), window(W47, 0), comments=[comment("hello", day=26)])
     digest = build(data=data)
     assert digest.comments[0].submitted_at == datetime(2026, 11, 26, 12, tzinfo=UTC)
+
+
+def test_an_internal_units_comments_are_not_ordered_by_time() -> None:
+    """Within a pooled unit, newest-first would tell which week each comment came from."""
+    texts = ["short one", "the longest comment of them all", "medium comment"]
+    data = replace(
+        internal(3, block=6, comments=3),
+        comments=[comment(text, day=23 + i) for i, text in enumerate(texts)],
+    )
+    digest = build(DEPARTMENT, INTERNAL, data)
+    assert digest.scores_gate.block
+    assert [c.text for c in digest.comments] == [
+        "the longest comment of them all",
+        "medium comment",
+        "short one",
+    ]

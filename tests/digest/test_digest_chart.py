@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from digest_support import DEPARTMENT, INTERNAL, W47, W48, build, window
+from digest_support import DEPARTMENT, INTERNAL, W47, W48, build, disclose, window
 
 from bot.digest.chart import digest_chart, render_trend_png
 from bot.digest.compose import DigestData
@@ -42,8 +42,8 @@ def test_trend_png_without_any_point_still_renders() -> None:
 def test_digest_chart_draws_the_headline_or_nothing() -> None:
     overall = {4: 3, 5: 3}
     data = DigestData(window(W48, 6, {"overall": overall}), window(W47, 0), trend={W48: overall})
-    png = digest_chart(build(DEPARTMENT, INTERNAL, data), "en")
+    png = digest_chart(build(DEPARTMENT, INTERNAL, disclose(data)), "en")
     assert png is not None and png.startswith(PNG_SIGNATURE)
     # Below the anonymity threshold no week is drawn, so there is no chart to send.
     few = DigestData(window(W48, 3), window(W47, 0), trend={W48: {4: 3}})
-    assert digest_chart(build(DEPARTMENT, INTERNAL, few), "en") is None
+    assert digest_chart(build(DEPARTMENT, INTERNAL, disclose(few)), "en") is None

@@ -112,6 +112,6 @@ def test_preview_needs_an_existing_database(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     missing = tmp_path / "missing.sqlite3"
-    assert main(["digest", "preview", "--product", "x", "--database", str(missing)]) == 1
-    assert "no database at" in capsys.readouterr().err
+    assert main(["digest", "preview", "--product", "x", "--database", str(missing)]) == 2
+    assert f"database {missing} does not exist" in capsys.readouterr().err
     assert not missing.exists()

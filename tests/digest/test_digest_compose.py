@@ -24,6 +24,8 @@ from storage.subjects import add_subject
 from surveys import periods
 
 SECRET = b"digest-test-secret"
+W49 = "2026-W49"
+MONDAY_AFTER_W49 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
 async def compose(
@@ -37,7 +39,7 @@ async def compose(
     closed_only: bool = False,
 ) -> Digest:
     return await compose_digest(
-        db.conn,
+        db,
         subject,
         CATALOG.latest(subject.survey_id),
         period,
@@ -70,18 +72,26 @@ async def test_buyers_nps_from_stored_responses(
 async def test_four_internal_responses_show_no_scores_five_do(
     db: Database, department: Subject, respond: Respond
 ) -> None:
-    await respond(department, internal_answers(4, text="Answer e-mails faster"), times=4)
-    hidden = await compose(db, department)
+    """W49 is the first week of its block: with 4 responses it waits to be pooled with the
+    other quiet weeks of W49-W52 once that block has ended; W50's 5 are shown at once."""
+    await respond(department, internal_answers(4, text="Answer e-mails faster"), week=W49, times=4)
+    hidden = await compose(db, department, W49, now=MONDAY_AFTER_W49)
     assert hidden.scores_gate.basis is Basis.HIDDEN
+    assert hidden.scores_gate.pooled_after == periods.span("2026-W52").next_start
     assert hidden.scores == () and hidden.comments == ()
     assert not any(point.estimate for point in hidden.trend)
     text = plain_text(render_html(hidden, "en"))
     assert "Completed: 4" in text
-    assert "1 more response needed" in text
+    assert "this week needed 1 more response to be shown on its own (at least 5)" in text
+    assert "pooled with the other quiet weeks of its 4-week block (weeks 49–52" in text
+    assert "(from 28 Dec 2026)" in text
     assert "Answer e-mails faster" not in text
+    assert "od 28 grudnia 2026" in plain_text(render_html(hidden, "pl"))
 
-    await respond(department, internal_answers(5, text="Answer e-mails faster"))
-    shown = await compose(db, department)
+    w50 = "2026-W50"
+    await respond(department, internal_answers(4, text="Answer e-mails faster"), week=w50, times=4)
+    await respond(department, internal_answers(5, text="Answer e-mails faster"), week=w50)
+    shown = await compose(db, department, w50, now=MONDAY_AFTER_W49 + timedelta(weeks=1))
     assert shown.scores_gate.basis is Basis.PERIOD
     text = plain_text(render_html(shown, "en"))
     assert "Overall: 4.2/5" in text
@@ -92,11 +102,16 @@ async def test_comments_wait_for_their_own_threshold(
     db: Database, department: Subject, respond: Respond
 ) -> None:
     await respond(department, internal_answers(4, positive="Quick and kind"), times=5)
+    await respond(department, internal_answers(4, positive="Quick and kind"), week=W47, times=6)
     digest = await compose(db, department, comments_min=6)
     assert digest.scores_gate.shown and not digest.comments_gate.shown
-    assert "Quick and kind" not in plain_text(render_html(digest, "en"))
-    await respond(department, internal_answers(4))
-    digest = await compose(db, department, comments_min=6)
+    text = plain_text(render_html(digest, "en"))
+    assert "Quick and kind" not in text
+    assert "Comments are shown once at least 6 people have answered in a week" in text
+    # Decided once: lowering the threshold later does not show what was withheld.
+    again = await compose(db, department, comments_min=5)
+    assert again.comments == () and again.comments_gate.threshold == 6
+    digest = await compose(db, department, W47, comments_min=6)
     assert [c.text for c in digest.comments] == ["Quick and kind"]
     assert "What works well" in plain_text(render_html(digest, "en"))
 
@@ -114,20 +129,23 @@ async def test_a_quiet_week_falls_back_to_its_closed_block(
     text = plain_text(render_html(digest, "en"))
     assert "Scores · 4-week block (weeks 45–48, 2–29 Nov 2026)" in text
     assert "Overall: 4.0/5" in text
-    # Neither week alone has 5 responses: both are gaps in the chart.
-    assert not any(point.estimate for point in digest.trend)
+    # Neither week alone has 5 responses: the pool is one point, at its last week.
+    points = [(p.period.key, p.estimate.n) for p in digest.trend if p.estimate is not None]
+    assert points == [(W48, 6)]
 
 
 async def test_a_running_week_never_shows_its_unclosed_block(
     db: Database, department: Subject, respond: Respond
 ) -> None:
     """W48 closes the block W45-W48: while it runs, a response can still join that block,
-    so its digest so far falls back on the block before (here empty: hidden)."""
+    so nothing of it is pooled; and a department's running week is never shown: a digest
+    asked for it is the last closed week's (here W47, waiting for its block: hidden)."""
     await respond(department, internal_answers(5), week="2026-W46", times=3)
     await respond(department, internal_answers(3), times=3)
     wednesday_w48 = datetime(2026, 11, 25, 12, tzinfo=UTC)
     so_far = await compose(db, department, now=wednesday_w48)
-    assert so_far.in_progress and so_far.block.weeks[-1] == "2026-W44"
+    assert not so_far.in_progress and so_far.period.key == W47
+    assert so_far.block.weeks[-1] == "2026-W44"
     assert so_far.scores_gate.basis is Basis.HIDDEN and so_far.scores == ()
     closed = await compose(db, department)
     assert closed.scores_gate.basis is Basis.BLOCK and closed.block.weeks[-1] == W48
@@ -191,15 +209,12 @@ async def test_consecutive_weekly_digests_never_pool_overlapping_weeks(
     }
 
 
-W49 = "2026-W49"
-MONDAY_AFTER_W49 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-
 async def test_a_block_minus_a_week_shown_alone_is_not_shown(
     db: Database, department: Subject, respond: Respond
 ) -> None:
     """W45 has 1 response, W48 has 5: W48's digest shows its 5, so W49's quiet digest must
-    not show the block W45-W48, whose 6 minus those 5 would be the one person of W45."""
+    not show the block W45-W48, whose 6 minus those 5 would be the one person of W45:
+    its pool is W45-W47 alone, 1 response, withheld for good."""
     await respond(department, internal_answers(1, text="Only I said this"), week="2026-W45")
     await respond(department, internal_answers(4, text="Fine"), week=W48, times=5)
     await respond(department, internal_answers(3), week=W49)
@@ -211,56 +226,74 @@ async def test_a_block_minus_a_week_shown_alone_is_not_shown(
     assert w49.period.key == W49 and w49.block.weeks[0] == "2026-W45"
     for gate in (w49.scores_gate, w49.comments_gate):
         assert gate.basis is Basis.HIDDEN and gate.block_withheld
-        assert gate.responses == 1 and gate.needed == 4
+        assert gate.responses == 1 and gate.needed == 4  # W49 itself waits for W49-W52
     assert w49.scores == () and w49.distribution is None and w49.comments == ()
     text = plain_text(render_html(w49, "en"))
-    assert "Scores are hidden to keep answers anonymous: 4 more responses needed" in text
-    assert "The last closed 4-week block (weeks 45–48, 2–29 Nov 2026) is withheld too" in text
+    assert "this week needed 4 more responses to be shown on its own" in text
     assert "Only I said this" not in text and "Overall:" not in text
-    assert "Ostatniego zamkniętego bloku 4 tygodni" in plain_text(render_html(w49, "pl"))
+    w45 = await compose(db, department, "2026-W45", now=MONDAY_AFTER_W49, closed_only=True)
+    assert w45.scores_gate.block_withheld and w45.scores == ()
+    assert "the quiet weeks of the 4-week block (weeks 45–48, 2–29 Nov 2026) together had " in (
+        plain_text(render_html(w45, "en"))
+    )
+    assert "pozostaną ukryte na stałe" in plain_text(render_html(w45, "pl"))
 
 
 async def test_a_block_whose_quiet_weeks_together_meet_the_threshold_is_shown(
     db: Database, department: Subject, respond: Respond
 ) -> None:
-    """W48's 5 were shown on their own; W45 and W46 have 2 + 3 = 5 between them, so the
-    block's 10 minus W48's 5 reveals only a pool of 5: the block is shown."""
+    """W48's 5 are shown on their own; W45 and W46 have 2 + 3 = 5 between them: the pool
+    of W45-W47 is shown, and never the block's 10 (whose difference with W48 is the pool)."""
     await respond(department, internal_answers(2), week="2026-W45", times=2)
     await respond(department, internal_answers(3), week="2026-W46", times=3)
     await respond(department, internal_answers(5), week=W48, times=5)
     await respond(department, internal_answers(4), week=W49)
     digest = await compose(db, department, W49, now=MONDAY_AFTER_W49, closed_only=True)
-    assert digest.scores_gate.basis is Basis.BLOCK and digest.scores_gate.responses == 10
+    assert digest.scores_gate.basis is Basis.BLOCK and digest.scores_gate.responses == 5
+    assert digest.basis_weeks == ("2026-W45", "2026-W46", "2026-W47")
     assert digest.comments_gate.basis is Basis.BLOCK
-    assert digest.headline is not None and digest.headline.estimate.n == 10
-    assert digest.headline.estimate.value == (2 * 2 + 3 * 3 + 5 * 5) / 10
-    assert digest.roles == ()  # a week of the block was shown alone: no breakdown
+    assert digest.headline is not None and digest.headline.estimate.n == 5
+    assert digest.headline.estimate.value == (2 * 2 + 3 * 3) / 5
+    assert digest.roles == ()  # no two role groups of 5
     assert "Scores · 4-week block (weeks 45–48" in plain_text(render_html(digest, "en"))
 
 
 async def test_the_trend_never_plots_an_internal_week_below_the_threshold(
     db: Database, department: Subject, respond: Respond, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every week of the 12 gets 0 to 7 responses; at any threshold a week is plotted only
-    from at least that many responses of its own, and never pooled with another."""
+    """Every week of the 12 (three whole blocks) gets 0 to 7 responses; at any threshold a
+    week is plotted on its own only from at least that many responses of its own, and
+    the other weeks of a block are one point at the last of them, when they reach the
+    threshold together: no point ever stands for a week inside a pool."""
     weeks = periods.last_n(W48, 12)
     sizes = [(3 * i + 1) % 8 for i in range(12)]  # 1, 4, 7, 2, 5, 0, 3, 6, 1, 4, 7, 2
-    for week, size in zip(weeks, sizes, strict=True):
-        if size:
-            await respond(department, internal_answers(1 + size % 5), week=week, times=size)
     drawn: list[Sequence[TrendPoint]] = []
     monkeypatch.setattr(chart, "render_trend_png", lambda points, *a, **k: drawn.append(points))
     for threshold in (1, 3, 5, 6, 8):
+        async with db.transaction() as conn:  # units are decided once: a subject each
+            subject = await add_subject(
+                conn, slug=f"dept{threshold}", kind=SubjectKind.DEPARTMENT,
+                names={"en": "Dept"}, survey_id="internal", now=NOW - timedelta(days=365),
+            )  # fmt: skip
+        for week, size in zip(weeks, sizes, strict=True):
+            if size:
+                await respond(subject, internal_answers(1 + size % 5), week=week, times=size)
+        expected: dict[str, int] = {}
+        for block in (weeks[0:4], weeks[4:8], weeks[8:12]):
+            quiet = [w for w in block if sizes[weeks.index(w)] < threshold]
+            expected.update({w: sizes[weeks.index(w)] for w in block if w not in quiet})
+            pooled = sum(sizes[weeks.index(w)] for w in quiet)
+            if quiet and pooled >= threshold:
+                expected[quiet[-1]] = pooled
         drawn.clear()
-        digest = await compose(db, department, anonymity_min=threshold, comments_min=threshold)
+        digest = await compose(db, subject, anonymity_min=threshold, comments_min=threshold)
         assert [p.period.key for p in digest.trend] == weeks
+        got = {p.period.key: p.estimate.n for p in digest.trend if p.estimate is not None}
+        assert got == expected, threshold
         for point, size in zip(digest.trend, sizes, strict=True):
-            if size < threshold:
-                assert point.estimate is None, (threshold, point.period.key, size)
-            else:
-                assert point.estimate is not None and point.estimate.n == size
-                assert point.estimate.value == 1 + size % 5
-        assert digest.has_chart == any(size >= threshold for size in sizes)
+            if point.estimate is not None and point.weeks == (point.period.key,):
+                assert size >= threshold and point.estimate.value == 1 + size % 5
+        assert digest.has_chart == bool(expected)
         # The chart draws exactly these points: a gap is never filled in.
         chart.digest_chart(digest, "en")
         assert drawn == ([digest.trend] if digest.has_chart else [])
@@ -271,9 +304,10 @@ async def test_role_breakdown_hidden_when_a_group_is_small(
 ) -> None:
     await respond(department, internal_answers(4), role="employee", times=5)
     await respond(department, internal_answers(2), role="contractor", times=4)
+    await respond(department, internal_answers(4), week=W47, role="employee", times=5)
+    await respond(department, internal_answers(2), week=W47, role="contractor", times=5)
     assert (await compose(db, department)).roles == ()
-    await respond(department, internal_answers(2), role="contractor")
-    digest = await compose(db, department)
+    digest = await compose(db, department, W47)
     assert [(r.role, r.responses) for r in digest.roles] == [("employee", 5), ("contractor", 5)]
     text = plain_text(render_html(digest, "en"))
     assert "Employees: 5 responses, overall 4.0/5" in text
@@ -324,8 +358,9 @@ async def test_closed_only_reports_the_last_finished_week(
     closed = await compose(db, department, now=wednesday_w48, closed_only=True)
     assert closed.period.key == W47 and not closed.in_progress
     assert closed.headline is not None and closed.headline.estimate.value == 4.0
+    # A department never shows a running week, whatever the caller asks.
     so_far = await compose(db, department, now=wednesday_w48, closed_only=False)
-    assert so_far.period.key == W48 and so_far.in_progress
+    assert so_far == closed
     finished = await compose(db, department, now=NOW, closed_only=True)
     assert finished.period.key == W48 and not finished.in_progress
 
@@ -338,6 +373,7 @@ async def test_a_digest_takes_a_fixed_number_of_queries(
     await respond(department, internal_answers(4, text="ok"), role="employee", times=5)
     await respond(department, internal_answers(3, text="meh"), role="supplier", times=5)
     await respond(department, internal_answers(4), week=W47, times=6)
+    await compose(db, department)  # decides and records the units (a write, once)
     statements: list[str] = []
     await db.conn.set_trace_callback(statements.append)
     try:
@@ -346,8 +382,9 @@ async def test_a_digest_takes_a_fixed_number_of_queries(
         await db.conn.set_trace_callback(None)
     assert digest.roles and digest.comments and digest.comparison is Comparison.SHOWN
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    # counts x2, open invites, distributions x2, comments, invited, roles x2, trend
-    assert len(selects) == 10, selects
+    # recorded units and their weeks' counts, counts x2, open invites, distributions x2,
+    # comments, invited, roles x2, trend
+    assert len(selects) == 12, selects
 
 
 async def _fill_for_every_basis(db: Database) -> tuple[Subject, Subject, Subject]:

@@ -20,6 +20,7 @@ from digest_support import (
     block_window,
     build,
     comment,
+    disclose,
     nps_answers,
     window,
 )
@@ -84,7 +85,7 @@ def internal_digest(**data: object) -> Digest:
         "trend": {W48: OVERALL_NOW},
     }
     defaults.update(data)
-    return build(DEPARTMENT, INTERNAL, DigestData(**defaults))  # type: ignore[arg-type]
+    return build(DEPARTMENT, INTERNAL, disclose(DigestData(**defaults)))  # type: ignore[arg-type]
 
 
 def test_external_statistics_in_english() -> None:
@@ -181,7 +182,7 @@ def every_digest_shape() -> list[Digest]:
         period=window(W48, 3),
         block=block_window(BLOCK_W48, 7, {"overall": {4: 7}}),
         block_previous=block_window(BLOCK_BEFORE_W48, 2),
-        trend=quiet_weeks,
+        trend={W48: {4: 3}, "2026-W46": {4: 4}, "2026-W42": {3: 2}},
     )
     # W45's 5 were shown on their own: the block minus them would be W48's 2.
     block_withheld = internal_digest(
@@ -286,7 +287,7 @@ def test_a_long_digest_is_split_between_sections_within_the_limit() -> None:
     digest = build(
         DEPARTMENT,
         survey,
-        DigestData(window(W48, 8, answers), window(W47, 8, answers), comments=comments),
+        disclose(DigestData(window(W48, 8, answers), window(W47, 8, answers), comments=comments)),
     )
     for lang in ("en", "pl"):
         whole = render_html(digest, lang)

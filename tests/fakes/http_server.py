@@ -37,12 +37,14 @@ class BotApiServer:
         self.host = host
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0  # ephemeral at first; a restart after stop() binds the same port
 
     def start(self) -> BotApiServer:
         """Bind an ephemeral port and serve from a background thread."""
         if self._server is not None:
             return self
-        self._server = _Server((self.host, 0), self.fake)
+        self._server = _Server((self.host, self._port), self.fake)
+        self._port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -53,7 +55,8 @@ class BotApiServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving, drop open connections and release waiting long polls."""
+        """Stop serving, drop open connections and release waiting long polls (as an
+        outage would: connections refused until start() serves the same port again)."""
         server, self._server = self._server, None
         if server is None:
             return

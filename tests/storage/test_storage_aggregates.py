@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -77,8 +77,7 @@ async def dataset(
                 conn,
                 session,
                 records=list(records),
-                pseudonym=f"p{respondent}",
-                unique_key=key,
+                marker=f"p{respondent}:{subject.id}:{key}",
                 next_possible=at.date(),
                 contact_id=None,
                 now=at,
@@ -100,8 +99,6 @@ async def dataset(
             conn,
             partial,
             records=[rating(1), comment("Meh!")],
-            pseudonym="p4",
-            unique_key=W48,
             now=now,
             week_key=W48,
         )
@@ -179,22 +176,27 @@ async def test_roles(db: Database, dataset: Subject) -> None:
 async def test_comments_longest_first_without_blanks(
     db: Database, dataset: Subject, now: datetime
 ) -> None:
+    # An internal comment carries the start of its week, not the time it was written.
+    week_start = datetime(2026, 11, 23, tzinfo=UTC)
     assert await comments(db.conn, dataset.id, [W48], limit=10) == [
-        Comment("comment", "Great support, thanks", now),
-        Comment("comment", "Slow", now + timedelta(hours=1)),
+        Comment("comment", "Great support, thanks", week_start),
+        Comment("comment", "Slow", week_start),
     ]
     assert [c.text for c in await comments(db.conn, dataset.id, [W47, W48], limit=2)] == [
         "Great support, thanks",
         "Last week",
     ]
-    assert [
+    with_partial = [
         c.text
         for c in await comments(
             db.conn, dataset.id, [W48], limit=10, statuses=("completed", "partial")
         )
-    ] == ["Great support, thanks", "Slow", "Meh!"]
+    ]
+    # "Slow" and "Meh!" are as long and of the same week: their order is the random ids'.
+    assert with_partial[0] == "Great support, thanks"
+    assert sorted(with_partial[1:]) == ["Meh!", "Slow"]
     assert await comments(db.conn, dataset.id, [W48], metrics=("comment",), limit=1) == [
-        Comment("comment", "Great support, thanks", now)
+        Comment("comment", "Great support, thanks", week_start)
     ]
     assert await comments(db.conn, dataset.id, [W48], metrics=("nps_why",), limit=5) == []
     assert await comments(db.conn, dataset.id, [W48], question_ids=["other"], limit=5) == []
@@ -202,28 +204,53 @@ async def test_comments_longest_first_without_blanks(
 
 
 async def test_comments_of_equal_length_most_recent_first(
-    db: Database, department: Subject, start: StartSession, now: datetime
+    db: Database, product: Subject, start: StartSession, now: datetime
 ) -> None:
+    # External responses keep their time; internal ones all carry their week's start.
     for respondent, hours in ((1, 0), (2, 3), (3, 1)):
         at = now + timedelta(hours=hours)
-        session = await start(respondent, department, now=at)
+        session = await start(respondent, product, now=at)
         async with db.transaction() as conn:
             await complete_session(
                 conn,
                 session,
                 records=[comment(f"text {respondent}")],
-                pseudonym=f"p{respondent}",
-                unique_key=W48,
+                marker=f"p{respondent}",
                 next_possible=at.date(),
                 contact_id=None,
                 now=at,
                 week_key=W48,
             )
-    assert [c.text for c in await comments(db.conn, department.id, [W48], limit=3)] == [
+    assert [c.text for c in await comments(db.conn, product.id, [W48], limit=3)] == [
         "text 2",
         "text 3",
         "text 1",
     ]
+
+
+async def test_internal_comments_of_equal_length_follow_the_random_ids(
+    db: Database, department: Subject, start: StartSession, now: datetime
+) -> None:
+    for respondent in range(1, 7):
+        session = await start(respondent, department, now=now + timedelta(hours=respondent))
+        async with db.transaction() as conn:
+            await complete_session(
+                conn,
+                session,
+                records=[comment(f"text {respondent}")],
+                marker=f"p{respondent}",
+                next_possible=now.date(),
+                contact_id=None,
+                now=now + timedelta(hours=respondent),
+                week_key=W48,
+            )
+    async with db.conn.execute(
+        "SELECT a.text FROM responses AS r JOIN answers AS a ON a.response_id = r.id ORDER BY r.id"
+    ) as cursor:
+        by_id = [row[0] for row in await cursor.fetchall()]
+    found = await comments(db.conn, department.id, [W48], limit=6)
+    assert [c.text for c in found] == by_id
+    assert {c.submitted_at for c in found} == {datetime(2026, 11, 23, tzinfo=UTC)}
 
 
 async def test_trend_has_every_week_asked(db: Database, dataset: Subject) -> None:

@@ -71,7 +71,12 @@ async def test_migrations_are_recorded_and_applying_them_twice_changes_nothing(
     db: Database,
 ) -> None:
     applied = await _applied(db.conn)
-    assert [name for name, _ in applied] == ["0001_initial.sql", "0002_outbox_lease.sql"]
+    assert [name for name, _ in applied] == [
+        "0001_initial.sql",
+        "0002_outbox_lease.sql",
+        "0003_unlinkable.sql",
+        "0004_disclosures.sql",
+    ]
     schema = await _schema(db.conn)
     async with db.transaction() as conn:
         await add_subject(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import aiosqlite
 import pytest
@@ -60,13 +60,17 @@ async def _complete(
             conn,
             session,
             records=RECORDS,
-            pseudonym=pseudonym,
-            unique_key=key,
+            marker=_marker(pseudonym, session.subject_id, key),
             next_possible=span(key).next_start,
             contact_id=contact_id,
             now=now,
             week_key=key,
         )
+
+
+def _marker(pseudonym: str, subject_id: int, key: str) -> str:
+    """A stand-in for Services.pseudonym: one person, one subject, one period."""
+    return f"{pseudonym}:{subject_id}:{key}"
 
 
 async def _rows(conn: aiosqlite.Connection, sql: str, *params: object) -> list[tuple[object, ...]]:
@@ -145,15 +149,16 @@ async def test_a_cancelled_session_keeps_nothing(
     async with db.transaction() as conn:
         assert await cancel_session(conn, session.id, now=now)
         assert not await cancel_session(conn, session.id, now=now)
-    cancelled = await get_session(db.conn, session.id)
-    assert cancelled is not None
-    assert cancelled.status is SessionStatus.CANCELLED
-    assert (cancelled.respondent_id, cancelled.chat_id, cancelled.state_json) == (None, None, "{}")
+    # The row is gone: nothing of who it was, what they answered or when remains.
+    assert await get_session(db.conn, session.id) is None
+    assert await _rows(db.conn, "SELECT COUNT(*) FROM sessions") == [(0,)]
     assert await get_active_session(db.conn, 5) is None
     with pytest.raises(SessionNotActive):
         async with db.transaction() as conn:
             await save_state(conn, session.id, state_json="{}", now=now)
-    await start(5, department)  # a new one may start
+    again = await start(5, department)  # a new one may start, never with the old id
+    assert again.id > session.id
+    assert await _rows(db.conn, "SELECT week_key, started FROM session_counts") == [("2026-W48", 2)]
 
 
 async def test_a_duplicate_update_is_applied_once(
@@ -204,10 +209,17 @@ async def test_a_completed_session_becomes_a_response_with_normalized_answers(
     response = await _complete(db, session, pseudo(5), now)
     assert response.status is ResponseStatus.COMPLETED
     assert response.role == "employee"
-    assert (response.week_key, response.unique_key) == ("2026-W48", "2026-W48")
+    assert response.week_key == "2026-W48"
+    assert 0 < response.id < 2**62 and response.id % 2 == 1  # random, not a count
+    # Stamped with the start of the week, not the moment (Wednesday 10:30) it came in.
+    assert response.submitted_at == datetime(2026, 11, 23, tzinfo=UTC)
+    assert await _rows(db.conn, "SELECT submitted_at FROM responses") == [
+        ("2026-11-23T00:00:00.000000+00:00",)
+    ]
     answers = await _rows(
         db.conn,
-        "SELECT question_id, question_type, metric, number, text, choice FROM answers ORDER BY id",
+        "SELECT question_id, question_type, metric, number, text, choice FROM answers"
+        " ORDER BY position",
     )
     assert answers == [
         ("reliability", "rating", "reliability", 4.0, None, None),
@@ -215,9 +227,12 @@ async def test_a_completed_session_becomes_a_response_with_normalized_answers(
         ("channels", "multi", None, None, None, "chat"),
         ("comment", "text", "comment", None, "Szybko i rzeczowo", None),
     ]
-    completed = await get_session(db.conn, session.id)
-    assert completed is not None and completed.status is SessionStatus.COMPLETED
+    assert await get_session(db.conn, session.id) is None
     assert await count_active_sessions(db.conn) == 0
+    # The marker says this person answered, and nothing else: no response id, no time.
+    assert await _rows(db.conn, "SELECT * FROM answered_markers") == [
+        (_marker(pseudo(5), department.id, "2026-W48"),)
+    ]
 
 
 async def test_no_telegram_id_remains_anywhere_near_an_internal_response(
@@ -234,9 +249,10 @@ async def test_no_telegram_id_remains_anywhere_near_an_internal_response(
     rows = [
         *await _rows(db.conn, "SELECT * FROM responses WHERE id = ?", response.id),
         *await _rows(db.conn, "SELECT * FROM answers WHERE response_id = ?", response.id),
-        *await _rows(db.conn, "SELECT * FROM sessions WHERE id = ?", session.id),
+        *await _rows(db.conn, "SELECT * FROM sessions"),
+        *await _rows(db.conn, "SELECT * FROM session_counts"),
     ]
-    assert len(rows) == 1 + 4 + 1
+    assert len(rows) == 1 + 4 + 0 + 1
     for row in rows:
         for value in row:
             assert value != telegram_id
@@ -249,9 +265,11 @@ async def test_an_external_buyer_who_consented_keeps_a_contact(
     session = await start(8, product)
     response = await _complete(db, session, pseudo(8), now, contact_id=8)
     assert response.role is None
-    assert await _rows(db.conn, "SELECT contact_id, audience FROM responses") == [(8, "external")]
-    ended = await get_session(db.conn, session.id)
-    assert ended is not None and ended.respondent_id is None
+    # A buyer's response keeps its moment (alerts and the contact refer to it).
+    assert await _rows(db.conn, "SELECT contact_id, audience, submitted_at FROM responses") == [
+        (8, "external", "2026-11-25T10:30:00.000000+00:00")
+    ]
+    assert await get_session(db.conn, session.id) is None
 
 
 async def test_an_internal_response_refuses_a_contact(
@@ -266,7 +284,7 @@ async def test_a_second_response_in_the_same_period_is_refused_with_the_next_dat
     db: Database, department: Subject, start: StartSession, now: datetime, pseudo: Pseudonym
 ) -> None:
     await _complete(db, await start(5, department), pseudo(5), now)
-    assert await has_answered(db.conn, department.id, pseudo(5), "2026-W48")
+    assert await has_answered(db.conn, _marker(pseudo(5), department.id, "2026-W48"))
 
     again = await start(5, department, now=now + timedelta(days=2))  # Friday, same week
     with pytest.raises(AlreadyAnswered) as refused:
@@ -281,7 +299,7 @@ async def test_a_second_response_in_the_same_period_is_refused_with_the_next_dat
         await cancel_session(conn, again.id, now=now)
     next_week = now + timedelta(days=7)
     await _complete(db, await start(5, department, now=next_week), pseudo(5), next_week)
-    assert await _rows(db.conn, "SELECT unique_key FROM responses ORDER BY id") == [
+    assert await _rows(db.conn, "SELECT week_key FROM responses ORDER BY week_key") == [
         ("2026-W48",),
         ("2026-W49",),
     ]
@@ -293,12 +311,7 @@ async def test_the_unique_index_alone_refuses_a_second_response(
     """Even a writer that skips the check (another instance) cannot add a second."""
     await _complete(db, await start(5, department), pseudo(5), now)
     with pytest.raises(aiosqlite.IntegrityError):
-        await db.conn.execute(
-            "INSERT INTO responses (subject_id, survey_id, survey_version, audience, week_key,"
-            " unique_key, pseudonym, status, submitted_at)"
-            " SELECT subject_id, survey_id, survey_version, audience, week_key, unique_key,"
-            " pseudonym, status, submitted_at FROM responses"
-        )
+        await db.conn.execute("INSERT INTO answered_markers SELECT marker FROM answered_markers")
 
 
 async def test_a_monthly_survey_allows_one_response_per_month(
@@ -311,8 +324,7 @@ async def test_a_monthly_survey_allows_one_response_per_month(
                 conn,
                 session,
                 records=RECORDS,
-                pseudonym=pseudo(5),
-                unique_key=f"{at:%Y-%m}",
+                marker=_marker(pseudo(5), department.id, f"{at:%Y-%m}"),
                 next_possible=date(2026, 12, 1),
                 contact_id=None,
                 now=at,
@@ -337,7 +349,7 @@ async def test_completing_an_ended_session_is_refused(
         await cancel_session(conn, session.id, now=now)
     with pytest.raises(SessionNotActive) as caught:
         await _complete(db, session, pseudo(5), now)
-    assert caught.value.status == "cancelled"
+    assert caught.value.status is None  # deleted when it was cancelled
 
 
 async def test_answered_subjects_in_one_query(
@@ -349,11 +361,14 @@ async def test_answered_subjects_in_one_query(
     pseudo: Pseudonym,
 ) -> None:
     await _complete(db, await start(5, department), pseudo(5), now)
-    keys = {department.id: "2026-W48", product.id: "2026-W48"}
-    assert await answered_subjects(db.conn, pseudo(5), keys) == {department.id}
-    assert await answered_subjects(db.conn, pseudo(6), keys) == set()
-    assert await answered_subjects(db.conn, pseudo(5), {department.id: "2026-W49"}) == set()
-    assert await answered_subjects(db.conn, pseudo(5), {}) == set()
+
+    def markers(person: int, key: str = "2026-W48") -> dict[int, str]:
+        return {s: _marker(pseudo(person), s, key) for s in (department.id, product.id)}
+
+    assert await answered_subjects(db.conn, markers(5)) == {department.id}
+    assert await answered_subjects(db.conn, markers(6)) == set()
+    assert await answered_subjects(db.conn, markers(5, "2026-W49")) == set()
+    assert await answered_subjects(db.conn, {}) == set()
 
 
 # --- idle sessions ------------------------------------------------------------------------
@@ -383,19 +398,16 @@ async def test_idle_sessions_are_reminded_once_then_abandoned_as_partial(
             conn,
             stale[0],
             records=RECORDS[:1],
-            pseudonym=pseudo(1),
-            unique_key="2026-W47",
             now=now,
             week_key="2026-W48",
         )
     assert partial is not None and partial.status is ResponseStatus.PARTIAL
-    abandoned = await get_session(db.conn, old.id)
-    assert abandoned is not None and abandoned.status is SessionStatus.ABANDONED
-    assert abandoned.respondent_id is None and abandoned.state_json == "{}"
+    assert await get_session(db.conn, old.id) is None
     assert await _rows(db.conn, "SELECT status, role FROM responses") == [("partial", "employee")]
     assert await _rows(db.conn, "SELECT question_id, number FROM answers") == [("reliability", 4.0)]
     # A partial response does not count as answered.
-    assert not await has_answered(db.conn, department.id, pseudo(1), "2026-W47")
+    assert await _rows(db.conn, "SELECT COUNT(*) FROM answered_markers") == [(0,)]
+    assert partial.submitted_at == datetime(2026, 11, 23, tzinfo=UTC)
 
 
 async def test_abandoning_without_answers_or_after_completion_keeps_no_response(
@@ -410,8 +422,6 @@ async def test_abandoning_without_answers_or_after_completion_keeps_no_response(
                 conn,
                 empty,
                 records=[],
-                pseudonym=pseudo(1),
-                unique_key="2026-W48",
                 now=now,
                 week_key="2026-W48",
             )
@@ -422,13 +432,10 @@ async def test_abandoning_without_answers_or_after_completion_keeps_no_response(
                 conn,
                 finished,
                 records=RECORDS,
-                pseudonym=pseudo(2),
-                unique_key="2026-W48",
                 now=now,
                 week_key="2026-W48",
             )
             is None
         )
-    ended = await get_session(db.conn, empty.id)
-    assert ended is not None and ended.status is SessionStatus.ABANDONED
+    assert await get_session(db.conn, empty.id) is None
     assert await _rows(db.conn, "SELECT status FROM responses") == [("completed",)]

@@ -1,0 +1,117 @@
+"""Recorded disclosure units (surveys.anonymity) and the per-week counts that decide them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from storage.db import encode_time, placeholders
+from surveys.anonymity import NO_ROLE, Unit
+
+
+async def week_counts(
+    conn: aiosqlite.Connection, subject_id: int, weeks: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """week -> role (NO_ROLE for none) -> completed responses, for these weeks."""
+    if not weeks:
+        return {}
+    result: dict[str, dict[str, int]] = {week: {} for week in weeks}
+    async with conn.execute(
+        "SELECT week_key, COALESCE(role, ?), COUNT(*) FROM responses"
+        f" WHERE subject_id = ? AND week_key IN ({placeholders(weeks)})"
+        " AND status = 'completed' GROUP BY week_key, COALESCE(role, ?)",
+        (NO_ROLE, subject_id, *weeks, NO_ROLE),
+    ) as cursor:
+        async for week, role, count in cursor:
+            result[week][role] = count
+    return result
+
+
+async def answered_weeks(conn: aiosqlite.Connection, subject_id: int) -> list[str]:
+    """Every week with a completed response about the subject."""
+    async with conn.execute(
+        "SELECT DISTINCT week_key FROM responses WHERE subject_id = ? AND status = 'completed'",
+        (subject_id,),
+    ) as cursor:
+        return [row[0] async for row in cursor]
+
+
+def _unit(row: Any) -> Unit:
+    roles = json.loads(row[4])
+    return Unit(
+        key=row[0],
+        weeks=tuple(json.loads(row[2])),
+        pooled=bool(row[1]),
+        completed=row[3],
+        roles=tuple(sorted((str(k), int(v)) for k, v in roles.items())),
+        anonymity_min=row[5],
+        comments_min=row[6],
+        scores_shown=bool(row[7]),
+        comments_shown=bool(row[8]),
+        roles_shown=bool(row[9]),
+    )
+
+
+_COLUMNS = (
+    "u.unit_key, u.pooled, u.weeks, u.completed, u.roles, u.anonymity_min, u.comments_min,"
+    " u.scores_shown, u.comments_shown, u.roles_shown"
+)
+
+
+async def units_for(
+    conn: aiosqlite.Connection, subject_id: int, weeks: Sequence[str]
+) -> list[Unit]:
+    """The recorded units holding any of these weeks."""
+    if not weeks:
+        return []
+    async with conn.execute(
+        f"SELECT DISTINCT {_COLUMNS} FROM disclosure_weeks AS w"
+        " JOIN disclosure_units AS u ON u.subject_id = w.subject_id AND u.unit_key = w.unit_key"
+        f" WHERE w.subject_id = ? AND w.week_key IN ({placeholders(weeks)})",
+        (subject_id, *weeks),
+    ) as cursor:
+        return [_unit(row) async for row in cursor]
+
+
+async def all_units(conn: aiosqlite.Connection, subject_id: int) -> list[Unit]:
+    """Every recorded unit of a subject."""
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM disclosure_units AS u WHERE u.subject_id = ?", (subject_id,)
+    ) as cursor:
+        return [_unit(row) async for row in cursor]
+
+
+async def record(
+    conn: aiosqlite.Connection, subject_id: int, units: Iterable[Unit], *, now: datetime
+) -> None:
+    """Record units decided now; a unit or week recorded already (by another process)
+    is left as it was (INSERT ... ON CONFLICT DO NOTHING): the caller re-reads."""
+    for unit in units:
+        await conn.execute(
+            "INSERT INTO disclosure_units (subject_id, unit_key, pooled, weeks, completed,"
+            " roles, anonymity_min, comments_min, scores_shown, comments_shown, roles_shown,"
+            " decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (
+                subject_id,
+                unit.key,
+                int(unit.pooled),
+                json.dumps(list(unit.weeks)),
+                unit.completed,
+                json.dumps(dict(unit.roles), sort_keys=True),
+                unit.anonymity_min,
+                unit.comments_min,
+                int(unit.scores_shown),
+                int(unit.comments_shown),
+                int(unit.roles_shown),
+                encode_time(now),
+            ),
+        )
+        await conn.executemany(
+            "INSERT INTO disclosure_weeks (subject_id, week_key, unit_key) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [(subject_id, week, unit.key) for week in unit.weeks],
+        )
