@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, MaybeInaccessibleMessage, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -217,12 +217,25 @@ async def _show_outcome(
         question = definition.question(answered_id)
         if query is not None:
             await _edit(query, render.answered_text(question, answers.get(answered_id), lang, name))
+            await _drop_other_copy(context, session, query.message)
     elif query is not None:
         await _edit(query, t(lang, "survey.went_back"))
     if isinstance(outcome, flow.Finished):
         await send_finished(context, outcome, lang, subject)
     else:
         await send_question(context, outcome, lang, subject)
+
+
+async def _drop_other_copy(
+    context: ContextTypes.DEFAULT_TYPE, session: Session, answered: MaybeInaccessibleMessage | None
+) -> None:
+    """Take the buttons off the copy of the question just answered that this process sent
+    last, when the answer came from another message (a copy sent before a re-send): its
+    buttons beside the next question would offer two questions at once."""
+    latest = services_of(context).keyboard_of(session.id, session.message_id)
+    edited = answered.message_id if answered is not None else session.message_id
+    if latest is not None and latest != edited:
+        await drop_keyboard(context, flow.chat_of(session), latest)
 
 
 async def on_text_answer(
@@ -269,6 +282,7 @@ async def on_text_answer(
             )
         except BadRequest:
             pass
+    await _drop_other_copy(context, session, None)
     if isinstance(outcome, flow.Finished):
         await send_finished(context, outcome, lang, subject)
     else:
