@@ -1,4 +1,11 @@
-"""Survey statistics from summary counts: NPS, CSAT, means, shares, period changes, text bars."""
+"""Survey statistics from summary counts: NPS, CSAT, means, shares, period changes, text bars.
+
+The intervals and tests are written out (Wilson, Welch, the adjusted-Wald NPS, the exact
+tests of surveys.significance) rather than called through scipy.stats, whose wrappers
+cost about 100 µs a call: a Monday fan-out scores thousands of distributions. Each one
+is checked against scipy by property tests (tests/test_scoring*.py); scipy.special
+supplies the distribution functions.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +17,17 @@ from typing import Generic, NamedTuple, TypeVar
 
 from scipy import special
 
+from surveys import significance
+
 CONFIDENCE = 0.95
 ALPHA = 0.05
 
 # Smallest sample on either side of a comparison before we run a test at all.
 MIN_N_FOR_CHANGE = 2
+
+# Below this many answers in either period an NPS change is tested exactly (a permutation
+# test): the normal approximation calls changes significant that are not.
+EXACT_NPS_BELOW = 15
 
 # Adjusted-Wald pseudo-observations for NPS (Rocks 2016, see `nps`).
 _NPS_PSEUDO_PROMOTERS = 0.75
@@ -49,18 +62,27 @@ class Estimate:
     n: int
     margin: float | None = None
 
+    @property
+    def has_interval(self) -> bool:
+        """Whether the interval says anything: at least two answers and some width (one
+        answer, or answers all alike for a mean, give no spread to estimate)."""
+        return self.n >= 2 and self.high > self.low
+
 
 @dataclass(frozen=True, slots=True)
 class Change:
     """Change from the previous period to the current one (current minus previous).
 
     `p_value` is None when no test was run (too little data, or a degenerate
-    case where the test is undefined); `significant` is then False.
+    case where the test is undefined); `significant` is then False. `p_adjusted` is the
+    p-value after correcting for the other tests of the same digest (`holm_adjusted`);
+    once set, `significant` follows it.
     """
 
     delta: float
     significant: bool
     p_value: float | None
+    p_adjusted: float | None = None
 
 
 class NpsCounts(NamedTuple):
@@ -76,11 +98,12 @@ class NpsCounts(NamedTuple):
 
 
 class Bar(NamedTuple, Generic[Key]):
-    """One row of a text histogram: a scale value, how many chose it, their percent (0..100)."""
+    """One row of a text histogram: a scale value, how many chose it, their whole percent
+    (0..100; the rows of one histogram add up to 100, see `whole_percents`)."""
 
     value: Key
     answers: int
-    percent: float
+    percent: int
     bar: str
 
 
@@ -174,10 +197,12 @@ def mean(
 def nps_change(
     prev: tuple[int, int, int], cur: tuple[int, int, int], alpha: float = ALPHA
 ) -> Change | None:
-    """NPS change in points; z-test on two independent adjusted-Wald NPS estimates.
+    """NPS change in points, tested on the -1/0/+1 scores of the answers.
 
-    `prev` and `cur` are (promoters, passives, detractors), e.g. `NpsCounts`.
-    None when either period has no answers.
+    `prev` and `cur` are (promoters, passives, detractors), e.g. `NpsCounts`. When
+    either period has fewer than EXACT_NPS_BELOW answers, an exact permutation test
+    (`significance.nps_permutation_p`); otherwise a z-test on two independent
+    adjusted-Wald NPS estimates. None when either period has no answers.
     """
     before, after = NpsCounts(*prev), NpsCounts(*cur)
     _check_counts(before)
@@ -190,6 +215,9 @@ def nps_change(
     )
     if min(before.n, after.n) < MIN_N_FOR_CHANGE:
         return Change(delta=delta, significant=False, p_value=None)
+    if min(before.n, after.n) < EXACT_NPS_BELOW:
+        p_value = significance.nps_permutation_p(tuple(before), tuple(after))
+        return _change(delta, p_value, alpha)
     # Rocks (2016) two-sample adjusted-Wald: the same pseudo-observations on each
     # side, var(NPS) = (p + d - (p - d)^2) / n on the adjusted proportions. They
     # also keep the variance above 0 when a side is all one group.
@@ -206,8 +234,9 @@ def proportion_change(
     """Change in a share, in percentage points.
 
     Pooled two-proportion z-test when every expected cell of the 2x2 table is
-    at least 5, otherwise Fisher's exact test (two-sided): weekly samples are
-    often small, where the z-test's p-values are too optimistic.
+    at least 5, otherwise Fisher's exact test with the mid-p (two-sided; see
+    `significance.fisher_p_values`): weekly samples are often small, where the
+    z-test's p-values are too optimistic and plain Fisher's too conservative.
     None when either period has no answers.
     """
     for successes, n in ((prev_successes, prev_n), (cur_successes, cur_n)):
@@ -225,7 +254,7 @@ def proportion_change(
         z = (cur_successes / cur_n - prev_successes / prev_n) / se
         p_value = _two_sided_normal(abs(z))
     else:
-        p_value = _fisher_two_sided(prev_successes, prev_n, cur_successes, cur_n)
+        p_value = significance.fisher_p_values(prev_successes, prev_n, cur_successes, cur_n)[1]
     return _change(delta, p_value, alpha)
 
 
@@ -257,6 +286,42 @@ def mean_change(
     return _change(delta, p_value, alpha)
 
 
+def holm_adjusted(changes: Sequence[Change | None], alpha: float = ALPHA) -> list[Change | None]:
+    """The changes with `p_adjusted` and `significant` corrected for one another (Holm):
+    the tests of one digest are a family, and without a correction eleven tests at 5%
+    each give an unchanged subject a "significant" line in a good share of its digests.
+    Changes without a test (and None) are returned as they are."""
+    tested = [
+        (i, change.p_value)
+        for i, change in enumerate(changes)
+        if change is not None and change.p_value is not None
+    ]
+    adjusted = significance.holm([p_value for _, p_value in tested])
+    result = list(changes)
+    for (i, p_value), p_adjusted in zip(tested, adjusted, strict=True):
+        delta = result[i].delta  # type: ignore[union-attr]  # tested: not None
+        result[i] = Change(delta, p_adjusted < alpha, p_value, p_adjusted)
+    return result
+
+
+def whole_percents(counts: Sequence[int]) -> list[int]:
+    """Whole percents of the counts that add up to exactly 100 (all zeros when there are
+    no counts): each share rounded down, then the points still missing go to the largest
+    remainders (Hamilton's largest-remainder method), ties to the larger count, then to
+    the earlier one. Rounding each share on its own can add up to 99 or 101."""
+    _check_counts(counts)
+    total = sum(counts)
+    if total == 0:
+        return [0] * len(counts)
+    floors = [100 * count // total for count in counts]
+    missing = 100 - sum(floors)
+    # Remainders compared as integers (100 * count mod total), so exactly, with no float ties.
+    order = sorted(range(len(counts)), key=lambda i: (-(100 * counts[i] % total), -counts[i], i))
+    for i in order[:missing]:
+        floors[i] += 1
+    return floors
+
+
 def distribution_bars(
     distribution: Mapping[Key, int], scale_values: Sequence[Key], width: int = 10
 ) -> list[Bar[Key]]:
@@ -272,9 +337,11 @@ def distribution_bars(
         raise ValueError("width must be at least 1")
     _check_counts(distribution.values())
     total = sum(distribution.values())
+    counts = [distribution.get(value, 0) for value in scale_values]
+    # Answers off the listed values (if any) take their share too, so none is inflated.
+    percents = whole_percents([*counts, total - sum(counts)])[: len(counts)]
     bars = []
-    for value in scale_values:
-        count = distribution.get(value, 0)
+    for value, count, percent in zip(scale_values, counts, percents, strict=True):
         share = count / total if total else 0.0
         eighths = round(share * width * 8)
         if count and eighths == 0:
@@ -283,7 +350,7 @@ def distribution_bars(
             eighths -= 1
         full, rest = divmod(eighths, 8)
         drawn = _FULL_BLOCK * full + _EIGHTHS[rest]
-        bars.append(Bar(value, count, 100.0 * share, drawn + _EMPTY_BLOCK * (width - len(drawn))))
+        bars.append(Bar(value, count, percent, drawn + _EMPTY_BLOCK * (width - len(drawn))))
     return bars
 
 
@@ -354,35 +421,6 @@ def _z(confidence: float) -> float:
 def _t_quantile(confidence: float, df: int) -> float:
     _check_confidence(confidence)
     return float(special.stdtrit(df, 0.5 + confidence / 2))
-
-
-def _fisher_two_sided(a_successes: int, a_n: int, b_successes: int, b_n: int) -> float:
-    """Fisher's exact test, two-sided, as scipy.stats.fisher_exact computes it.
-
-    Given the margins, the first row's successes follow a hypergeometric law; the
-    p-value sums the probabilities of every table no more likely than the one
-    observed (with scipy's relative tolerance of 1e-7 for ties). It runs only for
-    small expected counts, so the loop is short, and avoids scipy.stats' per-call
-    overhead.
-    """
-    successes = a_successes + b_successes
-    total = a_n + b_n
-    low, high = max(0, successes - b_n), min(successes, a_n)
-    log_denominator = _log_comb(total, successes)
-
-    def log_probability(x: int) -> float:
-        return _log_comb(a_n, x) + _log_comb(b_n, successes - x) - log_denominator
-
-    observed = log_probability(a_successes)
-    threshold = observed + math.log1p(1e-7)
-    p_value = math.fsum(
-        math.exp(lp) for x in range(low, high + 1) if (lp := log_probability(x)) <= threshold
-    )
-    return min(p_value, 1.0)
-
-
-def _log_comb(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
 def _two_sided_normal(z: float) -> float:

@@ -26,6 +26,7 @@ from surveys.scoring import (
     nps_change,
     proportion_change,
 )
+from surveys.significance import fisher_p_values
 
 Z95 = 1.959963984540054  # norm.ppf(0.975)
 
@@ -289,25 +290,43 @@ def test_nps_rising_from_0_to_60_on_400_answers_each_is_significant() -> None:
 
 
 def test_nps_falling_from_40_to_0_on_5_answers_each_is_not_significant() -> None:
+    # Fewer than 15 answers: the exact permutation test. Pooled 5 promoters, 2 passives,
+    # 3 detractors; of the C(10, 5) = 252 ways to split them into two weeks of 5, 192
+    # give an NPS difference of at least 40 points either way: p = 192/252 = 16/21.
     change = nps_change((3, 1, 1), (2, 1, 2))
 
     assert fields(change) == {
         "delta": pytest.approx(-40.0),
         "significant": False,
-        "p_value": pytest.approx(0.537094, abs=1e-6),
+        "p_value": pytest.approx(16 / 21),
+        "p_adjusted": None,
     }
 
 
 def test_nps_change_from_all_passives_to_all_promoters_on_2_answers_is_not_significant() -> None:
-    # A raw Wald test would have zero variance here and call it certain; the
-    # pseudo-observations keep it honest: z = 0.4 / sqrt(0.3/5 + 0.54/5) = 0.975900,
-    # p = 2 * (1 - Phi(0.975900)) = 0.329114.
+    # Exactly: of the C(4, 2) = 6 splits of 2 passives and 2 promoters into two pairs,
+    # 2 differ as much as observed (both promoters on one side): p = 1/3. (The
+    # adjusted-Wald z-test said 0.33 too; a raw Wald test would call it certain.)
     change = nps_change((0, 2, 0), (2, 0, 0))
 
     assert change is not None
     assert change.delta == 100.0
     assert change.significant is False
-    assert change.p_value == pytest.approx(0.329114, abs=1e-6)
+    assert change.p_value == pytest.approx(1 / 3)
+
+
+def test_nps_change_on_small_weeks_is_exact_where_the_z_test_is_not() -> None:
+    # 4 promoters, 1 detractor (NPS 60) -> 3 detractors (-100). The adjusted-Wald z-test
+    # gives p = 0.032 and would call it significant. Exactly: the pooled 4 promoters and
+    # 4 detractors split into weeks of 5 and 3 in C(8, 3) = 56 equally likely ways, and
+    # only a week of 3 detractors (4 ways) or 3 promoters (4 ways) differs this much:
+    # p = 8/56 = 1/7.
+    change = nps_change((4, 0, 1), (0, 0, 3))
+
+    assert change is not None
+    assert change.delta == pytest.approx(-160.0)
+    assert change.significant is False
+    assert change.p_value == pytest.approx(1 / 7)
 
 
 def test_nps_change_without_enough_answers_claims_nothing() -> None:
@@ -347,22 +366,26 @@ def test_proportion_change_with_large_samples_uses_the_pooled_z_test() -> None:
         "delta": pytest.approx(-15.0),
         "significant": True,
         "p_value": pytest.approx(0.033672, abs=1e-6),
+        "p_adjusted": None,
     }
 
 
-def test_proportion_change_with_small_samples_uses_fishers_exact_test() -> None:
-    # 1/10 -> 6/10: smallest expected cell = 10 * 7/20 = 3.5 < 5, so Fisher.
+def test_proportion_change_with_small_samples_uses_the_mid_p_of_fishers_exact_test() -> None:
+    # 1/10 -> 6/10: smallest expected cell = 10 * 7/20 = 3.5 < 5, so an exact test.
     # Margins 10/10 and 7/13 of 20; P(k successes in prev) = C(10,k) C(10,7-k) / C(20,7):
     #   k = 0..7 -> 120, 2100, 11340, 25200, 25200, 11340, 2100, 120 (over 77520).
-    # Two-sided p sums the tables no likelier than the observed k = 1:
-    #   (120 + 2100 + 2100 + 120) / 77520 = 4440 / 77520 = 0.057276.
-    # (A z-test would say p = 0.019 and call it significant.)
+    # Fisher sums the tables no likelier than the observed k = 1:
+    #   (120 + 2100 + 2100 + 120) / 77520 = 0.057276, and misses a real change;
+    # the mid-p counts the two tables as likely as the observed one at half weight:
+    #   (120 + 120 + (2100 + 2100) / 2) / 77520 = 2340 / 77520 = 0.030186
+    # (Boschloo's exact test, scipy.stats.boschloo_exact: 0.0262).
     change = proportion_change(1, 10, 6, 10)
 
     assert fields(change) == {
         "delta": pytest.approx(50.0),
-        "significant": False,
-        "p_value": pytest.approx(4440 / 77520),
+        "significant": True,
+        "p_value": pytest.approx(2340 / 77520),
+        "p_adjusted": None,
     }
 
 
@@ -397,6 +420,7 @@ def test_mean_change_uses_welchs_t_test() -> None:
         "delta": pytest.approx(1.0),
         "significant": True,
         "p_value": pytest.approx(0.00048959, abs=1e-8),
+        "p_adjusted": None,
     }
 
 
@@ -412,6 +436,7 @@ def test_mean_change_does_not_assume_equal_variances() -> None:
         "delta": pytest.approx(1.5),
         "significant": False,
         "p_value": pytest.approx(0.285091, abs=1e-6),
+        "p_adjusted": None,
     }
 
 
@@ -429,6 +454,7 @@ def test_mean_change_without_spread_or_answers_claims_nothing() -> None:
         "delta": pytest.approx(0.6),
         "significant": False,
         "p_value": None,
+        "p_adjusted": None,
     }
     assert mean_change({4: 5}, {5: 5}) == Change(delta=1.0, significant=False, p_value=None)
 
@@ -465,7 +491,8 @@ def test_distribution_bars_draw_partial_cells_in_eighths() -> None:
     bars = distribution_bars({"yes": 1, "no": 2}, ["yes", "no"])
 
     assert [bar.bar for bar in bars] == ["███▍░░░░░░", "██████▋░░░"]
-    assert bars[0].percent == pytest.approx(100 / 3)
+    # 33.3% and 66.7% as whole percents that add up to 100 (largest remainder: 33 + 67).
+    assert [bar.percent for bar in bars] == [33, 67]
 
 
 def test_a_rare_answer_shows_a_sliver_and_a_near_unanimous_one_is_not_full() -> None:
@@ -485,7 +512,7 @@ def test_every_bar_has_the_requested_width_and_the_shares_add_up(
     bars = distribution_bars(distribution, [1, 2, 3, 4, 5], width=width)
 
     assert all(len(bar.bar) == width for bar in bars)
-    assert sum(bar.percent for bar in bars) == pytest.approx(100.0)
+    assert sum(bar.percent for bar in bars) == 100
     assert [bar.answers for bar in bars] == [distribution.get(v, 0) for v in range(1, 6)]
 
 
@@ -557,11 +584,9 @@ def test_written_out_welch_test_matches_scipy(
 def test_written_out_fisher_test_matches_scipy(a_n: int, b_n: int, data: st.DataObject) -> None:
     from scipy import stats as scipy_stats
 
-    from surveys.scoring import _fisher_two_sided
-
     a = data.draw(st.integers(min_value=0, max_value=a_n))
     b = data.draw(st.integers(min_value=0, max_value=b_n))
     reference = scipy_stats.fisher_exact([[a, a_n - a], [b, b_n - b]], alternative="two-sided")
-    assert _fisher_two_sided(a, a_n, b, b_n) == pytest.approx(
+    assert fisher_p_values(a, a_n, b, b_n)[0] == pytest.approx(
         float(reference.pvalue), rel=1e-6, abs=1e-12
     )

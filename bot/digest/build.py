@@ -21,12 +21,13 @@ from bot.digest.model import (
     TrendPoint,
 )
 from bot.digest.scores import (
-    FAVOURABLE_FROM,
     choice_counts,
     extremes,
+    favourable_from,
     headline_distribution,
     headline_question,
     metric_of,
+    nps_alarm,
     numeric_answers,
     question_estimate,
     question_scores,
@@ -83,7 +84,7 @@ def build_digest(
     scores = question_scores(
         definition, current_answers, scaled_answers(definition, previous_distributions)
     )
-    strongest, weakest = extremes(definition, current_answers, headline, scores)
+    strongest, weakest = extremes(scores, headline)
     if headline is not None:  # the headline first, the rest in survey order
         scores.sort(key=lambda s: s.question_id != headline.id)
     shown = scores_gate.shown and not nothing_to_report(counts)
@@ -125,6 +126,7 @@ def build_digest(
         trend=_trend(trend_spans, headline, data.trend, disclosure),
         open_invites=data.open_invites,
         nothing_to_report=nothing_to_report(counts),
+        nps_alarm=nps_alarm(scores) if shown else None,
     )
 
 
@@ -220,11 +222,14 @@ def clip(text: str, limit: int = COMMENT_MAX_CHARS) -> tuple[str, bool]:
 def _comments(
     definition: SurveyDefinition, comments: Sequence[Comment], *, by_time: bool = True
 ) -> tuple[DigestComment, ...]:
-    """Up to COMMENT_LIMIT comments, the longest first picked, then shown newest first
-    (`by_time`) or longest first: an internal unit's comments are never ordered by time,
-    which within a pooled unit would tell which of its weeks each came from; a text
-    given several times is shown once."""
+    """Up to COMMENT_LIMIT comments, the longest first picked, then shown grouped by
+    question in survey order (so each question heads its comments once), within a
+    question newest first (`by_time`) or longest first: an internal unit's comments are
+    never ordered by time, which within a pooled unit would tell which of its weeks each
+    came from; a text given several times is shown once."""
     metrics = {q.id: q.metric for q in definition.questions}
+    texts = {q.id: dict(q.text) for q in definition.questions}
+    order = {q.id: i for i, q in enumerate(definition.questions)}
     flat: list[tuple[Comment, str]] = []
     seen: set[str] = set()
     for candidate in comments:
@@ -238,6 +243,8 @@ def _comments(
         picked.sort(key=lambda item: item[0].submitted_at, reverse=True)
     else:
         picked.sort(key=lambda item: (-len(item[1]), item[1]))
+    # Stable: the order above holds within each question.
+    picked.sort(key=lambda item: order.get(item[0].question_id, len(order)))
     result = []
     for comment, text in picked:
         clipped, was_clipped = clip(text)
@@ -248,6 +255,7 @@ def _comments(
                 clipped,
                 comment.submitted_at,
                 was_clipped,
+                texts.get(comment.question_id),
             )
         )
     return tuple(result)
@@ -286,7 +294,8 @@ def _roles(
             )
             estimate = question_estimate(headline, answers)
             if headline.type is QuestionType.RATING and score_kind(headline) is ScoreKind.MEAN:
-                favourable = scoring.favourable(answers, threshold=FAVOURABLE_FROM)
+                threshold = favourable_from(headline.scale)
+                favourable = scoring.favourable(answers, threshold=threshold)
         rows.append(RoleScore(role, groups[role], estimate, favourable))
     return tuple(rows)
 

@@ -149,7 +149,8 @@ class Gate:
 class Score:
     """One scored question: its estimate (with interval) and change against the previous basis.
 
-    For MEAN scores of a 1-5 rating, `favourable` is the share of 4-5 answers."""
+    For MEAN scores, `favourable` is the share of answers from `favourable_from` up to the
+    top of the scale (above its midpoint: 4-5 of a 1-5 rating, 5-7 of a 1-7 scale)."""
 
     question_id: str
     metric: str
@@ -161,18 +162,46 @@ class Score:
     favourable: Estimate | None = None
     favourable_change: Change | None = None
     buckets: NpsCounts | None = None
+    favourable_from: int | None = None
+
+    @property
+    def changes(self) -> tuple[Change | None, Change | None]:
+        """The score's change and its favourable share's change (either may be None)."""
+        return self.change, self.favourable_change
+
+
+class Level(StrEnum):
+    """How a share of favourable answers reads on its own, whatever it is compared with."""
+
+    LOW = "low"  # fewer than half of the answers favourable
+    MIDDLING = "middling"
+    HIGH = "high"  # at least three in four favourable
 
 
 @dataclass(frozen=True, slots=True)
 class RankedQuestion:
-    """The strongest or weakest question: its mean and where it sits on its scale (0..1)."""
+    """The strongest or weakest question, ranked on one scale for every question type: the
+    share of favourable answers (`favourable`, a percent with its interval), counted from
+    `favourable_from` to the top of `scale`. `level` says how good that share is on its
+    own: a strongest question can still be rated low."""
 
     question_id: str
     metric: str | None
     texts: Texts
-    mean: float
+    favourable: Estimate
+    favourable_from: int
     scale: tuple[int, int]
-    position: float
+    level: Level
+
+
+@dataclass(frozen=True, slots=True)
+class NpsAlarm:
+    """The NPS when it is the alarming number of a digest: at or below zero (no more
+    promoters than detractors), or significantly down since the previous period."""
+
+    score: Score
+    negative: bool
+    drop: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +236,7 @@ class DigestComment:
     text: str
     submitted_at: datetime
     clipped: bool
+    question_texts: Texts | None = None  # the question, to head its group of comments
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +294,17 @@ class Digest:
     trend: tuple[TrendPoint, ...]
     open_invites: int
     nothing_to_report: bool
+    nps_alarm: NpsAlarm | None = None
+
+    @property
+    def tested_changes(self) -> int:
+        """How many changes this digest tested (the family its significance is corrected for)."""
+        return sum(
+            1
+            for score in self.scores
+            for change in score.changes
+            if change is not None and change.p_value is not None
+        )
 
     @property
     def audience(self) -> Audience:

@@ -185,11 +185,14 @@ def _score(context: Context, estimate: Estimate, kind: ScoreKind | str) -> str:
 
 @pass_context
 def _interval(context: Context, estimate: Estimate, kind: ScoreKind | str) -> str:
-    """ "3.8–4.6"; spaced around the dash when a bound is negative ("−30 – −5")."""
+    """ "3.8–4.6"; spaced around the dash when a bound is negative ("−30 – −5"); empty when
+    both bounds round to the same number (a point, not a range)."""
     digits, unit = _score_format(kind)
     lang = _lang(context)
     low = format_number(estimate.low, digits, lang)
     high = format_number(estimate.high, digits, lang)
+    if low == high:
+        return ""
     sep = f" {DASH} " if MINUS in low or MINUS in high else DASH
     return f"{low}{sep}{high}{unit}"
 

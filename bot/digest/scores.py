@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.digest.data import QuestionDistributions
-from bot.digest.model import ChoiceCount, Distribution, RankedQuestion, Score, ScoreKind
+from bot.digest.model import (
+    ChoiceCount,
+    Distribution,
+    Level,
+    NpsAlarm,
+    RankedQuestion,
+    Score,
+    ScoreKind,
+)
 from surveys import scoring
 from surveys.schema import Audience, Question, QuestionType, SurveyDefinition
 
@@ -15,7 +23,18 @@ HEADLINE_METRICS: dict[Audience, tuple[str, ...]] = {
     Audience.EXTERNAL: ("nps", "csat"),
     Audience.INTERNAL: ("overall", "nps"),
 }
-FAVOURABLE_FROM = 4  # a 1-5 rating of 4 or 5 is favourable (top-two-box)
+CSAT_FAVOURABLE_FROM = 4  # CSAT is the share of 4-5 answers (top-two-box), see scoring.csat
+# How a share of favourable answers reads on its own (percent): under half is low, three
+# in four or more is high. A strongest question below LOW_BELOW is still called low.
+LOW_BELOW = 50.0
+HIGH_FROM = 75.0
+
+
+def favourable_from(scale: tuple[int, int]) -> int:
+    """The lowest favourable answer of a scale: the first above its midpoint (4-5 of a
+    1-5 rating, the usual top-two-box; 5-7 of a 1-7 effort scale)."""
+    low, high = scale
+    return (low + high) // 2 + 1
 
 
 def metric_of(question: Question) -> str:
@@ -83,16 +102,16 @@ def question_estimate(
     return scoring.mean(distribution, value_range=scale)
 
 
-def _favourable_successes(distribution: Mapping[int, int]) -> tuple[int, int]:
+def _favourable_successes(distribution: Mapping[int, int], threshold: int) -> tuple[int, int]:
     n = sum(distribution.values())
-    return sum(c for v, c in distribution.items() if v >= FAVOURABLE_FROM), n
+    return sum(c for v, c in distribution.items() if v >= threshold), n
 
 
 def scaled_answers(
     definition: SurveyDefinition, distributions: QuestionDistributions
 ) -> dict[str, dict[int, int]]:
     """`numeric_answers` of every scaled question (empty for one without answers): what
-    `question_scores`, `extremes` and `headline_distribution` score, worked out once."""
+    `question_scores` and `headline_distribution` score, worked out once."""
     result: dict[str, dict[int, int]] = {}
     for question in definition.questions:
         scale = question.scale
@@ -107,8 +126,11 @@ def question_scores(
     previous: Mapping[str, Mapping[int, int]],
 ) -> list[Score]:
     """Each scaled question with answers, scored, with its change since `previous`
-    (`current` and `previous` as `scaled_answers` gives them)."""
-    scores: list[Score] = []
+    (`current` and `previous` as `scaled_answers` gives them). The changes are one
+    family: their significance is corrected for one another (`scoring.holm_adjusted`)."""
+    # Scored first, then made into Scores once the family's correction is known.
+    pending: list[_Scored] = []
+    changes: list[scoring.Change | None] = []
     empty: dict[int, int] = {}
     for question in definition.questions:
         scale = question.scale
@@ -120,6 +142,7 @@ def question_scores(
         favourable: scoring.Estimate | None = None
         favourable_change: scoring.Change | None = None
         buckets: scoring.NpsCounts | None = None
+        threshold: int | None = None
         if kind is ScoreKind.NPS:
             # `question_estimate`, keeping the buckets it splits the answers into.
             buckets = scoring.nps_buckets(now)
@@ -131,75 +154,118 @@ def question_scores(
             estimate = scoring.csat(now)
             if estimate is None:
                 continue
+            threshold = CSAT_FAVOURABLE_FROM
             change = scoring.proportion_change(
-                *_favourable_successes(before), *_favourable_successes(now)
+                *_favourable_successes(before, threshold), *_favourable_successes(now, threshold)
             )
         else:
             estimate = scoring.mean(now, value_range=scale)
             if estimate is None:
                 continue
             change = scoring.mean_change(before, now)
-            if question.type is QuestionType.RATING:
-                favourable = scoring.favourable(now, threshold=FAVOURABLE_FROM)
-                favourable_change = scoring.proportion_change(
-                    *_favourable_successes(before), *_favourable_successes(now)
-                )
-        scores.append(
-            Score(
-                question_id=question.id,
-                metric=metric_of(question),
-                kind=kind,
-                texts=dict(question.text),
-                estimate=estimate,
-                change=change,
-                scale=scale,
-                favourable=favourable,
-                favourable_change=favourable_change,
-                buckets=buckets,
+            threshold = favourable_from(scale)
+            favourable = scoring.favourable(now, threshold=threshold)
+            favourable_change = scoring.proportion_change(
+                *_favourable_successes(before, threshold), *_favourable_successes(now, threshold)
             )
+        pending.append(_Scored(question, kind, estimate, scale, favourable, buckets, threshold))
+        changes += (change, favourable_change)
+    if sum(1 for c in changes if c is not None and c.p_value is not None) > 1:
+        changes = scoring.holm_adjusted(changes)  # a lone test needs no correction
+    return [
+        Score(
+            question_id=p.question.id,
+            metric=metric_of(p.question),
+            kind=p.kind,
+            texts=dict(p.question.text),
+            estimate=p.estimate,
+            change=changes[2 * i],
+            scale=p.scale,
+            favourable=p.favourable,
+            favourable_change=changes[2 * i + 1],
+            buckets=p.buckets,
+            favourable_from=p.favourable_from,
         )
-    return scores
+        for i, p in enumerate(pending)
+    ]
+
+
+class _Scored(NamedTuple):
+    """A question scored, before its changes are corrected for the digest's family."""
+
+    question: Question
+    kind: ScoreKind
+    estimate: scoring.Estimate
+    scale: tuple[int, int]
+    favourable: scoring.Estimate | None
+    buckets: scoring.NpsCounts | None
+    favourable_from: int | None
 
 
 def extremes(
-    definition: SurveyDefinition,
-    current: Mapping[str, Mapping[int, int]],
-    headline: Question | None,
-    scores: Sequence[Score] = (),
+    scores: Sequence[Score], headline: Question | None
 ) -> tuple[RankedQuestion | None, RankedQuestion | None]:
-    """The strongest and weakest rating/effort question by mean, as a share of its scale
-    (`current` as `scaled_answers` gives it; the means of `scores`, the `question_scores`
-    of the same answers, are reused).
+    """The strongest and the weakest question, ranked by the share of favourable answers
+    (one scale for a 1-5 rating, CSAT and a 1-7 effort score alike); NPS questions and
+    the headline are left out (they lead the digest anyway).
 
-    The headline is left out (it leads the digest anyway); none when fewer than two
-    questions have answers or they all sit at the same point."""
-    means = {s.question_id: s.estimate for s in scores if s.kind is ScoreKind.MEAN}
+    A question is named only when its interval is clear of the other end's: the
+    strongest's lower bound above the upper bound of the lowest-rated questions, the
+    weakest's upper bound below the lower bound of the best-rated. Otherwise the two
+    may differ by chance alone and nothing is said. A share shared by several questions
+    at the top (or the bottom) names none of them."""
     ranked: list[RankedQuestion] = []
-    empty: dict[int, int] = {}
-    for question in definition.questions:
-        scale = question.scale
-        if scale is None or question.type is QuestionType.NPS:
+    for score in scores:
+        if score.kind is ScoreKind.NPS or score.scale is None or score.favourable_from is None:
             continue
-        if headline is not None and question.id == headline.id:
+        if headline is not None and score.question_id == headline.id:
             continue
-        estimate = means.get(question.id)
-        if estimate is None:
-            estimate = scoring.mean(current.get(question.id, empty), value_range=scale)
-        if estimate is None:
+        share = score.estimate if score.kind is ScoreKind.PERCENT else score.favourable
+        if share is None:
             continue
-        position = (estimate.value - scale[0]) / (scale[1] - scale[0])
         ranked.append(
             RankedQuestion(
-                question.id, question.metric, dict(question.text), estimate.value, scale, position
+                score.question_id,
+                score.metric,
+                score.texts,
+                share,
+                score.favourable_from,
+                score.scale,
+                _level(share.value),
             )
         )
     if len(ranked) < 2:
         return None, None
-    strongest = max(ranked, key=lambda r: r.position)
-    weakest = min(ranked, key=lambda r: r.position)
-    if strongest.position == weakest.position:
+    top = max(r.favourable.value for r in ranked)
+    bottom = min(r.favourable.value for r in ranked)
+    if top == bottom:
         return None, None
+    best = [r for r in ranked if r.favourable.value == top]
+    worst = [r for r in ranked if r.favourable.value == bottom]
+    strongest = weakest = None
+    if len(best) == 1 and best[0].favourable.low > max(r.favourable.high for r in worst):
+        strongest = best[0]
+    if len(worst) == 1 and worst[0].favourable.high < min(r.favourable.low for r in best):
+        weakest = worst[0]
     return strongest, weakest
+
+
+def _level(percent: float) -> Level:
+    if percent < LOW_BELOW:
+        return Level.LOW
+    return Level.HIGH if percent >= HIGH_FROM else Level.MIDDLING
+
+
+def nps_alarm(scores: Sequence[Score]) -> NpsAlarm | None:
+    """The (first) NPS score when it should lead the digest: at or below zero, or
+    significantly down since the previous period (after the family's correction)."""
+    score = next((s for s in scores if s.kind is ScoreKind.NPS), None)
+    if score is None:
+        return None
+    negative = score.estimate.value <= 0
+    change = score.change
+    drop = change is not None and change.significant and change.delta < 0
+    return NpsAlarm(score, negative, drop) if negative or drop else None
 
 
 def headline_distribution(

@@ -295,7 +295,8 @@ def test_no_change_is_shown_against_a_previous_week_below_the_threshold() -> Non
     assert shown.comparison is Comparison.SHOWN
     overall = shown.scores[0]
     assert overall.change is not None and overall.change.delta == 1.0
-    assert "Overall: 4.0/5 (95% CI 4.0–4.0) ▲ +1.0" in plain_text(render_html(shown, "en"))
+    # Every answer the same: no spread to estimate, so no "4.0–4.0" interval is printed.
+    assert "Overall: 4.0/5 ▲ +1.0" in plain_text(render_html(shown, "en"))
 
 
 def test_role_breakdown_only_when_every_group_meets_the_threshold() -> None:
@@ -410,7 +411,9 @@ def test_comments_are_clipped_at_a_word_boundary() -> None:
 
 
 def test_strongest_and_weakest_question() -> None:
-    dist = internal_distributions(*([4] * 6))
+    # Ranked by the share of favourable (4-5) answers: 6 of 6, 3 of 6, 0 of 6; the
+    # Wilson intervals of the two ends (61-100% and 0-39%) do not overlap.
+    dist = internal_distributions(4, 4, 4, 2, 2, 2)
     dist["reliability"] = {5: 6}
     dist["communication"] = {2: 6}
     data = replace(internal(6), period=window(W48, 6, dist))
@@ -418,8 +421,11 @@ def test_strongest_and_weakest_question() -> None:
     assert digest.strongest is not None and digest.strongest.question_id == "reliability"
     assert digest.weakest is not None and digest.weakest.question_id == "communication"
     text = plain_text(render_html(digest, "en"))
-    assert "Strongest: Reliability, mean 5.0/5" in text
-    assert "Weakest: Communication, mean 2.0/5" in text
+    assert "Strongest: Reliability, 100% favourable (4–5)" in text
+    assert "Weakest: Communication, 0% favourable (4–5)" in text
+    pl = plain_text(render_html(digest, "pl"))
+    assert "Najmocniejsza strona: Rzetelność, 100% ocen pozytywnych (4–5)" in pl
+    assert "Najsłabsza strona: Komunikacja, 0% ocen pozytywnych (4–5)" in pl
 
 
 def test_in_progress_digest_says_so() -> None:
