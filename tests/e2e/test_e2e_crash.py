@@ -40,7 +40,7 @@ FIRST_ID = 1000  # people's Telegram ids: FIRST_ID, FIRST_ID + 1, ...
 # 30 messages a second among all fifty, so a reply normally takes a few seconds here.
 PATIENCE = 8.0
 # Everyone must have finished within this; a run normally takes about a minute.
-FINISH_BOUND = 180.0
+FINISH_BOUND = 240.0
 GLANCE = 0.05  # how often a person looks at the chat
 
 MENU = "Which department would you like to evaluate?"
