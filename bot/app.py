@@ -89,6 +89,10 @@ def build_application(
             await register_commands(app)
         except Exception:  # the bot works without a command menu
             log.warning("could not register the command list", exc_info=True)
+        from bot.handlers.recovery import resend_pending
+
+        # Before polling starts, so no update of the same respondent can overtake it.
+        await resend_pending(app)
         if schedule_jobs:
             from bot import jobs
 
@@ -97,6 +101,7 @@ def build_application(
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         services = app.bot_data.pop(SERVICES_KEY, None)
         if services is not None:
+            await services.prompts.flush()
             # A clean stop leaves the files as the hourly scrub would (see Database.scrub).
             try:
                 await services.db.scrub()

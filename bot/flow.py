@@ -183,8 +183,14 @@ async def act(
             if isinstance(step, engine.Done):
                 await _complete(services, conn, session, definition, step.answers)
             else:
+                # Until the next question is sent it is pending. A toggle was pressed
+                # on the question itself, which is on screen: not pending.
                 await session_repo.save_state(
-                    conn, session.id, state_json=result.to_json(), now=now
+                    conn,
+                    session.id,
+                    state_json=result.to_json(),
+                    now=now,
+                    prompt_pending=op is not Op.TOGGLE,
                 )
     except AlreadyAnswered as exc:
         async with services.db.transaction() as conn:
@@ -234,19 +240,24 @@ async def _complete(
 async def remember_message(
     services: Services, session: Session, message_id: int, *, persist: bool
 ) -> None:
-    """Note the message carrying the session's current keyboard; store it when `persist`.
+    """Note that the session's current question was sent as `message_id`; store it at
+    once when `persist`.
 
     A typed answer needs the stored id to show the answer in its question (so text
-    questions persist it). For button questions the id only lets the bot remove an
-    old keyboard on resume or /cancel: memory serves that while the process lives,
-    and a second transaction per answer would cost a quarter of the throughput under
-    load (bench/burst). After a restart such an old keyboard stays, and still works:
-    it belongs to the current question.
+    questions persist it before the user can answer). For button questions the id only
+    lets the bot remove an old keyboard on resume, /cancel or after a restart, and the
+    question's "prompt pending" flag only has to be cleared eventually: both are queued
+    for one write shared with other replies (PromptLedger), because a second awaited
+    transaction per answer would cost a quarter of the throughput under load
+    (bench/burst). Memory covers the time until that write is committed.
     """
     services.note_keyboard(session.id, message_id)
     if persist:
         async with services.db.transaction() as conn:
-            await session_repo.set_message_id(conn, session.id, message_id)
+            await session_repo.mark_prompted(conn, [(message_id, session.state_json, session.id)])
+        services.prompts.remember_stored(session)
+    else:
+        services.prompts.shown(session, message_id)
 
 
 async def cancel(services: Services, session: Session) -> None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from bot.config import Settings
+from bot.prompts import PromptLedger
+from bot.sending import DEFAULT_POLICY, RetryPolicy
 from storage.db import Database
 from surveys.loader import SurveyCatalog
 
@@ -33,10 +35,14 @@ class Services:
     # Updates with ids above this one arrived after start-up and cannot be redeliveries.
     redelivery_horizon: int | None = None
     _keyboards: OrderedDict[int, int] = field(default_factory=OrderedDict, repr=False)
+    # How survey messages are retried through Telegram's passing faults (tests inject).
+    retry: RetryPolicy = field(default_factory=lambda: DEFAULT_POLICY)
+    prompts: PromptLedger = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self._secret:
             self._secret = self.settings.secret_bytes()
+        self.prompts = PromptLedger(self.db)
 
     @property
     def secret(self) -> bytes:

@@ -171,6 +171,8 @@ class Session:
     message_id: int | None
     reminded_at: datetime | None
     week_key: str
+    # The current question may not have reached the respondent (see migration 0005).
+    prompt_pending: bool = False
 
 
 class ResponseStatus(StrEnum):

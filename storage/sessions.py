@@ -23,7 +23,7 @@ from surveys.schema import AnswerRecord, Audience
 
 _COLUMNS = (
     "id, respondent_id, chat_id, survey_id, survey_version, subject_id, audience, role,"
-    " state_json, status, started_at, updated_at, message_id, reminded_at, week_key"
+    " state_json, status, started_at, updated_at, message_id, reminded_at, week_key, prompt_pending"
 )
 # What ending a session does to it, whatever the audience and however it ends: its row is
 # deleted, so nothing of it (identity, answers, times) remains to be tied to the response
@@ -52,6 +52,7 @@ def _session(row: sqlite3.Row) -> Session:
         message_id=row["message_id"],
         reminded_at=decode_optional_time(row["reminded_at"]),
         week_key=row["week_key"],
+        prompt_pending=bool(row["prompt_pending"]),
     )
 
 
@@ -94,8 +95,8 @@ async def start_session(
         cursor = await conn.execute(
             "INSERT INTO sessions (respondent_id, chat_id, survey_id, survey_version, subject_id,"
             " audience, role, state_json, status, started_at, updated_at, message_id,"
-            " reminded_at, week_key)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL, NULL, ?)",
+            " reminded_at, week_key, prompt_pending)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL, NULL, ?, TRUE)",
             (
                 respondent_id,
                 chat_id,
@@ -145,13 +146,16 @@ async def save_state(
     state_json: str,
     now: datetime,
     message_id: int | None = None,
+    prompt_pending: bool = True,
 ) -> None:
     """Save an active session's state after an answer (message_id None: unchanged)
-    (SessionNotActive)."""
+    (SessionNotActive). `prompt_pending`: the question the new state asks is not sent
+    yet (False for a change shown in the message pressed, a toggle: it is on screen)."""
     cursor = await conn.execute(
         "UPDATE sessions SET state_json = ?, updated_at = ?,"
-        " message_id = COALESCE(?, message_id) WHERE id = ? AND status = 'active'",
-        (state_json, encode_time(now), message_id, session_id),
+        " message_id = COALESCE(?, message_id), prompt_pending = ?"
+        " WHERE id = ? AND status = 'active'",
+        (state_json, encode_time(now), message_id, prompt_pending, session_id),
     )
     if cursor.rowcount == 0:
         raise SessionNotActive(session_id, await _status(conn, session_id))
@@ -163,6 +167,34 @@ async def set_message_id(conn: aiosqlite.Connection, session_id: int, message_id
         "UPDATE sessions SET message_id = ? WHERE id = ? AND status = 'active'",
         (message_id, session_id),
     )
+
+
+async def mark_prompted(conn: aiosqlite.Connection, shown: Sequence[tuple[int, str, int]]) -> None:
+    """Note questions that were sent: (message id, the state it was sent for, session id).
+
+    Keeps the latest message carrying a keyboard (ids grow within a chat, so a late
+    write never replaces a newer one), and clears `prompt_pending` unless the session
+    was answered again since (another state: its next question is pending)."""
+    await conn.executemany(
+        "UPDATE sessions SET message_id = max(coalesce(message_id, 0), ?),"
+        " prompt_pending = CASE WHEN state_json = ? THEN FALSE ELSE prompt_pending END"
+        " WHERE id = ? AND status = 'active'",
+        shown,
+    )
+
+
+async def pending_prompts(
+    conn: aiosqlite.Connection, *, answered_since: datetime, limit: int
+) -> list[Session]:
+    """Active sessions answered since `answered_since` whose current question may not
+    have reached the respondent."""
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM sessions WHERE prompt_pending AND status = 'active'"
+        " AND updated_at >= ? ORDER BY id LIMIT ?",
+        (encode_time(answered_since), limit),
+    ) as cur:
+        rows = await cur.fetchall()
+    return [_session(row) for row in rows]
 
 
 async def cancel_session(conn: aiosqlite.Connection, session_id: int, *, now: datetime) -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import flow, render
 from bot.app import services_of
 from bot.i18n import Markup, join, normalize_language, t
+from bot.sending import DEFAULT_POLICY, Undelivered
 from bot.services import Services
 from storage import subjects as subject_repo
 from storage import users as user_repo
@@ -37,11 +38,20 @@ async def language(services: Services, update: Update) -> str:
 
 async def reply(update: Update, text: Markup, **kwargs: object) -> Message | None:
     """Send a message (Telegram HTML, built by `t`/`markup` so it is escaped) to the chat
-    the update came from."""
+    the update came from, retried through Telegram's passing faults; None if there is no
+    chat or it still failed (logged)."""
     chat = update.effective_chat
     if chat is None:
         return None
-    return await chat.send_message(text, **kwargs)  # type: ignore[arg-type]
+    try:
+        return await DEFAULT_POLICY.run(
+            lambda: chat.send_message(text, **kwargs),  # type: ignore[arg-type]
+            what="a reply",
+            repeatable=False,
+        )
+    except Undelivered as exc:
+        log.warning("%s", exc)
+        return None
 
 
 async def subject_of(services: Services, session: Session) -> Subject:
@@ -53,17 +63,30 @@ async def subject_of(services: Services, session: Session) -> Subject:
 
 async def send_question(
     context: ContextTypes.DEFAULT_TYPE, ask: flow.Ask, lang: str, subject: Subject
-) -> Message:
-    """Send a question with its keyboard and remember which message carries it."""
+) -> Message | None:
+    """Send a question with its keyboard and remember which message carries it.
+
+    Telegram's passing faults are retried (bot.sending); if it still fails, None: the
+    session's question stays pending and comes back at the respondent's next message
+    or press, or at the next start."""
     services = services_of(context)
-    message = await context.bot.send_message(
-        flow.chat_of(ask.session),
-        render.question_text(ask.step, lang, subject.name(lang)),
-        reply_markup=render.question_keyboard(ask.step, ask.session.id, lang),
-    )
+    session = ask.session
+    try:
+        message = await services.retry.run(
+            lambda: context.bot.send_message(
+                flow.chat_of(session),
+                render.question_text(ask.step, lang, subject.name(lang)),
+                reply_markup=render.question_keyboard(ask.step, session.id, lang),
+            ),
+            what=f"question of session {session.id}",
+            repeatable=False,
+        )
+    except Undelivered as exc:
+        log.warning("%s; it is sent again at the respondent's next action", exc)
+        return None
     await flow.remember_message(
         services,
-        ask.session,
+        session,
         message.message_id,
         persist=ask.step.question.type is QuestionType.TEXT,
     )
@@ -77,10 +100,54 @@ async def drop_keyboard(
     if message_id is None:
         return
     try:
-        await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+        await services_of(context).retry.run(
+            lambda: context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None),
+            what="removing an old keyboard",
+        )
     except BadRequest:
         # Already without keyboard, deleted, or too old to edit: nothing to clean up.
         pass
+    except Undelivered as exc:
+        # Its buttons stay, and only answer "this question was already answered".
+        log.info("%s", exc)
+
+
+async def edit_text(
+    services: Services,
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    message_id: int,
+    text: Markup,
+    reply_markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Edit a survey message (an answered question into the transcript), retried; a
+    failure leaves the old text, which is all it costs."""
+    try:
+        await services.retry.run(
+            lambda: context.bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=reply_markup
+            ),
+            what="editing a question",
+        )
+    except BadRequest:
+        pass  # too old to edit, or already showing this text (a retry that had arrived)
+    except Undelivered as exc:
+        log.info("%s", exc)
+
+
+async def answer_query(
+    services: Services, query: CallbackQuery, text: str | None = None, *, show_alert: bool = False
+) -> None:
+    """Answer a button press (with a toast when `text`), retried; if it is lost the
+    button only spins until Telegram gives up on it."""
+    try:
+        await services.retry.run(
+            lambda: query.answer(text, show_alert=show_alert), what="answering a button press"
+        )
+    except BadRequest:
+        pass  # answered already (a retry after a lost reply) or too old to answer
+    except Undelivered as exc:
+        log.info("%s", exc)
 
 
 async def send_finished(
@@ -95,4 +162,13 @@ async def send_finished(
         parts.append(t(lang, "survey.goes_to_owner", subject=subject.name(lang)))
     else:
         parts.append(t(lang, "survey.internal_done"))
-    await context.bot.send_message(flow.chat_of(finished.session), join("\n\n", parts))
+    session = finished.session
+    try:
+        await services_of(context).retry.run(
+            lambda: context.bot.send_message(flow.chat_of(session), join("\n\n", parts)),
+            what=f"thanks of session {session.id}",
+            repeatable=False,
+        )
+    except Undelivered as exc:
+        # The answers are stored; only the thank-you is missing (nothing is left to ask).
+        log.warning("%s", exc)

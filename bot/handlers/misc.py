@@ -171,6 +171,9 @@ async def skip_redelivered(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return
     if await update_repo.is_processed(services.db.conn, update.update_id):
         log.info("update %s was already applied before a restart; skipped", update.update_id)
+        from bot.handlers.recovery import on_redelivered
+
+        await on_redelivered(update, context)
         raise ApplicationHandlerStop
 
 

@@ -12,7 +12,9 @@ from bot import flow, render
 from bot.app import services_of
 from bot.callbacks import Action, Callback
 from bot.handlers.common import (
+    answer_query,
     drop_keyboard,
+    edit_text,
     language,
     reply,
     send_finished,
@@ -20,6 +22,7 @@ from bot.handlers.common import (
     subject_of,
 )
 from bot.i18n import Markup, t, visible
+from bot.sending import Undelivered
 from storage import sessions as session_repo
 from storage.models import Session
 from surveys import engine
@@ -77,6 +80,17 @@ async def resend_current(context: ContextTypes.DEFAULT_TYPE, session: Session, l
     await send_question(context, where, lang, subject)
 
 
+async def resend_if_missing(
+    context: ContextTypes.DEFAULT_TYPE, session: Session, lang: str
+) -> bool:
+    """Send the current question again if it may not have reached the respondent (the bot
+    died before sending it, or Telegram kept failing); True if it was re-sent."""
+    if not services_of(context).prompts.pending(session):
+        return False
+    await resend_current(context, session, lang)
+    return True
+
+
 async def on_survey_button(
     update: Update, context: ContextTypes.DEFAULT_TYPE, callback: Callback
 ) -> None:
@@ -92,17 +106,17 @@ async def on_survey_button(
         return
     if callback.action is Action.CANCEL:
         await flow.cancel(services, session)
-        await query.answer()
-        await _edit(query, t(lang, "survey.cancelled"))
+        await answer_query(services, query)
+        await _edit(context, query, t(lang, "survey.cancelled"))
         return
     if callback.action is Action.RESUME:
-        await query.answer()
-        await _edit(query, t(lang, "survey.resumed"))
+        await answer_query(services, query)
+        await _edit(context, query, t(lang, "survey.resumed"))
         await resend_current(context, session, lang)
         return
     if callback.action is Action.RESTART:
-        await query.answer()
-        await _edit(query, t(lang, "survey.restarted"))
+        await answer_query(services, query)
+        await _edit(context, query, t(lang, "survey.restarted"))
         subject = await subject_of(services, session)
         restarted = await flow.restart(services, session, subject)
         if isinstance(restarted, flow.Refused):
@@ -114,8 +128,8 @@ async def on_survey_button(
     try:
         question = definition.question(callback.question_id)
     except KeyError:
-        await query.answer(t(lang, "callback.outdated"))
-        await resend_current(context, session, lang)
+        await answer_query(services, query, t(lang, "callback.outdated"))
+        await resend_if_missing(context, session, lang)
         return
     value = render.parse_button_value(question, callback.value)
     outcome = await flow.act(
@@ -142,25 +156,33 @@ async def _foreign_or_stale(
     if pressed is not None and pressed.respondent_id not in (None, user_id):
         # Neither id is logged: a Telegram id next to a session id could tie the two.
         log.warning("a button of another user's session was pressed")
-        await query.answer(t(lang, "callback.not_yours"), show_alert=True)
+        await answer_query(services, query, t(lang, "callback.not_yours"), show_alert=True)
         return
     if session is None:
-        await query.answer(t(lang, "callback.closed"))
+        await answer_query(services, query, t(lang, "callback.closed"))
         if query.message is not None:
             await drop_keyboard(context, query.message.chat.id, query.message.message_id)
         return
-    await query.answer(t(lang, "callback.outdated"))
+    await _stale_press(context, query, session, lang)
+
+
+async def _stale_press(
+    context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, session: Session, lang: str
+) -> None:
+    """A button of a question already answered (a double press, an old message): a toast,
+    its keyboard removed, and the current question again only if it is missing."""
+    await answer_query(services_of(context), query, t(lang, "callback.outdated"))
     if query.message is not None:
         await drop_keyboard(context, query.message.chat.id, query.message.message_id)
-    await resend_current(context, session, lang)
+    await resend_if_missing(context, session, lang)
 
 
-async def _edit(query: CallbackQuery, text: Markup) -> None:
-    try:
-        await query.edit_message_text(text, reply_markup=None)
-    except BadRequest:
-        # The message is too old to edit or already shows this text.
-        pass
+async def _edit(context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, text: Markup) -> None:
+    """Edit the pressed message (no keyboard); too old to edit or unchanged is fine."""
+    message = query.message
+    if message is None:
+        return
+    await edit_text(services_of(context), context, message.chat.id, message.message_id, text)
 
 
 async def _show_outcome(
@@ -175,37 +197,40 @@ async def _show_outcome(
     """Tell the respondent what happened: a refusal, the edited question, the next one."""
     services = services_of(context)
     if isinstance(outcome, flow.Duplicate):
+        # Applied before, maybe by a process that died before sending what came next.
         if query is not None:
-            try:
-                await query.answer()
-            except BadRequest:
-                pass  # the first delivery already answered this query
+            await answer_query(services, query)
+        await resend_if_missing(context, session, lang)
         return
     if isinstance(outcome, flow.Refused):
         text = refusal_text(outcome, lang)
         if outcome.key == "error.not_current_question":
             if query is not None:
-                await query.answer(t(lang, "callback.outdated"))
-            await resend_current(context, session, lang)
+                await _stale_press(context, query, session, lang)
+            else:
+                await resend_if_missing(context, session, lang)
         elif query is not None:
             toast = visible(text)  # a toast shows no HTML
-            await query.answer(toast, show_alert=len(toast) > 190)
+            await answer_query(services, query, toast, show_alert=len(toast) > 190)
         else:
             await reply(update, text)
         return
     if query is not None:
-        await query.answer()
+        await answer_query(services, query)
     subject = await subject_of(services, session)
     name = subject.name(lang)
     definition = outcome.definition
     if callback is not None and callback.action is Action.TOGGLE:
-        assert isinstance(outcome, flow.Ask)
+        assert isinstance(outcome, flow.Ask) and query is not None
+        markup = render.question_keyboard(outcome.step, session.id, lang)
         try:
-            await query.edit_message_reply_markup(  # type: ignore[union-attr]
-                render.question_keyboard(outcome.step, session.id, lang)
+            await services.retry.run(
+                lambda: query.edit_message_reply_markup(markup), what="ticking a choice"
             )
-        except BadRequest:
-            pass
+        except (BadRequest, Undelivered):
+            pass  # the tick is stored; the keyboard shows it at the next toggle or resume
+        # Pressed on the question's own message: it is on screen (stored so by `act`).
+        services.prompts.on_screen(outcome.session)
         return
     answered_id = callback.question_id if callback is not None else None
     if answered_id is not None and callback is not None and callback.action is not Action.BACK:
@@ -216,10 +241,11 @@ async def _show_outcome(
         )
         question = definition.question(answered_id)
         if query is not None:
-            await _edit(query, render.answered_text(question, answers.get(answered_id), lang, name))
+            answered = render.answered_text(question, answers.get(answered_id), lang, name)
+            await _edit(context, query, answered)
             await _drop_other_copy(context, session, query.message)
     elif query is not None:
-        await _edit(query, t(lang, "survey.went_back"))
+        await _edit(context, query, t(lang, "survey.went_back"))
     if isinstance(outcome, flow.Finished):
         await send_finished(context, outcome, lang, subject)
     else:
@@ -248,15 +274,16 @@ async def on_text_answer(
     where = flow.current(services, session)
     if isinstance(where, flow.Finished):
         return
+    # The current question never arrived: this message cannot be its answer.
+    if await resend_if_missing(context, session, lang):
+        return
     question = where.step.question
     if question.type is not QuestionType.TEXT:
-        await message.reply_text(t(lang, "survey.use_buttons"))
+        await reply(update, t(lang, "survey.use_buttons"))
         return
     value = engine.parse_text(question, message.text)
     if isinstance(value, engine.Rejection):
-        await message.reply_text(
-            refusal_text(flow.Refused(f"error.{value.key}", value.params), lang)
-        )
+        await reply(update, refusal_text(flow.Refused(f"error.{value.key}", value.params), lang))
         return
     outcome = await flow.act(
         services,
@@ -267,21 +294,20 @@ async def on_text_answer(
         update_id=update.update_id,
     )
     if isinstance(outcome, flow.Refused):
-        await message.reply_text(refusal_text(outcome, lang))
+        await reply(update, refusal_text(outcome, lang))
         return
     if isinstance(outcome, flow.Duplicate):
+        await resend_if_missing(context, session, lang)
         return
     subject = await subject_of(services, session)
     if session.message_id is not None:
-        try:
-            await context.bot.edit_message_text(
-                render.answered_text(question, value, lang, subject.name(lang)),
-                chat_id=flow.chat_of(session),
-                message_id=session.message_id,
-                reply_markup=None,
-            )
-        except BadRequest:
-            pass
+        await edit_text(
+            services,
+            context,
+            flow.chat_of(session),
+            session.message_id,
+            render.answered_text(question, value, lang, subject.name(lang)),
+        )
     await _drop_other_copy(context, session, None)
     if isinstance(outcome, flow.Finished):
         await send_finished(context, outcome, lang, subject)

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .records import ApiError, BotMessage, JSONDict, Upload
+from .records import ApiError, BotMessage, ConnectionDropped, JSONDict, Upload
 from .telegram_server import FakeTelegram
 
 _NOT_FOUND = ApiError(404, "Not Found")
@@ -185,7 +185,14 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 status, body = _BAD_BODY.error_code, _BAD_BODY.to_json()
             else:
-                status, body = self._call(parts[2], params, files)
+                try:
+                    status, body = self._call(parts[2], params, files)
+                except ConnectionDropped:
+                    # The fault mode's timeout: hang up without an answer, as a
+                    # connection lost mid-request does (the client cannot tell whether
+                    # the call took effect).
+                    self.close_connection = True
+                    return
         self._send_json(status, body)
 
     def _call(
@@ -193,6 +200,8 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> tuple[int, JSONDict]:
         try:
             return self.server.fake.call_blocking(method, params, files)
+        except ConnectionDropped:
+            raise
         except Exception as error:  # a bug in the fake: tell the bot instead of hanging up
             description = f"Internal Server Error: the fake failed with {error!r}"
             return 500, {"ok": False, "error_code": 500, "description": description}

@@ -43,10 +43,11 @@ class ApiError(Exception):
         return cls(400, f"Bad Request: {reason}")
 
     @classmethod
-    def flood(cls, retry_after: int = 1) -> ApiError:
-        """429 flood control; PTB raises RetryAfter."""
+    def flood(cls, retry_after: float = 1) -> ApiError:
+        """429 flood control; PTB raises RetryAfter (a fraction of a second keeps tests
+        quick: Telegram sends whole seconds, PTB takes either)."""
         return cls(
-            429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            429, f"Too Many Requests: retry after {retry_after:g}", {"retry_after": retry_after}
         )
 
     @classmethod
@@ -63,6 +64,26 @@ class ApiError(Exception):
     def server_error(cls) -> ApiError:
         """502 as during Telegram outages; PTB raises NetworkError."""
         return cls(502, "Bad Gateway")
+
+
+class ConnectionDropped(Exception):
+    """A simulated timeout: the transport answers nothing (the in-process one raises
+    PTB's TimedOut, the HTTP one closes the connection). `applied`: whether the call
+    took effect before the answer was lost."""
+
+    def __init__(self, method: str, applied: bool) -> None:
+        super().__init__(f"{method}: connection dropped ({'applied' if applied else 'lost'})")
+        self.method = method
+        self.applied = applied
+
+
+class Fault(NamedTuple):
+    """A fault the fault mode injected: 429, 502, or a timeout (applied or not)."""
+
+    method: str
+    kind: str  # "429", "502", "timeout"
+    applied: bool
+    params: JSONDict
 
 
 class Call(NamedTuple):

@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 from telegram import Update
+from telegram.error import TimedOut
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
-from .records import Upload
+from .records import ConnectionDropped, Upload
 from .telegram_server import FakeTelegram
 
 
@@ -54,7 +55,10 @@ class FakeRequest(BaseRequest):
         else:
             params = request_data.parameters if request_data else {}
             files = _uploads(request_data) if request_data and request_data.contains_files else None
-            status, body = await self.server.call(api_method, params, files)
+            try:
+                status, body = await self.server.call(api_method, params, files)
+            except ConnectionDropped as exc:  # the fault mode's timeout: no answer
+                raise TimedOut(str(exc)) from exc
         return status, json.dumps(body).encode()
 
 

@@ -9,12 +9,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .bot_methods import BotMethods, Handler
+from .faults import FaultMode
 from .records import (
     ApiError,
     BotMessage,
     Button,
     Call,
     ChatState,
+    ConnectionDropped,
     Failure,
     JSONDict,
     Revision,
@@ -93,6 +95,7 @@ class FakeTelegram(UpdateQueue, BotMethods):
         self._users: dict[int, FakeUser] = {}
         self._webhook_url = ""
         self._injected: dict[str, list[_Injected]] = {}
+        self.faults: FaultMode | None = None
         UpdateQueue.__init__(self)
         BotMethods.__init__(self)
         self._handlers: dict[str, Handler] = self.method_table()
@@ -126,6 +129,24 @@ class FakeTelegram(UpdateQueue, BotMethods):
         """
         with self._lock:
             self._injected.setdefault(method, []).append(_Injected(error, times, chat_id))
+
+    def set_faults(
+        self,
+        rate: float,
+        *,
+        seed: int = 0,
+        retry_after: float = 0.2,
+        kinds: tuple[str, ...] = ("429", "502", "timeout"),
+        methods: frozenset[str] | None = None,
+    ) -> FaultMode:
+        """Fail a `rate` of message-changing calls with 429, 502 or a timeout (see
+        FaultMode); rate 0 turns it off. Returns the mode, whose `injected` lists them."""
+        with self._lock:
+            mode = FaultMode(rate, seed, retry_after, kinds)
+            if methods is not None:
+                mode.methods = methods
+            self.faults = mode if rate else None
+            return mode
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -313,6 +334,8 @@ class FakeTelegram(UpdateQueue, BotMethods):
         await asyncio.sleep(self.method_latency.get(method, self.latency))
         with self._lock:
             outcome = self._begin(method, params, files)
+            if isinstance(outcome, ConnectionDropped):
+                raise outcome
             if not isinstance(outcome, Poll):
                 return outcome
             waiter = self.watch_updates()
@@ -330,14 +353,17 @@ class FakeTelegram(UpdateQueue, BotMethods):
             time.sleep(delay)
         with self._lock:
             outcome = self._begin(method, params, files)
+            if isinstance(outcome, ConnectionDropped):
+                raise outcome
             if not isinstance(outcome, Poll):
                 return outcome
             return self.finish_poll_blocking(outcome)
 
     def _begin(
         self, method: str, raw: Mapping[str, object], files: Mapping[str, Upload] | None
-    ) -> tuple[int, JSONDict] | Poll:
-        """Validate, record and answer a call; a long poll that has to wait gets a Poll."""
+    ) -> tuple[int, JSONDict] | Poll | ConnectionDropped:
+        """Validate, record and answer a call; a long poll that has to wait gets a Poll,
+        a call the fault mode times out a ConnectionDropped (to raise, lock released)."""
         name = self._method_names.get(method.lower(), method)
         try:
             params = normalize_params(raw, files)
@@ -349,8 +375,13 @@ class FakeTelegram(UpdateQueue, BotMethods):
         chat_id = params.get("chat_id")
         # Handlers that learn the chat another way (answerCallbackQuery) overwrite it.
         self._touched_chat = chat_id if isinstance(chat_id, int) else None
+        fault = self.faults.draw(name, params) if self.faults is not None else None
         try:
             self._raise_injected(name, params)
+            # A 429 or 502 raises in `before`; a timeout may leave the call unapplied.
+            if fault is not None and self.faults and not self.faults.before(name, params, fault):
+                self.failures.append(Failure(name, params, 0, "timed out, not applied"))
+                return ConnectionDropped(name, applied=False)
             if name == "getUpdates":
                 poll = self.start_poll(params)
                 # Waiters may be watching for the poll itself (calls changed).
@@ -368,6 +399,8 @@ class FakeTelegram(UpdateQueue, BotMethods):
                 name, params, ApiError.bad_request(f"invalid parameters: {error!r}")
             )
         self._notify_state(self._touched_chat)
+        if fault is not None:  # a timeout after the call took effect
+            return ConnectionDropped(name, applied=True)
         return 200, {"ok": True, "result": result}
 
     def _refuse(self, name: str, params: JSONDict, error: ApiError) -> tuple[int, JSONDict]:

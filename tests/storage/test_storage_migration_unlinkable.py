@@ -296,7 +296,10 @@ async def test_an_old_database_is_moved_to_the_unlinkable_form_and_scrubbed(
     indexes = {row[0] for row in _rows(path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "responses_one_per_period" not in indexes and "responses_submitted" not in indexes
     # Sessions: only the running ones are left, as they were; their starts are counted.
-    assert _rows(path, "SELECT * FROM sessions ORDER BY id") == old_active
+    # (0005 adds prompt_pending, FALSE for sessions older than it.)
+    sessions = _rows(path, "SELECT * FROM sessions ORDER BY id")
+    assert [row[:-1] for row in sessions] == old_active
+    assert [row[-1] for row in sessions] == [0] * len(old_active)
     assert _rows(path, "SELECT seq FROM sqlite_sequence WHERE name = 'sessions'") == [(15,)]
     _assert_scrubbed(path, {str(at) for at in old_times if "T09:" in str(at)})
 

@@ -21,7 +21,9 @@ from storage.sessions import (
     get_active_session,
     get_session,
     has_answered,
+    mark_prompted,
     mark_reminded,
+    pending_prompts,
     save_state,
     sessions_to_remind,
     set_message_id,
@@ -140,6 +142,39 @@ async def test_every_answer_is_saved_with_its_keyboard_message(
         await set_message_id(conn, session.id, 78)
     saved = await get_session(db.conn, session.id)
     assert saved is not None and saved.message_id == 78
+
+
+async def test_a_question_is_pending_from_the_answer_until_it_was_sent(
+    db: Database, department: Subject, start: StartSession, now: datetime
+) -> None:
+    session = await start(6, department)
+    assert session.prompt_pending  # the first question is not sent yet
+
+    async def pending() -> list[int]:
+        found = await pending_prompts(db.conn, answered_since=now, limit=10)
+        return [s.id for s in found]
+
+    assert await pending() == [session.id]
+    async with db.transaction() as conn:
+        await mark_prompted(conn, [(40, session.state_json, session.id)])
+    assert await pending() == []
+    async with db.transaction() as conn:
+        await save_state(conn, session.id, state_json='{"q": 1}', now=now)
+    assert await pending() == [session.id]
+    async with db.transaction() as conn:
+        # A late note for an older state keeps the flag of the newer one, and never puts
+        # an older message id back.
+        await mark_prompted(conn, [(41, session.state_json, session.id)])
+        await mark_prompted(conn, [(39, session.state_json, session.id)])
+    saved = await get_session(db.conn, session.id)
+    assert saved is not None and (saved.prompt_pending, saved.message_id) == (True, 41)
+    assert await pending_prompts(db.conn, answered_since=now + timedelta(seconds=1), limit=10) == []
+    async with db.transaction() as conn:
+        # A toggle is pressed on the question: it is on screen.
+        await save_state(
+            conn, session.id, state_json='{"q": 1, "t": 1}', now=now, prompt_pending=False
+        )
+    assert await pending() == []
 
 
 async def test_a_cancelled_session_keeps_nothing(

@@ -1,0 +1,87 @@
+"""Which sessions' current questions reached their respondents (the "prompt pending" flag)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+from storage import sessions as session_repo
+from storage.db import Database
+from storage.models import Session
+
+log = logging.getLogger(__name__)
+
+# Sessions remembered in memory; beyond that the database flag answers (one more resend
+# at worst, never a lost question).
+MEMORY = 50_000
+
+
+class PromptLedger:
+    """Knows whether a session's current question is on the respondent's screen.
+
+    The database flag `sessions.prompt_pending` is set in the transaction of every answer
+    and cleared once the next question was sent. Clearing it is an extra write per
+    answer (with the id of the message carrying the question, which a restart needs to
+    remove an old keyboard), so it is not awaited on the reply path: `shown` queues it and one task
+    writes the queued ones in one transaction block, which joins the database's group
+    commit. Until that commit the flag lags behind; memory covers the gap."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        # Session id -> hash of the state whose question was sent (a hash, not the state:
+        # states hold typed answers, and this keeps tens of thousands of sessions).
+        self._shown: OrderedDict[int, int] = OrderedDict()
+        self._queued: dict[int, tuple[int, str]] = {}
+        self._writer: asyncio.Task[None] | None = None
+
+    def shown(self, session: Session, message_id: int) -> None:
+        """The current question of `session` (in its state) was sent as `message_id`:
+        clear the flag and keep the message id (to remove its keyboard after a restart)."""
+        self._remember(session.id, session.state_json)
+        self._queued[session.id] = (message_id, session.state_json)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_queued(), name="prompt-ledger"
+            )
+
+    def remember_stored(self, session: Session) -> None:
+        """`session`'s flag was cleared (and its message noted) by the caller's own
+        transaction."""
+        self._remember(session.id, session.state_json)
+        self._queued.pop(session.id, None)
+
+    def on_screen(self, session: Session) -> None:
+        """`session`'s question is on screen and its flag was stored clear with its state
+        (a toggle pressed on the question)."""
+        self._remember(session.id, session.state_json)
+
+    def pending(self, session: Session) -> bool:
+        """Whether `session`'s current question may be missing on the respondent's screen."""
+        if self._shown.get(session.id) == hash(session.state_json):
+            return False
+        return session.prompt_pending
+
+    async def flush(self) -> None:
+        """Wait until every queued clearing is committed (shutdown, tests)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    def _remember(self, session_id: int, state_json: str) -> None:
+        self._shown[session_id] = hash(state_json)
+        self._shown.move_to_end(session_id)
+        while len(self._shown) > MEMORY:
+            self._shown.popitem(last=False)
+
+    async def _write_queued(self) -> None:
+        # One turn of the loop lets the other replies in flight queue theirs.
+        await asyncio.sleep(0)
+        while self._queued:
+            queued, self._queued = self._queued, {}
+            batch = [(message, state, session) for session, (message, state) in queued.items()]
+            try:
+                async with self._db.transaction() as conn:
+                    await session_repo.mark_prompted(conn, batch)
+            except Exception:
+                # The flags stay set: at worst a question is sent once more.
+                log.warning("could not clear %d prompt flags", len(batch), exc_info=True)
