@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 from bot.i18n import plain
 from bot.services import Services
 from bot.web import qr
-from bot.web.auth import BASE, Viewer
+from bot.web.auth import BASE, Viewer, form_fields
 from bot.web.pages import local_time
 from storage import invites as invite_repo
 from storage import owners as owner_repo
@@ -91,7 +91,7 @@ def admin_routes(services: Services, guard: Guard, page: Any, message: Any) -> l
     async def invites_post(request: Request, viewer: Viewer) -> Response:
         """Create an invite: a buyer link for a product, an employee link for a department
         (as `/invite` in chat); its link and QR code are shown once, for printing."""
-        form = await request.form()
+        form = await form_fields(request)
         target = form.get("target")
         kind_text, _, slug = (target if isinstance(target, str) else "").partition(":")
         subject = await subject_repo.get_subject(services.db.conn, slug) if slug else None

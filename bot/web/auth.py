@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -80,3 +81,15 @@ def same_origin(request: Request) -> bool:
         return origin is None
     own = f"{request.url.scheme}://{request.url.netloc}"
     return origin == own
+
+
+async def form_fields(request: Request, *, limit: int = 16_384) -> dict[str, str]:
+    """An urlencoded form's fields (our forms are small; a bigger body reads as empty).
+    Parsed here so the dashboard needs no multipart parser."""
+    body = await request.body()
+    if len(body) > limit:
+        return {}
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        return {}

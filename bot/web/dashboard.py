@@ -21,7 +21,7 @@ from bot.i18n import LANGUAGES, normalize_language, t
 from bot.services import Services
 from bot.web import initdata
 from bot.web.admin_pages import admin_routes
-from bot.web.auth import BASE, Viewer, same_origin, sign_in, viewer_of
+from bot.web.auth import BASE, Viewer, form_fields, same_origin, sign_in, viewer_of
 from bot.web.data import TREND_LENGTHS, may_see, subject_digest, subject_view, visible_subjects
 from bot.web.export import export_response
 from bot.web.pages import interval_text, render, score_text, subject_page
@@ -41,7 +41,7 @@ CSP = (
 def page(
     services: Services,
     request: Request,
-    name: str,
+    template: str,
     lang: str,
     *,
     status: int = 200,
@@ -49,7 +49,7 @@ def page(
     **context: object,
 ) -> HTMLResponse:
     """A rendered page with the headers every dashboard response carries."""
-    html = render(name, lang, base=BASE, viewer=viewer, here=_here(request), **context)
+    html = render(template, lang, base=BASE, viewer=viewer, here=_here(request), **context)
     return secured(HTMLResponse(html, status_code=status))
 
 
@@ -131,7 +131,7 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
 
     async def auth(request: Request) -> Response:
         """POST initData from the Mini App: a session when Telegram's signature holds."""
-        form = await request.form()
+        form = await form_fields(request)
         raw = form.get("init_data")
         try:
             if not bot_token or not isinstance(raw, str):
@@ -168,7 +168,7 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
         return response
 
     async def language(request: Request, viewer: Viewer) -> Response:
-        form = await request.form()
+        form = await form_fields(request)
         lang = form.get("lang")
         target = form.get("next")
         if isinstance(lang, str) and lang in LANGUAGES:

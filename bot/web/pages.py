@@ -30,14 +30,14 @@ def environment() -> Environment:
     )
 
 
-def render(name: str, lang: str, **context: Any) -> str:
+def render(template: str, lang: str, **context: Any) -> str:
     """A page in `lang`; `_` in the template is `t` in that language."""
 
     def translate(key: str, **params: object) -> Markup:
         return t(lang, key, **params)
 
     return (
-        environment().get_template(f"web/{name}.html.j2").render(lang=lang, _=translate, **context)
+        environment().get_template(f"web/{template}.html.j2").render(lang=lang, _=translate, **context)
     )
 
 
