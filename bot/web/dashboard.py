@@ -60,7 +60,7 @@ def secured(response: R) -> R:
     """The response with the headers every dashboard response carries."""
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"  # no-referrer would send Origin: null
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -37,8 +38,18 @@ def render(template: str, lang: str, **context: Any) -> str:
         return t(lang, key, **params)
 
     return (
-        environment().get_template(f"web/{template}.html.j2").render(lang=lang, _=translate, **context)
+        environment()
+        .get_template(f"web/{template}.html.j2")
+        .render(lang=lang, _=translate, **context)
     )
+
+
+_SUBJECT = re.compile(r"\{\{\s*subject\s*\}\}|\{subject\}")
+
+
+def question_text(texts: Mapping[str, str], lang: str, subject: str) -> str:
+    """A question in `lang` with the subject's name in it (escaped later, as all text)."""
+    return _SUBJECT.sub(lambda _: subject, localize(dict(texts), lang))
 
 
 def score_text(estimate: Estimate, kind: ScoreKind | str, lang: str) -> str:
@@ -136,7 +147,7 @@ def subject_page(
     scores = [
         {
             "metric": s.metric,
-            "question": localize(dict(s.texts), lang).replace("{subject}", name),
+            "question": question_text(s.texts, lang, name),
             "value": score_text(s.estimate, s.kind, lang),
             "interval": interval_text(s.estimate, s.kind, lang),
             "change": _change(s, lang),
@@ -156,9 +167,7 @@ def subject_page(
     ]
     comments = [
         {
-            "question": localize(dict(c.question_texts), lang).replace("{subject}", name)
-            if c.question_texts
-            else "",
+            "question": question_text(c.question_texts, lang, name) if c.question_texts else "",
             "text": c.text,
         }
         for c in digest.comments
@@ -166,7 +175,7 @@ def subject_page(
     choices = [{"label": localize(dict(c.texts), lang), "count": c.count} for c in digest.choices]
     distributions = [
         {
-            "question": localize(dict(d.question.text), lang).replace("{subject}", name),
+            "question": question_text(d.question.text, lang, name),
             "n": d.n,
             "svg": _bars_svg(d, lang),
         }

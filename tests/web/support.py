@@ -29,6 +29,8 @@ OWNER = 111  # owns sales (shown) and ops (below the threshold)
 OTHER_OWNER = 222  # owns the kettle only
 ADMIN = 999
 BASE_URL = "http://127.0.0.1:8080"
+TREND_WEEKS = (("2026-W42", 2), ("2026-W43", 3), ("2026-W44", 3), ("2026-W45", 2))
+DOTS = 2 + len(TREND_WEEKS)  # W47, W48 and these
 
 
 def settings(**overrides: object) -> Settings:
@@ -62,7 +64,11 @@ async def make_world(db: Database) -> World:
     async with db.transaction() as conn:
         for slug, kind, names, survey in specs:
             found[slug] = await add_subject(
-                conn, slug=slug, kind=kind, names=names, survey_id=survey,
+                conn,
+                slug=slug,
+                kind=kind,
+                names=names,
+                survey_id=survey,
                 now=NOW - timedelta(days=400),
             )
         for slug in ("sales", "ops"):
@@ -72,7 +78,11 @@ async def make_world(db: Database) -> World:
     # Sales: 6 answers in the last closed week (W48), 5 the week before: shown.
     await respond(found["sales"], internal_answers(4, text="Faster replies <please>"), times=3)
     await respond(found["sales"], internal_answers(5), times=3)
-    await respond(found["sales"], internal_answers(3), week="2026-W47", times=5)
+    await respond(found["sales"], internal_answers(3), week="2026-W47", times=3)
+    await respond(found["sales"], internal_answers(4), week="2026-W47", times=2)
+    for week, low in TREND_WEEKS:  # a longer trend, each week shown on its own
+        await respond(found["sales"], internal_answers(low), week=week, times=3)
+        await respond(found["sales"], internal_answers(low + 1), week=week, times=2)
     # Ops: 2 answers in W48, below the threshold of 5; W48's block is still open.
     await respond(found["ops"], internal_answers(2, text="a secret"), times=2)
     await respond(
@@ -82,13 +92,15 @@ async def make_world(db: Database) -> World:
     return World(services, app, found)
 
 
-def init_data(user_id: int, *, token: str = TOKEN, age: timedelta = timedelta(minutes=1),
-              lang: str = "en") -> str:
+def init_data(
+    user_id: int, *, token: str = TOKEN, age: timedelta = timedelta(minutes=1), lang: str = "en"
+) -> str:
     """initData as Telegram signs it for the Mini App."""
     fields = {
         "query_id": "AAE-test",
-        "user": json.dumps({"id": user_id, "first_name": "Ann", "language_code": lang},
-                           separators=(",", ":")),
+        "user": json.dumps(
+            {"id": user_id, "first_name": "Ann", "language_code": lang}, separators=(",", ":")
+        ),
         "auth_date": str(int((NOW - age).timestamp())),
     }
     fields["hash"] = initdata.sign(fields, token)

@@ -12,6 +12,7 @@ from bot.web.pages import score_text
 from storage import dashboard as dashboard_repo
 from tests.web.support import (
     ADMIN,
+    DOTS,
     OTHER_OWNER,
     OTHER_TOKEN,
     OWNER,
@@ -29,8 +30,12 @@ GETS = [
     "/dashboard/admin/invites",
     "/dashboard/admin/owners",
 ]
-POSTS = ["/dashboard/lang", "/dashboard/logout", "/dashboard/admin/invites",
-         "/dashboard/admin/invites/1/revoke"]
+POSTS = [
+    "/dashboard/lang",
+    "/dashboard/logout",
+    "/dashboard/admin/invites",
+    "/dashboard/admin/invites/1/revoke",
+]
 
 
 @pytest.mark.parametrize("path", GETS)
@@ -152,8 +157,8 @@ async def test_subject_page_matches_the_digest(world: World) -> None:
     assert digest.period.key == "2026-W48" and "2026-W48" in page.text
     assert "Faster replies &lt;please&gt;" in page.text  # escaped, never raw
     assert "<please>" not in page.text
-    assert page.text.count('class="dot"') == 2  # W47 and W48
-    assert long.text.count('class="dot"') == 2 and 'viewBox="0 0 640 220"' in long.text
+    assert page.text.count('class="dot"') == DOTS
+    assert long.text.count('class="dot"') == DOTS and 'viewBox="0 0 640 220"' in long.text
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert "Faster replies <please>" in csv.text
 
