@@ -80,6 +80,13 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             created_by=user.id,
             now=services.now(),
         )
+    # The link as a QR code first, for printing on a receipt or a poster; the link below it.
+    chat = update.effective_chat
+    if chat is not None:
+        from bot.web import qr
+
+        picture = qr.png(services.invite_link(token), caption)
+        await chat.send_photo(picture, caption=plain(lang, "dashboard.qr_caption"))
     uses = t(lang, "admin.uses_unlimited") if max_uses is None else str(max_uses)
     await reply(
         update,
@@ -91,13 +98,6 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             uses=uses,
         ),
     )
-    # The same link as a QR code beside it, for printing on a receipt or a poster.
-    chat = update.effective_chat
-    if chat is not None:
-        from bot.web import qr
-
-        picture = qr.png(services.invite_link(token), caption)
-        await chat.send_photo(picture, caption=plain(lang, "dashboard.qr_caption"))
 
 
 async def _list(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: SubjectKind) -> None:
