@@ -146,7 +146,7 @@ async def on_dashboard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         services.db, services.settings, services.secret, user.id, now=services.now()
     )
     if link is None:
-        await reply(update, t(lang, "dashboard.off"))
+        await reply(update, t(lang, "dashboard.disabled"))
         return
     await reply(
         update,

@@ -148,7 +148,7 @@ def admin_routes(services: Services, guard: Guard, page: Any, message: Any) -> l
                     f"{settings.hour:02d}:00 {settings.timezone}",
                     "state": plain(lang, f"dashboard.digest_state_{state}"),
                     "alerts": plain(
-                        lang, "dashboard.on" if settings.detractor_alerts else "dashboard.off_short"
+                        lang, f"dashboard.alerts_{'on' if settings.detractor_alerts else 'off'}"
                     )
                     if subject.kind is SubjectKind.PRODUCT
                     else "—",

@@ -117,13 +117,13 @@ def _change(score: Score, lang: str) -> str:
 def _bars_svg(bars: QuestionBars, lang: str) -> Markup:
     """One horizontal bar per scale value, labelled with its answers and percent."""
     total = max(1, bars.n)
-    row, width, label_w = 22, 640, 44
+    row, width, label_w = 22, 420, 32
     height = row * len(bars.bars)
     parts = [f'<svg class="bars" viewBox="0 0 {width} {height}" role="img">']
     for i, (value, answers) in enumerate(bars.bars):
         y = i * row
         share = answers / total
-        bar_w = (width - label_w - 120) * share
+        bar_w = (width - label_w - 90) * share
         parts.append(
             f'<text class="barlabel" x="{label_w - 8}" y="{y + 15}" '
             f'text-anchor="end">{value}</text>'

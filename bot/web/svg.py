@@ -15,9 +15,10 @@ from bot.digest.model import ScoreKind, TrendPoint
 from bot.digest.render import format_number, score_digits
 from surveys.scoring import Estimate
 
-WIDTH = 640
+# Narrow on purpose: scaled down to a 360 px phone, its 12 px labels stay readable.
+WIDTH = 420
 HEIGHT = 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 36, 10, 12, 26
 
 
 def value_range(kind: ScoreKind, scale: tuple[int, int] | None) -> tuple[float, float]:
@@ -61,12 +62,13 @@ def trend_svg(
             f'<text class="axis" x="{LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end">'
             f"{escape(format_number(tick, 0 if tick.is_integer() else 1, lang))}</text>"
         )
-    step = max(1, len(points) // 6)
+    step = max(1, -(-len(points) // 5))
     for i, point in enumerate(points):
         if (len(points) - 1 - i) % step == 0:
             label = f"W{point.period.end.isocalendar()[1]:02d}"
+            anchor = "end" if i == len(points) - 1 else "middle"  # the last one fits in
             parts.append(
-                f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
+                f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
                 f"{label}</text>"
             )
     for run in _runs(points):

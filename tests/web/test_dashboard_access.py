@@ -158,7 +158,7 @@ async def test_subject_page_matches_the_digest(world: World) -> None:
     assert "Faster replies &lt;please&gt;" in page.text  # escaped, never raw
     assert "<please>" not in page.text
     assert page.text.count('class="dot"') == DOTS
-    assert long.text.count('class="dot"') == DOTS and 'viewBox="0 0 640 220"' in long.text
+    assert long.text.count('class="dot"') == DOTS and 'viewBox="0 0 420 220"' in long.text
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert "Faster replies <please>" in csv.text
 
@@ -195,3 +195,22 @@ async def test_language_switch_and_no_open_redirect(world: World) -> None:
         assert switched.status_code == 303 and switched.headers["location"] == "/dashboard/"
         page = await http.get("/dashboard/s/sales")
         assert "Sprzedaż" in page.text and 'lang="pl"' in page.text
+
+
+@pytest.mark.parametrize("lang", ["pl", "en"])
+async def test_every_page_renders_in_both_languages(world: World, lang: str) -> None:
+    async with await signed_in(world, ADMIN) as http:
+        await http.post("/dashboard/lang", data={"lang": lang, "next": "/dashboard/"})
+        for path in [
+            "/dashboard/",
+            "/dashboard/s/sales",
+            "/dashboard/s/ops",
+            "/dashboard/s/kettle?weeks=52",
+            "/dashboard/admin/invites",
+            "/dashboard/admin/owners",
+        ]:
+            page = await http.get(path)
+            assert page.status_code == 200, path
+            assert f'<html lang="{lang}">' in page.text, path
+        created = await http.post("/dashboard/admin/invites", data={"target": "department:sales"})
+        assert created.status_code == 200 and "<svg" in created.text

@@ -20,7 +20,7 @@ import uvicorn
 
 from bot.web.data import subject_digest
 from bot.web.pages import score_text
-from tests.web.support import DOTS, OWNER, World, init_data
+from tests.web.support import ADMIN, DOTS, OWNER, World, init_data
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -107,7 +107,7 @@ async def test_owner_opens_the_mini_app(world: World, served: str) -> None:
             assert width <= 360
             background = await phone.evaluate("getComputedStyle(document.body).backgroundColor")
             assert background == "rgb(23, 33, 43)"  # Telegram's dark theme from themeParams
-            await phone.screenshot(path=str(SHOTS / "dashboard-phone.png"), full_page=True)
+            await phone.screenshot(path=str(SHOTS / "dashboard-phone.png"))
 
             await phone.click("#switch-lang")
             await phone.wait_for_selector('html[lang="pl"]', state="attached", timeout=30_000)
@@ -122,7 +122,19 @@ async def test_owner_opens_the_mini_app(world: World, served: str) -> None:
             await desktop.goto(f"{served}/dashboard/s/sales")
             await desktop.wait_for_selector("#headline-value", timeout=30_000)
             assert await desktop.inner_text("#headline-value") == expected
-            await desktop.screenshot(path=str(SHOTS / "dashboard-desktop.png"), full_page=True)
+            await desktop.screenshot(path=str(SHOTS / "dashboard-desktop.png"))
+
+            admin = await browser.new_page(viewport={"width": 1000, "height": 800})
+            admin.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
+            await admin.goto(f"{served}/dashboard/#tgWebAppData={quote(init_data(ADMIN))}")
+            await admin.wait_for_selector("table.overview", timeout=30_000)
+            assert await admin.locator("tr.subject-row").count() == 3
+            await admin.goto(f"{served}/dashboard/admin/invites")
+            await admin.select_option("select[name=target]", "product:kettle")
+            await admin.click("form.stack button")
+            await admin.wait_for_selector("#created svg", timeout=30_000)
+            assert (await admin.inner_text("#created-link")).startswith("https://t.me/")
+            await admin.locator("#created").screenshot(path=str(SHOTS / "dashboard-qr.png"))
 
             await desktop.goto(f"{served}/dashboard/s/ops")
             assert await desktop.locator("#withheld").count() == 1
