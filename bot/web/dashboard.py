@@ -34,7 +34,8 @@ Handler = Callable[[Request, Viewer], Awaitable[Response]]
 # The page's own CSS and JS only: no request may leave for another host.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors *"
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'self' https://web.telegram.org https://*.telegram.org"
 )
 
 

@@ -24,9 +24,18 @@ from storage import subjects as subject_repo
 from storage.models import Subject
 from surveys import anonymity, periods
 from surveys.anonymity import Disclosure
-from surveys.schema import Audience, Question, SurveyDefinition
+from surveys.schema import Audience, Question, QuestionType, SurveyDefinition
 
 TREND_LENGTHS = (12, 52)
+COMMENT_LIMIT = 100  # a page's worth; the digest shows its three longest
+
+
+@dataclass(frozen=True, slots=True)
+class PageComment:
+    """A free-text answer shown on the page, with the question it answers."""
+
+    question: Question | None
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,7 @@ class SubjectView:
     digest: Digest
     trend: tuple[TrendPoint, ...]
     distributions: tuple[QuestionBars, ...]
+    comments: tuple[PageComment, ...] = ()
 
 
 async def visible_subjects(services: Services, telegram_id: int) -> list[Subject]:
@@ -87,7 +97,36 @@ async def subject_view(services: Services, subject: Subject, weeks: int) -> Subj
     if weeks != len(trend):
         trend = await long_trend(services, subject, definition, digest.period.key, weeks)
     bars = await _distributions(services, subject, definition, digest)
-    return SubjectView(subject, definition, digest, trend, bars)
+    comments = await _comments(services, subject, definition, digest)
+    return SubjectView(subject, definition, digest, trend, bars, comments)
+
+
+async def _comments(
+    services: Services, subject: Subject, definition: SurveyDefinition, digest: Digest
+) -> tuple[PageComment, ...]:
+    """Every comment of the digest's shown unit (not only the digest's longest three), when
+    its comments gate lets them through. A department's come longest first, never in
+    order of time (which within a pooled unit would tell which week each came from)."""
+    text_questions = [q.id for q in definition.questions if q.type is QuestionType.TEXT]
+    if not digest.comments_gate.shown or not digest.basis_weeks or not text_questions:
+        return ()
+    weeks = list(digest.basis_weeks)
+    found = await services.db.read_at_once(
+        lambda conn: aggregates.Reads(conn).comments(
+            subject.id, weeks, question_ids=text_questions, limit=COMMENT_LIMIT
+        )
+    )
+    if not digest.internal:
+        found = sorted(found, key=lambda c: c.submitted_at, reverse=True)
+    questions = {q.id: q for q in definition.questions}
+    seen: set[str] = set()
+    result = []
+    for comment in found:
+        text = " ".join(comment.text.split())
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
+            result.append(PageComment(questions.get(comment.question_id), text))
+    return tuple(result)
 
 
 async def long_trend(

@@ -167,10 +167,10 @@ def subject_page(
     ]
     comments = [
         {
-            "question": question_text(c.question_texts, lang, name) if c.question_texts else "",
+            "question": question_text(c.question.text, lang, name) if c.question else "",
             "text": c.text,
         }
-        for c in digest.comments
+        for c in view.comments
     ]
     choices = [{"label": localize(dict(c.texts), lang), "count": c.count} for c in digest.choices]
     distributions = [

@@ -10,6 +10,7 @@ import pytest
 from bot.web.data import subject_digest
 from bot.web.pages import score_text
 from storage import dashboard as dashboard_repo
+from tests.digest.digest_support import Respond
 from tests.web.support import (
     ADMIN,
     DOTS,
@@ -214,3 +215,21 @@ async def test_every_page_renders_in_both_languages(world: World, lang: str) -> 
             assert f'<html lang="{lang}">' in page.text, path
         created = await http.post("/dashboard/admin/invites", data={"target": "department:sales"})
         assert created.status_code == 200 and "<svg" in created.text
+
+
+async def test_every_comment_of_the_shown_period_not_only_the_digests_three(
+    world: World,
+) -> None:
+    respond = Respond(world.services.db)
+    texts = [f"Comment number {i} about the lid" for i in range(5)]
+    for text in texts:
+        await respond(
+            world.subjects["kettle"], {"nps": 7, "csat": 3, "effort": 4, "nps_passive": text}
+        )
+    digest = await subject_digest(world.services, world.subjects["kettle"])
+    assert len(digest.comments) == 3
+    async with await signed_in(world, OTHER_OWNER) as http:
+        page = await http.get("/dashboard/s/kettle")
+    comments = page.text.split('id="comments"')[1]
+    assert all(text in comments for text in texts)
+    assert comments.count("Great kettle") == 1  # the same text twice is shown once
