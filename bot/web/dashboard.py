@@ -80,7 +80,7 @@ def message(
     *,
     viewer: Viewer | None = None,
     login: bool = False,
-    redirect: str | None = None,
+    form_action: str | None = None,
 ) -> HTMLResponse:
     heading = t(lang, "dashboard.signed_out_title" if status == 401 else "dashboard.title")
     return page(
@@ -93,7 +93,7 @@ def message(
         heading=heading,
         text=t(lang, key),
         login=login,
-        redirect=redirect,
+        form_action=form_action,
     )
 
 
@@ -145,19 +145,28 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
         await sign_in(services, response, user.id, user.language_code)
         return response
 
+    async def login_page(request: Request) -> Response:
+        """GET a one-time login link: a page whose button (pressed by our script at once)
+        posts it back. Only the POST uses the link up, so a link preview or a mail scanner
+        fetching it cannot; and a cookie set in answer to a post from our own page is sent
+        on the way on (a SameSite=Strict cookie set while following a link from elsewhere
+        would not be)."""
+        lang = _guess_lang(request)
+        action = f"{BASE}/login/{request.path_params['token']}"
+        return message(services, request, lang, "dashboard.login", 200, form_action=action)
+
     async def login(request: Request) -> Response:
-        """GET a one-time login link: a session, then on to the dashboard. The way on is a
-        page of ours, not a redirect: a SameSite=Strict cookie set while following a link
-        from elsewhere is sent only once the browser navigates from our own page."""
-        token = request.path_params["token"]
+        """POST a one-time login link: a session, then on to the dashboard."""
+        lang = _guess_lang(request)
+        if not same_origin(request):
+            return message(services, request, lang, "dashboard.link_bad", 401)
         async with services.db.transaction() as conn:
             telegram_id = await dashboard_repo.redeem_link(
-                conn, services.secret, token, now=services.now()
+                conn, services.secret, request.path_params["token"], now=services.now()
             )
-        lang = _guess_lang(request)
         if telegram_id is None:
             return message(services, request, lang, "dashboard.link_bad", 401)
-        response = message(services, request, lang, "dashboard.continue", 200, redirect=f"{BASE}/")
+        response = secured(RedirectResponse(f"{BASE}/", status_code=303))
         await sign_in(services, response, telegram_id, lang)
         return response
 
@@ -275,7 +284,8 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
     return [
         Route(f"{BASE}/static/{{name}}", static),
         Route(f"{BASE}/auth", auth, methods=["POST"]),
-        Route(f"{BASE}/login/{{token}}", login),
+        Route(f"{BASE}/login/{{token}}", login_page),
+        Route(f"{BASE}/login/{{token}}", login, methods=["POST"]),
         Route(f"{BASE}/logout", guard(logout), methods=["POST"]),
         Route(f"{BASE}/lang", guard(language), methods=["POST"]),
         Route(f"{BASE}/", guard(home)),

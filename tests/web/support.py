@@ -118,8 +118,8 @@ async def signed_in(world: World, user_id: int) -> httpx.AsyncClient:
             conn, world.services.secret, user_id, now=world.services.now()
         )
     async with client(world) as first:
-        response = await first.get(f"/dashboard/login/{token}")
-        assert response.status_code == 200, response.text
+        response = await first.post(f"/dashboard/login/{token}")
+        assert response.status_code == 303, response.text
         cookies = first.cookies
     http = client(world)
     http.cookies = cookies

@@ -116,9 +116,17 @@ async def test_login_link_is_one_time(world: World) -> None:
             conn, world.services.secret, OWNER, now=world.services.now()
         )
     async with client(world) as http:
-        assert (await http.get(f"/dashboard/login/{token}")).status_code == 200
+        for _ in range(2):  # a link preview or a mail scanner fetching it uses nothing up
+            page = await http.get(f"/dashboard/login/{token}")
+            assert page.status_code == 200 and "set-cookie" not in page.headers
+        foreign = await http.post(
+            f"/dashboard/login/{token}", headers={"origin": "https://evil.example"}
+        )
+        assert foreign.status_code == 401
+        assert (await http.post(f"/dashboard/login/{token}")).status_code == 303
+        assert (await http.get("/dashboard/")).status_code == 200
     async with client(world) as http:
-        assert (await http.get(f"/dashboard/login/{token}")).status_code == 401
+        assert (await http.post(f"/dashboard/login/{token}")).status_code == 401
         assert (await http.get("/dashboard/")).status_code == 401
 
 
@@ -130,7 +138,7 @@ async def test_login_link_expires_after_ten_minutes(world: World) -> None:
     later = world.services.now() + timedelta(minutes=10)
     world.services.clock = lambda: later
     async with client(world) as http:
-        assert (await http.get(f"/dashboard/login/{token}")).status_code == 401
+        assert (await http.post(f"/dashboard/login/{token}")).status_code == 401
 
 
 async def test_department_week_below_threshold_is_withheld(world: World) -> None:

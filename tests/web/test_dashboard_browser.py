@@ -21,7 +21,8 @@ import uvicorn
 
 from bot.web.data import subject_digest
 from bot.web.pages import score_text
-from tests.web.support import ADMIN, DOTS, OWNER, World, init_data
+from storage import dashboard as dashboard_repo
+from tests.web.support import ADMIN, DOTS, OTHER_OWNER, OWNER, World, init_data
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Screenshots go to the test's own folder; FEEDBOT_SCREENSHOTS=docs/img renews the README's.
@@ -138,6 +139,21 @@ async def test_owner_opens_the_mini_app(world: World, served: str, tmp_path: Pat
             await admin.wait_for_selector("#created svg", timeout=30_000)
             assert (await admin.inner_text("#created-link")).startswith("https://t.me/")
             await admin.locator("#created").screenshot(path=str(shots / "dashboard-qr.png"))
+
+            # Outside Telegram: a one-time login link, in a browser with no session yet.
+            async with world.services.db.transaction() as conn:
+                token = await dashboard_repo.create_link(
+                    conn, world.services.secret, OTHER_OWNER, now=world.services.now()
+                )
+            context = await browser.new_context()
+            outside = await context.new_page()
+            outside.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
+            await outside.goto(f"{served}/dashboard/login/{token}")
+            await outside.wait_for_selector("table.overview", timeout=30_000)
+            assert await outside.locator("tr.subject-row").count() == 1  # the kettle only
+            cookie = next(c for c in await context.cookies() if c["name"] == "feedbot_dashboard")
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            await context.close()
 
             await desktop.goto(f"{served}/dashboard/s/ops")
             assert await desktop.locator("#withheld").count() == 1

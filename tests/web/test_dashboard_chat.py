@@ -56,13 +56,14 @@ async def test_owner_gets_the_button_a_login_link_and_the_menu_button(world: Bot
     app = build_asgi_app(world.services, dashboard_routes(world.services))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as http:
-        opened = await http.get(link.removeprefix(PUBLIC))
-        assert opened.status_code == 200
+        assert (await http.get(link.removeprefix(PUBLIC))).status_code == 200
+        opened = await http.post(link.removeprefix(PUBLIC))
+        assert opened.status_code == 303
         assert "secure" in opened.headers["set-cookie"].lower()  # https public URL
         home = await http.get("/dashboard/")
         assert home.status_code == 200 and "Sales" in home.text and "Marketing" not in home.text
     async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as again:
-        assert (await again.get(link.removeprefix(PUBLIC))).status_code == 401
+        assert (await again.post(link.removeprefix(PUBLIC))).status_code == 401
 
 
 async def test_dashboard_command_is_for_owners_and_admins(world: BotWorld) -> None:

@@ -45,8 +45,8 @@
         }
       );
     }
-    var redirect = body.getAttribute("data-redirect");
-    if (redirect) { window.location.replace(redirect); }
+    var form = document.querySelector("form[data-autosubmit]");
+    if (form) { form.submit(); }
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", function () { window.print(); });
     });
