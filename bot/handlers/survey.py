@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, MaybeInaccessibleMessage, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -249,12 +249,25 @@ async def _show_outcome(
         if query is not None:
             answered = render.answered_text(question, answers.get(answered_id), lang, name)
             await _edit(context, query, answered)
+            await _drop_other_copy(context, session, query.message)
     elif query is not None:
         await _edit(context, query, t(lang, "survey.went_back"))
     if isinstance(outcome, flow.Finished):
         await send_finished(context, outcome, lang, subject)
     else:
         await send_question(context, outcome, lang, subject)
+
+
+async def _drop_other_copy(
+    context: ContextTypes.DEFAULT_TYPE, session: Session, answered: MaybeInaccessibleMessage | None
+) -> None:
+    """Take the buttons off the copy of the question just answered that this process sent
+    last, when the answer came from another message (a copy sent before a re-send): its
+    buttons beside the next question would offer two questions at once."""
+    latest = services_of(context).keyboard_of(session.id, session.message_id)
+    edited = answered.message_id if answered is not None else session.message_id
+    if latest is not None and latest != edited:
+        await drop_keyboard(context, flow.chat_of(session), latest)
 
 
 async def on_text_answer(
@@ -301,6 +314,7 @@ async def on_text_answer(
             session.message_id,
             render.answered_text(question, value, lang, subject.name(lang)),
         )
+    await _drop_other_copy(context, session, None)
     if isinstance(outcome, flow.Finished):
         await send_finished(context, outcome, lang, subject)
     else:
