@@ -70,6 +70,15 @@ DYNAMIC: dict[str, list[str]] = {
     "delivery.settings.day_{}": _WEEKDAYS,
     "delivery.settings.day_short_{}": _WEEKDAYS,
     "delivery.settings.every_{}": _WEEKDAYS,
+    "dashboard.role_{}": [r.value for r in MemberRole],
+    "dashboard.kind_{}": _KINDS,
+    # bot.web.admin_pages: an invite's state is "active" or its Invite.problem.
+    "dashboard.state_{}": [
+        "active",
+        *(p.value for p in (InviteProblem.REVOKED, InviteProblem.EXPIRED, InviteProblem.USED_UP)),
+    ],
+    # bot.web.admin_pages: an owner's digests are "inactive" (bot blocked), "paused" or "on".
+    "dashboard.digest_state_{}": ["inactive", "paused", "on"],
 }
 
 
@@ -204,10 +213,23 @@ def _assigned_constants(tree: ast.AST) -> dict[str, list[str | None]]:
     return found
 
 
+# Jinja templates look texts up with `_("key")` (bot.web), or build one: `_("prefix" ~ x)`.
+TEMPLATE_LOOKUP = re.compile(r"""\b_\(\s*(["'])([^"']+)\1\s*[,)]""")
+TEMPLATE_BUILT = re.compile(r"""\b_\(\s*(["'])([^"']+)\1\s*~""")
+
+
 @pytest.fixture(scope="module")
 def scan() -> Scan:
     sections = {key.split(".")[0] for key in catalog("en")}
-    return Scan(sections).run(CODE)
+    found = Scan(sections).run(CODE)
+    for path in sorted((ROOT / "bot" / "templates").rglob("*.j2")):
+        for match in TEMPLATE_LOOKUP.finditer(path.read_text("utf-8")):
+            where = str(path.relative_to(ROOT))
+            found.literals.setdefault(match[2], where)
+            found.asked.setdefault(match[2], where)
+        for match in TEMPLATE_BUILT.finditer(path.read_text("utf-8")):
+            found.templates.setdefault(match[2] + "{}", str(path.relative_to(ROOT)))
+    return found
 
 
 def _expansions() -> dict[str, str]:
