@@ -13,12 +13,10 @@ in one synchronous function through `storage.db.read_in_thread`.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
-
+from storage.connection import Connection, SyncConnection
 from storage.db import decode_time, placeholders
 from storage.models import Comment, PeriodCounts
 
@@ -55,7 +53,7 @@ def _value(number: float | None, choice: str | None) -> Value:
     return _number(number)
 
 
-async def _fetch(conn: aiosqlite.Connection, query: Query) -> list[Any]:
+async def _fetch(conn: Connection, query: Query) -> list[Any]:
     sql, params = query
     async with conn.execute(sql, params) as cur:
         return list(await cur.fetchall())
@@ -255,7 +253,7 @@ def _count_result(rows: Sequence[Sequence[Any]]) -> int:
 
 
 async def period_counts(
-    conn: aiosqlite.Connection, subject_id: int, week_keys: Sequence[str]
+    conn: Connection, subject_id: int, week_keys: Sequence[str]
 ) -> PeriodCounts:
     """Sessions started, and responses completed and partial, in these weeks."""
     query = _period_counts_query(subject_id, week_keys)
@@ -265,7 +263,7 @@ async def period_counts(
 
 
 async def distributions(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     *,
@@ -281,7 +279,7 @@ async def distributions(
 
 
 async def answered_counts(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     *,
@@ -295,7 +293,7 @@ async def answered_counts(
 
 
 async def role_counts(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     *,
@@ -309,7 +307,7 @@ async def role_counts(
 
 
 async def distributions_by_role(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     *,
@@ -323,7 +321,7 @@ async def distributions_by_role(
 
 
 async def comments(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     *,
@@ -341,7 +339,7 @@ async def comments(
 
 
 async def trend(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     question_id: str,
@@ -355,7 +353,7 @@ async def trend(
 
 
 async def invited_members(
-    conn: aiosqlite.Connection, subject_id: int, week_keys: Sequence[str]
+    conn: Connection, subject_id: int, week_keys: Sequence[str]
 ) -> int:
     """Distinct members invited in these weeks (by a pulse or by registering through a
     link) who could evaluate the subject, i.e. not members of that department: the
@@ -372,11 +370,11 @@ async def invited_members(
 class Reads:
     """The queries above, run at once on a plain sqlite3 connection (the one that
     `storage.db.read_in_thread` hands its function): same SQL, same results, rows read as
-    tuples or sqlite3.Row alike. Blocking: never on the event loop's thread."""
+    tuples or Row alike. Blocking: never on the event loop's thread."""
 
     __slots__ = ("_conn",)
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: SyncConnection) -> None:
         self._conn = conn
 
     def _fetch(self, query: Query) -> list[Any]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -15,8 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import aiosqlite
-from aiosqlite.context import contextmanager
+from storage.connection import (
+    Connection,
+    IntegrityError,
+    Result,
+    Statement,
+    SyncConnection,
+)
 
 Synchronous = Literal["NORMAL", "FULL"]
 T = TypeVar("T")
@@ -85,7 +91,7 @@ def _has_code(sql: str) -> bool:
     return any(line.strip(";").strip() for line in lines)
 
 
-async def migrate(conn: aiosqlite.Connection) -> list[str]:
+async def migrate(conn: _InlineConnection | _ReadConnection) -> list[str]:
     """Apply the migrations not applied yet, each in its own transaction; return their names.
 
     Idempotent, and safe when two processes (the bot and the CLI) start together:
@@ -128,106 +134,135 @@ MAX_BATCH_DELAY = 0.005
 INLINE_READ_BUDGET = 0.002
 
 
-class _InlineConnection(aiosqlite.Connection):
-    """An aiosqlite.Connection that runs each call at once on the calling thread.
+def _run(conn: sqlite3.Connection, sql: str, parameters: Sequence[object]) -> Result:
+    """One statement on a plain sqlite3 connection, all its rows fetched; a constraint
+    failure as the storage layer's IntegrityError (the same on both backends)."""
+    try:
+        cursor = conn.execute(sql, parameters)
+        rows = cursor.fetchall()
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(str(exc), unique="UNIQUE" in str(exc)) from exc
+    return Result(rows, cursor.rowcount)
+
+
+def _run_many(
+    conn: sqlite3.Connection, sql: str, parameters: Iterable[Sequence[object]]
+) -> None:
+    try:
+        conn.executemany(sql, parameters)
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(str(exc), unique="UNIQUE" in str(exc)) from exc
+
+
+class _InlineConnection:
+    """The writer's connection as the storage functions see it: each call runs at once on
+    the calling thread.
 
     Inside a transaction block, an indexed INSERT or UPDATE takes microseconds; handing it
-    to aiosqlite's worker thread and back costs a trip through the event loop's queue, and
-    under load that trip takes longer than everything else the block does, all of it with
-    the write lock held. Blocks therefore run inline. Only calls that can wait (BEGIN
-    IMMEDIATE on another process's lock, COMMIT's write and fsync) leave the loop's thread.
-    Owned and closed by Database: `close()` here does nothing."""
+    to a worker thread and back costs a trip through the event loop's queue, and under
+    load that trip takes longer than everything else the block does, all of it with the
+    write lock held. Blocks therefore run inline. Only calls that can wait (BEGIN
+    IMMEDIATE on another process's lock, COMMIT's write and fsync) leave the loop's
+    thread (see Database._submit). Owned and closed by Database."""
+
+    __slots__ = ("_conn",)
 
     def __init__(self, connection: sqlite3.Connection) -> None:
-        super().__init__(lambda: connection, iter_chunk_size=64)
-        self._connection = connection
+        self._conn: sqlite3.Connection | None = connection
 
-    async def _execute(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if self._connection is None:
+    def _live(self) -> sqlite3.Connection:
+        if self._conn is None:
             raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
+        return self._conn
 
-    @contextmanager
-    async def execute(self, sql: str, parameters: Any = None) -> aiosqlite.Cursor:
-        # aiosqlite's, minus the hand-over to _execute: this runs for every statement.
-        return aiosqlite.Cursor(
-            self, self._conn.execute(sql, () if parameters is None else parameters)
-        )
+    @property
+    def in_transaction(self) -> bool:
+        return self._live().in_transaction
 
-    async def close(self) -> None:
-        """Nothing: the Database that made this connection closes it."""
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> Statement:
+        return Statement(_run(self._live(), sql, parameters))
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> None:
+        _run_many(self._live(), sql, parameters)
+
+    def read_in_thread(self, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
+        # In memory, or inside a transaction (seeing its writes): at once, inline.
+        return _settled(partial(_with_tuples, self._live(), fn))
+
+    read_at_once = read_in_thread
 
     def detach(self) -> None:
         """Forget the sqlite3 connection (its owner is closing it)."""
-        self._connection = None
-
-    def __del__(self) -> None:
-        # aiosqlite's __del__ warns about a worker thread left running; this has none.
-        pass
+        self._conn = None
 
 
-class _Rows(aiosqlite.Cursor):
-    """The cursor of a read done at once: every row already fetched, served from memory."""
+class _ReadConnection:
+    """`Database.conn` of a file database: a connection of its own on a reader thread
+    (an executor owned here), except that a plain SELECT is first tried at once on the
+    event loop's thread.
 
-    def __init__(self, conn: aiosqlite.Connection, cursor: sqlite3.Cursor, rows: list[Any]):
-        super().__init__(conn, cursor)
-        self._rows = rows
-        self._next = 0
-
-    async def fetchone(self) -> Any:
-        if self._next >= len(self._rows):
-            return None
-        self._next += 1
-        return self._rows[self._next - 1]
-
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        count = self.arraysize if size is None else size
-        chunk = self._rows[self._next : self._next + count]
-        self._next += len(chunk)
-        return chunk
-
-    async def fetchall(self) -> list[Any]:
-        chunk = self._rows[self._next :]
-        self._next = len(self._rows)
-        return chunk
-
-    async def close(self) -> None:
-        self._rows = []
-
-
-class _ReadConnection(aiosqlite.Connection):
-    """`Database.conn` of a file database: aiosqlite's connection with its worker thread,
-    except that a plain SELECT is first tried at once on the event loop's thread.
-
-    A point read takes microseconds; the three trips to the worker thread and back that
-    aiosqlite makes for it (execute, fetch, close) cost more than that, and under load
-    each trip waits its turn in the event loop's queue. So a SELECT runs inline, on a
-    connection of its own, with a time budget: one that runs out of it (a report over a
-    long history) is interrupted and redone on the worker thread, so the loop never
-    stalls longer than the budget for a read. Anything else (PRAGMA, writes, reads inside a
-    transaction opened on this connection) goes to the worker thread as with aiosqlite."""
+    A point read takes microseconds; a trip to the reader thread and back costs more,
+    and under load it waits its turn in the event loop's queue. So a SELECT runs inline,
+    on a second connection, with a time budget: one that runs out of it (a report over a
+    long history) is interrupted and redone on the reader thread, so the loop never
+    stalls longer than the budget for a read. Anything else (PRAGMA, writes, reads inside
+    a transaction opened on this connection) goes to the reader thread."""
 
     def __init__(self, path: str, budget: float) -> None:
-        super().__init__(partial(_connect_reader, path), iter_chunk_size=64)
         self._path = path
         self._budget = budget
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedbot-db-reader")
+        self._conn: sqlite3.Connection | None = None
         self._quick: sqlite3.Connection | None = None
         self._deadline = 0.0
 
     async def start(self) -> None:
-        """Start the worker thread and open the inline connection."""
-        await self
+        """Open the reader thread's connection and the inline one."""
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._thread, _connect_reader, self._path)
         quick = sqlite3.connect(self._path, isolation_level=None)
         quick.row_factory = sqlite3.Row
-        # Never wait on a lock here: a busy database sends the read to the worker thread.
+        # Never wait on a lock here: a busy database sends the read to the reader thread.
         quick.execute("PRAGMA busy_timeout=0")
         quick.execute("PRAGMA query_only=ON")
         quick.set_progress_handler(self._over_budget, 1000)
         self._quick = quick
 
-    def read_at_once(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
-        """`fn` on the inline connection within the budget, as a SELECT through `execute`
-        runs; over budget (interrupted) or busy, on the worker thread from the start."""
+    def _live(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ValueError("Connection closed")
+        return self._conn
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._live().in_transaction
+
+    def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """Queue `fn` for the reader thread now; the future gets its result or exception."""
+        return asyncio.get_running_loop().run_in_executor(self._thread, fn)
+
+    def _over_budget(self) -> int:
+        return 1 if time.perf_counter() > self._deadline else 0
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> Statement:
+        conn, quick = self._live(), self._quick
+        if quick is not None and sql.lstrip()[:6].upper() == "SELECT" and not conn.in_transaction:
+            self._deadline = time.perf_counter() + self._budget
+            try:
+                return Statement(_run(quick, sql, parameters))
+            except sqlite3.OperationalError:
+                # Over budget (interrupted) or busy: the reader thread does it properly.
+                pass
+        return Statement(pending=self.submit(partial(_run, conn, sql, parameters)))
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> None:
+        await self.submit(partial(_run_many, self._live(), sql, list(parameters)))
+
+    def read_in_thread(self, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
+        # The whole function in one trip to the reader thread, queued at once.
+        return self.submit(partial(_with_tuples, self._live(), fn))
+
+    def read_at_once(self, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
         quick = self._quick
         if quick is not None and not self.in_transaction:
             self._deadline = time.perf_counter() + self._budget
@@ -235,48 +270,24 @@ class _ReadConnection(aiosqlite.Connection):
             try:
                 done.set_result(_with_tuples(quick, fn))
             except sqlite3.OperationalError:
-                pass  # over budget or busy: the worker thread does it properly
+                pass  # over budget or busy: the reader thread does it properly
             except Exception as exc:
                 done.set_exception(exc)
             if done.done():
                 return done
-        return self.submit(partial(_with_tuples, self._conn, fn))
-
-    def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
-        """Queue `fn` for the worker thread now (aiosqlite's `_execute` queues it only
-        once awaited); the future gets its result or exception."""
-        if not self._running or self._connection is None:
-            raise ValueError("Connection closed")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._tx.put_nowait((future, fn))
-        return future
-
-    def _over_budget(self) -> int:
-        return 1 if time.perf_counter() > self._deadline else 0
-
-    @contextmanager
-    async def execute(self, sql: str, parameters: Any = None) -> aiosqlite.Cursor:
-        quick = self._quick
-        if quick is not None and sql.lstrip()[:6].upper() == "SELECT" and not self.in_transaction:
-            self._deadline = time.perf_counter() + self._budget
-            try:
-                cursor = quick.execute(sql, () if parameters is None else parameters)
-                return _Rows(self, cursor, cursor.fetchall())
-            except sqlite3.OperationalError:
-                # Over budget (interrupted) or busy: the worker thread does it properly.
-                pass
-        return await super().execute(sql, parameters)
+        return self.read_in_thread(fn)
 
     async def close(self) -> None:
         if self._quick is not None:
             self._quick.close()
             self._quick = None
-        await super().close()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
+        self._thread.shutdown(wait=True)
 
 
-def read_in_thread(
-    conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]
-) -> Awaitable[T]:
+def read_in_thread(conn: Connection, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
     """Run `fn(connection)`, a synchronous function doing several reads, in one go where
     `conn` runs them: for reports (a digest's aggregates), whose queries are too heavy
     for `conn`'s inline reads and would only be interrupted and redone.
@@ -286,17 +297,14 @@ def read_in_thread(
     function in one trip, none of it on the event loop's thread, and is queued at once:
     the caller may do other work before awaiting the result. With an in-memory
     database's `conn`, or a transaction's connection (inside the transaction, seeing
-    its writes), it runs at once, inline, as every read there does. Rows come back as
-    plain tuples. `fn` must only read, and must not keep the connection or its cursors
-    once it returns."""
-    if isinstance(conn, _InlineConnection):
-        return _inline(conn, fn)
-    if isinstance(conn, _ReadConnection):
-        return conn.submit(partial(_with_tuples, conn._conn, fn))
-    return asyncio.ensure_future(conn._execute(_with_tuples, conn._conn, fn))
+    its writes), it runs at once, inline, as every read there does. On PostgreSQL `fn`
+    runs on a thread whose statements go through the loop's connection pool. Rows come
+    back as plain tuples. `fn` must only read, and must not keep the connection or its
+    cursors once it returns."""
+    return conn.read_in_thread(fn)
 
 
-def read_at_once(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+def read_at_once(conn: Connection, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
     """Run `fn(connection)`, a synchronous function doing a few small reads, at once on
     the event loop's thread, as `conn` runs a SELECT: within INLINE_READ_BUDGET, on the
     connection `conn` keeps for that; if the budget runs out (or the database is busy)
@@ -304,29 +312,88 @@ def read_at_once(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], 
     knows to be small; `read_in_thread` is for the others, which would only be
     interrupted and redone. Rows come back as plain tuples; `fn` must only read (it may
     run twice), and must not keep the connection or its cursors once it returns."""
-    if isinstance(conn, _InlineConnection):
-        return _inline(conn, fn)
-    if isinstance(conn, _ReadConnection):
-        return conn.read_at_once(fn)
-    return asyncio.ensure_future(conn._execute(_with_tuples, conn._conn, fn))
+    return conn.read_at_once(fn)
 
 
-def _inline(conn: _InlineConnection, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+def _settled(fn: Callable[[], T]) -> asyncio.Future[T]:
     done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
     try:
-        done.set_result(_with_tuples(conn._conn, fn))
+        done.set_result(fn())
     except Exception as exc:
         done.set_exception(exc)
     return done
 
 
-def _with_tuples(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+def _with_tuples(connection: sqlite3.Connection, fn: Callable[[SyncConnection], T]) -> T:
     factory = connection.row_factory
     connection.row_factory = None
     try:
         return fn(connection)
     finally:
         connection.row_factory = factory
+
+class Database(ABC):
+    """The database of one process, whichever backend: `conn` for reads, `transaction()`
+    for writes, `read_in_thread`/`read_at_once` for reports. `Database.open(target)`
+    opens (and migrates) SQLite for a path, PostgreSQL for a postgresql:// URL; the rest
+    of the code never asks which."""
+
+    path: str
+    dialect: str
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        synchronous: Synchronous = "NORMAL",
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> Database:
+        """Open (creating the file and its folder on first use) and migrate a database.
+
+        `path` may be ":memory:" for a private in-memory database (tests), or a
+        postgresql:// URL (`synchronous` and `busy_timeout_ms` are SQLite's)."""
+        target = str(path)
+        if is_postgres_url(target):
+            from storage.postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(target)
+        return await SqliteDatabase.open_sqlite(
+            target, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms
+        )
+
+    @property
+    @abstractmethod
+    def conn(self) -> Connection:
+        """The connection for reads (writes go through `transaction()`)."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """`async with db.transaction() as conn:` — one write transaction, committed
+        (durable) when the block ends, rolled back by an exception."""
+
+    def read_in_thread(self, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
+        """`fn(connection)`, several reads in one go off the event loop's thread (see the
+        module's `read_in_thread`): for reports."""
+        return self.conn.read_in_thread(fn)
+
+    def read_at_once(self, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
+        """`fn(connection)`, a few small reads, at once where the backend can (see the
+        module's `read_at_once`)."""
+        return self.conn.read_at_once(fn)
+
+    @abstractmethod
+    async def scrub(self, *, vacuum: bool = True) -> None:
+        """Leave no trace of past writes in the storage files (see each backend)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Finish what is pending and close."""
+
+
+def is_postgres_url(target: str) -> bool:
+    """Whether a FEEDBOT_DATABASE value names a PostgreSQL server (else an SQLite path)."""
+    return target.startswith(("postgresql://", "postgres://"))
 
 
 class _Batch:
@@ -341,16 +408,16 @@ class _Batch:
         self.committed: asyncio.Future[None] = loop.create_future()
 
 
-class _Transaction(AbstractAsyncContextManager[aiosqlite.Connection]):
+class _Transaction(AbstractAsyncContextManager[Connection]):
     """One `Database.transaction()` block: a SAVEPOINT in the open batch, then its commit."""
 
     __slots__ = ("_batch", "_db")
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
         self._batch: _Batch | None = None
 
-    async def __aenter__(self) -> aiosqlite.Connection:
+    async def __aenter__(self) -> Connection:
         db = self._db
         await db._lock.acquire()
         try:
@@ -387,8 +454,8 @@ class _Transaction(AbstractAsyncContextManager[aiosqlite.Connection]):
         await asyncio.shield(batch.committed)
 
 
-class Database:
-    """The database of one process: a writer shared by all tasks through `transaction()`,
+class SqliteDatabase(Database):
+    """The SQLite database of one process: a writer shared by all tasks through `transaction()`,
     and `conn` for reads.
 
     Writes use group commit. Blocks run one at a time, each as a SAVEPOINT inside one
@@ -411,14 +478,14 @@ class Database:
     def __init__(
         self,
         writer: sqlite3.Connection,
-        reader: aiosqlite.Connection | None,
+        reader: _ReadConnection | None,
         path: str,
         *,
         max_batch_delay: float = MAX_BATCH_DELAY,
     ) -> None:
         self._writer = writer
         self._inline = _InlineConnection(writer)
-        self._reader: aiosqlite.Connection = reader or self._inline
+        self._reader: _InlineConnection | _ReadConnection = reader or self._inline
         # BEGIN and COMMIT of a file database wait on locks and disks: not on the loop.
         self._offload = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedbot-db-writer")
@@ -430,27 +497,22 @@ class Database:
         self._committer: asyncio.Task[None] | None = None
         self._max_batch_delay = max_batch_delay
         self.path = path
+        self.dialect = "sqlite"
 
     @classmethod
-    async def open(
-        cls,
-        path: str | Path,
-        *,
-        synchronous: Synchronous = "NORMAL",
-        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-    ) -> Database:
-        """Open (creating the file and its folder on first use) and migrate a database.
-
-        `path` may be ":memory:" for a private in-memory database (tests)."""
+    async def open_sqlite(
+        cls, target: str, *, synchronous: Synchronous, busy_timeout_ms: int
+    ) -> SqliteDatabase:
+        """Open (creating the file and its folder on first use) and migrate an SQLite
+        database; `target` may be ":memory:" for a private in-memory database (tests)."""
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
-        target = str(path)
         if target == MEMORY:
             writer = _connect(target)
             try:
                 _configure(writer, synchronous, busy_timeout_ms)
                 database = cls(writer, None, target)
-                await migrate(database.conn)
+                await migrate(database._inline)
             except BaseException:
                 writer.close()
                 raise
@@ -479,19 +541,9 @@ class Database:
         return cls(writer, reader, target)
 
     @property
-    def conn(self) -> aiosqlite.Connection:
+    def conn(self) -> Connection:
         """The connection for reads (writes go through `transaction()`)."""
         return self._reader
-
-    def read_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
-        """`fn(connection)`, several reads in one trip to the reader's thread (see the
-        module's `read_in_thread`): for reports, not tried inline first."""
-        return read_in_thread(self._reader, fn)
-
-    def read_at_once(self, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
-        """`fn(connection)`, a few small reads at once on the event loop's thread within
-        the inline budget, else on the reader's thread (see the module's `read_at_once`)."""
-        return read_at_once(self._reader, fn)
 
     async def scrub(self, *, vacuum: bool = True) -> None:
         """Leave no trace of past writes in the files: VACUUM rewrites the database with
@@ -534,10 +586,12 @@ class Database:
             if self._offload is not None:
                 self._offload.shutdown(wait=True)
                 self._offload = None
-            if self._reader is not self._inline:
+            if isinstance(self._reader, _ReadConnection):
                 await self._reader.close()
 
-    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """`async with db.transaction() as conn:` — one serialized write transaction.
 
         The block's writes are committed (with those of blocks that ran just before or
@@ -595,6 +649,8 @@ class Database:
         job = self._submit(self._writer.execute, "COMMIT")
         cancelled = await _wait_out(job)
         error = job.exception()
+        if isinstance(error, sqlite3.IntegrityError):  # a deferred constraint
+            error = IntegrityError(str(error), unique="UNIQUE" in str(error))
         if self._writer.in_transaction:  # the COMMIT failed and left the transaction open
             self._writer.execute("ROLLBACK")  # discards the batch's pages; writes nothing
             self._end(batch, error or sqlite3.OperationalError("the commit failed"))

@@ -298,7 +298,7 @@ async def test_digest_queries_search_indexes_instead_of_scanning_tables(
 ) -> None:
     """Their cost follows the rows of the weeks asked for, not the whole history."""
     statements: list[str] = []
-    await db.conn.set_trace_callback(statements.append)
+    db._writer.set_trace_callback(statements.append)  # type: ignore[attr-defined]
     weeks = [W47, W48]
     await period_counts(db.conn, dataset.id, weeks)
     await distributions(db.conn, dataset.id, weeks, role="employee")
@@ -308,7 +308,7 @@ async def test_digest_queries_search_indexes_instead_of_scanning_tables(
     await comments(db.conn, dataset.id, weeks, metrics=("comment",), limit=3)
     await trend(db.conn, dataset.id, weeks, "reliability")
     await invited_members(db.conn, dataset.id, weeks)
-    await db.conn.set_trace_callback(None)  # type: ignore[arg-type]
+    db._writer.set_trace_callback(None)  # type: ignore[attr-defined]
     assert len(statements) == 8
     for statement in statements:
         async with db.conn.execute(f"EXPLAIN QUERY PLAN {statement}") as cur:

@@ -11,9 +11,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
+from storage.connection import Connection
 from storage.db import Database, encode_time, migrate, split_statements
 from storage.models import SubjectKind
 from storage.subjects import add_subject, get_subject, list_subjects
@@ -22,19 +22,19 @@ REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
 
 
-async def _schema(conn: aiosqlite.Connection) -> list[tuple[str, str, str]]:
+async def _schema(conn: Connection) -> list[tuple[str, str, str]]:
     async with conn.execute(
         "SELECT type, name, COALESCE(sql, '') FROM sqlite_master ORDER BY type, name"
     ) as cur:
         return [tuple(row) for row in await cur.fetchall()]
 
 
-async def _applied(conn: aiosqlite.Connection) -> list[tuple[str, str]]:
+async def _applied(conn: Connection) -> list[tuple[str, str]]:
     async with conn.execute("SELECT name, applied_at FROM schema_migrations ORDER BY name") as cur:
         return [tuple(row) for row in await cur.fetchall()]
 
 
-async def _pragma(conn: aiosqlite.Connection, name: str) -> object:
+async def _pragma(conn: Connection, name: str) -> object:
     async with conn.execute(f"PRAGMA {name}") as cur:
         row = await cur.fetchone()
     assert row is not None

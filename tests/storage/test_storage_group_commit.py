@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from storage.connection import IntegrityError
 from storage.db import Database
 
 # No await in these tests may take longer than this (a hang fails instead of blocking).
@@ -134,7 +135,7 @@ async def test_a_failing_block_rolls_back_alone_while_its_batch_commits(
     await _create(file_db)
     await _insert(file_db, -1, "seed")
     statements = _trace(file_db)
-    expected = RuntimeError if failure == "exception" else sqlite3.IntegrityError
+    expected = RuntimeError if failure == "exception" else IntegrityError
 
     async def bad(x: int) -> None:
         with pytest.raises(expected):
@@ -171,7 +172,7 @@ async def test_a_failed_commit_reaches_every_caller_and_the_database_stays_usabl
     expected: type[sqlite3.Error]
     if failure == "deferred-constraint":
         # Real: a deferred foreign key fails the COMMIT itself, leaving the transaction open.
-        expected = sqlite3.IntegrityError
+        expected = IntegrityError
     else:
         # Simulated: an I/O error on COMMIT, after which SQLite has rolled back by itself.
         expected = sqlite3.OperationalError
