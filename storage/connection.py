@@ -19,6 +19,11 @@ class IntegrityError(Exception):
         self.unique = unique
 
 
+class DatabaseUnavailable(Exception):
+    """The database server cannot be reached or refused the connection (PostgreSQL);
+    the message is one line, without the password."""
+
+
 class Result:
     """A statement's outcome, all of its rows already fetched (storage reads are small,
     and the big ones run through `read_in_thread`): `fetchone`/`fetchall` and `async for`

@@ -119,7 +119,7 @@ async def get_owner_settings(
     alerts off, active) for anything never changed. `lang`: the one set here, else the
     user's language (see users.set_language), else English."""
     async with conn.execute(
-        "SELECT ? AS telegram_id,"
+        "SELECT CAST(? AS BIGINT) AS telegram_id,"
         " COALESCE(st.weekday, ?) AS weekday, COALESCE(st.hour, ?) AS hour,"
         " st.timezone AS timezone, COALESCE(st.paused, FALSE) AS paused,"
         " COALESCE(st.detractor_alerts, FALSE) AS detractor_alerts,"

@@ -120,7 +120,7 @@ async def start_session(
     # completion rate needs how many started in a week, not who.
     await conn.execute(
         "INSERT INTO session_counts (subject_id, week_key, started) VALUES (?, ?, 1)"
-        " ON CONFLICT (subject_id, week_key) DO UPDATE SET started = started + 1",
+        " ON CONFLICT (subject_id, week_key) DO UPDATE SET started = session_counts.started + 1",
         (subject_id, week_key),
     )
     session = await get_session(conn, row[0])
@@ -174,11 +174,13 @@ async def mark_prompted(conn: Connection, shown: Sequence[tuple[int, str, int]])
     Keeps the latest message carrying a keyboard (ids grow within a chat, so a late
     write never replaces a newer one), and clears `prompt_pending` unless the session
     was answered again since (another state: its next question is pending)."""
+    # CASE, not SQLite's two-argument max() (PostgreSQL calls it greatest()).
     await conn.executemany(
-        "UPDATE sessions SET message_id = max(coalesce(message_id, 0), ?),"
+        "UPDATE sessions SET message_id = CASE WHEN coalesce(message_id, 0) > ?"
+        " THEN message_id ELSE ? END,"
         " prompt_pending = CASE WHEN state_json = ? THEN FALSE ELSE prompt_pending END"
         " WHERE id = ? AND status = 'active'",
-        shown,
+        [(message_id, message_id, state, session_id) for message_id, state, session_id in shown],
     )
 
 

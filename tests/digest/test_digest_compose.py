@@ -375,11 +375,12 @@ async def test_a_digest_takes_a_fixed_number_of_queries(
     await respond(department, internal_answers(4), week=W47, times=6)
     await compose(db, department)  # decides and records the units (a write, once)
     statements: list[str] = []
-    await db.conn.set_trace_callback(statements.append)
+    # In memory the reads run inline, on the writer's own sqlite3 connection.
+    db._writer.set_trace_callback(statements.append)  # type: ignore[attr-defined]
     try:
         digest = await compose(db, department)
     finally:
-        await db.conn.set_trace_callback(None)
+        db._writer.set_trace_callback(None)  # type: ignore[attr-defined]
     assert digest.roles and digest.comments and digest.comparison is Comparison.SHOWN
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     # recorded units and their weeks' counts, counts x2, open invites, distributions x2,
@@ -446,8 +447,11 @@ async def test_a_file_database_composes_the_same_digests_inline_or_on_the_reader
         on_thread: list[tuple[str, int]] = []
         reported = 0
         # The reader's thread connection: every statement run there, and where it ran.
-        await file_db.conn.set_trace_callback(
-            lambda sql: on_thread.append((sql, threading.get_ident()))
+        reader = file_db.conn
+        await reader.submit(  # type: ignore[attr-defined]
+            lambda: reader._conn.set_trace_callback(  # type: ignore[attr-defined]
+                lambda sql: on_thread.append((sql, threading.get_ident()))
+            )
         )
         for memory_subject, file_subject in zip(in_memory, on_file, strict=True):
             for period in (W48, W47):
@@ -457,7 +461,9 @@ async def test_a_file_database_composes_the_same_digests_inline_or_on_the_reader
                 reported += not expected.nothing_to_report
                 for lang in ("en", "pl"):
                     assert render_html(got, lang) == render_html(expected, lang)
-        await file_db.conn.set_trace_callback(None)  # type: ignore[arg-type]
+        await reader.submit(  # type: ignore[attr-defined]
+            lambda: reader._conn.set_trace_callback(None)  # type: ignore[attr-defined]
+        )
         if inline_responses:
             assert on_thread == []
         else:  # every trend query, for one, and none of them on the loop's thread

@@ -68,8 +68,9 @@ async def test_an_unknown_synchronous_level_is_refused(tmp_path: Path) -> None:
 
 
 async def test_migrations_are_recorded_and_applying_them_twice_changes_nothing(
-    db: Database,
+    sqlite_db: Database,
 ) -> None:
+    db = sqlite_db
     applied = await _applied(db.conn)
     assert [name for name, _ in applied] == [
         "0001_initial.sql",
@@ -89,8 +90,8 @@ async def test_migrations_are_recorded_and_applying_them_twice_changes_nothing(
             now=NOW,
         )
 
-    assert await migrate(db.conn) == []
-    assert await migrate(db.conn) == []
+    assert await migrate(db.conn) == []  # type: ignore[arg-type]
+    assert await migrate(db.conn) == []  # type: ignore[arg-type]
 
     assert await _schema(db.conn) == schema
     assert await _applied(db.conn) == applied
@@ -148,7 +149,8 @@ async def test_a_failing_transaction_rolls_back(db: Database) -> None:
             )
             raise RuntimeError("boom")
     assert await get_subject(db.conn, "sales") is None
-    assert not db.conn.in_transaction
+    if db.dialect == "sqlite":
+        assert not db.conn.in_transaction  # type: ignore[attr-defined]
 
 
 async def test_concurrent_transactions_do_not_interleave(db: Database) -> None:

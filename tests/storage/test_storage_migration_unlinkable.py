@@ -332,6 +332,7 @@ async def test_a_started_session_after_the_migration_never_reuses_an_old_id(
                 " RETURNING id",
                 (W48,),
             )
-            assert (await cursor.fetchone())[0] == 16  # 15 sessions existed before, 13 of them ended
+            # 15 sessions existed before, 13 of them ended
+            assert (await cursor.fetchone())[0] == 16
     finally:
         await db.close()
