@@ -22,8 +22,9 @@ async def week_counts(
     async with conn.execute(
         "SELECT week_key, COALESCE(role, ?), COUNT(*) FROM responses"
         f" WHERE subject_id = ? AND week_key IN ({placeholders(weeks)})"
-        " AND status = 'completed' GROUP BY week_key, COALESCE(role, ?)",
-        (NO_ROLE, subject_id, *weeks, NO_ROLE),
+        # By position: PostgreSQL takes two placeholders for two different expressions.
+        " AND status = 'completed' GROUP BY 1, 2",
+        (NO_ROLE, subject_id, *weeks),
     ) as cursor:
         async for week, role, count in cursor:
             result[week][role] = count

@@ -16,6 +16,7 @@ from bot.digest import compose as compose_module
 from bot.digest.compose import compose_digest
 from bot.digest.model import Basis, Comparison, Digest, TrendPoint
 from bot.digest.render import plain_text, render_html
+from storage import postgres
 from storage.db import Database
 from storage.invites import create_invite
 from storage.members import record_invitation, register_member
@@ -366,7 +367,7 @@ async def test_closed_only_reports_the_last_finished_week(
 
 
 async def test_a_digest_takes_a_fixed_number_of_queries(
-    db: Database, department: Subject, respond: Respond
+    db: Database, department: Subject, respond: Respond, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One query per aggregate and window, none per question: the count does not grow
     with the survey or the data."""
@@ -375,12 +376,24 @@ async def test_a_digest_takes_a_fixed_number_of_queries(
     await respond(department, internal_answers(4), week=W47, times=6)
     await compose(db, department)  # decides and records the units (a write, once)
     statements: list[str] = []
-    # In memory the reads run inline, on the writer's own sqlite3 connection.
-    db._writer.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    if db.dialect == "sqlite":
+        # In memory the reads run inline, on the writer's own sqlite3 connection.
+        db._writer.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    else:
+        # Every PostgreSQL statement has its placeholders numbered on its way out.
+        numbered = postgres.numbered
+
+        def noted(sql: str) -> str:
+            statements.append(sql)
+            return numbered(sql)
+
+        monkeypatch.setattr(postgres, "numbered", noted)
     try:
         digest = await compose(db, department)
     finally:
-        db._writer.set_trace_callback(None)  # type: ignore[attr-defined]
+        if db.dialect == "sqlite":
+            db._writer.set_trace_callback(None)  # type: ignore[attr-defined]
+        monkeypatch.undo()
     assert digest.roles and digest.comments and digest.comparison is Comparison.SHOWN
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     # recorded units and their weeks' counts, counts x2, open invites, distributions x2,

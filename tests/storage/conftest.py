@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database
-from tests.backends import backend_params, database_target
 from storage.models import Session, Subject, SubjectKind
 from storage.sessions import start_session
 from storage.subjects import add_subject
 from surveys.periods import week_key
 from surveys.schema import Audience
+from tests.backends import backend_params, database_target
 
 NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)  # a Wednesday in 2026-W48
 SECRET = b"test-secret"
