@@ -275,11 +275,22 @@ class PostgresDatabase(Database):
             yield _TransactionConnection(conn)
 
     async def scrub(self, *, vacuum: bool = True) -> None:
-        """VACUUM (FULL with `vacuum`, which rewrites every table) so deleted rows'
-        space is reclaimed. Weaker than SQLite's scrub: the server's write-ahead log and
-        backups are the database administrator's, beyond the bot's reach."""
+        """VACUUM the bot's tables (only this schema's: the server may hold others), so
+        the space of deleted rows (ended sessions) is reclaimed and reused.
+
+        Weaker than SQLite's scrub, on purpose: `vacuum` does not mean VACUUM FULL here,
+        which would rewrite every table under an exclusive lock and stall the other
+        instances sharing the database; a full rewrite, and the server's write-ahead log
+        and backups, are the database administrator's."""
+        del vacuum
         async with self._pool.acquire() as conn:
-            await conn.execute("VACUUM FULL" if vacuum else "VACUUM")
+            tables = await conn.fetch(
+                "SELECT quote_ident(table_name) FROM information_schema.tables"
+                " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                " ORDER BY table_name"
+            )
+            if tables:
+                await conn.execute("VACUUM " + ", ".join(row[0] for row in tables))
 
     async def close(self) -> None:
         async with self._lock:
