@@ -42,20 +42,36 @@ async def _admin() -> asyncpg.Connection:
         )
 
 
-@asynccontextmanager
-async def postgres_url() -> AsyncIterator[str]:
-    """A URL of the test server whose search_path is a new, empty schema (dropped after)."""
+async def create_schema() -> tuple[str, str]:
+    """A new, empty schema on the test server: (its name, a URL whose search_path it is)."""
     schema = f"t_{secrets.token_hex(6)}"
     admin = await _admin()
     try:
         await admin.execute(f"CREATE SCHEMA {schema}")
-        separator = "&" if urlsplit(SERVER_URL).query else "?"
-        # synchronous_commit=off: a test database need not survive a power cut, and each
-        # commit then costs no fsync (the server is shared by the whole suite).
-        yield f"{SERVER_URL}{separator}search_path={schema}&synchronous_commit=off"
     finally:
-        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await admin.close()
+    separator = "&" if urlsplit(SERVER_URL).query else "?"
+    # synchronous_commit=off: a test database need not survive a power cut, and each
+    # commit then costs no fsync (the server is shared by the whole suite).
+    return schema, f"{SERVER_URL}{separator}search_path={schema}&synchronous_commit=off"
+
+
+async def drop_schema(schema: str) -> None:
+    admin = await _admin()
+    try:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def postgres_url() -> AsyncIterator[str]:
+    """A URL of the test server whose search_path is a new, empty schema (dropped after)."""
+    schema, url = await create_schema()
+    try:
+        yield url
+    finally:
+        await drop_schema(schema)
 
 
 @asynccontextmanager
