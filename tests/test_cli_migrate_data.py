@@ -78,8 +78,10 @@ async def _tables(target: str) -> dict[str, list[tuple[Any, ...]]]:
         for table in TABLES:
             async with db.conn.execute(f"SELECT * FROM {table}") as cursor:
                 rows = await cursor.fetchall()
+            # keys(): both row types iterate over their values, not their column names.
+            named = [dict(zip(row.keys(), row, strict=True)) for row in rows]
             found[table] = sorted(
-                (tuple(sorted((k, _normal(row[k])) for k in row.keys())) for row in rows),
+                (tuple(sorted((k, _normal(v)) for k, v in row.items())) for row in named),
                 key=repr,
             )
         return found
