@@ -333,10 +333,13 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
     transaction under an advisory lock; return the names applied."""
     applied: list[str] = []
     async with pool.acquire() as conn:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
-        )
+        # Under the lock too: two concurrent CREATE TABLE IF NOT EXISTS can both go ahead.
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+            )
         covered, baseline = _baseline()
         steps = [("baseline", baseline), *migration_files()]
         for name, script in steps:
