@@ -6,7 +6,7 @@ asked for, not with the whole history. Week keys are computed by the caller
 (surveys.periods). Numbers come back as int when whole (a 1-5 rating is 4, not 4.0).
 
 Each query comes twice, with the same SQL and results: as a coroutine function taking
-an aiosqlite connection (`distributions(conn, ...)`), and as a method of `Reads`, which
+a storage connection (`distributions(conn, ...)`), and as a method of `Reads`, which
 runs it at once on a plain sqlite3 connection: for a report that sends all its queries
 in one synchronous function through `storage.db.read_in_thread`.
 """
@@ -14,10 +14,11 @@ in one synchronous function through `storage.db.read_in_thread`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from storage.connection import Connection, SyncConnection
-from storage.db import decode_time, placeholders
+from storage.db import decode_time, encode_time, placeholders
 from storage.models import Comment, PeriodCounts
 
 Value = float | str
@@ -74,14 +75,18 @@ def _period_counts_query(subject_id: int, week_keys: Sequence[str]) -> Query | N
         " (SELECT COUNT(*) FROM responses WHERE subject_id = ?"
         f"  AND week_key IN ({weeks}) AND status = 'completed'),"
         " (SELECT COUNT(*) FROM responses WHERE subject_id = ?"
-        f"  AND week_key IN ({weeks}) AND status = 'partial')",
-        (subject_id, *week_keys) * 3,
+        f"  AND week_key IN ({weeks}) AND status = 'partial'),"
+        # Of the sessions started in the weeks, those completed: NULL when any week's row
+        # was counted before completions were (its number is unknown, not 0).
+        " (SELECT CASE WHEN COUNT(*) = COUNT(completed) THEN COALESCE(SUM(completed), 0) END"
+        f"  FROM session_counts WHERE subject_id = ? AND week_key IN ({weeks}))",
+        (subject_id, *week_keys) * 4,
     )
 
 
 def _period_counts_result(rows: Sequence[Sequence[Any]]) -> PeriodCounts:
     row = rows[0]
-    return PeriodCounts(started=row[0], completed=row[1], partial=row[2])
+    return PeriodCounts(started=row[0], completed=row[1], partial=row[2], started_completed=row[3])
 
 
 def _distributions_query(
@@ -233,15 +238,13 @@ def _trend_result(
     return result
 
 
-def _invited_members_query(subject_id: int, week_keys: Sequence[str]) -> Query | None:
-    if not week_keys:
-        return None
+def _evaluators_query(subject_id: int, registered_before: datetime) -> Query:
+    # Contractors and suppliers have no department; an employee whose department was
+    # deleted has none either: all of them may evaluate any department.
     return (
-        "SELECT COUNT(DISTINCT mi.telegram_id) FROM member_invitations AS mi"
-        " LEFT JOIN members AS m ON m.telegram_id = mi.telegram_id"
-        f" WHERE mi.week_key IN ({placeholders(week_keys)})"
-        " AND (m.department_id IS NULL OR m.department_id <> ?)",
-        (*week_keys, subject_id),
+        "SELECT COUNT(*) FROM members WHERE registered_at < ?"
+        " AND (department_id IS NULL OR department_id <> ?)",
+        (encode_time(registered_before), subject_id),
     )
 
 
@@ -249,7 +252,7 @@ def _count_result(rows: Sequence[Sequence[Any]]) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-# --- through an aiosqlite connection ----------------------------------------------------
+# --- through a storage connection (either backend) --------------------------------------
 
 
 async def period_counts(
@@ -258,7 +261,7 @@ async def period_counts(
     """Sessions started, and responses completed and partial, in these weeks."""
     query = _period_counts_query(subject_id, week_keys)
     if query is None:
-        return PeriodCounts(0, 0, 0)
+        return PeriodCounts(0, 0, 0, 0)
     return _period_counts_result(await _fetch(conn, query))
 
 
@@ -352,16 +355,14 @@ async def trend(
     return _trend_result(week_keys, [] if query is None else await _fetch(conn, query))
 
 
-async def invited_members(
-    conn: Connection, subject_id: int, week_keys: Sequence[str]
+async def evaluators(
+    conn: Connection, subject_id: int, *, registered_before: datetime
 ) -> int:
-    """Distinct members invited in these weeks (by a pulse or by registering through a
-    link) who could evaluate the subject, i.e. not members of that department: the
+    """The members who could evaluate a department in a period: every member registered
+    before `registered_before` (the end of the period) who is not an employee of that
+    department, i.e. employees of other departments, contractors and suppliers. The
     denominator of an internal response rate."""
-    query = _invited_members_query(subject_id, week_keys)
-    if query is None:
-        return 0
-    return _count_result(await _fetch(conn, query))
+    return _count_result(await _fetch(conn, _evaluators_query(subject_id, registered_before)))
 
 
 # --- at once, on a plain sqlite3 connection ---------------------------------------------
@@ -384,7 +385,7 @@ class Reads:
         """See `period_counts`."""
         query = _period_counts_query(subject_id, week_keys)
         if query is None:
-            return PeriodCounts(0, 0, 0)
+            return PeriodCounts(0, 0, 0, 0)
         return _period_counts_result(self._fetch(query))
 
     def distributions(
@@ -446,7 +447,6 @@ class Reads:
         query = _trend_query(subject_id, week_keys, question_id, statuses)
         return _trend_result(week_keys, [] if query is None else self._fetch(query))
 
-    def invited_members(self, subject_id: int, week_keys: Sequence[str]) -> int:
-        """See `invited_members`."""
-        query = _invited_members_query(subject_id, week_keys)
-        return 0 if query is None else _count_result(self._fetch(query))
+    def evaluators(self, subject_id: int, *, registered_before: datetime) -> int:
+        """See `evaluators`."""
+        return _count_result(self._fetch(_evaluators_query(subject_id, registered_before)))

@@ -348,18 +348,23 @@ class Database(ABC):
         *,
         synchronous: Synchronous = "NORMAL",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        max_batch_delay: float = MAX_BATCH_DELAY,
     ) -> Database:
         """Open (creating the file and its folder on first use) and migrate a database.
 
         `path` may be ":memory:" for a private in-memory database (tests), or a
-        postgresql:// URL (`synchronous` and `busy_timeout_ms` are SQLite's)."""
+        postgresql:// URL (`synchronous`, `busy_timeout_ms` and `max_batch_delay`, see
+        MAX_BATCH_DELAY, are SQLite's)."""
         target = str(path)
         if is_postgres_url(target):
             from storage.postgres import PostgresDatabase
 
             return await PostgresDatabase.connect(target)
         return await SqliteDatabase.open_sqlite(
-            target, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms
+            target,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+            max_batch_delay=max_batch_delay,
         )
 
     @property
@@ -501,17 +506,24 @@ class SqliteDatabase(Database):
 
     @classmethod
     async def open_sqlite(
-        cls, target: str, *, synchronous: Synchronous, busy_timeout_ms: int
+        cls,
+        target: str,
+        *,
+        synchronous: Synchronous,
+        busy_timeout_ms: int,
+        max_batch_delay: float = MAX_BATCH_DELAY,
     ) -> SqliteDatabase:
         """Open (creating the file and its folder on first use) and migrate an SQLite
-        database; `target` may be ":memory:" for a private in-memory database (tests)."""
+        database; `target` may be ":memory:" for a private in-memory database (tests).
+        `max_batch_delay`: see MAX_BATCH_DELAY (tests that count batches raise it, so
+        a descheduled process cannot end a batch early)."""
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         if target == MEMORY:
             writer = _connect(target)
             try:
                 _configure(writer, synchronous, busy_timeout_ms)
-                database = cls(writer, None, target)
+                database = cls(writer, None, target, max_batch_delay=max_batch_delay)
                 await migrate(database._inline)
             except BaseException:
                 writer.close()
@@ -538,7 +550,7 @@ class SqliteDatabase(Database):
             writer.close()
             await reader.close()
             raise
-        return cls(writer, reader, target)
+        return cls(writer, reader, target, max_batch_delay=max_batch_delay)
 
     @property
     def conn(self) -> Connection:
