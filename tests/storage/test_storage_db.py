@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from storage.connection import Connection
-from storage.db import Database, encode_time, migrate, split_statements
+from storage.db import Database, encode_time, split_statements
 from storage.models import SubjectKind
+from storage.sqlite import migrate
 from storage.subjects import add_subject, get_subject, list_subjects
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Group commit in storage.db: transaction blocks run as SAVEPOINTs of one open transaction,
+"""Group commit in storage.sqlite: transaction blocks run as SAVEPOINTs of one open transaction,
 committed together, each caller resuming only once its block is durable.
 
 These tests look at the writer's statements (a trace callback on `Database._writer`) and,

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from storage import aggregates
-from storage.db import Database, migrate, split_statements
+from storage.db import Database, split_statements
+from storage.sqlite import migrate
 
 SECRET = b"migration-secret"
 W47, W48 = "2026-W47", "2026-W48"
