@@ -30,6 +30,8 @@ TABLES = (
     "answers",
     "disclosure_units",
     "disclosure_weeks",
+    "dashboard_sessions",
+    "dashboard_links",
 )
 CHUNK = 2000  # rows per INSERT batch
 
