@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "bot.commands.export",
     "bot.commands.digest",
     "bot.commands.dashboard",
+    "bot.commands.migrate_data",
 )
 
 

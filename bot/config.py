@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     )
 
     token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
-    database: Path = Field(default=Path("feedbot.sqlite3"), validation_alias="FEEDBOT_DATABASE")
+    # An SQLite file path, or a postgresql:// URL (storage.db.Database.open decides).
+    database: str = Field(default="feedbot.sqlite3", validation_alias="FEEDBOT_DATABASE")
     secret: SecretStr | None = Field(default=None, validation_alias="FEEDBOT_SECRET")
     admins: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(), validation_alias="FEEDBOT_ADMINS"

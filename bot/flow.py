@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-import aiosqlite
-
 from bot.delivery import alerts
 from bot.services import Services
 from storage import sessions as session_repo
 from storage import updates as update_repo
+from storage.connection import Connection
 from storage.errors import AlreadyAnswered
 from storage.models import Session, Subject
 from surveys import engine
@@ -220,7 +219,7 @@ def _contact_id(
 
 async def _complete(
     services: Services,
-    conn: aiosqlite.Connection,
+    conn: Connection,
     session: Session,
     definition: SurveyDefinition,
     answers: dict[str, engine.AnswerValue],

@@ -6,20 +6,18 @@ asked for, not with the whole history. Week keys are computed by the caller
 (surveys.periods). Numbers come back as int when whole (a 1-5 rating is 4, not 4.0).
 
 Each query comes twice, with the same SQL and results: as a coroutine function taking
-an aiosqlite connection (`distributions(conn, ...)`), and as a method of `Reads`, which
+a storage connection (`distributions(conn, ...)`), and as a method of `Reads`, which
 runs it at once on a plain sqlite3 connection: for a report that sends all its queries
 in one synchronous function through `storage.db.read_in_thread`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
+from storage.connection import Connection, SyncConnection
 from storage.db import decode_time, encode_time, placeholders
 from storage.models import Comment, PeriodCounts
 
@@ -56,7 +54,7 @@ def _value(number: float | None, choice: str | None) -> Value:
     return _number(number)
 
 
-async def _fetch(conn: aiosqlite.Connection, query: Query) -> list[Any]:
+async def _fetch(conn: Connection, query: Query) -> list[Any]:
     sql, params = query
     async with conn.execute(sql, params) as cur:
         return list(await cur.fetchall())
@@ -254,11 +252,11 @@ def _count_result(rows: Sequence[Sequence[Any]]) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-# --- through an aiosqlite connection ----------------------------------------------------
+# --- through a storage connection (either backend) --------------------------------------
 
 
 async def period_counts(
-    conn: aiosqlite.Connection, subject_id: int, week_keys: Sequence[str]
+    conn: Connection, subject_id: int, week_keys: Sequence[str]
 ) -> PeriodCounts:
     """Sessions started, and responses completed and partial, in these weeks."""
     query = _period_counts_query(subject_id, week_keys)
@@ -268,7 +266,7 @@ async def period_counts(
 
 
 async def distributions(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     *,
@@ -284,7 +282,7 @@ async def distributions(
 
 
 async def answered_counts(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     *,
@@ -298,7 +296,7 @@ async def answered_counts(
 
 
 async def role_counts(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     *,
@@ -312,7 +310,7 @@ async def role_counts(
 
 
 async def distributions_by_role(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     *,
@@ -326,7 +324,7 @@ async def distributions_by_role(
 
 
 async def comments(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     *,
@@ -344,7 +342,7 @@ async def comments(
 
 
 async def trend(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject_id: int,
     week_keys: Sequence[str],
     question_id: str,
@@ -358,7 +356,7 @@ async def trend(
 
 
 async def evaluators(
-    conn: aiosqlite.Connection, subject_id: int, *, registered_before: datetime
+    conn: Connection, subject_id: int, *, registered_before: datetime
 ) -> int:
     """The members who could evaluate a department in a period: every member registered
     before `registered_before` (the end of the period) who is not an employee of that
@@ -373,11 +371,11 @@ async def evaluators(
 class Reads:
     """The queries above, run at once on a plain sqlite3 connection (the one that
     `storage.db.read_in_thread` hands its function): same SQL, same results, rows read as
-    tuples or sqlite3.Row alike. Blocking: never on the event loop's thread."""
+    tuples or Row alike. Blocking: never on the event loop's thread."""
 
     __slots__ = ("_conn",)
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: SyncConnection) -> None:
         self._conn = conn
 
     def _fetch(self, query: Query) -> list[Any]:

@@ -8,8 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
+from storage.connection import Connection
 from storage.db import decode_time, encode_time
 
 TOKEN_BYTES = 32
@@ -32,7 +31,7 @@ class DashboardSession:
 
 
 async def create_link(
-    conn: aiosqlite.Connection, secret: bytes, telegram_id: int, *, now: datetime
+    conn: Connection, secret: bytes, telegram_id: int, *, now: datetime
 ) -> str:
     """A one-time login token for `telegram_id`, valid LINK_LIFETIME (returned, never stored)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -50,7 +49,7 @@ async def create_link(
 
 
 async def redeem_link(
-    conn: aiosqlite.Connection, secret: bytes, token: str, *, now: datetime
+    conn: Connection, secret: bytes, token: str, *, now: datetime
 ) -> int | None:
     """The user a login token was made for, once: marked used in the same statement, so
     two requests with one token cannot both sign in. None when unknown, used or expired."""
@@ -66,7 +65,7 @@ async def redeem_link(
 
 
 async def create_session(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     secret: bytes,
     telegram_id: int,
     *,
@@ -94,7 +93,7 @@ async def create_session(
 
 
 async def get_session(
-    conn: aiosqlite.Connection, secret: bytes, token: str, *, now: datetime
+    conn: Connection, secret: bytes, token: str, *, now: datetime
 ) -> DashboardSession | None:
     """The live session a cookie value stands for, or None (unknown or expired)."""
     if not token or len(token) > 100:
@@ -111,7 +110,7 @@ async def get_session(
 
 
 async def set_session_language(
-    conn: aiosqlite.Connection, secret: bytes, token: str, lang: str
+    conn: Connection, secret: bytes, token: str, lang: str
 ) -> None:
     """The language the dashboard is shown in for this session."""
     await conn.execute(
@@ -120,7 +119,7 @@ async def set_session_language(
     )
 
 
-async def end_session(conn: aiosqlite.Connection, secret: bytes, token: str) -> None:
+async def end_session(conn: Connection, secret: bytes, token: str) -> None:
     """Sign out: the session is deleted."""
     await conn.execute(
         "DELETE FROM dashboard_sessions WHERE token_hash = ?", (_hash(secret, "session", token),)

@@ -7,14 +7,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
+from storage.connection import Connection
 from storage.db import encode_time, placeholders
 from surveys.anonymity import NO_ROLE, Unit
 
 
 async def week_counts(
-    conn: aiosqlite.Connection, subject_id: int, weeks: Sequence[str]
+    conn: Connection, subject_id: int, weeks: Sequence[str]
 ) -> dict[str, dict[str, int]]:
     """week -> role (NO_ROLE for none) -> completed responses, for these weeks."""
     if not weeks:
@@ -23,15 +22,16 @@ async def week_counts(
     async with conn.execute(
         "SELECT week_key, COALESCE(role, ?), COUNT(*) FROM responses"
         f" WHERE subject_id = ? AND week_key IN ({placeholders(weeks)})"
-        " AND status = 'completed' GROUP BY week_key, COALESCE(role, ?)",
-        (NO_ROLE, subject_id, *weeks, NO_ROLE),
+        # By position: PostgreSQL takes two placeholders for two different expressions.
+        " AND status = 'completed' GROUP BY 1, 2",
+        (NO_ROLE, subject_id, *weeks),
     ) as cursor:
         async for week, role, count in cursor:
             result[week][role] = count
     return result
 
 
-async def answered_weeks(conn: aiosqlite.Connection, subject_id: int) -> list[str]:
+async def answered_weeks(conn: Connection, subject_id: int) -> list[str]:
     """Every week with a completed response about the subject."""
     async with conn.execute(
         "SELECT DISTINCT week_key FROM responses WHERE subject_id = ? AND status = 'completed'",
@@ -63,7 +63,7 @@ _COLUMNS = (
 
 
 async def units_for(
-    conn: aiosqlite.Connection, subject_id: int, weeks: Sequence[str]
+    conn: Connection, subject_id: int, weeks: Sequence[str]
 ) -> list[Unit]:
     """The recorded units holding any of these weeks."""
     if not weeks:
@@ -77,7 +77,7 @@ async def units_for(
         return [_unit(row) async for row in cursor]
 
 
-async def all_units(conn: aiosqlite.Connection, subject_id: int) -> list[Unit]:
+async def all_units(conn: Connection, subject_id: int) -> list[Unit]:
     """Every recorded unit of a subject."""
     async with conn.execute(
         f"SELECT {_COLUMNS} FROM disclosure_units AS u WHERE u.subject_id = ?", (subject_id,)
@@ -86,7 +86,7 @@ async def all_units(conn: aiosqlite.Connection, subject_id: int) -> list[Unit]:
 
 
 async def record(
-    conn: aiosqlite.Connection, subject_id: int, units: Iterable[Unit], *, now: datetime
+    conn: Connection, subject_id: int, units: Iterable[Unit], *, now: datetime
 ) -> None:
     """Record units decided now; a unit or week recorded already (by another process)
     is left as it was (INSERT ... ON CONFLICT DO NOTHING): the caller re-reads."""

@@ -12,8 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from typing import TextIO
 
-import aiosqlite
-
+from storage.connection import Connection
 from storage.db import decode_time, placeholders
 from storage.models import Subject, SubjectKind
 from surveys.anonymity import Unit
@@ -43,7 +42,7 @@ def header(subject: Subject, question_ids: Sequence[str]) -> list[str]:
 
 
 async def export_csv(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject: Subject,
     question_ids: list[str],
     out: TextIO,
@@ -128,7 +127,7 @@ async def export_csv(
 
 
 async def export_csv_bytes(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject: Subject,
     question_ids: list[str],
     *,
@@ -157,7 +156,7 @@ def unit_label(unit: Unit) -> str:
 
 
 async def export_units_csv(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject: Subject,
     question_ids: list[str],
     units: Sequence[Unit],
@@ -207,7 +206,7 @@ async def export_units_csv(
 
 
 async def export_units_csv_bytes(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     subject: Subject,
     question_ids: list[str],
     units: Sequence[Unit],

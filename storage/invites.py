@@ -6,11 +6,9 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 from datetime import datetime
 
-import aiosqlite
-
+from storage.connection import Connection, Row
 from storage.db import decode_optional_time, decode_time, encode_time
 from storage.errors import AmbiguousPrefix, InviteError, NotFound
 from storage.models import Invite, InviteKind, InviteProblem, MemberRole, SubjectKind
@@ -46,7 +44,7 @@ def is_well_formed(token: str) -> bool:
     return len(token) == TOKEN_LENGTH and _TOKEN.fullmatch(token) is not None
 
 
-def _invite(row: sqlite3.Row) -> Invite:
+def _invite(row: Row) -> Invite:
     return Invite(
         id=row["id"],
         kind=InviteKind(row["kind"]),
@@ -62,14 +60,14 @@ def _invite(row: sqlite3.Row) -> Invite:
     )
 
 
-def _problem(row: sqlite3.Row, now: datetime) -> InviteProblem | None:
+def _problem(row: Row, now: datetime) -> InviteProblem | None:
     if row["subject_archived"]:
         return InviteProblem.REVOKED
     return _invite(row).problem(now)
 
 
 async def _check_kind(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     kind: InviteKind,
     subject_id: int | None,
     role: MemberRole | None,
@@ -104,7 +102,7 @@ async def _check_kind(
 
 
 async def create_invite(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     secret: bytes,
     *,
     kind: InviteKind,
@@ -127,7 +125,7 @@ async def create_invite(
     cursor = await conn.execute(
         "INSERT INTO invites (kind, subject_id, role, token_hash, prefix, max_uses, uses,"
         " expires_at, revoked_at, created_at, created_by)"
-        " VALUES (?, ?, ?, ?, ?, ?, 0, ?, NULL, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, 0, ?, NULL, ?, ?) RETURNING id",
         (
             kind.value,
             subject_id,
@@ -140,18 +138,18 @@ async def create_invite(
             created_by,
         ),
     )
-    invite = await _get(conn, "i.id = ?", cursor.lastrowid)
+    invite = await _get(conn, "i.id = ?", (await cursor.fetchall())[0][0])
     assert invite is not None
     return _invite(invite), token
 
 
-async def _get(conn: aiosqlite.Connection, where: str, value: object) -> sqlite3.Row | None:
+async def _get(conn: Connection, where: str, value: object) -> Row | None:
     async with conn.execute(f"{_SELECT} WHERE {where}", (value,)) as cur:
         return await cur.fetchone()
 
 
 async def check_invite(
-    conn: aiosqlite.Connection, secret: bytes, token: str, *, now: datetime
+    conn: Connection, secret: bytes, token: str, *, now: datetime
 ) -> Invite:
     """The invite a token opens, or InviteError with the problem: malformed (checked
     before any query), unknown, revoked (or its subject archived), expired, used up."""
@@ -167,7 +165,7 @@ async def check_invite(
 
 
 async def redeem_invite(
-    conn: aiosqlite.Connection, secret: bytes, token: str, *, now: datetime
+    conn: Connection, secret: bytes, token: str, *, now: datetime
 ) -> Invite:
     """Check an invite and count one use, atomically (InviteError as in check_invite)."""
     invite = await check_invite(conn, secret, token, now=now)
@@ -185,7 +183,7 @@ async def redeem_invite(
 
 
 async def list_invites(
-    conn: aiosqlite.Connection, *, include_inactive: bool = False, now: datetime
+    conn: Connection, *, include_inactive: bool = False, now: datetime
 ) -> list[Invite]:
     """Invites by creation; only usable ones unless `include_inactive`."""
     async with conn.execute(f"{_SELECT} ORDER BY i.created_at, i.id") as cur:
@@ -194,7 +192,7 @@ async def list_invites(
 
 
 async def revoke_invite(
-    conn: aiosqlite.Connection, secret: bytes, token_or_prefix: str, *, now: datetime
+    conn: Connection, secret: bytes, token_or_prefix: str, *, now: datetime
 ) -> Invite:
     """Revoke an invite given its full token or a prefix of at least 4 characters of it
     (NotFound, AmbiguousPrefix). Revoking a revoked invite keeps the first time."""
@@ -228,7 +226,7 @@ async def revoke_invite(
     return _invite(updated)
 
 
-async def count_open_invites(conn: aiosqlite.Connection, subject_id: int, *, now: datetime) -> int:
+async def count_open_invites(conn: Connection, subject_id: int, *, now: datetime) -> int:
     """How many usable invites a subject has (for "share your link" hints)."""
     async with conn.execute(
         "SELECT COUNT(*) FROM invites AS i JOIN subjects AS s ON s.id = i.subject_id"
@@ -241,7 +239,7 @@ async def count_open_invites(conn: aiosqlite.Connection, subject_id: int, *, now
     return int(row[0]) if row is not None else 0
 
 
-async def revoke_invite_by_id(conn: aiosqlite.Connection, invite_id: int, *, now: datetime) -> bool:
+async def revoke_invite_by_id(conn: Connection, invite_id: int, *, now: datetime) -> bool:
     """Revoke an invite by its id (the dashboard's button); False when there is none.
     Revoking a revoked invite keeps the first time."""
     cursor = await conn.execute(

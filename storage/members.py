@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
-import aiosqlite
-
+from storage.connection import Connection, Row
 from storage.db import decode_time, encode_time
 from storage.errors import NotFound
 from storage.models import Member, MemberRole, SubjectKind
@@ -18,7 +16,7 @@ _SELECT = (
 )
 
 
-def _member(row: sqlite3.Row) -> Member:
+def _member(row: Row) -> Member:
     return Member(
         telegram_id=row["telegram_id"],
         role=MemberRole(row["role"]),
@@ -30,7 +28,7 @@ def _member(row: sqlite3.Row) -> Member:
 
 
 async def register_member(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     telegram_id: int,
     *,
     role: MemberRole,
@@ -63,14 +61,14 @@ async def register_member(
     return member
 
 
-async def get_member(conn: aiosqlite.Connection, telegram_id: int) -> Member | None:
+async def get_member(conn: Connection, telegram_id: int) -> Member | None:
     """The member, or None if this user never registered."""
     async with conn.execute(f"{_SELECT} WHERE m.telegram_id = ?", (telegram_id,)) as cur:
         row = await cur.fetchone()
     return None if row is None else _member(row)
 
 
-async def list_members(conn: aiosqlite.Connection, *, include_muted: bool = False) -> list[Member]:
+async def list_members(conn: Connection, *, include_muted: bool = False) -> list[Member]:
     """Members ordered by Telegram id; those who muted pulses only when asked."""
     clause = "" if include_muted else " WHERE NOT m.pulse_muted"
     async with conn.execute(f"{_SELECT}{clause} ORDER BY m.telegram_id") as cur:
@@ -78,7 +76,7 @@ async def list_members(conn: aiosqlite.Connection, *, include_muted: bool = Fals
     return [_member(row) for row in rows]
 
 
-async def set_pulse_muted(conn: aiosqlite.Connection, telegram_id: int, muted: bool) -> None:
+async def set_pulse_muted(conn: Connection, telegram_id: int, muted: bool) -> None:
     """Mute or unmute pulse invitations for a member (NotFound)."""
     cursor = await conn.execute(
         "UPDATE members SET pulse_muted = ? WHERE telegram_id = ?", (bool(muted), telegram_id)
@@ -87,7 +85,7 @@ async def set_pulse_muted(conn: aiosqlite.Connection, telegram_id: int, muted: b
         raise NotFound(f"no member with Telegram id {telegram_id}")
 
 
-async def count_members(conn: aiosqlite.Connection) -> int:
+async def count_members(conn: Connection) -> int:
     """How many members are registered (muted ones included)."""
     async with conn.execute("SELECT COUNT(*) FROM members") as cur:
         row = await cur.fetchone()
@@ -95,7 +93,7 @@ async def count_members(conn: aiosqlite.Connection) -> int:
 
 
 async def record_invitation(
-    conn: aiosqlite.Connection, telegram_id: int, *, week_key: str, source: str
+    conn: Connection, telegram_id: int, *, week_key: str, source: str
 ) -> None:
     """Note that a member was invited to answer in a week (by a "pulse" or by registering
     through a "link"); once per member and week, the first source is kept."""

@@ -10,11 +10,9 @@ which the item is due again and resumes after the parts already sent.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
 
-import aiosqlite
-
+from storage.connection import Connection, Row
 from storage.db import decode_optional_time, decode_time, encode_time, placeholders
 from storage.models import OutboxItem, OutboxStatus
 
@@ -28,7 +26,7 @@ _OPEN = "status IN ('pending', 'retry')"
 _UNCLAIMED = "(claimed_until IS NULL OR claimed_until < ?)"
 
 
-def _item(row: sqlite3.Row) -> OutboxItem:
+def _item(row: Row) -> OutboxItem:
     return OutboxItem(
         id=row["id"],
         kind=row["kind"],
@@ -48,7 +46,7 @@ def _item(row: sqlite3.Row) -> OutboxItem:
 
 
 async def enqueue(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     kind: str,
     dedup_key: str,
@@ -79,7 +77,7 @@ async def enqueue(
     return cursor.rowcount == 1
 
 
-async def get_item(conn: aiosqlite.Connection, item_id: int) -> OutboxItem | None:
+async def get_item(conn: Connection, item_id: int) -> OutboxItem | None:
     """One outbox item, or None."""
     async with conn.execute(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (item_id,)) as cur:
         row = await cur.fetchone()
@@ -87,7 +85,7 @@ async def get_item(conn: aiosqlite.Connection, item_id: int) -> OutboxItem | Non
 
 
 async def due_items(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     now: datetime,
     limit: int,
@@ -108,7 +106,7 @@ async def due_items(
 
 
 async def claim(
-    conn: aiosqlite.Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta
+    conn: Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta
 ) -> bool:
     """Take the item for `owner` until now + `lease`; False (and nothing changes) unless it
     is still to be sent, due at `now` and held by nobody (or by a lease that ran out).
@@ -127,7 +125,7 @@ async def claim(
 
 
 async def renew(
-    conn: aiosqlite.Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta
+    conn: Connection, item_id: int, *, owner: str, now: datetime, lease: timedelta
 ) -> bool:
     """Extend `owner`'s claim on the item to now + `lease`; False when `owner` no longer
     holds it (another sender claimed it after the lease ran out, or it was settled), and
@@ -139,13 +137,13 @@ async def renew(
     return cursor.rowcount == 1
 
 
-async def mark_part_sent(conn: aiosqlite.Connection, item_id: int, parts_sent: int) -> None:
+async def mark_part_sent(conn: Connection, item_id: int, parts_sent: int) -> None:
     """Remember that the first `parts_sent` parts went out (commit it right after each
     part), so a retry after a crash or an error resumes with the next part."""
     await conn.execute("UPDATE outbox SET parts_sent = ? WHERE id = ?", (parts_sent, item_id))
 
 
-async def mark_sent(conn: aiosqlite.Connection, item_id: int, *, now: datetime) -> None:
+async def mark_sent(conn: Connection, item_id: int, *, now: datetime) -> None:
     """The whole item was delivered (and its claim released)."""
     await conn.execute(
         "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL,"
@@ -155,7 +153,7 @@ async def mark_sent(conn: aiosqlite.Connection, item_id: int, *, now: datetime) 
 
 
 async def mark_retry(
-    conn: aiosqlite.Connection, item_id: int, *, error: str, next_attempt_at: datetime
+    conn: Connection, item_id: int, *, error: str, next_attempt_at: datetime
 ) -> None:
     """A delivery attempt failed; try again at `next_attempt_at` (counts one attempt;
     the claim is released)."""
@@ -166,7 +164,7 @@ async def mark_retry(
     )
 
 
-async def mark_failed(conn: aiosqlite.Connection, item_id: int, *, error: str) -> None:
+async def mark_failed(conn: Connection, item_id: int, *, error: str) -> None:
     """Give up on an item (counts one attempt; the claim is released)."""
     await conn.execute(
         "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
@@ -175,7 +173,7 @@ async def mark_failed(conn: aiosqlite.Connection, item_id: int, *, error: str) -
     )
 
 
-async def counts(conn: aiosqlite.Connection) -> dict[str, int]:
+async def counts(conn: Connection) -> dict[str, int]:
     """How many items are in each status (every status present, zeros included)."""
     result = {status.value: 0 for status in OutboxStatus}
     async with conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status") as cur:
@@ -185,7 +183,7 @@ async def counts(conn: aiosqlite.Connection) -> dict[str, int]:
 
 
 async def list_items(
-    conn: aiosqlite.Connection, kind: str | None = None, status: OutboxStatus | None = None
+    conn: Connection, kind: str | None = None, status: OutboxStatus | None = None
 ) -> list[OutboxItem]:
     """Items by id, optionally of one kind and/or status."""
     where: list[str] = []

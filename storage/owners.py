@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import aiosqlite
-
+from storage.connection import Connection, Row
 from storage.db import decode_time, encode_time
 from storage.errors import NotFound
 from storage.models import Owner, OwnerSettings, Subject
@@ -32,7 +30,7 @@ _SETTINGS_SELECT = (
 
 
 async def add_owner(
-    conn: aiosqlite.Connection, telegram_id: int, subject_id: int, *, now: datetime
+    conn: Connection, telegram_id: int, subject_id: int, *, now: datetime
 ) -> Owner:
     """Make a user an owner of a subject; idempotent (keeps the first `since`) (NotFound)."""
     if await get_subject_by_id(conn, subject_id) is None:
@@ -51,7 +49,7 @@ async def add_owner(
     return Owner(telegram_id, subject_id, decode_time(row["since"]))
 
 
-async def remove_owner(conn: aiosqlite.Connection, telegram_id: int, subject_id: int) -> bool:
+async def remove_owner(conn: Connection, telegram_id: int, subject_id: int) -> bool:
     """Stop a user owning a subject; False if they did not own it."""
     cursor = await conn.execute(
         "DELETE FROM owners WHERE telegram_id = ? AND subject_id = ?", (telegram_id, subject_id)
@@ -60,7 +58,7 @@ async def remove_owner(conn: aiosqlite.Connection, telegram_id: int, subject_id:
 
 
 async def list_owned_subjects(
-    conn: aiosqlite.Connection, telegram_id: int, *, include_archived: bool = False
+    conn: Connection, telegram_id: int, *, include_archived: bool = False
 ) -> list[Subject]:
     """The subjects a user owns, ordered by slug (archived ones only when asked)."""
     clause = "" if include_archived else " AND NOT s.archived"
@@ -73,7 +71,7 @@ async def list_owned_subjects(
     return [subject_from_row(row) for row in rows]
 
 
-async def is_owner(conn: aiosqlite.Connection, telegram_id: int, subject_id: int) -> bool:
+async def is_owner(conn: Connection, telegram_id: int, subject_id: int) -> bool:
     """Whether the user owns the subject."""
     async with conn.execute(
         "SELECT 1 FROM owners WHERE telegram_id = ? AND subject_id = ?",
@@ -83,7 +81,7 @@ async def is_owner(conn: aiosqlite.Connection, telegram_id: int, subject_id: int
 
 
 async def list_owners(
-    conn: aiosqlite.Connection, subject_id: int | None = None
+    conn: Connection, subject_id: int | None = None
 ) -> list[tuple[Owner, Subject]]:
     """Every ownership (of one subject, or of all, archived included), by slug then user."""
     clause = "" if subject_id is None else " WHERE o.subject_id = ?"
@@ -101,7 +99,7 @@ async def list_owners(
     ]
 
 
-def _settings(row: sqlite3.Row, default_timezone: str) -> OwnerSettings:
+def _settings(row: Row, default_timezone: str) -> OwnerSettings:
     return OwnerSettings(
         telegram_id=row["telegram_id"],
         weekday=row["weekday"],
@@ -115,13 +113,13 @@ def _settings(row: sqlite3.Row, default_timezone: str) -> OwnerSettings:
 
 
 async def get_owner_settings(
-    conn: aiosqlite.Connection, telegram_id: int, *, default_timezone: str
+    conn: Connection, telegram_id: int, *, default_timezone: str
 ) -> OwnerSettings:
     """An owner's digest settings; defaults (Monday 09:00 in `default_timezone`, not paused,
     alerts off, active) for anything never changed. `lang`: the one set here, else the
     user's language (see users.set_language), else English."""
     async with conn.execute(
-        "SELECT ? AS telegram_id,"
+        "SELECT CAST(? AS BIGINT) AS telegram_id,"
         " COALESCE(st.weekday, ?) AS weekday, COALESCE(st.hour, ?) AS hour,"
         " st.timezone AS timezone, COALESCE(st.paused, FALSE) AS paused,"
         " COALESCE(st.detractor_alerts, FALSE) AS detractor_alerts,"
@@ -137,7 +135,7 @@ async def get_owner_settings(
 
 
 async def update_owner_settings(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     telegram_id: int,
     *,
     default_timezone: str,
@@ -190,7 +188,7 @@ async def update_owner_settings(
     return await get_owner_settings(conn, telegram_id, default_timezone=default_timezone)
 
 
-async def mark_owner_inactive(conn: aiosqlite.Connection, telegram_id: int) -> None:
+async def mark_owner_inactive(conn: Connection, telegram_id: int) -> None:
     """The owner blocked the bot: stop sending until they come back (set active again)."""
     await conn.execute(
         "INSERT INTO owner_settings (telegram_id, active) VALUES (?, FALSE)"
@@ -200,7 +198,7 @@ async def mark_owner_inactive(conn: aiosqlite.Connection, telegram_id: int) -> N
 
 
 async def list_active_owner_settings(
-    conn: aiosqlite.Connection, *, default_timezone: str
+    conn: Connection, *, default_timezone: str
 ) -> list[OwnerSettings]:
     """Settings of every owner who has not blocked the bot and owns a subject that is not
     archived, by Telegram id. Paused owners are included (`paused` says so)."""

@@ -9,12 +9,10 @@ completed one, a "has answered" marker that is not linked to the response at all
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
-import aiosqlite
-
+from storage.connection import Connection, IntegrityError, Row
 from storage.db import decode_optional_time, decode_time, encode_time, placeholders
 from storage.errors import ActiveSessionExists, AlreadyAnswered, SessionNotActive
 from storage.models import Response, ResponseStatus, Session, SessionStatus
@@ -35,7 +33,7 @@ _ID_BITS = 62
 _ID_ATTEMPTS = 8
 
 
-def _session(row: sqlite3.Row) -> Session:
+def _session(row: Row) -> Session:
     return Session(
         id=row["id"],
         respondent_id=row["respondent_id"],
@@ -56,13 +54,13 @@ def _session(row: sqlite3.Row) -> Session:
     )
 
 
-async def _one(conn: aiosqlite.Connection, where: str, *params: object) -> Session | None:
+async def _one(conn: Connection, where: str, *params: object) -> Session | None:
     async with conn.execute(f"SELECT {_COLUMNS} FROM sessions WHERE {where}", params) as cur:
         row = await cur.fetchone()
     return None if row is None else _session(row)
 
 
-async def _status(conn: aiosqlite.Connection, session_id: int) -> str | None:
+async def _status(conn: Connection, session_id: int) -> str | None:
     async with conn.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)) as cur:
         row = await cur.fetchone()
     return None if row is None else str(row["status"])
@@ -72,7 +70,7 @@ async def _status(conn: aiosqlite.Connection, session_id: int) -> str | None:
 
 
 async def start_session(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     respondent_id: int,
     chat_id: int,
@@ -91,12 +89,14 @@ async def start_session(
     if active is not None:
         raise ActiveSessionExists(active.id)
     stamp = encode_time(now)
-    try:
-        cursor = await conn.execute(
-            "INSERT INTO sessions (respondent_id, chat_id, survey_id, survey_version, subject_id,"
-            " audience, role, state_json, status, started_at, updated_at, message_id,"
-            " reminded_at, week_key, prompt_pending)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL, NULL, ?, TRUE)",
+    # ON CONFLICT ... DO NOTHING rather than catching the violation: on PostgreSQL a failed
+    # statement would abort the whole transaction.
+    async with conn.execute(
+        "INSERT INTO sessions (respondent_id, chat_id, survey_id, survey_version, subject_id,"
+        " audience, role, state_json, status, started_at, updated_at, message_id,"
+        " reminded_at, week_key, prompt_pending)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL, NULL, ?, TRUE)"
+        " ON CONFLICT (respondent_id) WHERE status = 'active' DO NOTHING RETURNING id",
             (
                 respondent_id,
                 chat_id,
@@ -110,38 +110,37 @@ async def start_session(
                 stamp,
                 week_key,
             ),
-        )
-    except sqlite3.IntegrityError as exc:
-        if "UNIQUE" not in str(exc):
-            raise
+    ) as inserted:
+        row = await inserted.fetchone()
+    if row is None:
         # Another process started one since the check above.
         other = await get_active_session(conn, respondent_id)
-        raise ActiveSessionExists(other.id if other is not None else 0) from None
+        raise ActiveSessionExists(other.id if other is not None else 0)
     # Counted apart from the session, which is deleted when it ends: the digest's
     # completion rate needs how many started in a week, not who.
     await conn.execute(
         "INSERT INTO session_counts (subject_id, week_key, started, completed)"
         " VALUES (?, ?, 1, 0)"
-        " ON CONFLICT (subject_id, week_key) DO UPDATE SET started = started + 1",
+        " ON CONFLICT (subject_id, week_key) DO UPDATE SET started = session_counts.started + 1",
         (subject_id, week_key),
     )
-    session = await get_session(conn, cursor.lastrowid or 0)
+    session = await get_session(conn, row[0])
     assert session is not None
     return session
 
 
-async def get_active_session(conn: aiosqlite.Connection, respondent_id: int) -> Session | None:
+async def get_active_session(conn: Connection, respondent_id: int) -> Session | None:
     """The respondent's active session, if any."""
     return await _one(conn, "respondent_id = ? AND status = 'active'", respondent_id)
 
 
-async def get_session(conn: aiosqlite.Connection, session_id: int) -> Session | None:
+async def get_session(conn: Connection, session_id: int) -> Session | None:
     """A session by id (None once it ended: ended sessions are deleted)."""
     return await _one(conn, "id = ?", session_id)
 
 
 async def save_state(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     session_id: int,
     *,
     state_json: str,
@@ -162,7 +161,7 @@ async def save_state(
         raise SessionNotActive(session_id, await _status(conn, session_id))
 
 
-async def set_message_id(conn: aiosqlite.Connection, session_id: int, message_id: int) -> None:
+async def set_message_id(conn: Connection, session_id: int, message_id: int) -> None:
     """Remember the message carrying the session's current keyboard (active sessions)."""
     await conn.execute(
         "UPDATE sessions SET message_id = ? WHERE id = ? AND status = 'active'",
@@ -170,22 +169,24 @@ async def set_message_id(conn: aiosqlite.Connection, session_id: int, message_id
     )
 
 
-async def mark_prompted(conn: aiosqlite.Connection, shown: Sequence[tuple[int, str, int]]) -> None:
+async def mark_prompted(conn: Connection, shown: Sequence[tuple[int, str, int]]) -> None:
     """Note questions that were sent: (message id, the state it was sent for, session id).
 
     Keeps the latest message carrying a keyboard (ids grow within a chat, so a late
     write never replaces a newer one), and clears `prompt_pending` unless the session
     was answered again since (another state: its next question is pending)."""
+    # CASE, not SQLite's two-argument max() (PostgreSQL calls it greatest()).
     await conn.executemany(
-        "UPDATE sessions SET message_id = max(coalesce(message_id, 0), ?),"
+        "UPDATE sessions SET message_id = CASE WHEN coalesce(message_id, 0) > ?"
+        " THEN message_id ELSE ? END,"
         " prompt_pending = CASE WHEN state_json = ? THEN FALSE ELSE prompt_pending END"
         " WHERE id = ? AND status = 'active'",
-        shown,
+        [(message_id, message_id, state, session_id) for message_id, state, session_id in shown],
     )
 
 
 async def pending_prompts(
-    conn: aiosqlite.Connection, *, answered_since: datetime, limit: int
+    conn: Connection, *, answered_since: datetime, limit: int
 ) -> list[Session]:
     """Active sessions answered since `answered_since` whose current question may not
     have reached the respondent."""
@@ -198,7 +199,7 @@ async def pending_prompts(
     return [_session(row) for row in rows]
 
 
-async def cancel_session(conn: aiosqlite.Connection, session_id: int, *, now: datetime) -> bool:
+async def cancel_session(conn: Connection, session_id: int, *, now: datetime) -> bool:
     """Cancel an active session (/cancel): it is deleted, nothing is kept as a response.
     False when it was not active. (`now` is kept for callers: nothing stores it.)"""
     del now
@@ -228,7 +229,7 @@ def period_stamp(week_key: str) -> datetime:
 
 
 async def _insert_response(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     session: Session,
     *,
     status: ResponseStatus,
@@ -242,13 +243,12 @@ async def _insert_response(
     # An internal response keeps no time finer than its week; an external one keeps its
     # moment (a buyer is not anonymous to the owner: alerts and contact refer to it).
     submitted = period_stamp(week_key) if internal else now
-    for attempt in range(_ID_ATTEMPTS):
+    for _attempt in range(_ID_ATTEMPTS):
         response_id = secrets.randbits(_ID_BITS) | 1
-        try:
-            await conn.execute(
-                "INSERT INTO responses (id, subject_id, survey_id, survey_version, audience,"
-                " week_key, status, role, contact_id, submitted_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        inserted = await conn.execute(
+            "INSERT INTO responses (id, subject_id, survey_id, survey_version, audience,"
+            " week_key, status, role, contact_id, submitted_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 (
                     response_id,
                     session.subject_id,
@@ -261,12 +261,12 @@ async def _insert_response(
                     contact_id,
                     encode_time(submitted),
                 ),
-            )
+        )
+        if inserted.rowcount == 1:
             break
-        except sqlite3.IntegrityError as exc:
-            # Two equal draws in 2**61: only ever retried, never expected.
-            if "UNIQUE" not in str(exc) or attempt == _ID_ATTEMPTS - 1:
-                raise
+        # Two equal draws in 2**61: only ever retried, never expected.
+    else:
+        raise IntegrityError(f"no free response id after {_ID_ATTEMPTS} draws", unique=True)
     await conn.executemany(
         "INSERT INTO answers (response_id, position, question_id, question_type, metric,"
         " number, text, choice) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -286,7 +286,7 @@ async def _insert_response(
 
 
 async def complete_session(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     session: Session,
     *,
     records: list[AnswerRecord],
@@ -309,12 +309,12 @@ async def complete_session(
     status = await _status(conn, session.id)
     if status != SessionStatus.ACTIVE.value:
         raise SessionNotActive(session.id, status)
-    try:
-        await conn.execute("INSERT INTO answered_markers (marker) VALUES (?)", (marker,))
-    except sqlite3.IntegrityError as exc:
-        if "UNIQUE" not in str(exc) and "PRIMARY KEY" not in str(exc):
-            raise
-        raise AlreadyAnswered(next_possible) from None
+    inserted = await conn.execute(
+        "INSERT INTO answered_markers (marker) VALUES (?) ON CONFLICT (marker) DO NOTHING",
+        (marker,),
+    )
+    if inserted.rowcount == 0:
+        raise AlreadyAnswered(next_possible)
     # The completion rate's cohort: counted on the row of the week the session STARTED
     # (its row still knows it), not the week it completes in. NULL (a week counted
     # before completions were) stays NULL: unknown, never a wrong number.
@@ -336,7 +336,7 @@ async def complete_session(
 
 
 async def abandon_session(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     session: Session,
     *,
     records: list[AnswerRecord],
@@ -361,13 +361,13 @@ async def abandon_session(
     )
 
 
-async def has_answered(conn: aiosqlite.Connection, marker: str) -> bool:
+async def has_answered(conn: Connection, marker: str) -> bool:
     """Whether the person, subject and period behind `marker` has a completed response."""
     async with conn.execute("SELECT 1 FROM answered_markers WHERE marker = ?", (marker,)) as cur:
         return await cur.fetchone() is not None
 
 
-async def answered_subjects(conn: aiosqlite.Connection, markers: dict[int, str]) -> set[int]:
+async def answered_subjects(conn: Connection, markers: dict[int, str]) -> set[int]:
     """Of the subjects in `markers` (subject id -> this person's marker for the subject's
     current period), those already answered; one query for all."""
     if not markers:
@@ -385,7 +385,7 @@ async def answered_subjects(conn: aiosqlite.Connection, markers: dict[int, str])
 
 
 async def stale_sessions(
-    conn: aiosqlite.Connection, *, idle_since: datetime, limit: int
+    conn: Connection, *, idle_since: datetime, limit: int
 ) -> list[Session]:
     """Active sessions with no answer since `idle_since`, oldest first (to abandon)."""
     async with conn.execute(
@@ -398,7 +398,7 @@ async def stale_sessions(
 
 
 async def sessions_to_remind(
-    conn: aiosqlite.Connection, *, idle_since: datetime, limit: int
+    conn: Connection, *, idle_since: datetime, limit: int
 ) -> list[Session]:
     """Active sessions idle since `idle_since` and never reminded, oldest first."""
     async with conn.execute(
@@ -410,7 +410,7 @@ async def sessions_to_remind(
     return [_session(row) for row in rows]
 
 
-async def mark_reminded(conn: aiosqlite.Connection, session_id: int, *, now: datetime) -> None:
+async def mark_reminded(conn: Connection, session_id: int, *, now: datetime) -> None:
     """Note the one reminder was sent (the idle clock, `updated_at`, is not reset)."""
     await conn.execute(
         "UPDATE sessions SET reminded_at = ? WHERE id = ? AND status = 'active'",
@@ -418,7 +418,7 @@ async def mark_reminded(conn: aiosqlite.Connection, session_id: int, *, now: dat
     )
 
 
-async def count_active_sessions(conn: aiosqlite.Connection) -> int:
+async def count_active_sessions(conn: Connection) -> int:
     """How many sessions are in progress."""
     async with conn.execute("SELECT COUNT(*) FROM sessions WHERE status = 'active'") as cur:
         row = await cur.fetchone()

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from datetime import datetime
 from typing import Literal
 
-import aiosqlite
-
+from storage.connection import Connection, Row
 from storage.db import decode_time, encode_time
 from storage.errors import DuplicateSlug, HasResponses, InvalidSlug, NotFound
 from storage.models import Subject, SubjectKind
@@ -27,7 +25,7 @@ def check_slug(slug: str) -> str:
     return slug
 
 
-def subject_from_row(row: sqlite3.Row) -> Subject:
+def subject_from_row(row: Row) -> Subject:
     """A Subject from a row holding the subject columns (by name)."""
     return Subject(
         id=row["id"],
@@ -41,7 +39,7 @@ def subject_from_row(row: sqlite3.Row) -> Subject:
 
 
 async def add_subject(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     slug: str,
     kind: SubjectKind,
@@ -54,29 +52,28 @@ async def add_subject(
     kind = SubjectKind(kind)
     if await get_subject(conn, slug) is not None:
         raise DuplicateSlug(slug)
-    try:
-        cursor = await conn.execute(
-            "INSERT INTO subjects (slug, kind, names_json, survey_id, archived, created_at)"
-            " VALUES (?, ?, ?, ?, FALSE, ?)",
-            (slug, kind.value, json.dumps(names, ensure_ascii=False), survey_id, encode_time(now)),
-        )
-    except sqlite3.IntegrityError:  # another process added it since the check
-        raise DuplicateSlug(slug) from None
-    subject_id = cursor.lastrowid
-    assert subject_id is not None
+    async with conn.execute(
+        "INSERT INTO subjects (slug, kind, names_json, survey_id, archived, created_at)"
+        " VALUES (?, ?, ?, ?, FALSE, ?) ON CONFLICT (slug) DO NOTHING RETURNING id",
+        (slug, kind.value, json.dumps(names, ensure_ascii=False), survey_id, encode_time(now)),
+    ) as inserted:
+        row = await inserted.fetchone()
+    if row is None:  # another process added it since the check
+        raise DuplicateSlug(slug)
+    subject_id = row[0]
     subject = await get_subject_by_id(conn, subject_id)
     assert subject is not None
     return subject
 
 
-async def get_subject(conn: aiosqlite.Connection, slug: str) -> Subject | None:
+async def get_subject(conn: Connection, slug: str) -> Subject | None:
     """The subject with this slug (archived too), or None."""
     async with conn.execute(f"SELECT {_COLUMNS} FROM subjects WHERE slug = ?", (slug,)) as cur:
         row = await cur.fetchone()
     return None if row is None else subject_from_row(row)
 
 
-async def get_subject_by_id(conn: aiosqlite.Connection, subject_id: int) -> Subject | None:
+async def get_subject_by_id(conn: Connection, subject_id: int) -> Subject | None:
     """The subject with this id, or None."""
     async with conn.execute(f"SELECT {_COLUMNS} FROM subjects WHERE id = ?", (subject_id,)) as cur:
         row = await cur.fetchone()
@@ -84,7 +81,7 @@ async def get_subject_by_id(conn: aiosqlite.Connection, subject_id: int) -> Subj
 
 
 async def list_subjects(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     kind: SubjectKind | None = None,
     include_archived: bool = False,
 ) -> list[Subject]:
@@ -104,7 +101,7 @@ async def list_subjects(
     return [subject_from_row(row) for row in rows]
 
 
-async def set_survey(conn: aiosqlite.Connection, slug: str, survey_id: str) -> Subject:
+async def set_survey(conn: Connection, slug: str, survey_id: str) -> Subject:
     """Use another survey for this subject's future responses (NotFound)."""
     cursor = await conn.execute(
         "UPDATE subjects SET survey_id = ? WHERE slug = ?", (survey_id, slug)
@@ -117,7 +114,7 @@ async def set_survey(conn: aiosqlite.Connection, slug: str, survey_id: str) -> S
 
 
 async def remove_subject(
-    conn: aiosqlite.Connection, slug: str, *, force: bool = False
+    conn: Connection, slug: str, *, force: bool = False
 ) -> Literal["deleted", "archived"]:
     """Delete a subject without responses; one with responses only with `force`, which
     archives it (hidden from lists and new surveys) and never deletes history.

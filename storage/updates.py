@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
+from storage.connection import Connection
 from storage.db import encode_time
 
 
-async def mark_processed(conn: aiosqlite.Connection, update_id: int, *, now: datetime) -> bool:
+async def mark_processed(conn: Connection, update_id: int, *, now: datetime) -> bool:
     """Record an update id: True the first time, False when it was already processed.
 
     Call it in the same transaction as the update's effect (e.g. `save_state`): if the
@@ -22,7 +21,7 @@ async def mark_processed(conn: aiosqlite.Connection, update_id: int, *, now: dat
     return cursor.rowcount == 1
 
 
-async def prune_processed(conn: aiosqlite.Connection, *, older_than: datetime) -> int:
+async def prune_processed(conn: Connection, *, older_than: datetime) -> int:
     """Forget update ids processed before `older_than` (Telegram keeps undelivered
     updates for 24 hours); returns how many were removed."""
     cursor = await conn.execute(
@@ -31,7 +30,7 @@ async def prune_processed(conn: aiosqlite.Connection, *, older_than: datetime) -
     return cursor.rowcount
 
 
-async def is_processed(conn: aiosqlite.Connection, update_id: int) -> bool:
+async def is_processed(conn: Connection, update_id: int) -> bool:
     """Whether an update id was already recorded (a read; no transaction needed)."""
     async with conn.execute(
         "SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)
@@ -39,7 +38,7 @@ async def is_processed(conn: aiosqlite.Connection, update_id: int) -> bool:
         return await cursor.fetchone() is not None
 
 
-async def highest_processed(conn: aiosqlite.Connection) -> int | None:
+async def highest_processed(conn: Connection) -> int | None:
     """The highest update id recorded, or None when there is none.
 
     Telegram's update ids increase, so at start-up only updates up to this id can be

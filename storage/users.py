@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import aiosqlite
-
+from storage.connection import Connection
 from storage.db import decode_time, encode_time
 from storage.models import User
 
 
 async def touch_user(
-    conn: aiosqlite.Connection, telegram_id: int, *, lang_hint: str | None, now: datetime
+    conn: Connection, telegram_id: int, *, lang_hint: str | None, now: datetime
 ) -> User:
     """Record a user (first time) and follow their Telegram language, unless they chose
     one explicitly with `set_language`, which is kept."""
@@ -28,7 +27,7 @@ async def touch_user(
 
 
 async def set_language(
-    conn: aiosqlite.Connection, telegram_id: int, lang: str, *, now: datetime | None = None
+    conn: Connection, telegram_id: int, lang: str, *, now: datetime | None = None
 ) -> None:
     """Set the language a user chose; Telegram's hint no longer overrides it, and an
     owner's digests follow it (the latest explicit choice wins)."""
@@ -43,7 +42,7 @@ async def set_language(
     )
 
 
-async def get_user(conn: aiosqlite.Connection, telegram_id: int) -> User | None:
+async def get_user(conn: Connection, telegram_id: int) -> User | None:
     """The user, or None if they never talked to the bot."""
     async with conn.execute(
         "SELECT telegram_id, lang, first_seen FROM users WHERE telegram_id = ?", (telegram_id,)

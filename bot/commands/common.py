@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.config import Settings, load_settings
-from storage.db import MEMORY, Database
+from storage.connection import DatabaseUnavailable
+from storage.db import MEMORY, Database, is_postgres_url
 from surveys.loader import SurveyCatalog, SurveyFileError
 
 T = TypeVar("T")
@@ -55,13 +56,15 @@ def run_async(factory: Callable[[], Awaitable[T]]) -> T:
 CREATING_COMMANDS = "`feedbot run` or `feedbot department add`"
 
 
-def check_database(path: Path, *, create: bool) -> None:
-    """A one-line CommandError when the database at `path` cannot be used as asked.
+def check_database(target: str | Path, *, create: bool) -> None:
+    """A one-line CommandError when the SQLite database at `target` cannot be used as
+    asked (a PostgreSQL URL is checked by connecting, in `open_checked`).
 
     Checked before SQLite opens the file, because SQLite would create a missing file, and
     as root it would write to a file or folder that has no write permission at all."""
-    if str(path) == MEMORY:
+    if str(target) == MEMORY or is_postgres_url(str(target)):
         return
+    path = Path(target)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise CommandError(f"database {path} is a folder: give the path of a file", exit_code=2)
@@ -95,19 +98,23 @@ def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and path.stat().st_mode & 0o222 != 0
 
 
-def database_error(path: Path, exc: sqlite3.Error) -> CommandError:
-    """A one-line CommandError for an SQLite failure on the database at `path`."""
+def database_error(path: str | Path, exc: Exception) -> CommandError:
+    """A one-line CommandError for a failure of the database at `path` (an SQLite error,
+    or a PostgreSQL server that cannot be reached)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return CommandError(str(exc), exit_code=2)
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
         what = "is not a feedbot database or is damaged (file is not a database)"
         return CommandError(f"database {path} {what}: restore it from a backup", exit_code=2)
     return CommandError(f"database {path}: {exc}", exit_code=2)
 
 
-async def open_checked(path: Path) -> Database:
-    """`Database.open(path)`, an SQLite failure (damaged file, lock held) as one line."""
+async def open_checked(path: str | Path) -> Database:
+    """`Database.open(path)`, an SQLite failure (damaged file, lock held) or an unreachable
+    PostgreSQL server as one line."""
     try:
         return await Database.open(path)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, DatabaseUnavailable) as exc:
         raise database_error(path, exc) from None
 
 

@@ -22,11 +22,10 @@ from bot.commands.demo_data import (
 )
 
 if TYPE_CHECKING:  # imported lazily at run time: `feedbot --help` stays fast
-    import aiosqlite
-
     from bot.commands.demo_data import Answerer
     from bot.config import Settings
     from bot.services import Services
+    from storage.connection import Connection
     from storage.models import Subject
     from surveys.schema import SurveyDefinition
 
@@ -50,7 +49,7 @@ class Respondent:
 
 async def _respond(
     services: Services,
-    conn: aiosqlite.Connection,
+    conn: Connection,
     definition: SurveyDefinition,
     subject: Subject,
     who: Respondent,

@@ -26,8 +26,9 @@ from bot.config import Settings
 from surveys.loader import SurveyCatalog
 
 if TYPE_CHECKING:  # imported lazily: `feedbot --help` must not load telegram
-    import aiosqlite
     from telegram import Bot
+
+    from storage.connection import Connection
 
 DRY_RUN_SECRET = b"dry-run: pulses are only counted, never sent"
 DUE_LIMIT = 10_000
@@ -148,7 +149,7 @@ async def _dry_run(settings: Settings, out: TextIO, lang: str) -> int:
     return 0
 
 
-async def _slug(conn: aiosqlite.Connection, subject_id: int) -> str:
+async def _slug(conn: Connection, subject_id: int) -> str:
     from storage.subjects import get_subject_by_id
 
     subject = await get_subject_by_id(conn, subject_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from pathlib import Path
 
 from bot.commands.common import (
     CommandError,
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check_opens(path: Path) -> None:
+async def _check_opens(path: str) -> None:
     """Open (creating and migrating) and close the database, as the bot will at start-up."""
     db = await open_checked(path)
     await db.close()

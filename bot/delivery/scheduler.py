@@ -19,13 +19,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import aiosqlite
-
 from bot.config import Settings
 from bot.delivery import ALERT, DIGEST, PULSE, digest_key, pulse_key
 from storage import members as member_repo
 from storage import outbox as outbox_repo
 from storage import owners as owner_repo
+from storage.connection import Connection
 from storage.models import Owner, OwnerSettings, Subject
 from surveys import periods
 
@@ -151,7 +150,7 @@ def due_pulse_period(now: datetime, *, weeks: int, zone: str) -> str | None:
 
 
 async def enqueue_due_digests(
-    conn: aiosqlite.Connection, settings: Settings, now: datetime
+    conn: Connection, settings: Settings, now: datetime
 ) -> list[str]:
     """Queue each active, unpaused owner's due digest of every subject they own; returns
     the dedup keys newly queued. Ownerships that began after the digest fell due are
@@ -193,7 +192,7 @@ async def enqueue_due_digests(
 
 
 async def enqueue_due_pulses(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     settings: Settings,
     now: datetime,
     done: set[str] | None = None,

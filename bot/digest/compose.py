@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time
@@ -14,6 +13,7 @@ from bot.digest.gates import closed_block, disclose_digest
 from bot.digest.model import TREND_PERIODS, Block, Digest, SubjectRef
 from bot.digest.scores import headline_question
 from storage import aggregates, invites
+from storage.connection import SyncConnection
 from storage.db import Database, read_at_once, read_in_thread
 from storage.models import Comment, Subject
 from surveys import periods
@@ -168,7 +168,7 @@ def _weeks(period_key: str, in_progress: bool) -> _Weeks:
 
 
 def _windows(
-    connection: sqlite3.Connection, *, subject_id: int, weeks: _Weeks
+    connection: SyncConnection, *, subject_id: int, weeks: _Weeks
 ) -> tuple[Window, Window]:
     """The counts of the period and of the one before."""
     reads = aggregates.Reads(connection)
@@ -179,7 +179,7 @@ def _windows(
 
 
 def _query_details(
-    connection: sqlite3.Connection,
+    connection: SyncConnection,
     *,
     subject: SubjectRef,
     definition: SurveyDefinition,
@@ -252,7 +252,7 @@ def _query_details(
 
 
 def _query_trend(
-    connection: sqlite3.Connection,
+    connection: SyncConnection,
     *,
     subject: SubjectRef,
     definition: SurveyDefinition,

@@ -8,7 +8,6 @@ trend settles its weeks through the same disclosure units (`gates.settle_weeks`,
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from functools import partial
 
@@ -21,6 +20,7 @@ from bot.services import Services
 from storage import aggregates
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
+from storage.connection import SyncConnection
 from storage.models import Subject
 from surveys import anonymity, periods
 from surveys.anonymity import Disclosure
@@ -171,7 +171,7 @@ async def long_trend(
 
 
 def _trend(
-    conn: sqlite3.Connection, *, sid: int, weeks: list[str], qid: str
+    conn: SyncConnection, *, sid: int, weeks: list[str], qid: str
 ) -> dict[str, dict[float, int]]:
     return aggregates.Reads(conn).trend(sid, weeks, qid)
 

@@ -18,6 +18,7 @@ from bot.services import Services
 from storage import invites as invite_repo
 from storage import subjects as subject_repo
 from storage.models import InviteKind, MemberRole, Subject, SubjectKind
+from tests.backends import backend_params, database_target
 from tests.fakes.request import FakeRequest, deliver
 from tests.fakes.telegram_server import FakeTelegram, FakeUser
 
@@ -97,14 +98,20 @@ class BotWorld:
 
 
 async def start_world(
-    tmp_path: Path, clock: Clock, telegram: FakeTelegram | None = None, seed: bool = True
+    tmp_path: Path,
+    clock: Clock,
+    telegram: FakeTelegram | None = None,
+    seed: bool = True,
+    *,
+    database: str | None = None,
 ) -> BotWorld:
-    """Build and start the application on a database file in tmp_path."""
+    """Build and start the application on a database file in tmp_path (or `database`:
+    a PostgreSQL URL)."""
     settings = load_settings(
         None,
         TELEGRAM_BOT_TOKEN="123456:TEST-token",
         FEEDBOT_SECRET=SECRET,
-        FEEDBOT_DATABASE=str(tmp_path / "bot.sqlite3"),
+        FEEDBOT_DATABASE=database or str(tmp_path / "bot.sqlite3"),
         FEEDBOT_ADMINS=str(ADMIN_ID),
         FEEDBOT_TIMEZONE="Europe/Warsaw",
     )
@@ -160,9 +167,14 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-async def world(tmp_path: Path, clock: Clock) -> AsyncIterator[BotWorld]:
-    """A started bot with three departments and one product."""
-    started = await start_world(tmp_path, clock)
-    yield started
-    await stop_world(started)
+@pytest.fixture(params=backend_params())
+async def world(
+    tmp_path: Path, clock: Clock, request: pytest.FixtureRequest
+) -> AsyncIterator[BotWorld]:
+    """A started bot with three departments and one product, on each backend."""
+    async with database_target(request.param, str(tmp_path / "bot.sqlite3")) as target:
+        started = await start_world(tmp_path, clock, database=target)
+        try:
+            yield started
+        finally:
+            await stop_world(started)

@@ -17,12 +17,14 @@ async def open_buyer_invite(world: BotWorld, user_id: int = 501, lang: str = "en
 
 
 async def stored_answers(world: BotWorld) -> dict[str, list[object]]:
+    # The first non-NULL of the three in Python: PostgreSQL's coalesce() wants one type.
     rows = await world.rows(
-        "SELECT a.question_id, coalesce(a.number, a.text, a.choice) FROM answers a "
+        "SELECT a.question_id, a.number, a.text, a.choice FROM answers a "
         "JOIN responses r ON r.id = a.response_id ORDER BY a.response_id, a.position"
     )
     found: dict[str, list[object]] = {}
-    for question_id, value in rows:
+    for question_id, *values in rows:
+        value = next((v for v in values if v is not None), None)
         found.setdefault(question_id, []).append(value)
     return found
 

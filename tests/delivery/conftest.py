@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import backend_params, database_target
 from tests.delivery.support import WEDNESDAY, BotWorld, Clock, start_world, stop_world
 
 
@@ -15,9 +16,15 @@ def clock() -> Clock:
     return Clock(WEDNESDAY)
 
 
-@pytest.fixture
-async def world(tmp_path: Path, clock: Clock) -> AsyncIterator[BotWorld]:
-    """A started bot with three departments (sales, support, marketing) and a product."""
-    started = await start_world(tmp_path, clock)
-    yield started
-    await stop_world(started)
+@pytest.fixture(params=backend_params())
+async def world(
+    tmp_path: Path, clock: Clock, request: pytest.FixtureRequest
+) -> AsyncIterator[BotWorld]:
+    """A started bot with three departments (sales, support, marketing) and a product,
+    on each backend."""
+    async with database_target(request.param, str(tmp_path / "bot.sqlite3")) as target:
+        started = await start_world(tmp_path, clock, database=target)
+        try:
+            yield started
+        finally:
+            await stop_world(started)

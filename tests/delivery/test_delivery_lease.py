@@ -63,7 +63,9 @@ async def test_two_processes_draining_one_outbox_send_each_item_exactly_once(
     world: BotWorld, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The CLI's Database: a second connection set on the same file, as another process has.
-    cli = await start_world(tmp_path, clock, telegram=world.telegram, seed=False)
+    cli = await start_world(
+        tmp_path, clock, telegram=world.telegram, seed=False, database=world.settings.database
+    )
     try:
         await seed_digest(world, OWNERS)
         for member in MEMBERS:

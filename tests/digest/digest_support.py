@@ -19,6 +19,7 @@ from storage.subjects import add_subject
 from surveys import anonymity, periods
 from surveys.loader import SurveyCatalog
 from surveys.schema import AnswerRecord, Audience, QuestionType, SurveyDefinition
+from tests.backends import backend_params, database_target
 
 W48 = "2026-W48"
 W47 = "2026-W47"
@@ -220,11 +221,15 @@ class Respond:
             at += timedelta(minutes=1)
 
 
-@pytest.fixture
-async def db() -> AsyncIterator[Database]:
-    database = await Database.open(":memory:")
-    yield database
-    await database.close()
+@pytest.fixture(params=backend_params())
+async def db(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """A fresh database on each backend (SQLite in memory, PostgreSQL in its own schema)."""
+    async with database_target(request.param, ":memory:") as target:
+        database = await Database.open(target)
+        try:
+            yield database
+        finally:
+            await database.close()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from bot.digest import compose as compose_module
 from bot.digest.compose import compose_digest
 from bot.digest.model import Basis, Comparison, Digest, TrendPoint
 from bot.digest.render import plain_text, render_html
+from storage import postgres
 from storage.db import Database
 from storage.invites import create_invite
 from storage.members import record_invitation, register_member
@@ -419,7 +420,7 @@ async def test_closed_only_reports_the_last_finished_week(
 
 
 async def test_a_digest_takes_a_fixed_number_of_queries(
-    db: Database, department: Subject, respond: Respond
+    db: Database, department: Subject, respond: Respond, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One query per aggregate and window, none per question: the count does not grow
     with the survey or the data."""
@@ -428,11 +429,24 @@ async def test_a_digest_takes_a_fixed_number_of_queries(
     await respond(department, internal_answers(4), week=W47, times=6)
     await compose(db, department)  # decides and records the units (a write, once)
     statements: list[str] = []
-    await db.conn.set_trace_callback(statements.append)
+    if db.dialect == "sqlite":
+        # In memory the reads run inline, on the writer's own sqlite3 connection.
+        db._writer.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    else:
+        # Every PostgreSQL statement has its placeholders numbered on its way out.
+        numbered = postgres.numbered
+
+        def noted(sql: str) -> str:
+            statements.append(sql)
+            return numbered(sql)
+
+        monkeypatch.setattr(postgres, "numbered", noted)
     try:
         digest = await compose(db, department)
     finally:
-        await db.conn.set_trace_callback(None)
+        if db.dialect == "sqlite":
+            db._writer.set_trace_callback(None)  # type: ignore[attr-defined]
+        monkeypatch.undo()
     assert digest.roles and digest.comments and digest.comparison is Comparison.SHOWN
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     # recorded units and their weeks' counts, counts x2, open invites, distributions x2,
@@ -503,8 +517,11 @@ async def test_a_file_database_composes_the_same_digests_inline_or_on_the_reader
         on_thread: list[tuple[str, int]] = []
         reported = 0
         # The reader's thread connection: every statement run there, and where it ran.
-        await file_db.conn.set_trace_callback(
-            lambda sql: on_thread.append((sql, threading.get_ident()))
+        reader = file_db.conn
+        await reader.submit(  # type: ignore[attr-defined]
+            lambda: reader._conn.set_trace_callback(  # type: ignore[attr-defined]
+                lambda sql: on_thread.append((sql, threading.get_ident()))
+            )
         )
         for memory_subject, file_subject in zip(in_memory, on_file, strict=True):
             for period in (W48, W47):
@@ -514,7 +531,9 @@ async def test_a_file_database_composes_the_same_digests_inline_or_on_the_reader
                 reported += not expected.nothing_to_report
                 for lang in ("en", "pl"):
                     assert render_html(got, lang) == render_html(expected, lang)
-        await file_db.conn.set_trace_callback(None)  # type: ignore[arg-type]
+        await reader.submit(  # type: ignore[attr-defined]
+            lambda: reader._conn.set_trace_callback(None)  # type: ignore[attr-defined]
+        )
         if inline_responses:
             assert on_thread == []
         else:  # every trend query, for one, and none of them on the loop's thread

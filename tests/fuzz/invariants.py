@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
 from bot import flow
 from bot.services import Services
+from storage.connection import Connection
 from storage.models import Subject
 from surveys import engine
 from surveys.schema import SCALES, Period, QuestionType, SurveyDefinition
 
 
-async def _rows(conn: aiosqlite.Connection, sql: str, *params: object) -> list[tuple[Any, ...]]:
+async def _rows(conn: Connection, sql: str, *params: object) -> list[tuple[Any, ...]]:
     async with conn.execute(sql, params) as cursor:
         return [tuple(r) for r in await cursor.fetchall()]
 
@@ -105,7 +104,7 @@ async def check_database(
     return checked
 
 
-async def _check_answers(conn: aiosqlite.Connection, services: Services, typed: set[str]) -> int:
+async def _check_answers(conn: Connection, services: Services, typed: set[str]) -> int:
     """Every stored answer is valid for its question's type and range."""
     rows = await _rows(
         conn,
@@ -135,7 +134,7 @@ async def _check_answers(conn: aiosqlite.Connection, services: Services, typed: 
 
 
 async def _check_open_answers(
-    conn: aiosqlite.Connection, services: Services, typed: set[str]
+    conn: Connection, services: Services, typed: set[str]
 ) -> int:
     """The answers of surveys still running are valid too (the same rules as stored)."""
     rows = await _rows(

@@ -16,6 +16,7 @@ from storage.sessions import start_session
 from storage.subjects import add_subject
 from surveys.periods import week_key
 from surveys.schema import Audience
+from tests.backends import backend_params, database_target
 
 NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)  # a Wednesday in 2026-W48
 SECRET = b"test-secret"
@@ -46,8 +47,20 @@ def pseudo() -> Callable[[int], str]:
     return pseudonym
 
 
+@pytest.fixture(params=backend_params())
+async def db(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """A fresh database on each backend: SQLite in memory, PostgreSQL in its own schema."""
+    async with database_target(request.param, ":memory:") as target:
+        database = await Database.open(target)
+        try:
+            yield database
+        finally:
+            await database.close()
+
+
 @pytest.fixture
-async def db() -> AsyncIterator[Database]:
+async def sqlite_db() -> AsyncIterator[Database]:
+    """An in-memory SQLite database, for tests of what only SQLite has."""
     database = await Database.open(":memory:")
     yield database
     await database.close()

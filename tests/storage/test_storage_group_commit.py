@@ -1,4 +1,4 @@
-"""Group commit in storage.db: transaction blocks run as SAVEPOINTs of one open transaction,
+"""Group commit in storage.sqlite: transaction blocks run as SAVEPOINTs of one open transaction,
 committed together, each caller resuming only once its block is durable.
 
 These tests look at the writer's statements (a trace callback on `Database._writer`) and,
@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from storage.connection import IntegrityError
 from storage.db import Database
 
 # No await in these tests may take longer than this (a hang fails instead of blocking).
@@ -135,7 +136,7 @@ async def test_a_failing_block_rolls_back_alone_while_its_batch_commits(
     await _create(file_db)
     await _insert(file_db, -1, "seed")
     statements = _trace(file_db)
-    expected = RuntimeError if failure == "exception" else sqlite3.IntegrityError
+    expected = RuntimeError if failure == "exception" else IntegrityError
 
     async def bad(x: int) -> None:
         with pytest.raises(expected):
@@ -172,7 +173,7 @@ async def test_a_failed_commit_reaches_every_caller_and_the_database_stays_usabl
     expected: type[sqlite3.Error]
     if failure == "deferred-constraint":
         # Real: a deferred foreign key fails the COMMIT itself, leaving the transaction open.
-        expected = sqlite3.IntegrityError
+        expected = IntegrityError
     else:
         # Simulated: an I/O error on COMMIT, after which SQLite has rolled back by itself.
         expected = sqlite3.OperationalError
@@ -380,7 +381,11 @@ async def test_a_slow_read_moves_off_the_loop(file_db: Database, spawn: Spawn) -
         return note
 
     reader._quick.set_trace_callback(traced("inline"))  # type: ignore[attr-defined]
-    await reader.set_trace_callback(traced("thread"))
+    # The reader thread's own sqlite3 connection, set up on that thread.
+    thread_conn = reader._conn  # type: ignore[attr-defined]
+    await reader.submit(  # type: ignore[attr-defined]
+        lambda: thread_conn.set_trace_callback(traced("thread"))
+    )
     # The reader's thread runs the read only once the loop has taken a turn while it is
     # under way: a read blocking the loop would never get that turn (and fail below).
     underway, loop_turned = threading.Event(), threading.Event()
@@ -391,7 +396,9 @@ async def test_a_slow_read_moves_off_the_loop(file_db: Database, spawn: Spawn) -
             loop_turned.wait(LIMIT)
         return 0
 
-    await reader.set_progress_handler(wait_for_the_loop, 10_000)
+    await reader.submit(  # type: ignore[attr-defined]
+        lambda: thread_conn.set_progress_handler(wait_for_the_loop, 10_000)
+    )
 
     async def turn_when_underway() -> None:
         assert await asyncio.to_thread(underway.wait, LIMIT)
@@ -410,7 +417,9 @@ async def test_a_slow_read_moves_off_the_loop(file_db: Database, spawn: Spawn) -
         await turner
     assert loop_turned.is_set()
 
-    await reader.set_progress_handler(None, 0)
+    await reader.submit(  # type: ignore[attr-defined]
+        lambda: thread_conn.set_progress_handler(None, 0)
+    )
     # The interrupted inline read left the quick path working.
     async with file_db.conn.execute("SELECT v FROM t WHERE x = ?", (5,)) as cursor:
         assert (await cursor.fetchone())["v"] == "five"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from storage import aggregates
-from storage.db import Database, migrate, split_statements
+from storage.db import Database, split_statements
+from storage.sqlite import migrate
 
 SECRET = b"migration-secret"
 W47, W48 = "2026-W47", "2026-W48"
@@ -328,9 +329,11 @@ async def test_a_started_session_after_the_migration_never_reuses_an_old_id(
             cursor = await conn.execute(
                 "INSERT INTO sessions (respondent_id, chat_id, survey_id, survey_version,"
                 " subject_id, audience, state_json, status, started_at, updated_at, week_key)"
-                " VALUES (5, 5, 'internal', 1, 1, 'internal', '{}', 'active', 'x', 'x', ?)",
+                " VALUES (5, 5, 'internal', 1, 1, 'internal', '{}', 'active', 'x', 'x', ?)"
+                " RETURNING id",
                 (W48,),
             )
-            assert cursor.lastrowid == 16  # 15 sessions existed before, 13 of them ended
+            # 15 sessions existed before, 13 of them ended
+            assert (await cursor.fetchone())[0] == 16
     finally:
         await db.close()

@@ -117,7 +117,8 @@ async def test_an_error_reaches_the_caller_and_the_reader_stays_usable(
         assert (await cursor.fetchone())["v"] == "one"
 
 
-async def test_an_in_memory_database_runs_it_inline(db: Database) -> None:
+async def test_an_in_memory_database_runs_it_inline(sqlite_db: Database) -> None:
+    db = sqlite_db
     await _fill(db)
     first, second, thread = await db.read_in_thread(_rows_and_thread)
     assert first == [(1, "one"), (2, "two")] and second == [(2,)]
@@ -198,7 +199,8 @@ async def test_read_at_once_passes_other_errors_on_without_a_retry(file_db: Data
     assert calls == [1]
 
 
-async def test_read_at_once_on_an_in_memory_database_is_inline(db: Database) -> None:
+async def test_read_at_once_on_an_in_memory_database_is_inline(sqlite_db: Database) -> None:
+    db = sqlite_db
     await _fill(db)
     first, _, thread = await db.read_at_once(_rows_and_thread)
     assert first == [(1, "one"), (2, "two")] and thread == threading.get_ident()

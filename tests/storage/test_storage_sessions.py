@@ -6,9 +6,9 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
-import aiosqlite
 import pytest
 
+from storage.connection import Connection, IntegrityError
 from storage.db import Database
 from storage.errors import ActiveSessionExists, AlreadyAnswered, SessionNotActive
 from storage.models import Response, ResponseStatus, Session, SessionStatus, Subject
@@ -75,7 +75,7 @@ def _marker(pseudonym: str, subject_id: int, key: str) -> str:
     return f"{pseudonym}:{subject_id}:{key}"
 
 
-async def _rows(conn: aiosqlite.Connection, sql: str, *params: object) -> list[tuple[object, ...]]:
+async def _rows(conn: Connection, sql: str, *params: object) -> list[tuple[object, ...]]:
     async with conn.execute(sql, params) as cur:
         return [tuple(row) for row in await cur.fetchall()]
 
@@ -116,7 +116,7 @@ async def test_the_index_alone_allows_one_active_session(
 ) -> None:
     """Even a writer that skips the check (another instance) cannot add a second."""
     session = await start(5, department)
-    with pytest.raises(aiosqlite.IntegrityError):
+    with pytest.raises(IntegrityError):
         await db.conn.execute(
             "INSERT INTO sessions (respondent_id, chat_id, survey_id, survey_version, subject_id,"
             " audience, state_json, status, started_at, updated_at, week_key)"
@@ -345,7 +345,7 @@ async def test_the_unique_index_alone_refuses_a_second_response(
 ) -> None:
     """Even a writer that skips the check (another instance) cannot add a second."""
     await _complete(db, await start(5, department), pseudo(5), now)
-    with pytest.raises(aiosqlite.IntegrityError):
+    with pytest.raises(IntegrityError):
         await db.conn.execute("INSERT INTO answered_markers SELECT marker FROM answered_markers")
 
 

@@ -1,0 +1,362 @@
+"""The PostgreSQL backend: the storage interface of storage.db over an asyncpg pool.
+
+asyncpg because it is the well-kept asyncio driver (MagicStack, released with each
+PostgreSQL and Python version), the fastest of them (PostgreSQL's binary protocol,
+prepared statements cached per connection), and it exposes what running several
+instances needs: advisory locks, LISTEN/NOTIFY and COPY, all as plain SQL or methods.
+
+The storage functions are written once, with `?` placeholders; here they are numbered
+($1, $2, ...) once per distinct statement. Moments are timestamptz columns; the driver
+is given a codec that reads and writes them as the fixed-width ISO-8601 UTC text
+`storage.db.encode_time` produces, so the storage code (and what it returns) is the
+same on both backends, byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from storage.connection import (
+    Connection,
+    DatabaseUnavailable,
+    IntegrityError,
+    Result,
+    Statement,
+    SyncConnection,
+)
+from storage.db import Database, encode_time, split_statements
+
+T = TypeVar("T")
+
+# Taken by every `migrate` in one transaction: two instances starting together apply each
+# migration once (the second waits, then finds it recorded).
+MIGRATION_LOCK = 0x66656564_626F74  # "feedbot"
+POOL_SIZE = 8
+_RETURNS_ROWS = re.compile(r"^\s*(SELECT|WITH|VALUES)\b|\bRETURNING\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1024)
+def numbered(sql: str) -> str:
+    """`sql` with its `?` placeholders numbered as PostgreSQL wants them ($1, $2, ...);
+    a `?` inside a quoted literal or identifier is left alone."""
+    out: list[str] = []
+    number = 0
+    quote: str | None = None
+    for char in sql:
+        if quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "?":
+            number += 1
+            out.append(f"${number}")
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password (for messages and `Database.path`)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _encode_moment(value: str | datetime) -> str:
+    # Storage passes encode_time's text; a datetime (migrate-data, tests) is accepted too.
+    return encode_time(value) if isinstance(value, datetime) else value
+
+
+def _decode_moment(text: str) -> str:
+    # The server sends "2026-11-25 10:30:00.5+00" (TimeZone is UTC on these connections):
+    # back to encode_time's form, so decode_time, sorting and digests match SQLite's.
+    return encode_time(datetime.fromisoformat(text))
+
+
+async def _prepare(conn: asyncpg.Connection) -> None:
+    """Each pooled connection: moments as encode_time text (see the module docstring)."""
+    await conn.set_type_codec(
+        "timestamptz",
+        schema="pg_catalog",
+        encoder=_encode_moment,
+        decoder=_decode_moment,
+        format="text",
+    )
+
+
+def _rowcount(status: str) -> int:
+    """The row count of a command tag ("INSERT 0 1", "UPDATE 3", "DELETE 0")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+def _integrity(exc: asyncpg.IntegrityConstraintViolationError) -> IntegrityError:
+    return IntegrityError(str(exc), unique=isinstance(exc, asyncpg.UniqueViolationError))
+
+
+async def _run(conn: asyncpg.Connection, sql: str, parameters: Sequence[object]) -> Result:
+    query = numbered(sql)
+    try:
+        if _RETURNS_ROWS.search(sql):
+            rows = await conn.fetch(query, *parameters)
+            return Result(rows, len(rows))
+        return Result([], _rowcount(await conn.execute(query, *parameters)))
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise _integrity(exc) from exc
+
+
+async def _run_many(
+    conn: asyncpg.Connection, sql: str, parameters: Iterable[Sequence[object]]
+) -> None:
+    rows = [tuple(row) for row in parameters]
+    if not rows:
+        return
+    try:
+        await conn.executemany(numbered(sql), rows)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise _integrity(exc) from exc
+
+
+class _Rows:
+    """What a `read_in_thread` function's `execute` returns: rows as plain tuples."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+
+class _Bridge:
+    """A blocking connection for a report function run on a worker thread: each
+    `execute` runs on the event loop, on `conn`, and waits for its rows. Lets the same
+    synchronous report code (storage.aggregates.Reads) run on both backends."""
+
+    __slots__ = ("_conn", "_loop")
+
+    def __init__(self, conn: asyncpg.Connection, loop: asyncio.AbstractEventLoop) -> None:
+        self._conn = conn
+        self._loop = loop
+
+    def execute(self, sql: str, parameters: Sequence[object] = (), /) -> _Rows:
+        job = asyncio.run_coroutine_threadsafe(
+            self._conn.fetch(numbered(sql), *parameters), self._loop
+        )
+        return _Rows([tuple(row) for row in job.result()])
+
+
+async def _report(conn: asyncpg.Connection, fn: Callable[[SyncConnection], T]) -> T:
+    loop = asyncio.get_running_loop()
+    return await asyncio.to_thread(fn, _Bridge(conn, loop))
+
+
+class _TransactionConnection:
+    """The connection a `PostgresDatabase.transaction()` block gets (one pooled
+    connection inside a transaction; reads see the block's own writes)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> Statement:
+        return Statement(pending=_run(self._conn, sql, parameters))
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> None:
+        await _run_many(self._conn, sql, parameters)
+
+    def read_in_thread(self, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
+        return _report(self._conn, fn)
+
+    read_at_once = read_in_thread
+
+
+class _PoolConnection:
+    """`PostgresDatabase.conn`: each statement on a connection of the pool (autocommit:
+    it sees committed rows only)."""
+
+    __slots__ = ("_pool",)
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> Statement:
+        return Statement(pending=self._execute(sql, parameters))
+
+    async def _execute(self, sql: str, parameters: Sequence[object]) -> Result:
+        async with self._pool.acquire() as conn:
+            return await _run(conn, sql, parameters)
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> None:
+        async with self._pool.acquire() as conn:
+            await _run_many(conn, sql, parameters)
+
+    def read_in_thread(self, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
+        # A task, so it starts now: the caller may do other reads before awaiting it.
+        return asyncio.ensure_future(self._read(fn))
+
+    async def _read(self, fn: Callable[[SyncConnection], T]) -> T:
+        async with self._pool.acquire() as conn:
+            return await _report(conn, fn)
+
+    # Every read is a trip to the server: nothing to gain from trying it inline first.
+    read_at_once = read_in_thread
+
+
+class PostgresDatabase(Database):
+    """A PostgreSQL database: a pool of asyncpg connections.
+
+    `transaction()` blocks of one process run one at a time, as SQLite's do: the code
+    written for SQLite's single writer (check, then write) keeps its meaning, and each
+    block commits (durably, synchronous_commit as the server sets it) before its caller
+    goes on. Reads through `conn` run concurrently on the pool and see committed rows."""
+
+    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+        self._pool = pool
+        self._conn = _PoolConnection(pool)
+        self._lock = asyncio.Lock()
+        self.path = redacted(url)
+        self.dialect = "postgresql"
+
+    @classmethod
+    async def connect(cls, url: str, *, pool_size: int = POOL_SIZE) -> PostgresDatabase:
+        """Connect to `url` and migrate. Settings the URL's query string names that
+        asyncpg does not know (e.g. `?search_path=tenant`) are set on each connection."""
+        try:
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                init=_prepare,
+                server_settings={"TimeZone": "UTC"},
+            )
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            raise DatabaseUnavailable(
+                f"database {redacted(url)} cannot be reached: {exc or type(exc).__name__}"
+            ) from None
+        try:
+            await migrate(pool)
+        except BaseException:
+            await pool.close()
+            raise
+        return cls(pool, url)
+
+    @property
+    def conn(self) -> Connection:
+        return self._conn
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        async with self._lock, self._pool.acquire() as conn, conn.transaction():
+            yield _TransactionConnection(conn)
+
+    async def scrub(self, *, vacuum: bool = True) -> None:
+        """VACUUM the bot's tables (only this schema's: the server may hold others), so
+        the space of deleted rows (ended sessions) is reclaimed and reused.
+
+        Weaker than SQLite's scrub, on purpose: `vacuum` does not mean VACUUM FULL here,
+        which would rewrite every table under an exclusive lock and stall the other
+        instances sharing the database; a full rewrite, and the server's write-ahead log
+        and backups, are the database administrator's."""
+        del vacuum
+        async with self._pool.acquire() as conn:
+            tables = await conn.fetch(
+                "SELECT quote_ident(table_name) FROM information_schema.tables"
+                " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                " ORDER BY table_name"
+            )
+            if tables:
+                await conn.execute("VACUUM " + ", ".join(row[0] for row in tables))
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._pool.close()
+
+
+# --- migrations ---------------------------------------------------------------------------
+
+
+def _baseline() -> tuple[list[str], str]:
+    """The migration names the baseline schema stands for, and its SQL."""
+    text = (resources.files("storage") / "migrations" / "postgres" / "baseline.sql").read_text(
+        encoding="utf-8"
+    )
+    for line in text.splitlines():
+        if line.startswith("-- covers:"):
+            return line.removeprefix("-- covers:").split(), text
+    raise ValueError("postgres/baseline.sql names no migrations it covers")
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(name, SQL) of each migration after the baseline, for PostgreSQL: the file of the
+    same name in migrations/postgres/ where the SQL must differ, else the shared one."""
+    covered, _ = _baseline()
+    folder = resources.files("storage") / "migrations"
+    shared = sorted(f.name for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = []
+    for name in shared:
+        if name in covered:
+            continue
+        own = folder / "postgres" / name
+        source = own if own.is_file() else folder / name
+        files.append((name, source.read_text(encoding="utf-8")))
+    return files
+
+
+async def migrate(pool: asyncpg.Pool) -> list[str]:
+    """Create the schema on an empty database (the baseline, recorded as the migrations
+    it covers), then apply the later migrations not applied yet, each in its own
+    transaction under an advisory lock; return the names applied."""
+    applied: list[str] = []
+    async with pool.acquire() as conn:
+        # Under the lock too: two concurrent CREATE TABLE IF NOT EXISTS can both go ahead.
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+        covered, baseline = _baseline()
+        steps = [("baseline", baseline), *migration_files()]
+        for name, script in steps:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+                names = covered if name == "baseline" else [name]
+                done = await conn.fetchval(
+                    "SELECT count(*) FROM schema_migrations WHERE name = ANY($1::text[])", names
+                )
+                if done:
+                    continue
+                for statement in split_statements(script):
+                    await conn.execute(statement)
+                now = datetime.now(UTC)
+                await conn.executemany(
+                    "INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)",
+                    [(each, now) for each in names],
+                )
+                applied.extend(names)
+    return applied
