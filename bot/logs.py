@@ -1,6 +1,6 @@
 """Logging set-up: one stderr handler whose filter keeps secrets and survey data out of every line.
 
-What python-telegram-bot 22.8, httpx and aiosqlite log at DEBUG, and what the filter does:
+What python-telegram-bot 22.8 and httpx log at DEBUG, and what the filter does:
 
 - `Bot` logs its base URL ("Set Bot API URL: .../bot<token>") and httpx logs every request
   line ("HTTP Request: POST .../bot<token>/sendMessage"): the token, and its URL-encoded
@@ -12,8 +12,10 @@ What python-telegram-bot 22.8, httpx and aiosqlite log at DEBUG, and what the fi
   it; the request layer logs a body that is not JSON. Each such argument is replaced by
   a summary that holds no user id, name or text: the dict's keys, a list's length, an
   update's id and kind.
-- aiosqlite logs each call it runs on its thread ("executing functools.partial(<execute>,
-  'INSERT ...', (parameters))"): the call is replaced by the name of the method.
+- a library that logs the calls it runs on a thread (aiosqlite did: "executing
+  functools.partial(<execute>, 'INSERT ...', (parameters))") has the call replaced by the
+  name of the method. Our own storage backends (storage/sqlite.py, storage/postgres.py)
+  log no SQL and no parameters, and asyncpg logs no queries.
 
 The filter cannot tell an internal respondent's update from a buyer's without the
 database, so it summarizes every update and every payload: that is simpler than a
