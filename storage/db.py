@@ -62,6 +62,11 @@ def _migration_files() -> list[tuple[str, str]]:
     return [(f.name, f.read_text(encoding="utf-8")) for f in sorted(files, key=lambda f: f.name)]
 
 
+def migration_names() -> list[str]:
+    """The file names of every migration this version knows, in the order applied."""
+    return [name for name, _ in _migration_files()]
+
+
 def split_statements(script: str) -> list[str]:
     """The statements of an SQL script (sqlite3 decides where one ends, so triggers work).
 

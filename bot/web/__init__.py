@@ -1,0 +1,1 @@
+"""The bot's HTTP side: one ASGI app (Starlette) served by uvicorn in the bot's event loop."""

@@ -1,0 +1,101 @@
+"""The inbox of webhook mode: updates stored before the webhook answers, claimed with a
+lease by workers, applied in update-id order per user and never two of a user's at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from storage.db import encode_time, placeholders
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An update a worker took from the inbox: the raw JSON and how often it was taken."""
+
+    update_id: int
+    body: str
+    attempts: int
+
+
+async def store(
+    conn: aiosqlite.Connection, update_id: int, user_key: int | None, body: str, *, now: datetime
+) -> bool:
+    """Store a received update: True the first time, False for a redelivery (a no-op)."""
+    cursor = await conn.execute(
+        "INSERT INTO inbox (update_id, user_key, body, received_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (update_id) DO NOTHING",
+        (update_id, user_key, body, encode_time(now)),
+    )
+    return cursor.rowcount == 1
+
+
+async def claim(
+    conn: aiosqlite.Connection, worker: str, *, now: datetime, until: datetime, limit: int
+) -> list[Claimed]:
+    """Claim up to `limit` pending updates for `worker` until `until`, oldest first.
+
+    Only the head of each user's queue can be claimed: the user's oldest update not done
+    yet, and only when nobody holds a live claim on it. So one user's updates are applied
+    in update-id order and never two at once, by any number of workers sharing the
+    database; a claim whose lease ran out (its worker died) is taken again. Updates of
+    neither a user nor a chat (user_key NULL) need no order and are all heads."""
+    cursor = await conn.execute(
+        "UPDATE inbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
+        " WHERE update_id IN ("
+        "  SELECT i.update_id FROM inbox AS i"
+        "  WHERE i.done_at IS NULL"
+        "   AND (i.claimed_until IS NULL OR i.claimed_until < ?)"
+        "   AND (i.user_key IS NULL OR NOT EXISTS ("
+        "    SELECT 1 FROM inbox AS e WHERE e.user_key = i.user_key"
+        "     AND e.done_at IS NULL AND e.update_id < i.update_id))"
+        "  ORDER BY i.update_id LIMIT ?)"
+        " RETURNING update_id, body, attempts",
+        (worker, encode_time(until), encode_time(now), limit),
+    )
+    rows = await cursor.fetchall()
+    claimed = [Claimed(int(r[0]), str(r[1] or ""), int(r[2])) for r in rows]
+    return sorted(claimed, key=lambda c: c.update_id)
+
+
+async def renew(
+    conn: aiosqlite.Connection, worker: str, update_ids: list[int], *, until: datetime
+) -> int:
+    """Extend `worker`'s live claims on `update_ids` (a long handler keeps its update);
+    returns how many it still held."""
+    if not update_ids:
+        return 0
+    cursor = await conn.execute(
+        "UPDATE inbox SET claimed_until = ?"
+        f" WHERE claimed_by = ? AND done_at IS NULL AND update_id IN ({placeholders(update_ids)})",
+        (encode_time(until), worker, *update_ids),
+    )
+    return cursor.rowcount
+
+
+async def finish(conn: aiosqlite.Connection, update_id: int, *, now: datetime) -> bool:
+    """Mark an update done and forget its body; False if it was done already."""
+    cursor = await conn.execute(
+        "UPDATE inbox SET done_at = ?, body = NULL, claimed_by = NULL, claimed_until = NULL"
+        " WHERE update_id = ? AND done_at IS NULL",
+        (encode_time(now), update_id),
+    )
+    return cursor.rowcount == 1
+
+
+async def prune_done(conn: aiosqlite.Connection, *, older_than: datetime) -> int:
+    """Forget updates done before `older_than` (Telegram redelivers for at most 24 hours,
+    so a redelivery older than that cannot come); returns how many were removed."""
+    cursor = await conn.execute(
+        "DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?", (encode_time(older_than),)
+    )
+    return cursor.rowcount
+
+
+async def pending(conn: aiosqlite.Connection) -> int:
+    """How many stored updates are not done yet."""
+    async with conn.execute("SELECT count(*) FROM inbox WHERE done_at IS NULL") as cursor:
+        row = await cursor.fetchone()
+    return 0 if row is None else int(row[0])
