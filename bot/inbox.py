@@ -136,6 +136,8 @@ class InboxWorker:
 
     async def _claim(self, limit: int) -> list[inbox_repo.Claimed]:
         now = self._clock()
+        if not await inbox_repo.claimable(self._db.conn, now=now):
+            return []
         async with self._db.transaction() as conn:
             return await inbox_repo.claim(
                 conn, self.worker_id, now=now, until=now + self._lease, limit=limit

@@ -32,6 +32,23 @@ async def store(
     return cursor.rowcount == 1
 
 
+_CLAIMABLE = (
+    "i.done_at IS NULL"
+    " AND (i.claimed_until IS NULL OR i.claimed_until < ?)"
+    " AND (i.user_key IS NULL OR NOT EXISTS ("
+    "  SELECT 1 FROM inbox AS e WHERE e.user_key = i.user_key"
+    "   AND e.done_at IS NULL AND e.update_id < i.update_id))"
+)
+
+
+async def claimable(conn: aiosqlite.Connection, *, now: datetime) -> bool:
+    """Whether `claim` would find anything (a read: an idle worker takes no write lock)."""
+    async with conn.execute(
+        f"SELECT 1 FROM inbox AS i WHERE {_CLAIMABLE} LIMIT 1", (encode_time(now),)
+    ) as cursor:
+        return await cursor.fetchone() is not None
+
+
 async def claim(
     conn: aiosqlite.Connection, worker: str, *, now: datetime, until: datetime, limit: int
 ) -> list[Claimed]:
@@ -44,13 +61,7 @@ async def claim(
     neither a user nor a chat (user_key NULL) need no order and are all heads."""
     cursor = await conn.execute(
         "UPDATE inbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
-        " WHERE update_id IN ("
-        "  SELECT i.update_id FROM inbox AS i"
-        "  WHERE i.done_at IS NULL"
-        "   AND (i.claimed_until IS NULL OR i.claimed_until < ?)"
-        "   AND (i.user_key IS NULL OR NOT EXISTS ("
-        "    SELECT 1 FROM inbox AS e WHERE e.user_key = i.user_key"
-        "     AND e.done_at IS NULL AND e.update_id < i.update_id))"
+        f" WHERE update_id IN (SELECT i.update_id FROM inbox AS i WHERE {_CLAIMABLE}"
         "  ORDER BY i.update_id LIMIT ?)"
         " RETURNING update_id, body, attempts",
         (worker, encode_time(until), encode_time(now), limit),

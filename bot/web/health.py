@@ -26,7 +26,8 @@ HealthCheck = Callable[[], Awaitable[str | None]]
 
 
 def database_check(db: Database, *, timeout: float = CHECK_TIMEOUT) -> HealthCheck:
-    """Whether the database file is there, readable by a new connection, and migrated.
+    """Whether the database file is there, migrated, and writable within a second by a
+    new connection (the webhook must commit each update before it answers).
 
     A new connection each time, not the bot's own: an open connection keeps reading a
     file that was deleted or replaced, and the next instance to start would not."""
@@ -52,9 +53,17 @@ def _check_file(path: str) -> str | None:
     if not Path(path).is_file():
         return "database file is missing"
     try:
-        # Read-only URI: a missing file is an error, never a new empty database.
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)) as conn:
-            applied = {str(row[0]) for row in conn.execute("SELECT name FROM schema_migrations")}
+        # mode=rw: a missing file is an error, never a new empty database.
+        uri = f"file:{path}?mode=rw"
+        with closing(sqlite3.connect(uri, uri=True, timeout=1.0, isolation_level=None)) as conn:
+            # The write lock, taken and given back (nothing is written): a database another
+            # process keeps locked cannot take the webhook's updates.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute("SELECT name FROM schema_migrations").fetchall()
+            finally:
+                conn.execute("ROLLBACK")
+            applied = {str(row[0]) for row in rows}
     except sqlite3.Error as exc:
         return f"database error: {exc}"
     return _behind(applied)
