@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sqlite3
 from typing import Protocol
 
 from starlette.requests import Request
@@ -51,7 +52,12 @@ def webhook_routes(
         except BadUpdate as exc:
             log.warning("webhook: refused a request: %s: 400", exc)
             return Response(status_code=400)
-        stored = await receiver.accept(update_id, user, body)
+        try:
+            stored = await receiver.accept(update_id, user, body)
+        except sqlite3.Error as exc:
+            # No 200: Telegram (or the proxy, at another instance) delivers it again.
+            log.warning("webhook: update %s not stored (%s): 503", update_id, exc)
+            return Response(status_code=503)
         if not stored:
             log.info("webhook: update %s was already stored (a redelivery)", update_id)
         return Response(status_code=200)

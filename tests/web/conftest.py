@@ -50,9 +50,9 @@ class Hooked:
             assert response.status_code == 200, response.text
         return updates
 
-    async def settle(self, timeout: float = 10.0) -> None:
+    async def settle(self, within: float = 10.0) -> None:
         """Wait until the worker applied everything stored."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while await inbox_repo.pending(self.world.services.db.conn) or self.worker.in_flight:
             assert time.monotonic() < deadline, "the inbox was not drained"
             await asyncio.sleep(0.01)

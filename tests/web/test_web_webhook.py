@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 
+import httpx
 import pytest
 
+from bot.web.server import build_asgi
+from bot.web.webhook import SECRET_HEADER, webhook_routes
 from storage.models import InviteKind
-from tests.web.conftest import MAX_BODY, Hooked
+from tests.web.conftest import MAX_BODY, WEBHOOK_PATH, WEBHOOK_SECRET, Hooked
 
 BODY_MARKER = "PRIVATE-ANSWER-TEXT-do-not-log"
 
@@ -120,3 +124,27 @@ async def test_updates_posted_in_a_burst_are_applied_in_order_per_user(hooked: H
         assert "Question 3 of 7" in buyer.last_message().text, buyer.transcript()
         texts = buyer.messages()
         assert any(m.text.endswith(f"→ {score}") for m in texts)
+
+
+async def test_an_update_the_database_cannot_take_gets_503_and_is_taken_when_sent_again(
+    hooked: Hooked, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Refusing:
+        async def accept(self, update_id: int, user_key: int | None, body: str) -> bool:
+            raise sqlite3.OperationalError("database is locked")
+
+    refusing = build_asgi(webhook_routes(WEBHOOK_PATH, WEBHOOK_SECRET, Refusing()))
+    hooked.world.user(701).send_text(BODY_MARKER)
+    (update,) = hooked.world.telegram.pending_updates()
+    transport = httpx.ASGITransport(app=refusing)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as client:
+        with caplog.at_level(logging.INFO):
+            response = await client.post(
+                WEBHOOK_PATH, json=update, headers={SECRET_HEADER: WEBHOOK_SECRET}
+            )
+    assert response.status_code == 503
+    assert any("database is locked" in r.getMessage() for r in caplog.records)
+    assert not any(BODY_MARKER in r.getMessage() for r in caplog.records)
+    # Telegram's retry reaches a working instance: stored.
+    assert (await hooked.post(update)).status_code == 200
+    assert [row[0] for row in await inbox_rows(hooked)] == [update["update_id"]]
