@@ -176,7 +176,7 @@ def split_listen(value: str) -> tuple[str, int]:
     """`host:port` (an IPv6 host in brackets) as (host, port); ValueError naming the form."""
     host, sep, port = value.strip().rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError("expected host:port, e.g. 127.0.0.1:8080")
     return host, int(port)
 

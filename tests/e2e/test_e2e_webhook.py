@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -148,4 +149,20 @@ def test_sigterm_finishes_the_updates_in_flight_then_exits_0(
     assert EXTERNAL["nps_detractor"] in buyer.last_message().text, buyer.transcript()
     assert inbox(e2e)[pressed["update_id"]] == (None, True)
     assert "finishing the updates in progress" in bot.log
+    assert_clean(bot)
+
+
+def test_polling_with_feedbot_listen_serves_healthz_and_exits_0_on_sigterm(e2e: E2E) -> None:
+    port = free_port()
+    bot = e2e.start_bot(env={"FEEDBOT_LISTEN": f"127.0.0.1:{port}"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    poll_until(lambda: f"serving HTTP on 127.0.0.1:{port}" in bot.log, "the server to start")
+    with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+        assert response.status == 200 and response.read() == b"ok\n"
+    buyer = e2e.user(513, "Iga")
+    buyer.send_command("/start", e2e.seeded.buyer_invite)
+    e2e.expect(buyer, EXTERNAL["nps"])  # updates still come by long polling
+    assert e2e.calls_of(bot, "setWebhook") == []
+    bot.process.send_signal(signal.SIGTERM)
+    assert bot.process.wait(timeout=EXIT_TIMEOUT) == 0, bot.log
     assert_clean(bot)
