@@ -124,6 +124,8 @@ class InboxWorker:
                     claimed = await self._claim(room)
                 except sqlite3.Error as exc:
                     log.warning("inbox: claiming updates failed, retrying: %s", exc)
+                except Exception:  # the loop must outlive any surprise, or nothing is applied
+                    log.exception("inbox: claiming updates failed, retrying")
             for item in claimed:
                 task = asyncio.create_task(self._apply(item), name=f"update-{item.update_id}")
                 self._in_flight[item.update_id] = task
