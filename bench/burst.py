@@ -632,6 +632,7 @@ def feedbot_messages(
     rendered once by feedbot's own renderer so that the echo bot's Bot API traffic is the
     same as feedbot's, byte for byte (bar the session id in the buttons)."""
     from bot import render
+    from bot.button_checks import press_value
     from bot.callbacks import Action, decode
     from bot.i18n import t
     from surveys import engine
@@ -661,7 +662,7 @@ def feedbot_messages(
                 if b.text == action.value
             )
             callback = decode(str(data))
-            op, value = callback.action, render.parse_button_value(question, callback.value)
+            op, value = callback.action, press_value(question, callback)
         if op is Action.TOGGLE:
             changed = engine.toggle_choice(definition, state, question.id, str(value))
         elif op is Action.CONFIRM:

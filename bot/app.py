@@ -98,7 +98,14 @@ def build_application(
 
             await jobs.schedule_all(app)
 
+    async def post_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        # Before the bot's connection closes: the delivery loop may be sending.
+        from bot.delivery import scheduler
+
+        await scheduler.stop(app)
+
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await post_stop(app)  # when stopped without run_polling (which calls post_stop)
         services = app.bot_data.pop(SERVICES_KEY, None)
         if services is not None:
             await services.prompts.flush()
@@ -116,6 +123,7 @@ def build_application(
             Defaults(parse_mode="HTML", link_preview_options=LinkPreviewOptions(is_disabled=True))
         )
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
     )
     if settings.api_base_url:

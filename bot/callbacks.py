@@ -58,10 +58,31 @@ _SESSION_ACTIONS = {
     Action.RESTART,
 }
 _ARG = re.compile(r"^[A-Za-z0-9_\-.+/]{1,48}$")
+# Ids are database keys: 1 .. 2^63-1 fits both SQLite's INTEGER and PostgreSQL's BIGINT,
+# so a forged "9"*40 is refused here instead of overflowing in a query.
+MAX_ID = 2**63 - 1
+_ID = re.compile(r"^[1-9][0-9]{0,18}$")
+_ID_ACTIONS = _SESSION_ACTIONS | {Action.EVALUATE}
+_FLAGS = ("0", "1")
 
 
 class CallbackDataError(ValueError):
-    """Callback data that feedbot did not produce (forged, truncated or from an old format)."""
+    """Callback data that feedbot did not produce (forged, truncated or from an old format).
+
+    `kind` names the class of the problem for the WARNING line and the fuzz suite's
+    per-class counts; the message never repeats the data itself.
+    """
+
+    def __init__(self, message: str, kind: str = "malformed") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def parse_id(text: str) -> int:
+    """A database id carried in callback data, range-checked; CallbackDataError otherwise."""
+    if not _ID.match(text) or int(text) > MAX_ID:
+        raise CallbackDataError("id is not a number in 1 .. 2^63-1", "id_out_of_range")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -76,7 +97,7 @@ class Callback:
         """The session a survey button belongs to."""
         if self.action not in _SESSION_ACTIONS:
             raise CallbackDataError(f"{self.action} carries no session")
-        return int(self.args[0])
+        return parse_id(self.args[0])
 
     @property
     def question_id(self) -> str:
@@ -105,20 +126,27 @@ def encode(action: Action, *args: object) -> str:
 
 def decode(data: str | None) -> Callback:
     """Parse callback data produced by `encode`; CallbackDataError for anything else."""
-    if not data or len(data.encode()) > MAX_BYTES:
-        raise CallbackDataError("empty or oversized callback data")
+    if not data:
+        raise CallbackDataError("empty callback data", "empty")
+    try:
+        size = len(data.encode("utf-8"))
+    except UnicodeEncodeError:
+        # Lone surrogates: not UTF-8, so not anything Telegram relays from a button.
+        raise CallbackDataError("callback data is not valid UTF-8", "not_utf8") from None
+    if size > MAX_BYTES:
+        raise CallbackDataError("oversized callback data", "oversized")
     version, _, rest = data.partition(":")
     if version != VERSION:
-        raise CallbackDataError(f"unknown callback format {version!r}")
+        raise CallbackDataError("unknown callback format", "unknown_format")
     code, *args = rest.split(":")
     try:
         action = Action(code)
     except ValueError:
-        raise CallbackDataError(f"unknown action {code!r}") from None
+        raise CallbackDataError("unknown action", "unknown_action") from None
     if len(args) != _ARITY[action] or not all(_ARG.match(a) for a in args):
         raise CallbackDataError(f"malformed arguments for {action.name}")
-    if action in _SESSION_ACTIONS and not args[0].isdigit():
-        raise CallbackDataError("session id is not a number")
-    if action is Action.EVALUATE and not args[0].isdigit():
-        raise CallbackDataError("subject id is not a number")
+    if action in _ID_ACTIONS:
+        parse_id(args[0])
+    if action is Action.MUTE_PULSE and args[0] not in _FLAGS:
+        raise CallbackDataError("mute flag is not 0 or 1", "bad_value")
     return Callback(action, tuple(args))

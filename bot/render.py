@@ -115,15 +115,6 @@ def answered_text(question: Question, value: AnswerValue, lang: str, subject: st
     return markup("{}\n→ <b>{}</b>", fill(localize(question.text, lang), subject), answer)
 
 
-def parse_button_value(question: Question, raw: str) -> AnswerValue:
-    """Turn a button's value back into an answer (validated by the engine afterwards)."""
-    if question.scale is not None:
-        return int(raw) if re.fullmatch(r"-?\d{1,3}", raw) else raw
-    if question.type is QuestionType.YES_NO:
-        return {"yes": True, "no": False}.get(raw, raw)
-    return raw
-
-
 def resume_keyboard(session_id: int, lang: str, *, start_over: bool = True) -> InlineKeyboardMarkup:
     """Continue where you left off / (start over) / cancel, for an unfinished survey."""
     rows = [[_button(plain(lang, "button.continue"), Action.RESUME, session_id)]]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from bot.config import Settings
+from bot.delivery.wakeup import OutboxWakeup
 from bot.prompts import PromptLedger
 from bot.sending import DEFAULT_POLICY, RetryPolicy
 from storage.db import Database
@@ -38,6 +39,8 @@ class Services:
     # How survey messages are retried through Telegram's passing faults (tests inject).
     retry: RetryPolicy = field(default_factory=lambda: DEFAULT_POLICY)
     prompts: PromptLedger = field(init=False, repr=False)
+    # Set after a detractor alert is queued: the sender sends it now, not at its next poll.
+    outbox_wakeup: OutboxWakeup = field(default_factory=OutboxWakeup, repr=False)
 
     def __post_init__(self) -> None:
         if not self._secret:

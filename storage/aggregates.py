@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
-from storage.db import decode_time, placeholders
+from storage.db import decode_time, encode_time, placeholders
 from storage.models import Comment, PeriodCounts
 
 Value = float | str
@@ -76,14 +77,18 @@ def _period_counts_query(subject_id: int, week_keys: Sequence[str]) -> Query | N
         " (SELECT COUNT(*) FROM responses WHERE subject_id = ?"
         f"  AND week_key IN ({weeks}) AND status = 'completed'),"
         " (SELECT COUNT(*) FROM responses WHERE subject_id = ?"
-        f"  AND week_key IN ({weeks}) AND status = 'partial')",
-        (subject_id, *week_keys) * 3,
+        f"  AND week_key IN ({weeks}) AND status = 'partial'),"
+        # Of the sessions started in the weeks, those completed: NULL when any week's row
+        # was counted before completions were (its number is unknown, not 0).
+        " (SELECT CASE WHEN COUNT(*) = COUNT(completed) THEN COALESCE(SUM(completed), 0) END"
+        f"  FROM session_counts WHERE subject_id = ? AND week_key IN ({weeks}))",
+        (subject_id, *week_keys) * 4,
     )
 
 
 def _period_counts_result(rows: Sequence[Sequence[Any]]) -> PeriodCounts:
     row = rows[0]
-    return PeriodCounts(started=row[0], completed=row[1], partial=row[2])
+    return PeriodCounts(started=row[0], completed=row[1], partial=row[2], started_completed=row[3])
 
 
 def _distributions_query(
@@ -235,15 +240,13 @@ def _trend_result(
     return result
 
 
-def _invited_members_query(subject_id: int, week_keys: Sequence[str]) -> Query | None:
-    if not week_keys:
-        return None
+def _evaluators_query(subject_id: int, registered_before: datetime) -> Query:
+    # Contractors and suppliers have no department; an employee whose department was
+    # deleted has none either: all of them may evaluate any department.
     return (
-        "SELECT COUNT(DISTINCT mi.telegram_id) FROM member_invitations AS mi"
-        " LEFT JOIN members AS m ON m.telegram_id = mi.telegram_id"
-        f" WHERE mi.week_key IN ({placeholders(week_keys)})"
-        " AND (m.department_id IS NULL OR m.department_id <> ?)",
-        (*week_keys, subject_id),
+        "SELECT COUNT(*) FROM members WHERE registered_at < ?"
+        " AND (department_id IS NULL OR department_id <> ?)",
+        (encode_time(registered_before), subject_id),
     )
 
 
@@ -260,7 +263,7 @@ async def period_counts(
     """Sessions started, and responses completed and partial, in these weeks."""
     query = _period_counts_query(subject_id, week_keys)
     if query is None:
-        return PeriodCounts(0, 0, 0)
+        return PeriodCounts(0, 0, 0, 0)
     return _period_counts_result(await _fetch(conn, query))
 
 
@@ -354,16 +357,14 @@ async def trend(
     return _trend_result(week_keys, [] if query is None else await _fetch(conn, query))
 
 
-async def invited_members(
-    conn: aiosqlite.Connection, subject_id: int, week_keys: Sequence[str]
+async def evaluators(
+    conn: aiosqlite.Connection, subject_id: int, *, registered_before: datetime
 ) -> int:
-    """Distinct members invited in these weeks (by a pulse or by registering through a
-    link) who could evaluate the subject, i.e. not members of that department: the
+    """The members who could evaluate a department in a period: every member registered
+    before `registered_before` (the end of the period) who is not an employee of that
+    department, i.e. employees of other departments, contractors and suppliers. The
     denominator of an internal response rate."""
-    query = _invited_members_query(subject_id, week_keys)
-    if query is None:
-        return 0
-    return _count_result(await _fetch(conn, query))
+    return _count_result(await _fetch(conn, _evaluators_query(subject_id, registered_before)))
 
 
 # --- at once, on a plain sqlite3 connection ---------------------------------------------
@@ -386,7 +387,7 @@ class Reads:
         """See `period_counts`."""
         query = _period_counts_query(subject_id, week_keys)
         if query is None:
-            return PeriodCounts(0, 0, 0)
+            return PeriodCounts(0, 0, 0, 0)
         return _period_counts_result(self._fetch(query))
 
     def distributions(
@@ -448,7 +449,6 @@ class Reads:
         query = _trend_query(subject_id, week_keys, question_id, statuses)
         return _trend_result(week_keys, [] if query is None else self._fetch(query))
 
-    def invited_members(self, subject_id: int, week_keys: Sequence[str]) -> int:
-        """See `invited_members`."""
-        query = _invited_members_query(subject_id, week_keys)
-        return 0 if query is None else _count_result(self._fetch(query))
+    def evaluators(self, subject_id: int, *, registered_before: datetime) -> int:
+        """See `evaluators`."""
+        return _count_result(self._fetch(_evaluators_query(subject_id, registered_before)))

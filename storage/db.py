@@ -443,10 +443,13 @@ class Database:
         *,
         synchronous: Synchronous = "NORMAL",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        max_batch_delay: float = MAX_BATCH_DELAY,
     ) -> Database:
         """Open (creating the file and its folder on first use) and migrate a database.
 
-        `path` may be ":memory:" for a private in-memory database (tests)."""
+        `path` may be ":memory:" for a private in-memory database (tests).
+        `max_batch_delay`: see MAX_BATCH_DELAY (tests that count batches raise it, so
+        a descheduled process cannot end a batch early)."""
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         target = str(path)
@@ -454,7 +457,7 @@ class Database:
             writer = _connect(target)
             try:
                 _configure(writer, synchronous, busy_timeout_ms)
-                database = cls(writer, None, target)
+                database = cls(writer, None, target, max_batch_delay=max_batch_delay)
                 await migrate(database.conn)
             except BaseException:
                 writer.close()
@@ -481,7 +484,7 @@ class Database:
             writer.close()
             await reader.close()
             raise
-        return cls(writer, reader, target)
+        return cls(writer, reader, target, max_batch_delay=max_batch_delay)
 
     @property
     def conn(self) -> aiosqlite.Connection:

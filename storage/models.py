@@ -230,11 +230,17 @@ class OutboxItem:
 
 @dataclass(frozen=True, slots=True)
 class PeriodCounts:
-    """Sessions started and responses completed or partial in some weeks."""
+    """Sessions started and responses completed or partial in some weeks.
+
+    `completed` counts the responses filed in the weeks, whenever their sessions started;
+    `started_completed` how many of the sessions started in the weeks have completed
+    (whenever they did): the completion rate's cohort. None when some of the weeks were
+    counted before completions were (migration 0006)."""
 
     started: int
     completed: int
     partial: int
+    started_completed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import aiosqlite
 
-from storage.db import decode_optional_time, decode_time, encode_time
+from storage.db import decode_optional_time, decode_time, encode_time, placeholders
 from storage.models import OutboxItem, OutboxStatus
 
 _COLUMNS = (
@@ -86,15 +86,22 @@ async def get_item(conn: aiosqlite.Connection, item_id: int) -> OutboxItem | Non
     return None if row is None else _item(row)
 
 
-async def due_items(conn: aiosqlite.Connection, *, now: datetime, limit: int) -> list[OutboxItem]:
+async def due_items(
+    conn: aiosqlite.Connection,
+    *,
+    now: datetime,
+    limit: int,
+    kinds: tuple[str, ...] | None = None,
+) -> list[OutboxItem]:
     """Pending items that are due and retries whose time has come, by due time; not those
-    a sender holds a live lease on (see `claim`)."""
+    a sender holds a live lease on (see `claim`). Only items of `kinds`, when given."""
     moment = encode_time(now)
+    only = f" AND kind IN ({placeholders(kinds)})" if kinds is not None else ""
     async with conn.execute(
         f"SELECT {_COLUMNS} FROM outbox"
-        f" WHERE {_OPEN} AND next_attempt_at <= ? AND {_UNCLAIMED}"
+        f" WHERE {_OPEN} AND next_attempt_at <= ? AND {_UNCLAIMED}{only}"
         " ORDER BY due_at, id LIMIT ?",
-        (moment, moment, limit),
+        (moment, moment, *(kinds or ()), limit),
     ) as cur:
         rows = await cur.fetchall()
     return [_item(row) for row in rows]

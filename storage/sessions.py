@@ -120,7 +120,8 @@ async def start_session(
     # Counted apart from the session, which is deleted when it ends: the digest's
     # completion rate needs how many started in a week, not who.
     await conn.execute(
-        "INSERT INTO session_counts (subject_id, week_key, started) VALUES (?, ?, 1)"
+        "INSERT INTO session_counts (subject_id, week_key, started, completed)"
+        " VALUES (?, ?, 1, 0)"
         " ON CONFLICT (subject_id, week_key) DO UPDATE SET started = started + 1",
         (subject_id, week_key),
     )
@@ -314,6 +315,14 @@ async def complete_session(
         if "UNIQUE" not in str(exc) and "PRIMARY KEY" not in str(exc):
             raise
         raise AlreadyAnswered(next_possible) from None
+    # The completion rate's cohort: counted on the row of the week the session STARTED
+    # (its row still knows it), not the week it completes in. NULL (a week counted
+    # before completions were) stays NULL: unknown, never a wrong number.
+    await conn.execute(
+        "UPDATE session_counts SET completed = completed + 1"
+        " WHERE subject_id = ? AND week_key = (SELECT week_key FROM sessions WHERE id = ?)",
+        (session.subject_id, session.id),
+    )
     await conn.execute(_END, (session.id,))
     return await _insert_response(
         conn,

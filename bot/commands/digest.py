@@ -19,6 +19,7 @@ from bot.commands.common import (
     settings_from,
 )
 from bot.config import Settings
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, plain
 from storage.models import SubjectKind
 from storage.subjects import get_subject
 from surveys import periods
@@ -47,10 +48,11 @@ def register_preview(actions: argparse._SubParsersAction[argparse.ArgumentParser
         description=(
             "Print the digest of a department or product for one week as its owner would read "
             "it (formatting removed), and optionally write the trend chart as a PNG. Needs no "
-            "bot token. A product's current week is shown as it stands so far; a department "
-            "shows only closed weeks, under the same anonymity rules as the bot (the latest "
-            "closed week instead of a running one), and deciding a closed week's disclosure "
-            "records it in the database as the bot would."
+            "bot token. Without --period, the last closed week (the one the Monday digest is "
+            "about). A product's current week, when asked for, is shown as it stands so far; "
+            "a department shows only closed weeks, under the same anonymity rules as the bot "
+            "(the latest closed week instead of a running one), and deciding a closed week's "
+            "disclosure records it in the database as the bot would."
         ),
     )
     which = parser.add_mutually_exclusive_group(required=True)
@@ -59,9 +61,12 @@ def register_preview(actions: argparse._SubParsersAction[argparse.ArgumentParser
     parser.add_argument(
         "--period",
         metavar="WEEK",
-        help="an ISO week such as 2026-W48 (default: the current week in FEEDBOT_TIMEZONE)",
+        help=(
+            "an ISO week such as 2026-W48 (default: the last closed week in FEEDBOT_TIMEZONE, "
+            "what the Monday digest says)"
+        ),
     )
-    parser.add_argument("--lang", choices=("pl", "en"), default="en", help="language (default: en)")
+    add_lang_option(parser)
     parser.add_argument("--chart", metavar="FILE.png", help="also write the trend chart here")
     add_database_option(parser)
     parser.set_defaults(handler=preview)
@@ -80,32 +85,52 @@ def register_send(actions: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(handler=digest_send.send_due)
 
 
+def add_lang_option(parser: argparse.ArgumentParser) -> None:
+    """`--lang pl|en`: the language of the command's output and of its error messages."""
+    parser.add_argument(
+        "--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="language (default: en)"
+    )
+
+
+def say(lang: str, key: str, **params: object) -> str:
+    """A message of the digest commands (`cli.digest.<key>`), in `lang`, as plain text."""
+    return plain(lang, f"cli.digest.{key}", **params)
+
+
 def preview(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Print the digest (and write the chart when asked)."""
     settings = settings_from(args)
+    lang: str = args.lang
     kind = SubjectKind.DEPARTMENT if args.department else SubjectKind.PRODUCT
     slug: str = args.department or args.product
     now = datetime.now(settings.tz)
-    period = args.period or periods.week_key(now.date())
+    # What the Monday digest says: the last closed week, not the running one (empty early on).
+    period = args.period or latest_closed_week(now)
     if not _WEEK.match(period):
-        raise CommandError(f"--period: expected an ISO week such as 2026-W48, not {period!r}")
+        raise CommandError(say(lang, "period_format", value=period))
     try:
         periods.span(period)
-    except ValueError as exc:
-        raise CommandError(f"--period: {exc}") from None
+    except ValueError:
+        raise CommandError(say(lang, "period_unknown", value=period)) from None
     check_database(settings.database, create=False)
     text, chart, chart_caption = run_async(
-        lambda: _preview(settings, kind, slug, period, args.lang, now, bool(args.chart))
+        lambda: _preview(settings, kind, slug, period, lang, now, bool(args.chart))
     )
     stream = out if out is not None else sys.stdout
     stream.write(text + "\n")
     if args.chart:
         if chart is None:
-            stream.write("\n(no chart: no week has enough responses to draw)\n")
+            stream.write(f"\n{say(lang, 'no_chart')}\n")
         else:
             Path(args.chart).write_bytes(chart)
-            stream.write(f"\nChart written to {args.chart}\n{chart_caption}\n")
+            stream.write(f"\n{say(lang, 'chart_written', path=args.chart)}\n{chart_caption}\n")
     return 0
+
+
+def latest_closed_week(now: datetime) -> str:
+    """The key of the last week that had ended by `now` (in `now`'s zone): as
+    `bot.digest.compose.latest_closed_period`, without importing the digest machinery."""
+    return periods.previous(periods.week_key(now.date()))
 
 
 async def _preview(
@@ -126,12 +151,14 @@ async def _preview(
     async with open_database(settings) as db:
         subject = await get_subject(db.conn, slug)
         if subject is None or subject.kind is not kind:
-            flag = "department" if kind is SubjectKind.DEPARTMENT else "product"
-            raise CommandError(f"no {flag} with slug {slug!r}")
+            missing = "no_department" if kind is SubjectKind.DEPARTMENT else "no_product"
+            raise CommandError(say(lang, missing, slug=slug))
         try:
             definition = catalog.latest(subject.survey_id)
-        except UnknownSurvey as exc:
-            raise CommandError(str(exc)) from None
+        except UnknownSurvey:
+            raise CommandError(
+                say(lang, "unknown_survey", subject=subject.slug, survey=subject.survey_id)
+            ) from None
         digest = await compose_digest(
             db,
             subject,

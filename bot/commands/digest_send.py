@@ -21,6 +21,7 @@ from bot.commands.common import (
     run_async,
     settings_from,
 )
+from bot.commands.digest import add_lang_option, say
 from bot.config import Settings
 from surveys.loader import SurveyCatalog
 
@@ -37,27 +38,26 @@ class _RollBack(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--dry-run` and `--database`."""
+    """`--dry-run`, `--lang` and `--database`."""
     parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print what would be sent (owner, subject, period, parts); send and change nothing",
     )
+    add_lang_option(parser)
     add_database_option(parser)
 
 
 def send_due(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Queue and send everything due now; 0 when nothing failed, 1 otherwise."""
     settings = settings_from(args)
+    lang: str = args.lang
     check_database(settings.database, create=False)
     stream = out if out is not None else sys.stdout
     if args.dry_run:
-        return run_async(lambda: _dry_run(settings, stream))
+        return run_async(lambda: _dry_run(settings, stream, lang))
     if settings.token is None:
-        raise CommandError(
-            "TELEGRAM_BOT_TOKEN is not set: sending needs the bot's token "
-            "(`feedbot digest send --dry-run` shows what is due without it)"
-        )
+        raise CommandError(say(lang, "no_token"))
     from bot.logs import logging_for_command
 
     # Through the redacting handler: PTB and httpx log the token-bearing URL at DEBUG.
@@ -66,7 +66,7 @@ def send_due(args: argparse.Namespace, out: TextIO | None = None) -> int:
         token=settings.token.get_secret_value(),
         secret=settings.secret.get_secret_value() if settings.secret else None,
     ):
-        return run_async(lambda: _send(settings, stream))
+        return run_async(lambda: _send(settings, stream, lang))
 
 
 def _catalog(settings: Settings) -> SurveyCatalog:
@@ -85,7 +85,7 @@ def make_bot(settings: Settings) -> Bot:
     return Bot(token)
 
 
-async def _send(settings: Settings, out: TextIO) -> int:
+async def _send(settings: Settings, out: TextIO, lang: str) -> int:
     from telegram.error import TelegramError
 
     from bot.delivery import scheduler
@@ -98,17 +98,15 @@ async def _send(settings: Settings, out: TextIO) -> int:
         async with make_bot(settings) as bot:
             report = await scheduler.tick(services, bot, pacer=Pacer())
     except TelegramError as exc:  # e.g. a wrong token (getMe fails) or no network
-        raise CommandError(f"Telegram: {exc}") from None
+        raise CommandError(say(lang, "telegram", error=exc)) from None
     finally:
         await db.close()
-    out.write(
-        f"queued {len(report.digests)} digests and {len(report.pulses)} pulses; "
-        f"outbox: {report.drained}\n"
-    )
+    counts = {"digests": len(report.digests), "pulses": len(report.pulses)}
+    out.write(say(lang, "sent", **counts, drained=report.drained) + "\n")
     return 1 if report.drained[Result.FAILED] else 0
 
 
-async def _dry_run(settings: Settings, out: TextIO) -> int:
+async def _dry_run(settings: Settings, out: TextIO, lang: str) -> int:
     from bot.delivery import scheduler
     from bot.delivery.sender import describe, parts_for
     from bot.services import Services
@@ -142,9 +140,10 @@ async def _dry_run(settings: Settings, out: TextIO) -> int:
     finally:
         await db.close()
     if not lines:
-        out.write("Nothing is due now.\n")
+        out.write(say(lang, "nothing_due") + "\n")
         return 0
-    out.write(f"Would send {len(lines)} item{'s' if len(lines) != 1 else ''} (dry run):\n")
+    many = "would_send_one" if len(lines) == 1 else "would_send_many"
+    out.write(say(lang, many, count=len(lines)) + "\n")
     out.write("".join(f"  {line}\n" for line in lines))
     return 0
 

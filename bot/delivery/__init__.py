@@ -1,7 +1,8 @@
 """Delivery: the schedule of digests and pulses, the outbox sender and detractor alerts.
 
 - `scheduler`: when things are due (pure functions of settings and time) and the
-  repeating job that enqueues them into the outbox and drains it;
+  sender loop that enqueues them into the outbox and drains it, every minute and at
+  once when an alert is queued (`wakeup`);
 - `sender`: drains the outbox through the Bot API, exactly once per item and part;
 - `alerts`: the hook the survey flow calls after a completed response.
 

@@ -105,6 +105,7 @@ async def _enqueue_alerts(
         "comments": comments_of(definition, answers),
         "contact_id": contact,
     }
+    queued = 0
     async with services.db.transaction() as conn:
         for owner, _ in await owner_repo.list_owners(conn, subject.id):
             settings = await owner_repo.get_owner_settings(
@@ -112,6 +113,7 @@ async def _enqueue_alerts(
             )
             if not (settings.detractor_alerts and settings.active):
                 continue
+            queued += 1
             await outbox_repo.enqueue(
                 conn,
                 kind=ALERT,
@@ -121,6 +123,9 @@ async def _enqueue_alerts(
                 due_at=now,
                 now=now,
             )
+    if queued:
+        # Committed: the sender of this process sends it now instead of at its next poll.
+        services.outbox_wakeup.notify()
 
 
 def _clip(text: str, limit: int = COMMENT_MAX_CHARS) -> str:

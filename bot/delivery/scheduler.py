@@ -1,4 +1,4 @@
-"""When digests and pulses are due (pure functions of settings and time) and the job sending them.
+"""When digests and pulses are due (pure functions of settings and time) and the loop sending them.
 
 The decision is recomputed from the database on every tick, so the schedule is
 "rebuilt at start-up" by construction: nothing about it lives only in memory, and the
@@ -9,6 +9,8 @@ one digest, not ten). The outbox's dedup keys make enqueuing idempotent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections import defaultdict
@@ -20,7 +22,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from bot.config import Settings
-from bot.delivery import DIGEST, PULSE, digest_key, pulse_key
+from bot.delivery import ALERT, DIGEST, PULSE, digest_key, pulse_key
 from storage import members as member_repo
 from storage import outbox as outbox_repo
 from storage import owners as owner_repo
@@ -29,7 +31,7 @@ from surveys import periods
 
 if TYPE_CHECKING:
     from telegram import Bot
-    from telegram.ext import Application, ContextTypes
+    from telegram.ext import Application
 
     from bot.delivery.sender import DrainReport, Pacer
     from bot.services import Services
@@ -37,9 +39,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_JOB = "delivery-tick"
-TICK_SECONDS = 60  # also the longest a detractor alert waits
+# The sender's poll: digests and pulses fall due by the clock, and items queued by another
+# process (`feedbot digest send`, a second bot) are found this way. A detractor alert
+# queued in this process wakes the sender at once instead (`OutboxWakeup`).
+TICK_SECONDS = 60
 FIRST_TICK_SECONDS = 5
+STOP_GRACE_SECONDS = 10.0  # how long a stop lets the tick under way finish
 PULSED_KEY = "delivery.pulsed"  # bot_data: pulse periods fully enqueued by this process
+LOOP_KEY = "delivery.loop"  # bot_data: the running DeliveryLoop
 
 # Pulses go out on a working-day morning: from Tuesday 10:00 of the pulse period's first
 # week, and (after downtime) on the following weekday mornings until everyone got one.
@@ -252,27 +259,107 @@ async def tick(
     return TickReport(digests, pulses, drained)
 
 
-async def delivery_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The repeating job: queue due digests and pulses, drain the outbox."""
-    from bot.app import services_of
+class DeliveryLoop:
+    """The sender of the running bot, two tasks on one pacer:
 
-    pulsed: set[str] = context.bot_data.setdefault(PULSED_KEY, set())
-    await tick(services_of(context), context.bot, pulsed=pulsed)
+    - the poll: a tick (queue what is due, drain the outbox) `first` seconds after the
+      start, then every `interval` seconds; ticks never overlap;
+    - the alerts: waits on `services.outbox_wakeup` (notified once a detractor alert is
+      committed in this process) with `interval` as its time-out, and then drains the
+      alerts alone, so that an alert never waits for the next poll, nor behind a
+      Monday's digests being sent by the poll meanwhile. A notification given during
+      that drain starts another one when it ends.
+
+    Both claim each item before sending it (`sender.deliver`), so they never send the
+    same one twice. An alert queued by another process is found by the poll."""
+
+    def __init__(
+        self,
+        services: Services,
+        bot: Bot,
+        *,
+        interval: float = TICK_SECONDS,
+        first: float = FIRST_TICK_SECONDS,
+        pulsed: set[str] | None = None,
+        pacer: Pacer | None = None,
+    ) -> None:
+        from bot.delivery.sender import Pacer
+
+        self._services = services
+        self._bot = bot
+        self._interval = interval
+        self._first = first
+        self._pulsed = pulsed if pulsed is not None else set()
+        self._pacer = pacer or Pacer()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start both tasks on the running event loop."""
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._poll(), name=TICK_JOB),
+            loop.create_task(self._alerts(), name=f"{TICK_JOB}-alerts"),
+        ]
+
+    @property
+    def running(self) -> bool:
+        return any(not task.done() for task in self._tasks)
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Let the drains under way finish (within `grace` seconds, else cancel them)."""
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
+            return
+        self._stopping.set()
+        self._services.outbox_wakeup.notify()  # out of its wait, to see it must stop
+        _, late = await asyncio.wait(tasks, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _sleep(self, seconds: float) -> None:
+        """`seconds`, or less when the loop is stopped meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _poll(self) -> None:
+        await self._sleep(self._first)
+        while not self._stopping.is_set():
+            try:
+                await tick(self._services, self._bot, pacer=self._pacer, pulsed=self._pulsed)
+            except Exception:  # the loop must outlive a failed tick (e.g. database busy)
+                log.exception("delivery tick failed")
+            await self._sleep(self._interval)
+
+    async def _alerts(self) -> None:
+        from bot.delivery import sender
+
+        wakeup = self._services.outbox_wakeup
+        while not self._stopping.is_set():
+            if not await wakeup.wait(self._interval) or self._stopping.is_set():
+                continue
+            try:
+                await sender.drain(self._services, self._bot, pacer=self._pacer, kinds=(ALERT,))
+            except Exception:
+                log.exception("sending detractor alerts failed")
 
 
 async def schedule(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Register the delivery job under a fixed name (a restart replaces it, never adds one);
-    its first run, seconds after start-up, sends what fell due while the bot was down."""
-    queue = app.job_queue
-    if queue is None:  # pragma: no cover - the job-queue extra is a dependency
-        log.warning("no job queue: digests and pulses are off")
-        return
-    for job in queue.get_jobs_by_name(TICK_JOB):
-        job.schedule_removal()
-    queue.run_repeating(
-        delivery_job,
-        interval=TICK_SECONDS,
-        first=FIRST_TICK_SECONDS,
-        name=TICK_JOB,
-        job_kwargs={"max_instances": 1, "coalesce": True},
-    )
+    """Start the delivery loop (a restart of the scheduling replaces it, never adds one);
+    its first tick, seconds after start-up, sends what fell due while the bot was down."""
+    from bot.app import services_of
+
+    await stop(app)
+    pulsed: set[str] = app.bot_data.setdefault(PULSED_KEY, set())
+    loop = DeliveryLoop(services_of(app), app.bot, pulsed=pulsed)
+    app.bot_data[LOOP_KEY] = loop
+    loop.start()
+
+
+async def stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop the delivery loop, if one runs (at shutdown, before the bot and the database
+    close)."""
+    loop = app.bot_data.pop(LOOP_KEY, None)
+    if isinstance(loop, DeliveryLoop):
+        await loop.stop()

@@ -380,7 +380,8 @@ async def _finish(services: Services, item: OutboxItem, parts: int) -> None:
         await outbox_repo.mark_part_sent(conn, item.id, parts)
         await outbox_repo.mark_sent(conn, item.id, now=services.now())
         if item.kind == PULSE:
-            # Response rates of internal subjects count the members actually reached.
+            # Which members a pulse reached, per week (no longer a digest's denominator:
+            # the response rate counts every member who could evaluate, issue 11).
             await member_repo.record_invitation(
                 conn, item.chat_id, week_key=payload["week"], source="pulse"
             )
@@ -472,14 +473,17 @@ async def drain(
     pacer: Pacer | None = None,
     limit: int = BATCH,
     owner: str | None = None,
+    kinds: tuple[str, ...] | None = None,
 ) -> DrainReport:
-    """Send every due item: chats in parallel (bounded), each chat's items in order, each
-    item claimed first for `owner` (default: this process); a chat whose item another
-    sender holds is left to that sender."""
+    """Send every due item (of `kinds`, when given): chats in parallel (bounded), each
+    chat's items in order, each item claimed first for `owner` (default: this process); a
+    chat whose item another sender holds is left to that sender."""
     pacer = pacer or Pacer()
     owner = owner or process_owner()
     report = DrainReport()
-    items = await outbox_repo.due_items(services.db.conn, now=services.now(), limit=limit)
+    items = await outbox_repo.due_items(
+        services.db.conn, now=services.now(), limit=limit, kinds=kinds
+    )
     by_chat: dict[int, list[OutboxItem]] = {}
     for item in items:
         by_chat.setdefault(item.chat_id, []).append(item)

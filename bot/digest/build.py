@@ -105,9 +105,9 @@ def build_digest(
         in_progress=in_progress,
         counts=counts,
         previous_counts=data.previous.counts,
-        invited=data.invited if audience is Audience.INTERNAL else None,
-        response_rate=_response_rate(audience, counts.completed, data.invited),
-        completion_rate=_ratio(counts.completed, counts.started),
+        evaluators=data.evaluators if audience is Audience.INTERNAL else None,
+        response_rate=_response_rate(audience, counts.completed, data.evaluators),
+        completion_rate=_completion_rate(counts),
         scores_gate=scores_gate,
         comparison=comparison,
         headline_metric=metric_of(headline) if headline is not None else None,
@@ -194,15 +194,23 @@ def _score_windows(gate: Gate, data: DigestData) -> tuple[Window | None, Window 
     return None, None
 
 
-def _response_rate(audience: Audience, completed: int, invited: int | None) -> float | None:
-    if audience is not Audience.INTERNAL or not invited:
+def _response_rate(audience: Audience, completed: int, evaluators: int | None) -> float | None:
+    """The period's completed responses over the members who could evaluate the subject
+    then. None for a product (buyers are no known population), with nobody to evaluate,
+    or when there are more responses than members (members removed since answered: the
+    population is not known any more, and a rate over 100% or capped would mislead)."""
+    if audience is not Audience.INTERNAL or not evaluators or completed > evaluators:
         return None
-    return _ratio(completed, invited)
+    return completed / evaluators
 
 
-def _ratio(part: int, whole: int) -> float | None:
-    # Capped: a response may belong to a session started (or an invitation sent) earlier.
-    return min(1.0, part / whole) if whole > 0 else None
+def _completion_rate(counts: PeriodCounts) -> float | None:
+    """Of the sessions started in the period, the share that completed (one cohort:
+    a response completed this week of a session started last week counts for last
+    week). None when nothing started, or the weeks were counted before completions were."""
+    if counts.started <= 0 or counts.started_completed is None:
+        return None
+    return counts.started_completed / counts.started
 
 
 def clip(text: str, limit: int = COMMENT_MAX_CHARS) -> tuple[str, bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, time
 from functools import lru_cache, partial
 
 from bot.digest.build import build_digest, clip, nothing_to_report
@@ -98,8 +98,17 @@ async def compose_digest(
         )
     period, previous = await read_at_once(conn, partial(_windows, subject_id=ref.id, weeks=weeks))
     if nothing_to_report(period.counts):
+        # The chart is drawn whenever a week of the trend has answers, this one or not.
+        trend = await read_at_once(
+            conn,
+            partial(
+                _query_trend, subject=ref, definition=definition, weeks=weeks, disclosure=disclosure
+            ),
+        )
         open_invites = await invites.count_open_invites(conn, subject.id, now=now)
-        data = DigestData(period, previous, open_invites=open_invites, disclosure=disclosure)
+        data = DigestData(
+            period, previous, trend=trend, open_invites=open_invites, disclosure=disclosure
+        )
     else:
         details = partial(
             _query_details,
@@ -109,6 +118,11 @@ async def compose_digest(
             period=period,
             previous=previous,
             disclosure=disclosure,
+            # Members registered by the end of the period (midnight after it, in the zone
+            # periods are filed by) are the population of its response rate.
+            registered_before=datetime.combine(
+                periods.span(period_key).next_start, time(0), tzinfo=now.tzinfo
+            ),
         )
         small = _responses(period) + _responses(previous) <= INLINE_RESPONSES
         job = read_at_once(conn, details) if small else read_in_thread(conn, details)
@@ -173,17 +187,19 @@ def _query_details(
     period: Window,
     previous: Window,
     disclosure: Disclosure | None,
+    registered_before: datetime,
 ) -> DigestData:
     """The rest of the aggregates of a period with responses (but its open invites): only
     what the disclosure lets through (everything, for an external subject: it has none).
     Synchronous, for `read_at_once` or `read_in_thread`."""
     reads = aggregates.Reads(connection)
     sid = subject.id
-    headline = headline_question(definition, subject.audience)
     text_questions = [q.id for q in definition.questions if q.type is QuestionType.TEXT]
+    trend = _query_trend(
+        connection, subject=subject, definition=definition, weeks=weeks, disclosure=disclosure
+    )
 
     if disclosure is None:  # external: the period itself, compared with the week before
-        trend = reads.trend(sid, weeks.trend, headline.id) if headline is not None else {}
         period = _with_distributions(reads, sid, period)
         if previous.counts.completed:
             previous = _with_distributions(reads, sid, previous)
@@ -194,11 +210,6 @@ def _query_details(
             )
         return DigestData(period, previous, comments=comments, trend=trend)
 
-    # Internal: every week of the trend's units (a pooled unit is one point, of all its weeks).
-    trend_weeks = sorted({w for unit in disclosure.trend for w in unit.weeks})
-    trend = (
-        reads.trend(sid, trend_weeks, headline.id) if headline is not None and trend_weeks else {}
-    )
     unit = disclosure.scores
     block: Window | None = None
     block_previous: Window | None = None
@@ -235,9 +246,30 @@ def _query_details(
         role_counts=role_counts,
         role_distributions=by_role,
         trend=trend,
-        invited=reads.invited_members(sid, period.weeks),
+        evaluators=reads.evaluators(sid, registered_before=registered_before),
         disclosure=disclosure,
     )
+
+
+def _query_trend(
+    connection: sqlite3.Connection,
+    *,
+    subject: SubjectRef,
+    definition: SurveyDefinition,
+    weeks: _Weeks,
+    disclosure: Disclosure | None,
+) -> dict[str, dict[float, int]]:
+    """The headline's answers per week of the trend: external, the TREND_PERIODS weeks;
+    internal, every week of the units its disclosure shows (a pooled unit is one point,
+    of all its weeks). Synchronous, for `read_at_once` or `read_in_thread`."""
+    headline = headline_question(definition, subject.audience)
+    if headline is None:
+        return {}
+    reads = aggregates.Reads(connection)
+    if disclosure is None:
+        return reads.trend(subject.id, weeks.trend, headline.id)
+    trend_weeks = sorted({w for unit in disclosure.trend for w in unit.weeks})
+    return reads.trend(subject.id, trend_weeks, headline.id) if trend_weeks else {}
 
 
 def _window(

@@ -275,9 +275,11 @@ class Digest:
     in_progress: bool  # the period had not ended at `now` (a digest "so far")
     counts: PeriodCounts
     previous_counts: PeriodCounts
-    invited: int | None  # internal: members invited in the period; None when unknown
-    response_rate: float | None  # 0..1, internal only
-    completion_rate: float | None  # 0..1, completed / started
+    # Internal: the members who could evaluate the subject in the period (registered by
+    # its end, not employees of the department); None for a product.
+    evaluators: int | None
+    response_rate: float | None  # 0..1, internal only: counts.completed / evaluators
+    completion_rate: float | None  # 0..1: counts.started_completed / counts.started
     scores_gate: Gate
     comparison: Comparison
     headline_metric: str | None

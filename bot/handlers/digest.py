@@ -19,6 +19,7 @@ from bot.delivery import scheduler, sender
 from bot.handlers import extra_callbacks
 from bot.handlers.common import language, reply
 from bot.handlers.owner import owned_subject
+from bot.handlers.refusals import refuse_press
 from bot.i18n import Markup, join, plain, t
 from bot.services import Services
 from storage import members as member_repo
@@ -319,7 +320,7 @@ async def on_settings_button(
             return
         changes["detractor_alerts"] = value == "1"
     else:
-        await query.answer(plain(lang, "callback.invalid"))
+        await refuse_press(services, query, lang, "bad_setting", update.update_id)
         return
     if changes:
         settings = await _update(services, user.id, **changes)
@@ -383,7 +384,7 @@ async def on_mute_button(
     assert query is not None and user is not None
     lang = await language(services, update)
     if callback.value not in ("0", "1"):
-        await query.answer(plain(lang, "callback.invalid"))
+        await refuse_press(services, query, lang, "bad_value", update.update_id)
         return
     if await member_repo.get_member(services.db.conn, user.id) is None:
         await query.answer(plain(lang, "member.not_member"), show_alert=True)

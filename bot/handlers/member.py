@@ -82,7 +82,13 @@ async def on_evaluate(update: Update, context: ContextTypes.DEFAULT_TYPE, subjec
     if member is None:
         await query.answer(plain(lang, "member.not_member"), show_alert=True)
         return
-    if department is None or department.archived or department.kind is not SubjectKind.DEPARTMENT:
+    if department is None or department.kind is not SubjectKind.DEPARTMENT:
+        # No menu ever offered this id: forged (an archived department is only stale).
+        from bot.handlers.refusals import refuse_press
+
+        await refuse_press(services, query, lang, "unknown_subject", update.update_id)
+        return
+    if department.archived:
         await query.answer(plain(lang, "member.department_gone"), show_alert=True)
         return
     if department.id == member.department_id:

@@ -9,11 +9,13 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.app import services_of
-from bot.callbacks import Action, CallbackDataError, decode, encode
+from bot.callbacks import Action, CallbackDataError, decode, encode, parse_id
 from bot.handlers import survey
 from bot.handlers.common import language, reply
+from bot.handlers.refusals import refuse_press
 from bot.i18n import LANGUAGES, Markup, join, markup, plain, t
 from bot.menus import ALL_COMMANDS, allowed_commands, refresh_menu
+from storage import invites as invite_repo
 from storage import sessions as session_repo
 from storage import updates as update_repo
 from storage import users as user_repo
@@ -92,10 +94,9 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     try:
         callback = decode(query.data)
     except CallbackDataError as exc:
-        # No user id: the data may name a session, and the log must not tie the two.
-        log.warning("ignored callback data: %s", exc)
-        lang = await language(services, update)
-        await query.answer(plain(lang, "callback.invalid"))
+        await refuse_press(
+            services, query, await language(services, update), exc.kind, update.update_id
+        )
         return
     action = callback.action
     if action in survey.SESSION_ACTIONS:
@@ -103,15 +104,22 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     elif action is Action.EVALUATE:
         from bot.handlers.member import on_evaluate
 
-        await on_evaluate(update, context, int(callback.value))
+        await on_evaluate(update, context, parse_id(callback.value))
     elif action is Action.SWITCH_INVITE:
         from bot.handlers.start import on_switch_invite
 
+        if not invite_repo.is_well_formed(callback.value):
+            lang = await language(services, update)
+            await refuse_press(services, query, lang, "bad_invite", update.update_id)
+            return
         await on_switch_invite(update, context, callback.value)
     elif action is Action.LANG:
+        if callback.value not in LANGUAGES:
+            lang = await language(services, update)
+            await refuse_press(services, query, lang, "unknown_language", update.update_id)
+            return
         await query.answer()
-        if callback.value in LANGUAGES:
-            await _set_language(update, context, callback.value)
+        await _set_language(update, context, callback.value)
     elif action is Action.MENU:
         await query.answer()
         from bot.handlers.member import show_departments
@@ -122,7 +130,8 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
         handler = extra_callbacks.get(action)
         if handler is None:
-            await query.answer(plain(await language(services, update), "callback.invalid"))
+            lang = await language(services, update)
+            await refuse_press(services, query, lang, "unknown_action", update.update_id)
             return
         await handler(update, context, callback)
 
@@ -178,9 +187,22 @@ async def skip_redelivered(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Group and channel chats get one line and nothing else runs for them."""
+    """Group and channel chats get one line and nothing else runs for them; so do texts
+    that are not valid UTF-8. Updates from no user (polls, channel posts) are ignored."""
     chat = update.effective_chat
+    if update.effective_user is None:
+        raise ApplicationHandlerStop
     if chat is None or chat.type == "private":
+        if _unreadable(update):
+            # Lone surrogates cannot be stored (SQLite wants UTF-8) nor sent back.
+            log.warning(
+                "ignored a message that is not valid UTF-8 in update %s",
+                update.update_id,
+                extra={"refused": "not_utf8_text"},
+            )
+            lang = await language(services_of(context), update)
+            await reply(update, t(lang, "fallback.unreadable_text"))
+            raise ApplicationHandlerStop
         return
     lang = await language(services_of(context), update)
     if update.callback_query is not None:
@@ -188,6 +210,20 @@ async def guard_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     elif update.effective_message is not None and update.message is not None:
         await reply(update, t(lang, "fallback.private_only"))
     raise ApplicationHandlerStop
+
+
+def _unreadable(update: Update) -> bool:
+    """Whether the message's text or caption holds lone surrogates (not UTF-8)."""
+    message = update.effective_message
+    if message is None:
+        return False
+    for text in (message.text, message.caption):
+        try:
+            if text is not None:
+                text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

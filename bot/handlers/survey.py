@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, MaybeInaccessibleMessage, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import flow, render
 from bot.app import services_of
-from bot.callbacks import Action, Callback
+from bot.button_checks import press_value
+from bot.callbacks import Action, Callback, CallbackDataError
 from bot.handlers.common import (
     answer_query,
     drop_keyboard,
@@ -21,6 +22,7 @@ from bot.handlers.common import (
     send_question,
     subject_of,
 )
+from bot.handlers.refusals import refuse_press
 from bot.i18n import Markup, t, visible
 from bot.sending import Undelivered
 from storage import sessions as session_repo
@@ -102,7 +104,7 @@ async def on_survey_button(
     lang = await language(services, update)
     session = await session_repo.get_active_session(services.db.conn, user.id)
     if session is None or session.id != callback.session_id:
-        await _foreign_or_stale(context, query, callback, session, user.id, lang)
+        await _foreign_or_stale(context, query, callback, session, user.id, lang, update.update_id)
         return
     if callback.action is Action.CANCEL:
         await flow.cancel(services, session)
@@ -126,12 +128,15 @@ async def on_survey_button(
         return
     definition = flow.definition_for(services, session)
     try:
+        # The session keeps its survey version, so its buttons name only its questions.
         question = definition.question(callback.question_id)
+        value = press_value(question, callback)
     except KeyError:
-        await answer_query(services, query, t(lang, "callback.outdated"))
-        await resend_if_missing(context, session, lang)
+        await refuse_press(services, query, lang, "unknown_question", update.update_id)
         return
-    value = render.parse_button_value(question, callback.value)
+    except CallbackDataError as exc:
+        await refuse_press(services, query, lang, exc.kind, update.update_id)
+        return
     outcome = await flow.act(
         services,
         session,
@@ -150,13 +155,14 @@ async def _foreign_or_stale(
     session: Session | None,
     user_id: int,
     lang: str,
+    update_id: int,
 ) -> None:
     services = services_of(context)
     pressed = await session_repo.get_session(services.db.conn, callback.session_id)
     if pressed is not None and pressed.respondent_id not in (None, user_id):
-        # Neither id is logged: a Telegram id next to a session id could tie the two.
-        log.warning("a button of another user's session was pressed")
-        await answer_query(services, query, t(lang, "callback.not_yours"), show_alert=True)
+        # Only a forged press can name another person's session (Telegram shows a
+        # button only in the chat it was sent to); say no more than for any forgery.
+        await refuse_press(services, query, lang, "foreign_session", update_id)
         return
     if session is None:
         await answer_query(services, query, t(lang, "callback.closed"))
@@ -243,12 +249,25 @@ async def _show_outcome(
         if query is not None:
             answered = render.answered_text(question, answers.get(answered_id), lang, name)
             await _edit(context, query, answered)
+            await _drop_other_copy(context, session, query.message)
     elif query is not None:
         await _edit(context, query, t(lang, "survey.went_back"))
     if isinstance(outcome, flow.Finished):
         await send_finished(context, outcome, lang, subject)
     else:
         await send_question(context, outcome, lang, subject)
+
+
+async def _drop_other_copy(
+    context: ContextTypes.DEFAULT_TYPE, session: Session, answered: MaybeInaccessibleMessage | None
+) -> None:
+    """Take the buttons off the copy of the question just answered that this process sent
+    last, when the answer came from another message (a copy sent before a re-send): its
+    buttons beside the next question would offer two questions at once."""
+    latest = services_of(context).keyboard_of(session.id, session.message_id)
+    edited = answered.message_id if answered is not None else session.message_id
+    if latest is not None and latest != edited:
+        await drop_keyboard(context, flow.chat_of(session), latest)
 
 
 async def on_text_answer(
@@ -295,6 +314,7 @@ async def on_text_answer(
             session.message_id,
             render.answered_text(question, value, lang, subject.name(lang)),
         )
+    await _drop_other_copy(context, session, None)
     if isinstance(outcome, flow.Finished):
         await send_finished(context, outcome, lang, subject)
     else:

@@ -135,8 +135,9 @@ async def test_skip_is_offered_only_on_optional_questions(world: BotWorld) -> No
     first = buyer.last_message()
     buyer.press_data("f1:s:1:nps", first.message_id)  # a forged Skip on a required question
     await world.deliver()
+    # No Skip button exists there, so the press is forged: the same polite refusal.
     assert world.telegram.calls_of("answerCallbackQuery")[-1].params.get("text") == (
-        "This question can't be skipped."
+        "This button doesn't work any more."
     )
     assert await world.rows("SELECT state_json LIKE '%nps%' FROM sessions") == [(0,)]
 

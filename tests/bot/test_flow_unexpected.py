@@ -67,7 +67,7 @@ async def test_a_button_of_another_users_session_is_refused(world: BotWorld) -> 
     victim_session = (await world.rows("SELECT id FROM sessions WHERE respondent_id = 501"))[0][0]
     intruder.press_data(f"f1:a:{victim_session}:nps:0", intruder.last_message().message_id)
     await world.deliver()
-    assert last_callback_answer(world) == "This button belongs to someone else's survey."
+    assert last_callback_answer(world) == "This button doesn't work any more."
     states = await world.rows("SELECT state_json FROM sessions ORDER BY id")
     assert all('"nps"' not in s for (s,) in states)
 

@@ -272,10 +272,12 @@ async def test_the_operator_cannot_attribute_a_weeks_internal_responses(
         "update_id",
         "processed_at",
     ]
+    # (how many of a week's sessions started and how many of those completed: counts only)
     assert [row[1] for row in _rows(path, "PRAGMA table_info(session_counts)")] == [
         "subject_id",
         "week_key",
         "started",
+        "completed",
     ]
 
     # Route 3: timestamps. Every Sales response carries the start of the week: no time to

@@ -94,3 +94,39 @@ def test_every_handled_command_is_listed_in_help() -> None:
         handled |= set(re.findall(r'CommandHandler\(\s*"(\w+)"', path.read_text()))
     assert handled <= set(ALL_COMMANDS), handled - set(ALL_COMMANDS)
     assert set(ALL_COMMANDS) <= handled, set(ALL_COMMANDS) - handled
+
+
+async def test_a_flooding_user_neither_holds_every_slot_nor_queues_without_end() -> None:
+    processor = PerUserUpdateProcessor(4, max_queued_per_user=8)
+    gate = asyncio.Event()
+    ran: list[int] = []
+
+    async def flooder_handles(update: Update) -> None:
+        ran.append(update.update_id)
+        await gate.wait()  # the flooder's first update is slow to handle
+
+    other_done = asyncio.Event()
+
+    async def other_handles() -> None:
+        other_done.set()
+
+    flood = [
+        asyncio.create_task(
+            processor.process_update(text_update(n, 1), flooder_handles(text_update(n, 1)))
+        )
+        for n in range(1, 101)
+    ]
+    other = text_update(101, 2)
+    tasks = [*flood, asyncio.create_task(processor.process_update(other, other_handles()))]
+    # Another user's update runs while the flooder's first one is still being handled:
+    # the flooder's 99 waiting updates hold no slot. (Slots taken before the user's turn
+    # would all be held by them, and this would wait for the gate.)
+    async with asyncio.timeout(5):
+        await other_done.wait()
+    assert ran == [1]
+    gate.set()
+    async with asyncio.timeout(5):
+        await asyncio.gather(*tasks)
+    # The flooder's first 8 updates ran, in order; the 92 beyond the queue were ignored.
+    assert ran == list(range(1, 9))
+    assert processor.users_in_flight == 0

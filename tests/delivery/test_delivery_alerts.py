@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot import flow
-from bot.delivery import ALERT
+from bot.delivery import ALERT, DIGEST
 from bot.delivery.alerts import on_response_completed
+from bot.delivery.scheduler import DeliveryLoop, enqueue_due_digests
+from bot.delivery.sender import Pacer
+from bot.delivery.wakeup import OutboxWakeup
 from bot.i18n import t
-from storage.models import InviteKind, Session
+from storage.models import InviteKind, OutboxStatus, Session
 from surveys.schema import AnswerValue
 from tests.delivery.support import (
     OWNER,
@@ -21,6 +24,7 @@ from tests.delivery.support import (
 )
 
 BUYER = 4001
+HOUR = 3600.0
 NASTY = "Broke in a week <b>twice</b> & <a href='https://x.example'>see</a>"
 
 
@@ -117,3 +121,39 @@ async def test_a_buyer_answering_in_telegram_triggers_the_alert(world: BotWorld)
     assert [e["url"] for e in alert.entities if e["type"] == "text_link"] == [
         f"tg://user?id={BUYER}"
     ]
+
+
+async def test_the_alert_is_sent_at_once_not_at_the_next_poll(world: BotWorld) -> None:
+    """The sender's poll is an hour away and the owner's digest is queued ahead of the
+    alert: the alert still arrives, because queuing it wakes the sender, which sends
+    alerts on their own (README: "Detractor alerts")."""
+    await add_owner(world, OWNER, "coffee", detractor_alerts=True)
+    async with world.services.db.transaction() as conn:  # the Monday digest, due, unsent
+        queued = await enqueue_due_digests(conn, world.services.settings, world.clock())
+    assert len(queued) == 1
+    loop = DeliveryLoop(
+        world.services, world.app.bot, interval=HOUR, first=HOUR, pacer=Pacer.unpaced()
+    )
+    loop.start()
+    try:
+        await finish(world, "coffee", buyer_answers(2, nps_detractor="Cold, again"))
+        # Generous bound for a loaded machine; the next poll is an hour away.
+        [alert] = await world.telegram.async_wait_for_messages(OWNER, 1, timeout=60)
+        assert "Cold, again" in alert.text
+        assert loop.running  # it woke, sent, and goes on
+    finally:
+        await loop.stop()  # lets the drain under way finish: the alert is recorded as sent
+    assert not loop.running
+    [item] = await outbox(world, ALERT)
+    assert item.status is OutboxStatus.SENT
+    [digest] = await outbox(world, DIGEST)
+    assert digest.status is OutboxStatus.PENDING  # left to the poll
+    assert len(world.telegram.messages(OWNER)) == 1
+
+
+async def test_a_wakeup_given_while_the_sender_is_busy_is_not_lost() -> None:
+    wakeup = OutboxWakeup()
+    assert await wakeup.wait(0) is False  # nothing queued: the wait runs out
+    wakeup.notify()  # e.g. an alert queued during a tick
+    assert await wakeup.wait(HOUR) is True  # the next wait returns at once
+    assert await wakeup.wait(0) is False  # and the notification was consumed

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.delivery.scheduler import (
+    LOOP_KEY,
     TICK_JOB,
+    DeliveryLoop,
     SendTime,
     digest_due_at,
     due_digest_period,
@@ -16,8 +19,9 @@ from bot.delivery.scheduler import (
     pulse_at,
     pulse_period,
     schedule,
+    stop,
 )
-from tests.delivery.support import BotWorld
+from tests.delivery.support import OWNER, BotWorld, add_owner
 
 WARSAW = "Europe/Warsaw"
 MONDAY_9 = SendTime(weekday=0, hour=9, timezone=WARSAW)
@@ -112,12 +116,28 @@ def test_no_pulses_when_the_cadence_is_zero() -> None:
     assert due_pulse_period(utc(2026, 11, 24, 10, 0), weeks=0, zone=WARSAW) is None
 
 
-async def test_the_delivery_job_is_registered_once_however_often_it_is_scheduled(
+async def test_one_delivery_loop_runs_however_often_it_is_scheduled(
     world: BotWorld,
 ) -> None:
-    queue = world.app.job_queue
-    assert queue is not None
     await schedule(world.app)
+    first = world.app.bot_data[LOOP_KEY]
     await schedule(world.app)  # a restart of the scheduling, e.g. post_init run again
-    jobs = [job for job in queue.jobs() if job.name == TICK_JOB and not job.removed]
-    assert len(jobs) == 1
+    second = world.app.bot_data[LOOP_KEY]
+    assert isinstance(second, DeliveryLoop) and second.running
+    assert first is not second and not first.running  # the first one was stopped
+    loops = [t for t in asyncio.all_tasks() if t.get_name() == TICK_JOB and not t.done()]
+    assert len(loops) == 1
+    await stop(world.app)
+    assert not second.running and LOOP_KEY not in world.app.bot_data
+
+
+async def test_the_loops_poll_sends_what_fell_due(world: BotWorld) -> None:
+    """Its first tick (here at once) queues the digest that fell due and sends it."""
+    await add_owner(world, OWNER, "coffee")
+    loop = DeliveryLoop(world.services, world.app.bot, interval=3600, first=0)
+    loop.start()
+    try:
+        [digest] = await world.telegram.async_wait_for_messages(OWNER, 1, timeout=60)
+    finally:
+        await loop.stop()
+    assert "Morning Coffee" in digest.text and not loop.running

@@ -44,11 +44,15 @@ def window(
     distributions: Mapping[str, Mapping[float | str, int]] | None = None,
     *,
     started: int | None = None,
+    started_completed: int | None = -1,
     partial: int = 0,
     weeks: int = 1,
 ) -> Window:
-    """A Window of `weeks` weeks ending with `key`."""
-    counts = PeriodCounts(started if started is not None else completed, completed, partial)
+    """A Window of `weeks` weeks ending with `key`; unless told, every session started in
+    it completed in it (`started_completed` None: counted before completions were)."""
+    started = started if started is not None else completed
+    cohort = min(completed, started) if started_completed == -1 else started_completed
+    counts = PeriodCounts(started, completed, partial, cohort)
     return Window(tuple(periods.last_n(key, weeks)), counts, dict(distributions or {}))
 
 
@@ -58,7 +62,7 @@ def block_window(
     distributions: Mapping[str, Mapping[float | str, int]] | None = None,
 ) -> Window:
     """A Window of exactly the weeks of `block` (the anonymity fallback's pool)."""
-    counts = PeriodCounts(completed, completed, 0)
+    counts = PeriodCounts(completed, completed, 0, completed)
     return Window(block.weeks, counts, dict(distributions or {}))
 
 

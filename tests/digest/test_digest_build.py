@@ -46,7 +46,7 @@ def internal(
     role_counts: dict[str, int] | None = None,
     role_distributions: dict[str, dict[str, dict[float | str, int]]] | None = None,
     trend: dict[str, dict[float, int]] | None = None,
-    invited: int | None = None,
+    evaluators: int | None = None,
     anonymity_min: int = 5,
     comments_min: int = 5,
 ) -> DigestData:
@@ -86,7 +86,7 @@ def internal(
         ]
         return Window(
             unit.weeks if unit else weeks,
-            PeriodCounts(len(answers), len(answers), 0),
+            PeriodCounts(len(answers), len(answers), 0, len(answers)),
             internal_distributions(*answers) if unit else {},  # type: ignore[arg-type]
         )
 
@@ -104,7 +104,7 @@ def internal(
         role_counts=named if unit is not None and unit.roles_shown else {},
         role_distributions=role_distributions or {},
         trend=weekly,
-        invited=invited,
+        evaluators=evaluators,
         disclosure=disclosure,
     )
 
@@ -370,13 +370,34 @@ def test_partial_responses_alone_are_something_to_report() -> None:
     assert "95% CI" not in text
 
 
-def test_rates() -> None:
-    digest = build(DEPARTMENT, INTERNAL, internal(6, invited=20))
-    assert digest.response_rate == 6 / 20
-    assert digest.completion_rate == 1.0
-    assert build(DEPARTMENT, INTERNAL, internal(6, invited=0)).response_rate is None
+def test_response_rate_is_over_the_members_who_could_evaluate() -> None:
+    digest = build(DEPARTMENT, INTERNAL, internal(6, evaluators=20))
+    assert digest.response_rate == 6 / 20 and digest.evaluators == 20
+    assert build(DEPARTMENT, INTERNAL, internal(6, evaluators=0)).response_rate is None
+    # More responses than members (some left since they answered): no rate, never
+    # "100% (6 of 5)".
+    assert build(DEPARTMENT, INTERNAL, internal(6, evaluators=5)).response_rate is None
+    # A product's buyers are no known population: no response rate at all.
     external = build(data=DigestData(window(W48, 3, started=4), window(W47, 0)))
-    assert external.response_rate is None and external.completion_rate == 0.75
+    assert external.response_rate is None and external.evaluators is None
+
+
+def test_completion_rate_follows_the_sessions_started_in_the_week() -> None:
+    # 4 started this week, 2 of them completed; 3 responses were completed this week (one
+    # of a session started the week before): 2 of 4, not 3 of 4.
+    data = DigestData(window(W48, 3, started=4, started_completed=2), window(W47, 0))
+    digest = build(data=data)
+    assert digest.completion_rate == 0.5
+    text = plain_text(render_html(digest, "en"))
+    assert "Completion rate: 50% (2 of the 4 surveys started this week completed)" in text
+    assert "Completion rate: of the surveys started this week, the share completed" in text
+    assert "There is no response rate: how many buyers could have answered is not known." in (text)
+    # A week counted before completions were (migration 0006): no rate rather than a guess.
+    unknown = DigestData(window(W48, 3, started=4, started_completed=None), window(W47, 0))
+    assert build(data=unknown).completion_rate is None
+    assert "Completion rate" not in plain_text(render_html(build(data=unknown), "en"))
+    # Nothing started in the week (all responses from sessions started before): none.
+    assert build(data=DigestData(window(W48, 2, started=0), window(W47, 0))).completion_rate is None
 
 
 def test_comments_prefer_the_longest_and_show_newest_first() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from digest_support import NOW, Respond
@@ -12,6 +14,7 @@ from bot import cli
 from storage.db import Database
 from storage.models import SubjectKind
 from storage.subjects import add_subject
+from surveys import periods
 
 
 def main(argv: list[str]) -> int:
@@ -83,11 +86,75 @@ def test_preview_in_polish_for_a_quiet_department(
     assert "W tym tygodniu nikt nie ocenił działu Sprzedaż." in capsys.readouterr().out
 
 
-def test_preview_defaults_to_the_current_week(
+def test_preview_defaults_to_the_last_closed_week(
     database: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["digest", "preview", "--product", "kettle", "--database", str(database)]) == 0
-    assert "Kettle" in capsys.readouterr().out
+    """What the Monday digest says: the week that ended last, not the running one (which
+    early in a week would read "nobody has rated it")."""
+    today = datetime.now(ZoneInfo("Europe/Warsaw")).date()
+    last_closed = periods.previous(periods.week_key(today))
+
+    async def answer_in_the_last_closed_week() -> None:
+        db = await Database.open(database)
+        try:
+            async with db.transaction() as conn:
+                tea = await add_subject(
+                    conn, slug="tea", kind=SubjectKind.PRODUCT, names={"en": "Tea"},
+                    survey_id="external", now=NOW,
+                )  # fmt: skip
+            await Respond(db)(tea, {"nps": 9, "csat": 5}, week=last_closed, times=3)
+        finally:
+            await db.close()
+
+    asyncio.run(answer_in_the_last_closed_week())
+    assert main(["digest", "preview", "--product", "tea", "--database", str(database)]) == 0
+    out = capsys.readouterr().out
+    assert f"Week {int(last_closed[-2:])}, " in out and "Completed: 3" in out, out
+    assert "so far" not in out  # a closed week, not the running one
+
+
+def test_a_chart_is_drawn_when_an_earlier_week_has_responses(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The digest's own week has no response, W48 (within the 12 weeks) has 20."""
+    chart = tmp_path / "quiet.png"
+    code = main(
+        ["digest", "preview", "--product", "kettle", "--period", "2026-W50",
+         "--database", str(database), "--chart", str(chart)]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "No buyer has rated Kettle" in out
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert f"Chart written to {chart}" in out
+
+
+def test_the_commands_messages_follow_lang(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["digest", *args, "--lang", "pl", "--database", str(database)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    chart = tmp_path / "chart.png"
+    code, out, _ = run(
+        "preview", "--product", "kettle", "--period", "2026-W48", "--chart", str(chart)
+    )
+    assert code == 0 and f"Wykres zapisano w {chart}" in out
+    code, out, _ = run(
+        "preview", "--department", "sales", "--period", "2024-W10", "--chart", "x.png"
+    )
+    assert code == 0 and "(bez wykresu: w żadnym z ostatnich 12 tygodni" in out
+    assert not (tmp_path / "x.png").exists()
+    code, _, err = run("preview", "--product", "sales")
+    assert code == 1 and "nie ma produktu o identyfikatorze „sales”" in err
+    code, _, err = run("preview", "--product", "kettle", "--period", "2026-48")
+    assert code == 1 and "oczekiwano tygodnia ISO, np. 2026-W48, a podano „2026-48”" in err
+    code, _, err = run("preview", "--product", "kettle", "--period", "2026-W60")
+    assert code == 1 and "nie ma takiego tygodnia: 2026-W60" in err
+    code, out, _ = run("send", "--dry-run")
+    assert code == 0 and out == "Teraz nie ma nic do wysłania.\n"
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
@@ -26,6 +27,7 @@ from surveys import periods
 SECRET = b"digest-test-secret"
 W49 = "2026-W49"
 MONDAY_AFTER_W49 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 async def compose(
@@ -314,21 +316,72 @@ async def test_role_breakdown_hidden_when_a_group_is_small(
     assert "Contractors: 5 responses, overall 2.0/5" in text
 
 
-async def test_response_rate_counts_members_invited_this_week(
+async def test_response_rate_is_over_the_members_who_could_evaluate_the_department(
     db: Database, department: Subject, respond: Respond
 ) -> None:
+    """Not the members invited in the week (a pulse every 4 weeks invites almost nobody in
+    most weeks): everyone registered by the week's end who may evaluate the department."""
+    end_of_w48 = datetime(2026, 11, 30, tzinfo=NOW.tzinfo) - timedelta(hours=1)  # CET
     async with db.transaction() as conn:
-        for telegram_id in range(1, 21):
+        other = await add_subject(
+            conn,
+            slug="marketing",
+            kind=SubjectKind.DEPARTMENT,
+            names={"en": "Marketing"},
+            survey_id="internal",
+            now=NOW - timedelta(weeks=10),
+        )
+        people = itertools.count(1)
+        for _ in range(15):  # contractors, long registered
             await register_member(
-                conn, telegram_id, role=MemberRole.CONTRACTOR, department_id=None, now=NOW
+                conn,
+                next(people),
+                role=MemberRole.CONTRACTOR,
+                department_id=None,
+                now=NOW - timedelta(weeks=10),
             )
-            await record_invitation(conn, telegram_id, week_key=W48, source="pulse")
+        for _ in range(5):  # employees of another department, registered during W48
+            await register_member(
+                conn,
+                next(people),
+                role=MemberRole.EMPLOYEE,
+                department_id=other.id,
+                now=end_of_w48 - timedelta(days=2),
+            )
+        for _ in range(3):  # the department's own employees: they do not evaluate it
+            await register_member(
+                conn,
+                next(people),
+                role=MemberRole.EMPLOYEE,
+                department_id=department.id,
+                now=NOW - timedelta(weeks=10),
+            )
+        # Registered at the week's last midnight in the bot's zone: after its end.
+        await register_member(
+            conn, next(people), role=MemberRole.SUPPLIER, department_id=None, now=end_of_w48
+        )
+        # Invitations no longer matter: one recorded, but the rate does not follow them.
+        await record_invitation(conn, 1, week_key=W48, source="pulse")
     await respond(department, internal_answers(4), times=5)
-    digest = await compose(db, department)
-    assert digest.invited == 20 and digest.response_rate == 0.25
-    assert "Response rate: 25% (5 of 20 members invited this week)" in plain_text(
-        render_html(digest, "en")
-    )
+    digest = await compose(db, department, now=NOW.astimezone(WARSAW))
+    assert digest.evaluators == 20 and digest.response_rate == 0.25
+    text = plain_text(render_html(digest, "en"))
+    assert "Response rate: 25% (5 of the 20 members who could evaluate Sales)" in text
+    assert "Response rate: completed responses out of everyone who could evaluate" in text
+    pl = plain_text(render_html(digest, "pl"))
+    assert "Odsetek odpowiedzi: 25% (5 z 20 osób, które mogły ocenić ten dział)" in pl
+
+
+async def test_a_week_without_responses_still_gets_the_chart_of_the_weeks_before(
+    db: Database, product: Subject, respond: Respond
+) -> None:
+    """The chart is drawn whenever a week of the trend has answers, even when the
+    digest's own week has none (the Monday digest after a quiet week, or a preview)."""
+    await respond(product, {"nps": 9, "csat": 5}, week=W47, times=4)
+    digest = await compose(db, product, W48)
+    assert digest.nothing_to_report and digest.has_chart
+    assert [p.estimate is not None for p in digest.trend][-2:] == [True, False]
+    assert chart.digest_chart(digest, "en") is not None
 
 
 async def test_nothing_to_report_counts_open_invites(db: Database, product: Subject) -> None:
@@ -383,7 +436,7 @@ async def test_a_digest_takes_a_fixed_number_of_queries(
     assert digest.roles and digest.comments and digest.comparison is Comparison.SHOWN
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     # recorded units and their weeks' counts, counts x2, open invites, distributions x2,
-    # comments, invited, roles x2, trend
+    # comments, evaluators, roles x2, trend
     assert len(selects) == 12, selects
 
 
@@ -413,9 +466,13 @@ async def _fill_for_every_basis(db: Database) -> tuple[Subject, Subject, Subject
                 now=NOW,
             )
             subjects.append(subject)
-        for telegram_id in range(1, 9):
+        for telegram_id in range(1, 9):  # registered before W48: who could evaluate it
             await register_member(
-                conn, telegram_id, role=MemberRole.CONTRACTOR, department_id=None, now=NOW
+                conn,
+                telegram_id,
+                role=MemberRole.CONTRACTOR,
+                department_id=None,
+                now=NOW - timedelta(weeks=4),
             )
             await record_invitation(conn, telegram_id, week_key=W48, source="pulse")
     sales, quiet, kettle = subjects
@@ -466,7 +523,7 @@ async def test_a_file_database_composes_the_same_digests_inline_or_on_the_reader
             assert threading.get_ident() not in {thread for _, thread in on_thread}
         sales = await compose(file_db, on_file[0])
         assert sales.roles and sales.comments and sales.comparison is Comparison.SHOWN
-        assert sales.invited == 8 and sales.open_invites == 1
+        assert sales.evaluators == 8 and sales.open_invites == 1
         assert (await compose(file_db, on_file[1])).scores_gate.basis is Basis.BLOCK
     finally:
         await file_db.close()

@@ -81,7 +81,7 @@ def internal_digest(**data: object) -> Digest:
     defaults: dict[str, object] = {
         "period": window(W48, 10, current, started=12),
         "previous": window(W47, 0),
-        "invited": 40,
+        "evaluators": 40,
         "trend": {W48: OVERALL_NOW},
     }
     defaults.update(data)
@@ -92,7 +92,7 @@ def test_external_statistics_in_english() -> None:
     text = plain_text(render_html(external_digest(), "en"))
     assert "Week 48, 23–29 Nov 2026 · external customers" in text
     assert "Completed: 20 (same as the previous week) · unfinished: 2" in text
-    assert "Completion rate: 80% (20 of 25 surveys started)" in text
+    assert "Completion rate: 80% (20 of the 25 surveys started this week completed)" in text
     assert "NPS: 25 (95% CI −12 – 55) ▲ +10 (within noise)" in text
     assert "promoters 10 · passives 5 · detractors 5" in text
     assert "CSAT: 70% (95% CI 48–85%)" in text
@@ -108,7 +108,7 @@ def test_external_statistics_in_polish() -> None:
     assert "promotorzy 10 · neutralni 5 · krytycy 5" in text
     assert "CSAT: 70% (przedział 95%: 48–85%)" in text
     assert "Łatwość (CES): 5,4/7 (przedział 95%: 4,7–6,1)" in text
-    assert "Odsetek ukończonych: 80% (20 z 25 rozpoczętych ankiet)" in text
+    assert "Odsetek ukończonych: 80% (ukończono 20 z 25 ankiet rozpoczętych w tym tygodniu)" in text
 
 
 def test_a_significant_change_is_marked_so() -> None:
@@ -127,12 +127,12 @@ def test_internal_statistics() -> None:
     text = plain_text(render_html(internal_digest(), "en"))
     assert "Overall: 3.9/5 (95% CI 3.2–4.6)" in text
     assert "favourable (4–5): 70% (95% CI 40–89%)" in text
-    assert "Response rate: 25% (10 of 40 members invited this week)" in text
+    assert "Response rate: 25% (10 of the 40 members who could evaluate" in text
     assert "No comparison: no responses the previous week." in text
     pl = plain_text(render_html(internal_digest(), "pl"))
     assert "Ocena ogólna: 3,9/5 (przedział 95%: 3,2–4,6)" in pl
     assert "oceny pozytywne (4–5): 70% (przedział 95%: 40–89%)" in pl
-    assert "Odsetek odpowiedzi: 25% (10 z 40 zaproszonych osób w tym tygodniu)" in pl
+    assert "Odsetek odpowiedzi: 25% (10 z 40 osób, które mogły ocenić ten dział)" in pl
 
 
 def test_headline_distribution_is_a_monospace_block() -> None:

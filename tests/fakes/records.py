@@ -349,6 +349,7 @@ def normalize_params(raw: Mapping[str, object], files: Mapping[str, Upload] | No
     """Decode request parameters the way Telegram does, whatever the transport sent."""
     params: JSONDict = {}
     for key, value in raw.items():
+        _require_utf8(value)
         if isinstance(value, str):
             if key == "chat_id":
                 value = _chat_id(value)
@@ -365,6 +366,22 @@ def normalize_params(raw: Mapping[str, object], files: Mapping[str, Upload] | No
         for name, upload in files.items():
             params.setdefault(name, upload)
     return params
+
+
+def _require_utf8(value: object) -> None:
+    """Telegram refuses text with lone surrogates (not encodable as UTF-8), as a bot
+    that echoes unchecked input would send it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError.bad_request("strings must be encoded in UTF-8") from None
+    elif isinstance(value, dict):
+        for item in value.values():
+            _require_utf8(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _require_utf8(item)
 
 
 def _chat_id(value: str) -> int | str:

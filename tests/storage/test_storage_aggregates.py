@@ -14,13 +14,13 @@ from storage.aggregates import (
     comments,
     distributions,
     distributions_by_role,
-    invited_members,
+    evaluators,
     period_counts,
     role_counts,
     trend,
 )
 from storage.db import Database
-from storage.members import record_invitation, register_member
+from storage.members import register_member
 from storage.models import Comment, MemberRole, PeriodCounts, Session, Subject, SubjectKind
 from storage.sessions import abandon_session, cancel_session, complete_session
 from storage.subjects import add_subject
@@ -29,6 +29,7 @@ from surveys.schema import AnswerRecord, QuestionType
 
 StartSession = Callable[..., Awaitable[Session]]
 W46, W47, W48 = "2026-W46", "2026-W47", "2026-W48"
+END = datetime(2026, 11, 30, tzinfo=UTC)  # the end of 2026-W48
 
 
 def rating(value: int) -> AnswerRecord:
@@ -113,10 +114,49 @@ async def dataset(
 
 
 async def test_period_counts(db: Database, dataset: Subject) -> None:
-    assert await period_counts(db.conn, dataset.id, [W48]) == PeriodCounts(5, 3, 1)
-    assert await period_counts(db.conn, dataset.id, [W47, W48]) == PeriodCounts(6, 4, 1)
-    assert await period_counts(db.conn, dataset.id, [W46]) == PeriodCounts(0, 0, 0)
-    assert await period_counts(db.conn, dataset.id, []) == PeriodCounts(0, 0, 0)
+    assert await period_counts(db.conn, dataset.id, [W48]) == PeriodCounts(5, 3, 1, 3)
+    assert await period_counts(db.conn, dataset.id, [W47, W48]) == PeriodCounts(6, 4, 1, 4)
+    assert await period_counts(db.conn, dataset.id, [W46]) == PeriodCounts(0, 0, 0, 0)
+    assert await period_counts(db.conn, dataset.id, []) == PeriodCounts(0, 0, 0, 0)
+
+
+async def test_a_session_completes_for_the_week_it_started_in(
+    db: Database, department: Subject, start: StartSession, now: datetime
+) -> None:
+    """The completion rate's cohort: a session started in W47 and completed in W48 is a
+    W48 response, and one of W47's started sessions that completed."""
+    sunday = now - timedelta(days=now.weekday() + 1)  # the Sunday before: week 47
+    assert week_key(sunday.date()) == W47
+    late = await start(1, department, now=sunday)
+    await start(2, department, now=sunday)  # started in W47, never finished
+    async with db.transaction() as conn:
+        await complete_session(
+            conn,
+            late,
+            records=[rating(3)],
+            marker="late",
+            next_possible=now.date(),
+            contact_id=None,
+            now=now,
+            week_key=W48,
+        )
+    assert await period_counts(db.conn, department.id, [W47]) == PeriodCounts(2, 0, 0, 1)
+    assert await period_counts(db.conn, department.id, [W48]) == PeriodCounts(0, 1, 0, 0)
+    # What is stored is two numbers per subject and week: nothing about who.
+    rows = await (await db.conn.execute("SELECT * FROM session_counts")).fetchall()
+    assert [tuple(row) for row in rows] == [(department.id, W47, 2, 1)]
+
+
+async def test_weeks_counted_before_completions_were_have_no_cohort(
+    db: Database, dataset: Subject
+) -> None:
+    """A week whose counter row predates migration 0006 has `completed` NULL: its cohort
+    is unknown, and so is that of any window holding it (never counted as 0)."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE session_counts SET completed = NULL WHERE week_key = ?", (W47,))
+    assert (await period_counts(db.conn, dataset.id, [W47])).started_completed is None
+    assert (await period_counts(db.conn, dataset.id, [W47, W48])).started_completed is None
+    assert (await period_counts(db.conn, dataset.id, [W48])).started_completed == 3
 
 
 async def test_distributions(db: Database, dataset: Subject) -> None:
@@ -262,7 +302,7 @@ async def test_trend_has_every_week_asked(db: Database, dataset: Subject) -> Non
     assert await trend(db.conn, dataset.id, [W48], "comment") == {W48: {}}
 
 
-async def test_invited_members_exclude_the_departments_own(
+async def test_evaluators_are_members_registered_by_the_end_outside_the_department(
     db: Database, department: Subject, now: datetime
 ) -> None:
     async with db.transaction() as conn:
@@ -281,16 +321,16 @@ async def test_invited_members_exclude_the_departments_own(
         await register_member(
             conn, 3, role=MemberRole.EMPLOYEE, department_id=marketing.id, now=now
         )
-        for member in (1, 2, 3):
-            await record_invitation(conn, member, week_key=W48, source="pulse")
-        await record_invitation(conn, 2, week_key=W48, source="link")
-        await record_invitation(conn, 2, week_key=W47, source="pulse")
-        await record_invitation(conn, 3, week_key=W47, source="link")
-    assert await invited_members(db.conn, department.id, [W48]) == 2  # 2 and 3
-    assert await invited_members(db.conn, marketing.id, [W48]) == 2  # 1 and 2
-    assert await invited_members(db.conn, department.id, [W47, W48]) == 2  # distinct
-    assert await invited_members(db.conn, department.id, [W46]) == 0
-    assert await invited_members(db.conn, department.id, []) == 0
+        await register_member(conn, 4, role=MemberRole.SUPPLIER, department_id=None, now=now)
+        later = now + timedelta(days=7)
+        await register_member(conn, 5, role=MemberRole.SUPPLIER, department_id=None, now=later)
+    end = now + timedelta(days=1)
+    assert await evaluators(db.conn, department.id, registered_before=end) == 3  # 2, 3, 4
+    assert await evaluators(db.conn, marketing.id, registered_before=end) == 3  # 1, 2, 4
+    after = later + timedelta(seconds=1)
+    assert await evaluators(db.conn, department.id, registered_before=after) == 4  # and 5
+    # Registered exactly at the end is after it: the end is the first moment not in the week.
+    assert await evaluators(db.conn, department.id, registered_before=now) == 0
 
 
 async def test_digest_queries_search_indexes_instead_of_scanning_tables(
@@ -307,9 +347,10 @@ async def test_digest_queries_search_indexes_instead_of_scanning_tables(
     await distributions_by_role(db.conn, dataset.id, weeks)
     await comments(db.conn, dataset.id, weeks, metrics=("comment",), limit=3)
     await trend(db.conn, dataset.id, weeks, "reliability")
-    await invited_members(db.conn, dataset.id, weeks)
     await db.conn.set_trace_callback(None)  # type: ignore[arg-type]
-    assert len(statements) == 8
+    # (`evaluators` counts members, not responses: it reads the members table, a few
+    # thousand rows at most, whatever the weeks.)
+    assert len(statements) == 7
     for statement in statements:
         async with db.conn.execute(f"EXPLAIN QUERY PLAN {statement}") as cur:
             plan = [row[3] for row in await cur.fetchall()]
@@ -346,8 +387,7 @@ async def test_reads_give_what_the_coroutines_give(db: Database, dataset: Subjec
             reads.comments(sid, [W48], metrics=(), limit=1),
             reads.trend(sid, [W46, W47, W48], "reliability"),
             reads.trend(sid, [W48], "reliability", statuses=()),
-            reads.invited_members(sid, weeks),
-            reads.invited_members(sid, []),
+            reads.evaluators(sid, registered_before=END),
         ]
 
     conn = db.conn
@@ -365,10 +405,9 @@ async def test_reads_give_what_the_coroutines_give(db: Database, dataset: Subjec
         await comments(conn, sid, [W48], metrics=(), limit=1),
         await trend(conn, sid, [W46, W47, W48], "reliability"),
         await trend(conn, sid, [W48], "reliability", statuses=()),
-        await invited_members(conn, sid, weeks),
-        await invited_members(conn, sid, []),
+        await evaluators(conn, sid, registered_before=END),
     ]
-    assert expected[0] == PeriodCounts(6, 4, 1) and expected[11][W48] == {4: 2, 2: 1}
+    assert expected[0] == PeriodCounts(6, 4, 1, 4) and expected[11][W48] == {4: 2, 2: 1}
     got = await db.read_in_thread(everything)
     assert got == expected
     reliability = got[2]

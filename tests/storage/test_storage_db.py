@@ -77,6 +77,7 @@ async def test_migrations_are_recorded_and_applying_them_twice_changes_nothing(
         "0003_unlinkable.sql",
         "0004_disclosures.sql",
         "0005_prompt_pending.sql",
+        "0006_session_completions.sql",
         "0008_inbox.sql",
     ]
     schema = await _schema(db.conn)

@@ -2,7 +2,9 @@
 committed together, each caller resuming only once its block is durable.
 
 These tests look at the writer's statements (a trace callback on `Database._writer`) and,
-in two places, at `Database._lock` / `Database._submit`: that is where batching happens."""
+in two places, at `Database._lock` / `Database._submit`: that is where batching happens.
+None of them measures time: which thread ran a statement, and what the loop did meanwhile,
+is what they check, so a loaded machine cannot fail them."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,16 @@ from storage.db import Database
 LIMIT = 5.0
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+
+
+@pytest.fixture
+async def file_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A file database whose batches end only when a turn of the loop adds no block: with
+    the default MAX_BATCH_DELAY a process descheduled for a few milliseconds (a loaded
+    machine) would end a batch early, and the batch counts below would vary."""
+    database = await Database.open(tmp_path / "data" / "feedbot.sqlite3", max_batch_delay=LIMIT)
+    yield database
+    await database.close()
 
 
 @pytest.fixture
@@ -93,16 +104,6 @@ def _committed_batches(statements: list[str]) -> list[list[str]]:
         elif current is not None:
             current.append(statement)
     return batches
-
-
-async def _tick(gaps: list[float], period: float) -> None:
-    """Record, forever, how long each turn of this task on the event loop took to come."""
-    last = time.perf_counter()
-    while True:
-        await asyncio.sleep(period)
-        now = time.perf_counter()
-        gaps.append(now - last)
-        last = now
 
 
 async def test_concurrent_blocks_share_commits_and_are_durable_on_return(
@@ -327,20 +328,30 @@ async def test_another_process_holding_the_write_lock_does_not_freeze_the_loop(
         assert holder.stdin is not None and holder.stdout is not None
         async with asyncio.timeout(LIMIT):
             assert (await asyncio.to_thread(holder.stdout.readline)).strip() == "locked"
-        gaps: list[float] = []
-        ticker = spawn(_tick(gaps, 0.005))
+        begun = threading.Event()
+        begins: list[int] = []
+
+        def note(sql: str) -> None:
+            if sql == "BEGIN IMMEDIATE":
+                begins.append(threading.get_ident())
+                begun.set()
+
+        db._writer.set_trace_callback(note)
         write = spawn(_insert(db, 1))
-        await asyncio.sleep(0.2)
-        assert not write.done()  # waiting for the other process's lock...
-        assert len(gaps) >= 10 and max(gaps) < 0.05, max(gaps, default=None)  # ...off the loop
-        async with db.conn.execute("SELECT COUNT(*) FROM t") as cursor:  # reads go on
+        # BEGIN IMMEDIATE starts and waits for the other process's lock. Had it run on the
+        # loop's thread, the loop would stand still until the busy timeout ran out and the
+        # write failed; instead the loop goes on (this await needs it) and reads go on.
+        async with asyncio.timeout(LIMIT):
+            assert await asyncio.to_thread(begun.wait, LIMIT)
+        async with db.conn.execute("SELECT COUNT(*) FROM t") as cursor:
             assert (await cursor.fetchone())[0] == 0
+        assert not write.done()  # waiting for the other process's lock...
+        assert begins == [begins[0]] and begins[0] != threading.get_ident()  # ...off the loop
 
         holder.stdin.write("\n")
         holder.stdin.flush()
         async with asyncio.timeout(LIMIT):
             await write
-        ticker.cancel()
         assert _count(path) == 1
     finally:
         holder.kill()
@@ -357,26 +368,49 @@ _SLOW_READ = (
 async def test_a_slow_read_moves_off_the_loop(file_db: Database, spawn: Spawn) -> None:
     await _create(file_db)
     await _insert(file_db, 5, "five")
-    # Size the read so that, done on the loop, it would stall it at least 0.1 s here.
-    rows = 250_000
-    plain = sqlite3.connect(":memory:")
-    while True:
-        started = time.perf_counter()
-        plain.execute(_SLOW_READ, (rows,)).fetchone()
-        if time.perf_counter() - started >= 0.1:
-            break
-        rows *= 2
-    plain.close()
+    rows = 1_000_000  # far more than INLINE_READ_BUDGET's worth on any machine
+    reader = file_db.conn
+    runs: list[tuple[str, int]] = []  # (connection, thread) of each run of the slow read
 
-    gaps: list[float] = []
-    ticker = spawn(_tick(gaps, 0.001))
-    await asyncio.sleep(0)  # the ticker is waiting for its first turn
+    def traced(where: str) -> Callable[[str], None]:
+        def note(sql: str) -> None:
+            if "RECURSIVE" in sql:
+                runs.append((where, threading.get_ident()))
+
+        return note
+
+    reader._quick.set_trace_callback(traced("inline"))  # type: ignore[attr-defined]
+    await reader.set_trace_callback(traced("thread"))
+    # The reader's thread runs the read only once the loop has taken a turn while it is
+    # under way: a read blocking the loop would never get that turn (and fail below).
+    underway, loop_turned = threading.Event(), threading.Event()
+
+    def wait_for_the_loop() -> int:
+        if not underway.is_set():
+            underway.set()
+            loop_turned.wait(LIMIT)
+        return 0
+
+    await reader.set_progress_handler(wait_for_the_loop, 10_000)
+
+    async def turn_when_underway() -> None:
+        assert await asyncio.to_thread(underway.wait, LIMIT)
+        loop_turned.set()
+
+    turner = spawn(turn_when_underway())
     async with asyncio.timeout(LIMIT), file_db.conn.execute(_SLOW_READ, (rows,)) as cursor:
         row = await cursor.fetchone()
-    ticker.cancel()
     assert row[0] == rows
-    assert len(gaps) >= 10 and max(gaps) < 0.02, max(gaps, default=None)
+    # Tried inline first, interrupted, and redone on the reader's thread, where the loop
+    # kept running beside it.
+    loop = threading.get_ident()
+    assert [where for where, _ in runs] == ["inline", "thread"], runs
+    assert runs[0][1] == loop and runs[1][1] != loop
+    async with asyncio.timeout(LIMIT):
+        await turner
+    assert loop_turned.is_set()
 
+    await reader.set_progress_handler(None, 0)
     # The interrupted inline read left the quick path working.
     async with file_db.conn.execute("SELECT v FROM t WHERE x = ?", (5,)) as cursor:
         assert (await cursor.fetchone())["v"] == "five"

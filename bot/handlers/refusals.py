@@ -1,0 +1,29 @@
+"""Refusing a forged or malformed button press: one polite toast and one WARNING line."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery
+
+from bot.handlers.common import answer_query
+from bot.i18n import plain
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def refuse_press(
+    services: Services, query: CallbackQuery, lang: str, kind: str, update_id: int
+) -> None:
+    """Answer a press feedbot could not have produced with "this button doesn't work any
+    more" and log it once at WARNING.
+
+    The line names the update and the class of the problem (kept in the record as
+    `refused` for counting) but neither the user nor the callback data: forged data may
+    carry answer content, and a Telegram id beside it would break anonymity.
+    """
+    log.warning(
+        "refused a button press (%s) in update %s", kind, update_id, extra={"refused": kind}
+    )
+    await answer_query(services, query, plain(lang, "callback.invalid"))
