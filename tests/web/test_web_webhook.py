@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from bot.web.server import build_asgi
 from bot.web.webhook import SECRET_HEADER, webhook_routes
+from storage import inbox as inbox_repo
 from storage.models import InviteKind
 from tests.web.conftest import MAX_BODY, WEBHOOK_PATH, WEBHOOK_SECRET, Hooked
 
@@ -148,3 +151,32 @@ async def test_an_update_the_database_cannot_take_gets_503_and_is_taken_when_sen
     # Telegram's retry reaches a working instance: stored.
     assert (await hooked.post(update)).status_code == 200
     assert [row[0] for row in await inbox_rows(hooked)] == [update["update_id"]]
+
+
+async def test_an_update_claimed_by_a_dead_worker_is_applied_once_its_lease_lapses(
+    hooked: Hooked,
+) -> None:
+    world = hooked.world
+    token = await world.invite(InviteKind.BUYER, "coffee")
+    buyer = world.user(503, "Ola")
+    buyer.send_command("/start", token)
+    (update,) = world.telegram.pending_updates()
+    now = world.clock()
+    async with world.services.db.transaction() as conn:
+        await inbox_repo.store(conn, update["update_id"], 503, json.dumps(update), now=now)
+        # Another instance took it and died: its claim runs for 30 more seconds.
+        assert [
+            c.update_id
+            for c in await inbox_repo.claim(
+                conn, "dead-instance", now=now, until=now + timedelta(seconds=30), limit=10
+            )
+        ] == [update["update_id"]]
+    hooked.worker.wake()
+    await asyncio.sleep(0.2)  # several claim rounds of the live worker (idle_poll 0.05 s)
+    assert buyer.messages() == []
+    world.clock.advance(seconds=31)
+    hooked.worker.wake()
+    await hooked.settle()
+    assert "Question 1 of 7" in buyer.last_message().text
+    assert sum("Question 1 of 7" in m.text for m in buyer.messages()) == 1
+    assert await world.rows("SELECT attempts, done_at IS NOT NULL FROM inbox") == [(2, 1)]
