@@ -15,7 +15,7 @@ from bot.web.server import build_asgi
 from bot.web.webhook import SECRET_HEADER, webhook_routes
 from storage import inbox as inbox_repo
 from storage.models import InviteKind
-from tests.web.conftest import MAX_BODY, WEBHOOK_PATH, WEBHOOK_SECRET, Hooked
+from tests.webhook.conftest import MAX_BODY, WEBHOOK_PATH, WEBHOOK_SECRET, Hooked
 
 BODY_MARKER = "PRIVATE-ANSWER-TEXT-do-not-log"
 

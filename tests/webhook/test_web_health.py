@@ -7,7 +7,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from tests.web.conftest import Hooked
+from tests.webhook.conftest import Hooked
 
 
 def database_file(hooked: Hooked) -> Path:
