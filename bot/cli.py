@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "bot.commands.owners",
     "bot.commands.export",
     "bot.commands.digest",
+    "bot.commands.dashboard",
 )
 
 

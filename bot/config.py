@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     abandon_days: float = Field(default=7, gt=0, validation_alias="FEEDBOT_ABANDON_DAYS")
     pulse_weeks: int = Field(default=4, ge=0, validation_alias="FEEDBOT_PULSE_WEEKS")
     log_level: str = Field(default="INFO", validation_alias="FEEDBOT_LOG_LEVEL")
+    # Where Telegram and browsers reach the bot's web server; set, it turns the dashboard on.
+    public_url: str | None = Field(default=None, validation_alias="FEEDBOT_PUBLIC_URL")
     webhook_url: str | None = Field(default=None, validation_alias="FEEDBOT_WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(
         default=None, validation_alias="FEEDBOT_WEBHOOK_SECRET"
@@ -123,11 +125,28 @@ class Settings(BaseSettings):
         "api_base_url",
         "bot_username",
         "comments_min",
+        "public_url",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        local = parts.hostname in ("127.0.0.1", "localhost")
+        if parts.scheme != "https" and not (parts.scheme == "http" and local):
+            raise ValueError(
+                "must be an https:// address (Telegram opens Mini Apps only over https); "
+                "http:// only for 127.0.0.1 or localhost"
+            )
+        if not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("expected an address such as https://feedback.example.com")
+        return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _check_thresholds(self) -> Settings:
@@ -142,6 +161,11 @@ class Settings(BaseSettings):
     @property
     def comments_threshold(self) -> int:
         return self.comments_min if self.comments_min is not None else self.anonymity_min
+
+    @property
+    def dashboard_on(self) -> bool:
+        """Whether the dashboard is served (FEEDBOT_PUBLIC_URL is set)."""
+        return self.public_url is not None
 
     def secret_bytes(self) -> bytes:
         """The server secret keying pseudonyms and invite hashes (ConfigError when unset)."""

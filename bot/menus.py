@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 EVERYONE = ("start", "help", "lang", "cancel")
 MEMBER = ("evaluate", "pulses")
-OWNER = ("digest", "export", "subjects", "settings")
+OWNER = ("digest", "export", "subjects", "settings", "dashboard")
 ADMIN = ("invite", "departments", "products", "adddepartment", "addproduct")
 ALL_COMMANDS = EVERYONE + MEMBER + OWNER + ADMIN
 
@@ -31,6 +31,10 @@ async def allowed_commands(services: Services, telegram_id: int) -> list[str]:
         allowed += OWNER
     if services.is_admin(telegram_id):
         allowed += ADMIN
+        if "dashboard" not in allowed:
+            allowed.append("dashboard")
+    if not services.settings.dashboard_on:
+        allowed = [c for c in allowed if c != "dashboard"]
     return allowed
 
 
@@ -43,6 +47,8 @@ async def refresh_menu(bot: Bot, services: Services, telegram_id: int, lang: str
     commands = await allowed_commands(services, telegram_id)
     if list(commands) == list(EVERYONE):
         return
+    if "dashboard" in commands:
+        await _dashboard_menu_button(bot, services, telegram_id, lang)
     try:
         await bot.set_my_commands(
             [BotCommand(c, plain(lang, f"command.{c}")) for c in commands],
@@ -51,3 +57,16 @@ async def refresh_menu(bot: Bot, services: Services, telegram_id: int, lang: str
     except TelegramError:
         # An admin who never opened the chat has none yet; the menu is a convenience.
         log.info("could not set the command menu of chat %s", telegram_id)
+
+
+async def _dashboard_menu_button(bot: Bot, services: Services, telegram_id: int, lang: str) -> None:
+    """The chat's menu button opens the dashboard (owners and admins, when it is on)."""
+    from bot.web.links import menu_button
+
+    button = menu_button(services.settings, lang)
+    if button is None:
+        return
+    try:
+        await bot.set_chat_menu_button(chat_id=telegram_id, menu_button=button)
+    except TelegramError:
+        log.info("could not set the menu button of chat %s", telegram_id)

@@ -239,3 +239,13 @@ async def count_open_invites(conn: aiosqlite.Connection, subject_id: int, *, now
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row is not None else 0
+
+
+async def revoke_invite_by_id(conn: aiosqlite.Connection, invite_id: int, *, now: datetime) -> bool:
+    """Revoke an invite by its id (the dashboard's button); False when there is none.
+    Revoking a revoked invite keeps the first time."""
+    cursor = await conn.execute(
+        "UPDATE invites SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
+        (encode_time(now), invite_id),
+    )
+    return cursor.rowcount > 0

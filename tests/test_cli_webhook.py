@@ -20,11 +20,13 @@ GOOD = {
 }
 
 
-def run_webhook(tmp_path: Path, env: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
+def run_webhook(
+    tmp_path: Path, env: dict[str, str | None], *, webhook: bool = True
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("FEEDBOT_", "TELEGRAM_"))}
     settings = {k: v for k, v in {**GOOD, **env}.items() if v is not None}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run", "--webhook"],
+        [sys.executable, "-m", "bot.cli", "run", *(["--webhook"] if webhook else [])],
         cwd=tmp_path,
         env={**clean, "FEEDBOT_DATABASE": str(tmp_path / "bot.sqlite3"), **settings},
         capture_output=True,
@@ -77,3 +79,14 @@ def test_an_unreachable_bot_api_in_webhook_mode_is_one_line(tmp_path: Path) -> N
     assert result.returncode == 3, result.stderr
     assert "cannot reach the Bot API" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_dashboard_without_feedbot_listen_is_one_line(tmp_path: Path) -> None:
+    result = run_webhook(
+        tmp_path,
+        {"FEEDBOT_LISTEN": None, "FEEDBOT_PUBLIC_URL": "https://bot.example.com"},
+        webhook=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("feedbot: FEEDBOT_PUBLIC_URL turns the dashboard on")
+    assert result.stderr.count("\n") == 1

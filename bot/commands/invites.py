@@ -7,6 +7,7 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bot.commands.common import CommandError, add_database_option, run_async, settings_from
 from bot.commands.subjects import Subparsers, find_subject, open_database, print_columns
@@ -170,6 +171,12 @@ def _kind_parser(kinds: Subparsers, kind: InviteKind, what: str) -> argparse.Arg
         metavar="DURATION",
         help="valid for this long: e.g. 30m, 12h, 14d or 2w (default: never expires)",
     )
+    parser.add_argument(
+        "--qr",
+        metavar="FILE",
+        type=Path,
+        help="also write the link as a QR code for printing: FILE.png or FILE.svg",
+    )
     add_database_option(parser)
     parser.set_defaults(handler=create_command, invite_kind=kind)
     return parser
@@ -192,6 +199,9 @@ def create_command(args: argparse.Namespace) -> int:
     max_uses = parse_uses(args.uses, kind)
     expires_in = None if args.expires is None else parse_duration(args.expires)
     role = MemberRole(args.role) if kind is InviteKind.PARTNER else None
+    qr_path: Path | None = getattr(args, "qr", None)
+    if qr_path is not None and qr_path.suffix.lower() not in (".png", ".svg"):
+        raise CommandError(f"--qr: {qr_path.name}: the file name must end in .png or .svg")
     department = getattr(args, "department", None)
     product = getattr(args, "product", None)
     secret = settings.secret_bytes()
@@ -228,6 +238,13 @@ def create_command(args: argparse.Namespace) -> int:
     print(f"{_describe(invite, created.subject)}: {_uses(invite)}, {_expiry(invite, settings)}")
     print(f"link:  {invite_link(username, created.token)}")
     print(f"token: {created.token}")
+    qr_file: Path | None = getattr(args, "qr", None)
+    if qr_file is not None:
+        from bot.web import qr
+
+        caption = created.subject.name("pl") if created.subject else _describe(invite, None)
+        qr.write(qr_file, invite_link(username, created.token), caption)
+        print(f"QR code: {qr_file}")
     print(
         "The token is shown only now (the database keeps only its hash); "
         f"revoke it with `{revoke_hint(invite.prefix)}`."

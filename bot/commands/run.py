@@ -35,6 +35,13 @@ def run(args: argparse.Namespace) -> int:
     webhook = bool(getattr(args, "webhook", False))
     if webhook:
         settings.webhook()  # each missing setting is one line, named
+    if settings.dashboard_on and settings.listen is None:
+        raise CommandError(
+            "FEEDBOT_PUBLIC_URL turns the dashboard on, but FEEDBOT_LISTEN is not set: set it "
+            "to the host:port the reverse proxy forwards FEEDBOT_PUBLIC_URL to (e.g. "
+            "127.0.0.1:8080), or unset FEEDBOT_PUBLIC_URL",
+            exit_code=2,
+        )
     # Surveys and database are checked before logging starts, so a mistake in either is
     # one line, not a traceback from inside the running application.
     catalog = load_catalog(settings)

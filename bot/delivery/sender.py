@@ -145,6 +145,12 @@ async def digest_parts(
         if png is not None:
             parts.append(Photo(png, caption(digest, lang)))
     parts.extend(Text(text) for text in render_digest(digest, lang))
+    # "📊 Dashboard" under the digest's last message, when the dashboard is on.
+    from bot.web.links import dashboard_keyboard
+
+    keyboard = dashboard_keyboard(services.settings, lang, subject.slug)
+    if keyboard is not None and parts and isinstance(parts[-1], Text):
+        parts[-1] = Text(parts[-1].html, keyboard)
     return parts
 
 

@@ -338,3 +338,14 @@ def _trend(
             weeks = at_end[span.key].weeks
         points.append(TrendPoint(span, estimate, weeks if estimate is not None else ()))
     return tuple(points)
+
+
+def trend_points(
+    spans: Sequence[PeriodSpan],
+    headline: Question | None,
+    trend: Mapping[str, Mapping[float, int]],
+    disclosure: Disclosure | None,
+) -> tuple[TrendPoint, ...]:
+    """The trend over any run of periods, by the digest's own rules (the dashboard's
+    52-week trend; a digest's is TREND_PERIODS long)."""
+    return _trend(spans, headline, trend, disclosure)

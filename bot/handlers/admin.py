@@ -10,7 +10,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot.app import services_of
 from bot.handlers.common import language, reply
-from bot.i18n import join, markup, t
+from bot.i18n import join, markup, plain, t
 from storage import invites as invite_repo
 from storage import subjects as subject_repo
 from storage.errors import DuplicateSlug, InvalidSlug
@@ -44,6 +44,7 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     kind, target = _KINDS[args[0]], args[1]
     subject_id = None
+    caption = target  # under the QR code: the subject's name, else the partner's role
     role: MemberRole | None = None
     max_uses: int | None = None
     if kind is InviteKind.PARTNER:
@@ -62,6 +63,7 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await reply(update, t(lang, "admin.unknown_subject", slug=target))
             return
         subject_id = subject.id
+        caption = subject.name(lang)
         if kind is InviteKind.OWNER:
             max_uses = 1
     user = update.effective_user
@@ -78,6 +80,13 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             created_by=user.id,
             now=services.now(),
         )
+    # The link as a QR code first, for printing on a receipt or a poster; the link below it.
+    chat = update.effective_chat
+    if chat is not None:
+        from bot.web import qr
+
+        picture = qr.png(services.invite_link(token), caption)
+        await chat.send_photo(picture, caption=plain(lang, "dashboard.qr_caption"))
     uses = t(lang, "admin.uses_unlimited") if max_uses is None else str(max_uses)
     await reply(
         update,

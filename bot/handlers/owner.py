@@ -129,11 +129,38 @@ def _nothing_to_export(lang: str, name: str, plan: ExportPlan, settings: Setting
     return join("\n", lines)
 
 
+async def on_dashboard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/dashboard: the "📊 Dashboard" button, and a one-time login link (10 minutes) for a
+    browser outside Telegram. Owners and admins only; a word when the dashboard is off."""
+    from bot.web.links import dashboard_keyboard, login_link
+
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    lang = await language(services, update)
+    owned = await owner_repo.list_owned_subjects(services.db.conn, user.id)
+    if not owned and not services.is_admin(user.id):
+        await reply(update, t(lang, "owner.not_owner"))
+        return
+    link = await login_link(
+        services.db, services.settings, services.secret, user.id, now=services.now()
+    )
+    if link is None:
+        await reply(update, t(lang, "dashboard.disabled"))
+        return
+    await reply(
+        update,
+        t(lang, "dashboard.link", link=link),
+        reply_markup=dashboard_keyboard(services.settings, lang),
+    )
+
+
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the owner commands."""
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("subjects", on_subjects, filters=private))
     app.add_handler(CommandHandler("export", on_export, filters=private))
+    app.add_handler(CommandHandler("dashboard", on_dashboard, filters=private))
 
 
 __all__ = ["owned_subject", "register", "subject_repo"]

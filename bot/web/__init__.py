@@ -1,1 +1,2 @@
-"""The bot's HTTP side: one ASGI app (Starlette) served by uvicorn in the bot's event loop."""
+"""The bot's web side: one ASGI app (Starlette, served by uvicorn in the bot's event loop)
+with the webhook, /healthz and the owners' dashboard (a Telegram Mini App)."""

@@ -83,9 +83,9 @@ async def _run(
         worker = InboxWorker(app, services.db, lease=settings.inbox_lease, clock=services.now)
         receiver = InboxReceiver(services.db, services.now, worker.wake)
         routes += webhook_routes(urlsplit(url).path or "/", secret, receiver)
-    for provider in route_providers() if providers is None else providers:
+    for provider in route_providers(settings) if providers is None else providers:
         routes += provider(app)
-    server = WebServer(build_asgi(routes), sock)
+    server = WebServer(build_asgi(routes, services), sock)
     await app.start()
     try:
         if worker is not None:

@@ -1,5 +1,5 @@
-"""The one ASGI app (Starlette) of the bot and the uvicorn server running it in the
-bot's own event loop."""
+"""The one ASGI app (Starlette) of the bot, serving the webhook, /healthz and the
+dashboard, and the uvicorn server running it in the bot's own event loop."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from telegram.ext import Application
 
+from bot.config import Settings
+from bot.services import Services
+
 log = logging.getLogger(__name__)
 
 # A feature that serves HTTP gives a function from the Application to its routes.
@@ -23,15 +26,34 @@ RouteProvider = Callable[[Application[Any, Any, Any, Any, Any, Any]], Sequence[B
 GRACEFUL_SECONDS = 10
 
 
-def route_providers() -> list[RouteProvider]:
-    """Routes served besides the webhook and /healthz (features that serve pages add
-    their provider here)."""
-    return []
+def route_providers(settings: Settings) -> list[RouteProvider]:
+    """Routes served besides the webhook and /healthz: the dashboard when it is on
+    (FEEDBOT_PUBLIC_URL); other features that serve pages add their provider here."""
+    providers: list[RouteProvider] = []
+    if settings.dashboard_on:
+        providers.append(_dashboard)
+    return providers
 
 
-def build_asgi(routes: Sequence[BaseRoute]) -> Starlette:
-    """The ASGI app serving `routes` (no lifespan: the bot's runner starts and stops all)."""
-    return Starlette(routes=list(routes))
+def _dashboard(app: Application[Any, Any, Any, Any, Any, Any]) -> Sequence[BaseRoute]:
+    from bot.app import services_of
+    from bot.web.dashboard import dashboard_routes
+
+    return dashboard_routes(services_of(app))
+
+
+def build_asgi(routes: Sequence[BaseRoute], services: Services | None = None) -> Starlette:
+    """The ASGI app serving `routes` (no lifespan: the bot's runner starts and stops all);
+    `services` is kept in `app.state` for routes that look it up there."""
+    app = Starlette(routes=list(routes))
+    if services is not None:
+        app.state.services = services
+    return app
+
+
+def build_asgi_app(services: Services, routes: Sequence[BaseRoute]) -> Starlette:
+    """One Starlette app serving `routes` (e.g. `dashboard_routes(services)`)."""
+    return build_asgi(routes, services)
 
 
 class ListenError(Exception):

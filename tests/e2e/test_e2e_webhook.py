@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -154,13 +155,20 @@ def test_sigterm_finishes_the_updates_in_flight_then_exits_0(
     assert_clean(bot)
 
 
-def test_polling_with_feedbot_listen_serves_healthz_and_exits_0_on_sigterm(e2e: E2E) -> None:
+def test_polling_with_feedbot_listen_serves_healthz_and_the_dashboard_and_exits_0_on_sigterm(
+    e2e: E2E,
+) -> None:
     port = free_port()
-    bot = e2e.start_bot(env={"FEEDBOT_LISTEN": f"127.0.0.1:{port}"})
+    base = f"http://127.0.0.1:{port}"
+    bot = e2e.start_bot(env={"FEEDBOT_LISTEN": f"127.0.0.1:{port}", "FEEDBOT_PUBLIC_URL": base})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     poll_until(lambda: f"serving HTTP on 127.0.0.1:{port}" in bot.log, "the server to start")
-    with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+    with opener.open(f"{base}/healthz", timeout=10) as response:
         assert response.status == 200 and response.read() == b"ok\n"
+    # The dashboard is mounted in the same app: there, and closed without a session.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(f"{base}/dashboard/", timeout=10)
+    assert refused.value.code == 401
     buyer = e2e.user(513, "Iga")
     buyer.send_command("/start", e2e.seeded.buyer_invite)
     e2e.expect(buyer, EXTERNAL["nps"])  # updates still come by long polling

@@ -92,6 +92,7 @@ class BotMethods:
         self._files: dict[str, SentFile] = {}
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
         self._bot_texts: dict[tuple[str, str], str] = {}
+        self.menu_buttons: dict[int, JSONDict] = {}  # chat id -> its menu button
 
     def method_table(self) -> dict[str, Handler]:
         """Method name -> handler, for every method the fake answers."""
@@ -111,7 +112,7 @@ class BotMethods:
             "getMyShortDescription": self._bot_text_getter("short_description"),
             "setMyName": self._bot_text_setter("name"),
             "getMyName": self._bot_text_getter("name"),
-            "setChatMenuButton": _true,
+            "setChatMenuButton": self.set_chat_menu_button,
             "getChat": self.get_chat,
             "sendMessage": self.send_message,
             "sendDocument": self.send_document,
@@ -197,6 +198,15 @@ class BotMethods:
             for c in commands
         ]
         self._commands[_commands_key(params)] = stored
+        return True
+
+    def set_chat_menu_button(self, params: JSONDict) -> bool:
+        """Remember a chat's menu button (the dashboard's web_app button)."""
+        button = params.get("menu_button")
+        if isinstance(button, str):
+            button = json.loads(button)
+        if "chat_id" in params and isinstance(button, dict):
+            self.menu_buttons[int(params["chat_id"])] = button
         return True
 
     def get_my_commands(self, params: JSONDict) -> list[JSONDict]:
