@@ -433,7 +433,7 @@ async def run_feedbot(
         worker: InboxWorker | None = None
         if via_inbox:
             worker = InboxWorker(app, services.db, lease=30, clock=services.now)
-            receiver = InboxReceiver(services.db, services.now, worker.wake)
+            receiver = InboxReceiver(services.db, services.now, worker)
 
             async def store(data: JSONDict) -> None:
                 update = Update.de_json(data, app.bot)

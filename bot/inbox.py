@@ -33,18 +33,30 @@ IDLE_POLL = 1.0
 class InboxReceiver:
     """Stores what the webhook receives; `accept` returns once the update is committed."""
 
-    def __init__(
-        self, db: Database, clock: Callable[[], datetime], on_stored: Callable[[], None]
-    ) -> None:
+    def __init__(self, db: Database, clock: Callable[[], datetime], worker: InboxWorker) -> None:
         self._db = db
         self._clock = clock
-        self._on_stored = on_stored
+        self._worker = worker
 
     async def accept(self, update_id: int, user_key: int | None, body: str) -> bool:
-        """Store one update (True), or nothing for a redelivery (False); then wake the worker."""
+        """Store one update (True), or nothing for a redelivery (False).
+
+        An update its user has nothing older pending for is claimed in the same
+        transaction and handed to this instance's worker at once: most updates then
+        cost no claim round of their own. Anything else wakes the worker."""
+        worker = self._worker
+        claimed: inbox_repo.Claimed | None = None
+        now = self._clock()
         async with self._db.transaction() as conn:
-            stored = await inbox_repo.store(conn, update_id, user_key, body, now=self._clock())
-        self._on_stored()
+            stored = await inbox_repo.store(conn, update_id, user_key, body, now=now)
+            if stored and worker.has_room:
+                claimed = await inbox_repo.claim_stored(
+                    conn, update_id, worker.worker_id, now=now, until=now + worker.lease
+                )
+        if claimed is not None:
+            worker.take(claimed)
+        else:
+            worker.wake()
         return stored
 
 
@@ -74,7 +86,7 @@ class InboxWorker:
     ) -> None:
         self._app = app
         self._db = db
-        self._lease = timedelta(seconds=lease)
+        self.lease = timedelta(seconds=lease)
         self._clock = clock
         self._capacity = capacity
         self._idle_poll = idle_poll
@@ -93,6 +105,16 @@ class InboxWorker:
     def in_flight(self) -> int:
         """Updates being applied right now."""
         return len(self._in_flight)
+
+    @property
+    def has_room(self) -> bool:
+        """Whether an update claimed now would be applied at once (running, not full)."""
+        return bool(self._tasks) and not self._stopping and len(self._in_flight) < self._capacity
+
+    def take(self, item: inbox_repo.Claimed) -> None:
+        """Apply an update claimed for this worker elsewhere (by the receiver)."""
+        task = asyncio.create_task(self._apply(item), name=f"update-{item.update_id}")
+        self._in_flight[item.update_id] = task
 
     def start(self) -> None:
         """Start claiming and applying updates, and renewing the claims held."""
@@ -127,8 +149,7 @@ class InboxWorker:
                 except Exception:  # the loop must outlive any surprise, or nothing is applied
                     log.exception("inbox: claiming updates failed, retrying")
             for item in claimed:
-                task = asyncio.create_task(self._apply(item), name=f"update-{item.update_id}")
-                self._in_flight[item.update_id] = task
+                self.take(item)
             if claimed and len(claimed) == room:
                 continue  # there may be more right away
             try:
@@ -142,7 +163,7 @@ class InboxWorker:
             return []
         async with self._db.transaction() as conn:
             return await inbox_repo.claim(
-                conn, self.worker_id, now=now, until=now + self._lease, limit=limit
+                conn, self.worker_id, now=now, until=now + self.lease, limit=limit
             )
 
     async def _apply(self, item: inbox_repo.Claimed) -> None:
@@ -177,7 +198,7 @@ class InboxWorker:
 
     async def _renew_loop(self) -> None:
         """Keep the claims of updates still being applied (a slow Bot API, retries)."""
-        period = self._lease.total_seconds() / 3
+        period = self.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(period)
             held = list(self._in_flight)
@@ -186,7 +207,7 @@ class InboxWorker:
             try:
                 async with self._db.transaction() as conn:
                     await inbox_repo.renew(
-                        conn, self.worker_id, held, until=self._clock() + self._lease
+                        conn, self.worker_id, held, until=self._clock() + self.lease
                     )
             except sqlite3.Error as exc:
                 log.warning("inbox: renewing claims failed: %s", exc)

@@ -71,6 +71,22 @@ async def claim(
     return sorted(claimed, key=lambda c: c.update_id)
 
 
+async def claim_stored(
+    conn: aiosqlite.Connection, update_id: int, worker: str, *, now: datetime, until: datetime
+) -> Claimed | None:
+    """Claim the update just stored in this transaction for `worker`, when `claim` could
+    take it now (its user has nothing older pending): the receiving instance then
+    applies it without a claim round of its own. None when it must wait its turn."""
+    cursor = await conn.execute(
+        "UPDATE inbox AS i SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
+        f" WHERE i.update_id = ? AND {_CLAIMABLE}"
+        " RETURNING update_id, body, attempts",
+        (worker, encode_time(until), update_id, encode_time(now)),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else Claimed(int(row[0]), str(row[1] or ""), int(row[2]))
+
+
 async def renew(
     conn: aiosqlite.Connection, worker: str, update_ids: list[int], *, until: datetime
 ) -> int:

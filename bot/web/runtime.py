@@ -81,7 +81,7 @@ async def _run(
     worker: InboxWorker | None = None
     if webhook:
         worker = InboxWorker(app, services.db, lease=settings.inbox_lease, clock=services.now)
-        receiver = InboxReceiver(services.db, services.now, worker.wake)
+        receiver = InboxReceiver(services.db, services.now, worker)
         routes += webhook_routes(urlsplit(url).path or "/", secret, receiver)
     for provider in route_providers(settings) if providers is None else providers:
         routes += provider(app)

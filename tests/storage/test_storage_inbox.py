@@ -86,3 +86,22 @@ async def test_done_updates_forget_their_body_and_are_pruned_after_the_window(
         assert await inbox.prune_done(conn, older_than=now) == 0
         assert await inbox.prune_done(conn, older_than=now + timedelta(seconds=1)) == 1
     assert await inbox.pending(db.conn) == 1
+
+
+async def test_a_stored_update_is_claimed_at_once_only_when_it_heads_its_users_queue(
+    db: Database, now: datetime
+) -> None:
+    async with db.transaction() as conn:
+        await inbox.store(conn, 1, 7, "{}", now=now)
+        first = await inbox.claim_stored(conn, 1, "a", now=now, until=now + LEASE)
+        await inbox.store(conn, 2, 7, "{}", now=now)
+        behind = await inbox.claim_stored(conn, 2, "a", now=now, until=now + LEASE)
+        await inbox.store(conn, 3, None, "{}", now=now)
+        no_user = await inbox.claim_stored(conn, 3, "a", now=now, until=now + LEASE)
+    assert first is not None and (first.update_id, first.attempts) == (1, 1)
+    assert behind is None  # user 7's update 1 is not done
+    assert no_user is not None
+    # Claimed: no other worker takes them; 2 comes once 1 is done.
+    assert await _claim(db, "b", now) == []
+    assert await _finish(db, 1, now)
+    assert await _claim(db, "b", now) == [2]

@@ -68,7 +68,7 @@ async def hooked(tmp_path: Path) -> AsyncIterator[Hooked]:
     world = await start_world(tmp_path, Clock())
     services = world.services
     worker = InboxWorker(world.app, services.db, lease=30, clock=services.now, idle_poll=0.05)
-    receiver = InboxReceiver(services.db, services.now, worker.wake)
+    receiver = InboxReceiver(services.db, services.now, worker)
     routes = health_routes(database_check(services.db))
     routes += webhook_routes(WEBHOOK_PATH, WEBHOOK_SECRET, receiver, max_body=MAX_BODY)
     asgi = build_asgi(routes)
