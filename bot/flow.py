@@ -197,6 +197,8 @@ async def act(
             await session_repo.cancel_session(conn, session.id, now=now)
         return Refused("survey.already_answered", {"date": exc.next_possible})
     if isinstance(step, engine.Done):
+        if session.audience is Audience.INTERNAL:
+            services.internal_ended_since_scrub = True
         await alerts.on_response_completed(services, session, definition, step.answers)
         return Finished(session, definition, step.answers)
     updated = dataclasses.replace(session, state_json=result.to_json())
@@ -264,6 +266,8 @@ async def cancel(services: Services, session: Session) -> None:
     """Drop an open session at the respondent's request; nothing of it is kept."""
     async with services.db.transaction() as conn:
         await session_repo.cancel_session(conn, session.id, now=services.now())
+    if session.audience is Audience.INTERNAL:
+        services.internal_ended_since_scrub = True
 
 
 async def restart(services: Services, session: Session, subject: Subject) -> Ask | Refused:

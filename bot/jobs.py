@@ -1,5 +1,5 @@
 """Background jobs: the one reminder for an unfinished survey, closing stale ones, and
-scrubbing the database files."""
+scrubbing the database files (hourly, and within minutes of an internal survey ending)."""
 
 from __future__ import annotations
 
@@ -75,10 +75,30 @@ async def close_stale_sessions(context: ContextTypes.DEFAULT_TYPE) -> None:
         await update_repo.prune_processed(conn, older_than=services.now() - timedelta(days=2))
         await inbox_repo.prune_done(conn, older_than=services.now() - timedelta(days=2))
     # What ended this hour (deleted sessions, the order rows went in) leaves the files.
+    await scrub_files(services)
+
+
+# How soon after an internal survey ends the files are rewritten: a copy of the database
+# taken before that shows the order in which those responses were stored.
+SCRUB_AFTER_INTERNAL_SECONDS = 300
+
+
+async def scrub_after_internal(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Scrub the files within minutes of an internal survey ending, not only hourly."""
+    services = services_of(context)
+    if services.internal_ended_since_scrub:
+        await scrub_files(services)
+
+
+async def scrub_files(services: Services) -> None:
+    """Rewrite the database files (`Database.scrub`); retried at the next run on failure."""
+    pending = services.internal_ended_since_scrub
+    services.internal_ended_since_scrub = False
     try:
         await services.db.scrub()
     except sqlite3.OperationalError as exc:
-        log.warning("database scrub postponed to the next hour: %s", exc)
+        services.internal_ended_since_scrub = pending
+        log.warning("database scrub postponed to the next run: %s", exc)
 
 
 async def abandon_stale(services: Services) -> int:
@@ -113,10 +133,17 @@ async def schedule_all(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     if queue is None:  # pragma: no cover - the job-queue extra is a dependency
         log.warning("no job queue: reminders and digests are off")
         return
-    for job in queue.get_jobs_by_name("reminders") + queue.get_jobs_by_name("stale-sessions"):
-        job.schedule_removal()
+    for name in ("reminders", "stale-sessions", "scrub-after-internal"):
+        for job in queue.get_jobs_by_name(name):
+            job.schedule_removal()
     queue.run_repeating(send_reminders, interval=600, first=30, name="reminders")
     queue.run_repeating(close_stale_sessions, interval=3600, first=60, name="stale-sessions")
+    queue.run_repeating(
+        scrub_after_internal,
+        interval=SCRUB_AFTER_INTERNAL_SECONDS,
+        first=SCRUB_AFTER_INTERNAL_SECONDS,
+        name="scrub-after-internal",
+    )
     from bot.delivery import scheduler
 
     await scheduler.schedule(app)

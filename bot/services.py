@@ -41,6 +41,9 @@ class Services:
     prompts: PromptLedger = field(init=False, repr=False)
     # Set after a detractor alert is queued: the sender sends it now, not at its next poll.
     outbox_wakeup: OutboxWakeup = field(default_factory=OutboxWakeup, repr=False)
+    # An internal survey ended (completed or cancelled) since the database files were last
+    # scrubbed: until they are, their layout shows the order of those writes.
+    internal_ended_since_scrub: bool = False
 
     def __post_init__(self) -> None:
         if not self._secret:

@@ -366,3 +366,44 @@ async def test_a_clean_stop_leaves_the_files_scrubbed(tmp_path: Path) -> None:
         assert person.telegram_id.to_bytes(6, "big") not in raw
     in_file = _by_layout(raw, {p.tag: f"{p.tag} works_well".encode() for p in people})
     assert in_file == _response_tags(path, world.subjects["sales"].id, "r.id")
+
+
+async def test_files_are_scrubbed_within_minutes_of_an_internal_survey_ending(
+    tmp_path: Path,
+) -> None:
+    """The short job rewrites the files once an internal survey has ended (not only the
+    hourly one), and does nothing while only buyers answered."""
+    world = await start_world(tmp_path, Clock())
+    rng = random.Random(11)
+    traffic = Traffic(world, rng)
+    context = CallbackContext(world.app)
+    try:
+        path = Path(world.services.db.path)
+        await jobs.scrub_files(world.services)  # start from clean files
+        buyer = Respondent(_ids(rng, 1)[0], world.subjects["coffee"], "buyer01x", None)
+        await traffic.begin(buyer)
+        while buyer.ask is not None:
+            await traffic.answer(buyer)
+        assert not world.services.internal_ended_since_scrub
+        await jobs.scrub_after_internal(context)
+        assert _wal_size(path) > 0, "a buyer's response alone does not trigger the rewrite"
+
+        people = [
+            Respondent(i, world.subjects["sales"], f"tag{n:02d}y{n:06x}", "employee")
+            for n, i in enumerate(_ids(rng, 8))
+        ]
+        for person in people:
+            await traffic.begin(person)
+            while person.ask is not None:
+                await traffic.answer(person)
+        assert world.services.internal_ended_since_scrub
+        await jobs.scrub_after_internal(context)
+        assert not world.services.internal_ended_since_scrub
+        assert _wal_size(path) == 0
+        raw = _files(path)
+        for person in people:
+            assert person.telegram_id.to_bytes(6, "big") not in raw
+        in_file = _by_layout(raw, {p.tag: f"{p.tag} works_well".encode() for p in people})
+        assert in_file == _response_tags(path, world.subjects["sales"].id, "r.id")
+    finally:
+        await stop_world(world)
