@@ -26,6 +26,7 @@ class Action(StrEnum):
     EVALUATE = "ev"  # subject id: an internal member picks a department
     MENU = "m"  # show the member menu
     SWITCH_INVITE = "si"  # invite token: leave the open survey for a new invite
+    SWITCH_EVALUATE = "se"  # subject id: leave the open survey to evaluate this department
     LANG = "l"  # language code
     MUTE_PULSE = "mp"  # 1 to mute, 0 to unmute
     SETTINGS = "st"  # setting name, value
@@ -43,6 +44,7 @@ _ARITY = {
     Action.EVALUATE: 1,
     Action.MENU: 0,
     Action.SWITCH_INVITE: 1,
+    Action.SWITCH_EVALUATE: 1,
     Action.LANG: 1,
     Action.MUTE_PULSE: 1,
     Action.SETTINGS: 2,
@@ -62,7 +64,7 @@ _ARG = re.compile(r"^[A-Za-z0-9_\-.+/]{1,48}$")
 # so a forged "9"*40 is refused here instead of overflowing in a query.
 MAX_ID = 2**63 - 1
 _ID = re.compile(r"^[1-9][0-9]{0,18}$")
-_ID_ACTIONS = _SESSION_ACTIONS | {Action.EVALUATE}
+_ID_ACTIONS = _SESSION_ACTIONS | {Action.EVALUATE, Action.SWITCH_EVALUATE}
 _FLAGS = ("0", "1")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -24,8 +25,21 @@ def fill(text: str, subject: str) -> Markup:
     return escape(subject).join(escape(p) for p in _PLACEHOLDER.split(text))
 
 
-def question_text(step: engine.QuestionStep, lang: str, subject: str) -> Markup:
-    """The message for one question: progress, the question and how to answer it."""
+@dataclass(frozen=True)
+class Previous:
+    """The answer a question had before the respondent pressed Back to it (None: skipped)."""
+
+    value: AnswerValue
+
+
+MARK = "• "  # before the button of the answer given before Back
+
+
+def question_text(
+    step: engine.QuestionStep, lang: str, subject: str, previous: Previous | None = None
+) -> Markup:
+    """The message for one question: progress, the question and how to answer it, and
+    after Back the answer given before."""
     question = step.question
     lines = [
         markup("<i>{}</i>", t(lang, "survey.progress", number=step.number, total=step.total)),
@@ -39,6 +53,8 @@ def question_text(step: engine.QuestionStep, lang: str, subject: str) -> Markup:
         if question.high_label:
             legend.append(markup("{} = {}", high, localize(question.high_label, lang)))
         lines.append(markup("<i>{}</i>", join(" · ", legend)))
+    if previous is not None:
+        lines.append(markup("<i>{}</i>", _previous_line(question, previous.value, lang)))
     if question.type is QuestionType.TEXT:
         lines.append(t(lang, "survey.type_answer", max=question.max_length))
     elif question.type is QuestionType.MULTI:
@@ -48,14 +64,32 @@ def question_text(step: engine.QuestionStep, lang: str, subject: str) -> Markup:
     return join("\n", lines)
 
 
+def _previous_line(question: Question, value: AnswerValue, lang: str) -> Markup:
+    if value is None:
+        return t(lang, "survey.previous_skipped")
+    if question.type is QuestionType.TEXT:
+        text = str(value)
+        clipped = text if len(text) <= 300 else text[:300] + "…"
+        return t(lang, "survey.previous_text", answer=clipped)
+    answer = answer_label(question, value, lang)
+    if question.type is QuestionType.MULTI:
+        return t(lang, "survey.previous_choices", answer=answer)
+    return t(lang, "survey.previous_answer", answer=answer)
+
+
+def _marked(label: str, value: object, previous: Previous | None) -> str:
+    return MARK + label if previous is not None and previous.value == value else label
+
+
 def _button(text: str, action: Action, *args: object) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=encode(action, *args))
 
 
 def question_keyboard(
-    step: engine.QuestionStep, session_id: int, lang: str
+    step: engine.QuestionStep, session_id: int, lang: str, previous: Previous | None = None
 ) -> InlineKeyboardMarkup:
-    """Inline keyboard for a question: its answers, then Back / Skip / Cancel."""
+    """Inline keyboard for a question: its answers (the one given before Back marked),
+    then Back / Skip / Cancel."""
     question = step.question
     qid = question.id
     rows: list[list[InlineKeyboardButton]] = []
@@ -65,11 +99,24 @@ def question_keyboard(
         # 0-10 does not fit one row on a phone: two rows, 0-5 and 6-10.
         chunks = [values[:6], values[6:]] if len(values) > 7 else [values]
         for chunk in chunks:
-            rows.append([_button(str(v), Action.ANSWER, session_id, qid, v) for v in chunk])
+            rows.append(
+                [
+                    _button(_marked(str(v), v, previous), Action.ANSWER, session_id, qid, v)
+                    for v in chunk
+                ]
+            )
     elif question.type is QuestionType.SINGLE:
         for choice in question.choices:
             rows.append(
-                [_button(localize(choice.text, lang), Action.ANSWER, session_id, qid, choice.id)]
+                [
+                    _button(
+                        _marked(localize(choice.text, lang), choice.id, previous),
+                        Action.ANSWER,
+                        session_id,
+                        qid,
+                        choice.id,
+                    )
+                ]
             )
     elif question.type is QuestionType.MULTI:
         for choice in question.choices:
@@ -80,8 +127,20 @@ def question_keyboard(
     elif question.type is QuestionType.YES_NO:
         rows.append(
             [
-                _button(plain(lang, "button.yes"), Action.ANSWER, session_id, qid, "yes"),
-                _button(plain(lang, "button.no"), Action.ANSWER, session_id, qid, "no"),
+                _button(
+                    _marked(plain(lang, "button.yes"), True, previous),
+                    Action.ANSWER,
+                    session_id,
+                    qid,
+                    "yes",
+                ),
+                _button(
+                    _marked(plain(lang, "button.no"), False, previous),
+                    Action.ANSWER,
+                    session_id,
+                    qid,
+                    "no",
+                ),
             ]
         )
     nav = []

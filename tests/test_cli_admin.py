@@ -408,22 +408,77 @@ def test_expires_sets_the_expiry_that_far_out(
 
 
 @pytest.mark.parametrize(
-    "duration", ["14", "d", "14 d", "1.5d", "0d", "14D", "-1d", "14days", "2w3d", "", "99999w"]
+    ("duration", "problem"),
+    [
+        ("14", "'14' has no unit; add m, h, d or w (e.g. 14d for 14 days)"),
+        ("d", "'d' does not start with a number"),
+        ("14 d", "'14 d' has a space; write the number and unit together"),
+        ("1.5d", "'1.5d' is not a whole number; use a smaller unit (e.g. 36h, not 1.5d)"),
+        ("0d", "'0d' would expire the link at once; give a positive duration"),
+        ("14D", "'14D': write the unit as one lower-case letter (14d)"),
+        ("-1d", "'-1d' is negative; give a positive duration"),
+        ("14days", "'14days': write the unit as one lower-case letter (14d)"),
+        ("2w3d", "'2w3d' has more than one unit; give one, e.g. 17d rather than 2w3d"),
+        ("5y", "'y' in '5y' is not a unit; use one of m (minutes), h (hours), d (days)"),
+        ("", "the duration is empty"),
+        ("99999w", "'99999w' is more than ten years; leave --expires out"),
+        ("9" * 20 + "m", f"'{'9' * 20}m' is more than ten years; leave --expires out"),
+    ],
 )
-def test_a_malformed_duration_is_refused(
-    cli: Callable[..., Result], two_departments: None, duration: str
+def test_a_malformed_duration_is_refused_saying_what_is_wrong(
+    cli: Callable[..., Result], two_departments: None, duration: str, problem: str
 ) -> None:
     result = cli("invite", "create", "employee", "--department", "sales", f"--expires={duration}")
-    fails(result, "--expires: ")
+    fails(result, f"--expires: {problem}")
 
 
-@pytest.mark.parametrize("uses", ["0", "-1", "two", "1.5"])
-def test_a_malformed_use_limit_is_refused(
-    cli: Callable[..., Result], two_departments: None, uses: str
+@pytest.mark.parametrize(
+    ("uses", "problem"),
+    [
+        ("0", "'0' would make a link nobody can use; give a number from 1 to 999999999"),
+        ("-1", "'-1' would make a link nobody can use"),
+        ("two", "'two' is not a whole number"),
+        ("1.5", "'1.5' is not a whole number"),
+        ("1000000000", "'1000000000' is more than the largest limit, 999999999; for no limit"),
+    ],
+)
+def test_a_malformed_use_limit_is_refused_saying_what_is_wrong(
+    cli: Callable[..., Result], two_departments: None, uses: str, problem: str
 ) -> None:
-    fails(
-        cli("invite", "create", "employee", "--department", "sales", f"--uses={uses}"), "--uses: "
-    )
+    result = cli("invite", "create", "employee", "--department", "sales", f"--uses={uses}")
+    fails(result, f"--uses: {problem}")
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (
+            ("partner", "contractor"),
+            "invite create partner: 'contractor' without an option is the chat's syntax "
+            "(/invite partner ...); on the command line the role goes after --role "
+            "contractor|supplier: `feedbot invite create partner --role contractor`",
+        ),
+        (
+            ("employee", "sales"),
+            "the subject goes after --department SLUG: "
+            "`feedbot invite create employee --department sales`",
+        ),
+        (
+            ("owner", "sales"),
+            "`feedbot invite create owner --product sales` or "
+            "`feedbot invite create owner --department sales`",
+        ),
+        (("buyer",), "invite create buyer: --product SLUG is required"),
+        (
+            ("employee", "--department", "sales", "support"),
+            "unexpected 'support': the subject is given already (--department SLUG)",
+        ),
+    ],
+)
+def test_the_chats_invite_syntax_on_the_command_line_is_spelled_out(
+    cli: Callable[..., Result], two_departments: None, argv: tuple[str, ...], problem: str
+) -> None:
+    fails(cli("invite", "create", *argv), problem)
 
 
 def test_an_invite_to_an_unknown_or_wrong_subject_is_refused(
@@ -435,7 +490,16 @@ def test_an_invite_to_an_unknown_or_wrong_subject_is_refused(
     )
     fails(
         cli("invite", "create", "buyer", "--product", "sales"),
-        "no product with slug 'sales' ('sales' is a department; there are none yet",
+        "--product: 'sales' is a department, not a product; a buyer invite needs a product "
+        "(there are none yet: add one with `feedbot product add SLUG --name NAME`). "
+        "For the department itself: `feedbot invite create employee --department sales`",
+    )
+    assert cli("product", "add", "grinder", "--name", "Młynek").code == 0
+    fails(
+        cli("invite", "create", "employee", "--department", "grinder"),
+        "--department: 'grinder' is a product, not a department; an employee invite needs a "
+        "department (departments: sales, support). "
+        "For the product itself: `feedbot invite create buyer --product grinder`",
     )
     fails(cli("invite", "create", "owner", "--department", "Sales"), "invalid slug 'Sales'")
 

@@ -58,11 +58,11 @@ def test_a_scripted_pass_through_external_in_polish(
     feed(monkeypatch, "3", "Za drogo", "2", "3", "1", "Szkoda", "nie")
     assert main(["try", "external", "--lang", "pl"]) == 0
     out = capsys.readouterr().out
-    assert "[1/7] Na ile prawdopodobne jest, że polecisz produkt Przykład" in out
+    assert "[1/7] Na ile prawdopodobne jest, że polecisz produkt „Przykład”" in out
     assert "[2/7] Przykro nam" in out
     assert "(b = wstecz, s = pomiń)" in out
     assert "  4. Obsługa klienta" in out
-    assert "Twoja opinia trafi do zespołu" in out
+    assert "Dziękujemy za poświęcony czas!" in out
     assert out.rstrip().endswith(
         "Odpowiedzi:\n"
         "nps: 3\n"

@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import random
 import secrets
+import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -204,12 +206,30 @@ def _print(result: DemoResult, settings: Settings, charts: Path, lang: str, out:
         chart = charts / f"{digest.slug}-{result.period}.png"
         chart.write_bytes(digest.png)
         out.write(words["chart"].format(path=chart) + "\n")
-    database = settings.database
+    database = shlex.quote(str(settings.database))
+    feedbot = feedbot_command()
     out.write(
         f"\n{words['charts'].format(path=charts)}\n\n{words['next']}\n"
-        f"  feedbot digest preview --department sales --period {result.period} --lang pl"
+        f"  {feedbot} digest preview --department sales --period {result.period} --lang pl"
         f" --database {database}\n"
-        f"  feedbot digest preview --product kettle --period {result.period}"
+        f"  {feedbot} digest preview --product kettle --period {result.period}"
         f" --database {database}\n"
-        f"  feedbot digest send --dry-run --database {database}\n"
+        f"  {feedbot} digest send --dry-run --database {database}\n"
     )
+
+
+def feedbot_command(cwd: Path | None = None) -> str:
+    """How to run this feedbot from `cwd` (default: the current folder), for lines to
+    copy: `feedbot` when that is the one on PATH, else its path — `.venv/bin/feedbot`
+    after the README's set-up, which puts nothing on PATH."""
+    script = Path(sys.executable).parent / "feedbot"  # the console script of this install
+    on_path = shutil.which("feedbot")
+    if not script.exists():  # not run from an installed environment: the usual name
+        return "feedbot"
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        return "feedbot"
+    here = Path.cwd() if cwd is None else cwd
+    try:
+        return shlex.quote(str(script.absolute().relative_to(here.absolute())))
+    except ValueError:  # not under this folder: the whole path
+        return shlex.quote(str(script.absolute()))

@@ -10,12 +10,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.commands.common import CommandError, add_database_option, run_async, settings_from
-from bot.commands.subjects import Subparsers, find_subject, open_database, print_columns
+from bot.commands.subjects import (
+    Subparsers,
+    find_subject,
+    open_database,
+    print_columns,
+    valid_slug,
+)
 from bot.config import Settings
+from storage.db import Database
 from storage.errors import AmbiguousPrefix, NotFound
 from storage.invites import create_invite, is_well_formed, list_invites, revoke_invite
 from storage.models import Invite, InviteKind, MemberRole, Subject, SubjectKind
-from storage.subjects import list_subjects
+from storage.subjects import get_subject, list_subjects
 
 PLACEHOLDER_USERNAME = "<your_bot>"
 USERNAME_HINT = (
@@ -25,36 +32,84 @@ USERNAME_HINT = (
 UNLIMITED = "unlimited"
 
 # A number and one unit: minutes, hours, days or weeks ("90m", "12h", "14d", "2w").
-_DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
+_DURATION = re.compile(r"^([0-9]{1,12})([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _MAX_DURATION = timedelta(days=3660)
-_USES = re.compile(r"^[1-9][0-9]{0,8}$")
+_MAX_USES = 999_999_999
+_EXAMPLES = "such as 30m, 12h, 14d or 2w"
 
 
 def parse_duration(text: str) -> timedelta:
-    """'30m', '12h', '14d' or '2w' as a timedelta (CommandError for anything else)."""
-    match = _DURATION.fullmatch(text.strip())
+    """'30m', '12h', '14d' or '2w' as a timedelta; a CommandError saying what is wrong
+    with anything else."""
+    value = text.strip()
+    match = _DURATION.fullmatch(value)
     if match is None:
+        raise CommandError(f"--expires: {_duration_problem(value)}")
+    amount, unit = int(match[1]), match[2]
+    if amount == 0:
         raise CommandError(
-            f"--expires: expected a number and a unit, such as 30m, 12h, 14d or 2w, not {text!r}"
+            f"--expires: {text!r} would expire the link at once; give a positive "
+            f"duration, {_EXAMPLES} (leave --expires out for a link that never expires)"
         )
-    duration = timedelta(**{_UNITS[match[2]]: int(match[1])})
-    if duration > _MAX_DURATION:
+    if amount > _MAX_DURATION // timedelta(**{_UNITS[unit]: 1}):
         raise CommandError(f"--expires: {text!r} is more than ten years; leave --expires out")
-    return duration
+    return timedelta(**{_UNITS[unit]: amount})
+
+
+def _duration_problem(value: str) -> str:
+    """What is wrong with a duration the pattern refused (for the error message)."""
+    if not value:
+        return f"the duration is empty; give a number and a unit, {_EXAMPLES}"
+    if value.startswith("-"):
+        return f"{value!r} is negative; give a positive duration, {_EXAMPLES}"
+    if value.isdigit():
+        return f"{value!r} has no unit; add m, h, d or w (e.g. {value}d for {value} days)"
+    number = re.match(r"^[0-9]*", value)
+    digits = number[0] if number else ""
+    rest = value[len(digits) :].strip()
+    if not digits:
+        return f"{value!r} does not start with a number; give a number and a unit, {_EXAMPLES}"
+    if len(digits) > 12 and rest in _UNITS:
+        return f"{value!r} is more than ten years; leave --expires out"
+    if rest.startswith((".", ",")):
+        return f"{value!r} is not a whole number; use a smaller unit (e.g. 36h, not 1.5d)"
+    if rest[:1].lower() in _UNITS and rest.isalpha() and " " not in value:
+        return f"{value!r}: write the unit as one lower-case letter ({digits}{rest[0].lower()})"
+    if rest[:1] in _UNITS and " " not in value:
+        return f"{value!r} has more than one unit; give one, e.g. 17d rather than 2w3d"
+    if value != value.replace(" ", ""):
+        return f"{value!r} has a space; write the number and unit together, {_EXAMPLES}"
+    return (
+        f"{rest!r} in {value!r} is not a unit; use one of m (minutes), h (hours), "
+        f"d (days) or w (weeks), {_EXAMPLES}"
+    )
 
 
 def parse_uses(text: str | None, kind: InviteKind) -> int | None:
     """--uses as a limit (None: unlimited); owner links default to a single use."""
     if text is None:
         return 1 if kind is InviteKind.OWNER else None
-    if text.strip().lower() == UNLIMITED:
+    value = text.strip()
+    if value.lower() == UNLIMITED:
         return None
-    if not _USES.fullmatch(text.strip()):
+    if not re.fullmatch(r"-?[0-9]+", value):
         raise CommandError(
-            f"--uses: expected a whole number from 1 up or 'unlimited', not {text!r}"
+            f"--uses: {text!r} is not a whole number; give a number from 1 to "
+            f"{_MAX_USES}, or 'unlimited'"
         )
-    return int(text)
+    number = int(value)
+    if number < 1:
+        raise CommandError(
+            f"--uses: {text!r} would make a link nobody can use; give a number from 1 to "
+            f"{_MAX_USES}, or 'unlimited'"
+        )
+    if number > _MAX_USES:
+        raise CommandError(
+            f"--uses: {text!r} is more than the largest limit, {_MAX_USES}; "
+            "for no limit give 'unlimited' (or leave --uses out)"
+        )
+    return number
 
 
 # --- the bot's username -------------------------------------------------------------------
@@ -120,17 +175,17 @@ def register(subparsers: Subparsers) -> None:
     )
     kinds = create.add_subparsers(dest="kind", metavar="KIND", required=True)
     employee = _kind_parser(kinds, InviteKind.EMPLOYEE, "an employee joins a department")
-    employee.add_argument("--department", required=True, metavar="SLUG")
+    employee.add_argument("--department", metavar="SLUG", help="the department (required)")
     partner = _kind_parser(
         kinds, InviteKind.PARTNER, "a contractor or supplier (no department) registers"
     )
     partner.add_argument(
-        "--role", required=True, choices=[MemberRole.CONTRACTOR, MemberRole.SUPPLIER]
+        "--role", choices=[MemberRole.CONTRACTOR, MemberRole.SUPPLIER], help="(required)"
     )
     buyer = _kind_parser(kinds, InviteKind.BUYER, "a buyer rates a product")
-    buyer.add_argument("--product", required=True, metavar="SLUG")
+    buyer.add_argument("--product", metavar="SLUG", help="the product (required)")
     owner = _kind_parser(kinds, InviteKind.OWNER, "someone becomes an owner and gets digests")
-    which = owner.add_mutually_exclusive_group(required=True)
+    which = owner.add_mutually_exclusive_group()
     which.add_argument("--department", metavar="SLUG")
     which.add_argument("--product", metavar="SLUG")
 
@@ -177,9 +232,55 @@ def _kind_parser(kinds: Subparsers, kind: InviteKind, what: str) -> argparse.Arg
         type=Path,
         help="also write the link as a QR code for printing: FILE.png or FILE.svg",
     )
+    # Words after the kind are the chat's syntax (`/invite partner contractor`): taken
+    # here only to say how the command line spells them (check_target), never used.
+    parser.add_argument("words", nargs="*", help=argparse.SUPPRESS)
     add_database_option(parser)
     parser.set_defaults(handler=create_command, invite_kind=kind)
     return parser
+
+
+_TARGET = {
+    InviteKind.EMPLOYEE: "--department SLUG",
+    InviteKind.PARTNER: "--role contractor|supplier",
+    InviteKind.BUYER: "--product SLUG",
+    InviteKind.OWNER: "--department SLUG or --product SLUG",
+}
+
+
+def check_target(args: argparse.Namespace) -> None:
+    """The department, product or role an invite is for was given as its option; a
+    CommandError showing the right spelling otherwise (e.g. for the chat's syntax)."""
+    kind: InviteKind = args.invite_kind
+    words: list[str] = args.words
+    given = {
+        InviteKind.EMPLOYEE: getattr(args, "department", None),
+        InviteKind.PARTNER: getattr(args, "role", None),
+        InviteKind.BUYER: getattr(args, "product", None),
+        InviteKind.OWNER: getattr(args, "department", None) or getattr(args, "product", None),
+    }[kind]
+    command = f"invite create {kind.value}"
+    what = "role" if kind is InviteKind.PARTNER else "subject"
+    if words and given is not None:
+        raise CommandError(
+            f"{command}: unexpected {' '.join(words)!r}: the {what} is given already "
+            f"({_TARGET[kind]}), and nothing else follows it"
+        )
+    if words:
+        if kind is InviteKind.OWNER:
+            spelled = (
+                f"`feedbot {command} --product {words[0]}` or "
+                f"`feedbot {command} --department {words[0]}`"
+            )
+        else:
+            spelled = f"`feedbot {command} {_TARGET[kind].split()[0]} {words[0]}`"
+        raise CommandError(
+            f"{command}: {' '.join(words)!r} without an option is the chat's syntax "
+            f"(/invite {kind.value} ...); on the command line the {what} goes after "
+            f"{_TARGET[kind]}: {spelled}"
+        )
+    if given is None:
+        raise CommandError(f"{command}: {_TARGET[kind]} is required")
 
 
 # --- create -------------------------------------------------------------------------------
@@ -194,6 +295,7 @@ class _Created:
 
 def create_command(args: argparse.Namespace) -> int:
     """Create an invite and print what it opens, its deep link and its token."""
+    check_target(args)
     settings = settings_from(args)
     kind: InviteKind = args.invite_kind
     max_uses = parse_uses(args.uses, kind)
@@ -209,6 +311,7 @@ def create_command(args: argparse.Namespace) -> int:
     async def create() -> tuple[_Created, str | None]:
         async with open_database(settings) as db:
             subject: Subject | None = None
+            await _check_kind(db, kind, department, product)
             if department is not None:
                 subject = await find_subject(
                     db, SubjectKind.DEPARTMENT, department, allow_archived=False
@@ -250,6 +353,41 @@ def create_command(args: argparse.Namespace) -> int:
         f"revoke it with `{revoke_hint(invite.prefix)}`."
     )
     return 0
+
+
+async def _check_kind(
+    db: Database, kind: InviteKind, department: str | None, product: str | None
+) -> None:
+    """A department given where a product belongs (or the reverse): say so, and which
+    invite the subject takes, rather than only that no such department exists."""
+    slug, wanted = (
+        (department, SubjectKind.DEPARTMENT)
+        if department is not None
+        else (product, SubjectKind.PRODUCT)
+    )
+    if slug is None:
+        return
+    subject = await get_subject(db.conn, valid_slug(slug))
+    if subject is None or subject.kind is wanted:
+        return
+    option = "--department" if wanted is SubjectKind.DEPARTMENT else "--product"
+    fitting = (
+        f"feedbot invite create buyer --product {slug}"
+        if subject.kind is SubjectKind.PRODUCT
+        else f"feedbot invite create employee --department {slug}"
+    )
+    known = [s.slug for s in await list_subjects(db.conn, wanted)]
+    listed = (
+        f"{wanted.value}s: {', '.join(known[:10])}"
+        if known
+        else f"there are none yet: add one with `feedbot {wanted.value} add SLUG --name NAME`"
+    )
+    raise CommandError(
+        f"{option}: {slug!r} is a {subject.kind.value}, not a {wanted.value}; "
+        f"{'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value} invite needs a "
+        f"{wanted.value} ({listed}). "
+        f"For the {subject.kind.value} itself: `{fitting}`"
+    )
 
 
 def revoke_hint(prefix: str) -> str:

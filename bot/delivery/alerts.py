@@ -151,7 +151,10 @@ def render_alert(payload: dict[str, object], subject: Subject, lang: str) -> Mar
     )
     if comments:
         lines.append(Markup())
-        lines.extend(markup("<i>“{}”</i>", _clip(c)) for c in comments)
+        lines.extend(
+            markup("<i>{}</i>", t(lang, "delivery.alert.comment", comment=_clip(c)))
+            for c in comments
+        )
     lines.append(Markup())
     contact = payload.get("contact_id")
     if isinstance(contact, int):

@@ -17,7 +17,21 @@ from storage.errors import DuplicateSlug, InvalidSlug
 from storage.models import InviteKind, MemberRole, SubjectKind
 from surveys.schema import Audience
 
-_KINDS = {k.value: k for k in InviteKind}
+# The words /invite takes, in English and in Polish (a Polish admin reads Polish usage).
+_KINDS = {
+    **{k.value: k for k in InviteKind},
+    "pracownik": InviteKind.EMPLOYEE,
+    "kupujący": InviteKind.BUYER,
+    "kupujacy": InviteKind.BUYER,
+    "właściciel": InviteKind.OWNER,
+    "wlasciciel": InviteKind.OWNER,
+}
+_ROLES = {
+    MemberRole.CONTRACTOR.value: MemberRole.CONTRACTOR,
+    MemberRole.SUPPLIER.value: MemberRole.SUPPLIER,
+    "wykonawca": MemberRole.CONTRACTOR,
+    "dostawca": MemberRole.SUPPLIER,
+}
 
 
 async def _admin_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
@@ -48,19 +62,28 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     role: MemberRole | None = None
     max_uses: int | None = None
     if kind is InviteKind.PARTNER:
-        if target not in (MemberRole.CONTRACTOR.value, MemberRole.SUPPLIER.value):
+        if target not in _ROLES:
             await reply(update, t(lang, "admin.invite_usage"))
             return
-        role = MemberRole(target)
+        role = _ROLES[target]
     else:
         subject = await subject_repo.get_subject(services.db.conn, target)
         expected = SubjectKind.PRODUCT if kind is InviteKind.BUYER else SubjectKind.DEPARTMENT
-        if (
-            subject is None
-            or subject.archived
-            or (kind is not InviteKind.OWNER and subject.kind is not expected)
-        ):
+        if subject is None or subject.archived:
             await reply(update, t(lang, "admin.unknown_subject", slug=target))
+            return
+        if kind is not InviteKind.OWNER and subject.kind is not expected:
+            await reply(
+                update,
+                t(
+                    lang,
+                    "admin.wrong_kind",
+                    slug=target,
+                    kind=args[0],
+                    actual=t(lang, f"subject.kind_{subject.kind.value}"),
+                    expected=t(lang, f"subject.kind_{expected.value}"),
+                ),
+            )
             return
         subject_id = subject.id
         caption = subject.name(lang)
@@ -93,7 +116,7 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         t(
             lang,
             "admin.invite_created",
-            kind=kind.value,
+            kind=t(lang, f"admin.invite_kind_{kind.value}"),
             link=services.invite_link(token),
             uses=uses,
         ),

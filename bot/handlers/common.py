@@ -62,9 +62,14 @@ async def subject_of(services: Services, session: Session) -> Subject:
 
 
 async def send_question(
-    context: ContextTypes.DEFAULT_TYPE, ask: flow.Ask, lang: str, subject: Subject
+    context: ContextTypes.DEFAULT_TYPE,
+    ask: flow.Ask,
+    lang: str,
+    subject: Subject,
+    previous: render.Previous | None = None,
 ) -> Message | None:
-    """Send a question with its keyboard and remember which message carries it.
+    """Send a question with its keyboard (after Back, showing the answer given before)
+    and remember which message carries it.
 
     Telegram's passing faults are retried (bot.sending); if it still fails, None: the
     session's question stays pending and comes back at the respondent's next message
@@ -75,8 +80,8 @@ async def send_question(
         message = await services.retry.run(
             lambda: context.bot.send_message(
                 flow.chat_of(session),
-                render.question_text(ask.step, lang, subject.name(lang)),
-                reply_markup=render.question_keyboard(ask.step, session.id, lang),
+                render.question_text(ask.step, lang, subject.name(lang), previous),
+                reply_markup=render.question_keyboard(ask.step, session.id, lang, previous),
             ),
             what=f"question of session {session.id}",
             repeatable=False,

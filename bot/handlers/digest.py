@@ -16,9 +16,10 @@ from telegram.ext import Application, ChatMemberHandler, CommandHandler, Context
 from bot.app import services_of
 from bot.callbacks import Action, Callback, encode
 from bot.delivery import scheduler, sender
+from bot.digest.render import plural
 from bot.handlers import extra_callbacks
 from bot.handlers.common import language, reply
-from bot.handlers.owner import owned_subject
+from bot.handlers.owner import digest_rule, owned_subject
 from bot.handlers.refusals import refuse_press
 from bot.i18n import Markup, join, plain, t
 from bot.services import Services
@@ -41,6 +42,10 @@ COMMON_ZONES = (
 HOURS = (6, 7, 8, 9, 10, 11, 12, 14, 16, 18)
 _ON = {"on", "1", "yes", "tak", "true", "włącz", "wlacz"}
 _OFF = {"off", "0", "no", "nie", "false", "wyłącz", "wylacz"}
+# "every N weeks" in the plural forms of bot.digest.render.plural: one, few, many.
+_EVERY_WEEKS = ("member.every_weeks_one", "member.every_weeks_few", "member.every_weeks_many")
+_PAUSE = {"pause", "pauza", "wstrzymaj"}
+_RESUME = {"resume", "wznów", "wznow"}
 _DAY_WORDS = {
     0: ("monday", "mon", "poniedziałek", "poniedzialek", "pon", "pn"),
     1: ("tuesday", "tue", "tues", "wtorek", "wt", "wto"),
@@ -74,7 +79,8 @@ async def on_digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         services, subject, lang, week_key(services.today()), closed_only=internal
     )
     if internal:
-        await reply(update, t(lang, "delivery.digest.internal_closed"))
+        rule = digest_rule(lang, subject.kind)
+        await reply(update, t(lang, "delivery.digest.internal_closed", rule=rule))
     # A handful of messages answering a command: the app's rate limiter paces them.
     await sender.send_parts(context.bot, chat.id, parts, sender.Pacer.unpaced())
 
@@ -232,8 +238,8 @@ async def _typed_change(
     """Apply `/settings NAME VALUE`; returns an error or usage text, or None when applied."""
     name = args[0].lower()
     value = " ".join(args[1:]).strip()
-    if name in ("pause", "resume"):
-        await _update(services, telegram_id, paused=name == "pause")
+    if name in _PAUSE | _RESUME:
+        await _update(services, telegram_id, paused=name in _PAUSE)
         return None
     if name in ("tz", "timezone", "zone", "strefa") and value:
         zone = canonical_zone(value)
@@ -330,9 +336,13 @@ async def on_settings_button(
             services.db.conn, user.id, default_timezone=services.settings.timezone
         )
         await query.answer()
-    prompts = {"day": "pick_day", "hour": "pick_hour", "tz": "pick_timezone"}
+    prompts = {
+        "day": "delivery.settings.pick_day",
+        "hour": "delivery.settings.pick_hour",
+        "tz": "delivery.settings.pick_timezone",
+    }
     text = (
-        t(lang, f"delivery.settings.{prompts[view]}")
+        t(lang, prompts[view])
         if view in prompts
         else settings_text(services, settings, lang, owns_product=owns_product)
     )
@@ -357,7 +367,13 @@ async def _set_muted(
     if not muted and services.settings.pulse_weeks == 0:
         await reply(update, t(lang, "delivery.pulses.disabled"))
         return
-    await reply(update, t(lang, "member.pulses_off" if muted else "member.pulses_on"))
+    if muted:
+        await reply(update, t(lang, "member.pulses_off"))
+        return
+    # The interval the scheduler applies (FEEDBOT_PULSE_WEEKS), not a fixed "monthly".
+    weeks = services.settings.pulse_weeks
+    every = t(lang, plural(weeks, lang, *_EVERY_WEEKS), weeks=weeks)
+    await reply(update, t(lang, "member.pulses_on", every=every))
 
 
 async def on_pulses(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -105,6 +105,10 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         from bot.handlers.member import on_evaluate
 
         await on_evaluate(update, context, parse_id(callback.value))
+    elif action is Action.SWITCH_EVALUATE:
+        from bot.handlers.member import on_switch_evaluate
+
+        await on_switch_evaluate(update, context, parse_id(callback.value))
     elif action is Action.SWITCH_INVITE:
         from bot.handlers.start import on_switch_invite
 
@@ -157,8 +161,14 @@ async def on_other_content(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An edited message: edits are not read, answers stay as first sent."""
-    lang = await language(services_of(context), update)
-    await reply(update, t(lang, "fallback.edited"))
+    services = services_of(context)
+    lang = await language(services, update)
+    user = update.effective_user
+    running = user is not None and (
+        await session_repo.get_active_session(services.db.conn, user.id) is not None
+    )
+    # Without a survey there is no answer to keep and no Back to point to.
+    await reply(update, t(lang, "fallback.edited" if running else "fallback.edited_no_survey"))
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

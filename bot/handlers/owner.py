@@ -20,6 +20,14 @@ from storage.models import Subject, SubjectKind
 from surveys.schema import QuestionType
 
 
+def digest_rule(lang: str, kind: SubjectKind) -> Markup:
+    """What /digest shows for this kind of subject: the one wording that the owner's
+    welcome and /digest share (bot.handlers.digest.on_digest applies it)."""
+    if kind is SubjectKind.DEPARTMENT:
+        return t(lang, "delivery.digest.rule_department")
+    return t(lang, "delivery.digest.rule_product")
+
+
 async def owned_subject(
     update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str
 ) -> Subject | None:

@@ -12,6 +12,7 @@ from bot.app import services_of
 from bot.callbacks import Action, encode
 from bot.handlers.common import language, reply, send_question, subject_of
 from bot.handlers.member import show_departments
+from bot.handlers.owner import digest_rule
 from bot.handlers.survey import refusal_text
 from bot.i18n import normalize_language, plain, t
 from bot.menus import refresh_menu
@@ -28,26 +29,10 @@ from surveys.periods import week_key
 
 log = logging.getLogger(__name__)
 
-_WEEKDAYS = {
-    "en": [
-        f"every {d}"
-        for d in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-    ],
-    "pl": [
-        "w każdy poniedziałek",
-        "w każdy wtorek",
-        "w każdą środę",
-        "w każdy czwartek",
-        "w każdy piątek",
-        "w każdą sobotę",
-        "w każdą niedzielę",
-    ],
-}
-
 
 def weekday_name(lang: str, weekday: int) -> str:
     """\"every Monday\" in the language (0 = Monday)."""
-    return _WEEKDAYS.get(lang, _WEEKDAYS["en"])[weekday % 7]
+    return plain(lang, f"delivery.settings.every_{weekday % 7}")
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -186,7 +171,9 @@ async def _after_invite(
             t(
                 lang,
                 "owner.welcome",
+                kind=t(lang, f"subject.kind_{subject.kind.value}"),
                 subject=subject.name(lang),
+                digest_rule=digest_rule(lang, subject.kind),
                 weekday=weekday_name(lang, settings.weekday),
                 hour=f"{settings.hour:02d}:00",
                 timezone=settings.timezone,

@@ -255,7 +255,12 @@ async def _show_outcome(
     if isinstance(outcome, flow.Finished):
         await send_finished(context, outcome, lang, subject)
     else:
-        await send_question(context, outcome, lang, subject)
+        previous = None
+        if callback is not None and callback.action is Action.BACK:
+            before = engine.SessionState.from_json(session.state_json).answers
+            reopened = outcome.step.question.id
+            previous = render.Previous(before[reopened]) if reopened in before else None
+        await send_question(context, outcome, lang, subject, previous)
 
 
 async def _drop_other_copy(

@@ -147,8 +147,8 @@ async def test_a_new_invite_while_a_survey_is_open_asks_which_to_continue(
     await world.deliver()
     offer = buyer.last_message()
     assert "unfinished survey about Morning Coffee" in offer.text
-    assert offer.button_texts == ["▶ Continue where I left off", "Open the new link"]
-    buyer.press("Open the new link")
+    assert offer.button_texts == ["▶ Continue where I left off", "Drop it and open the new link"]
+    buyer.press("Drop it and open the new link")
     await world.deliver()
     assert buyer.last_message().button_texts == ["Customer service", "Marketing"]
     assert await world.rows("SELECT count(*) FROM sessions") == [(0,)]

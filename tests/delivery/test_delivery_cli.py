@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.commands.demo import feedbot_command
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
 from storage.db import Database
@@ -119,3 +122,32 @@ def test_send_without_a_token_says_so(tmp_path: Path, monkeypatch: pytest.Monkey
     asyncio.run(_owner_with_nothing_to_report(database))
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")
     assert main(["digest", "send", "--database", str(database)]) == 1
+
+
+def test_the_demos_try_next_lines_run_as_printed(demo: tuple[Path, str, float]) -> None:
+    """Each suggested command works when pasted into a shell in the same folder."""
+    _, text, _ = demo
+    lines = text.split("Try next:\n", 1)[1].splitlines()
+    commands = [line.strip() for line in lines if line.startswith("  ")]
+    assert len(commands) == 3
+    for command in commands:
+        done = subprocess.run(
+            command, shell=True, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        assert done.stdout.strip(), command
+
+
+def test_the_suggested_command_is_the_venvs_path_when_feedbot_is_not_on_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The README's set-up creates .venv and puts nothing on PATH.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    script = Path(sys.executable).parent / "feedbot"
+    here = script.parent.parent.parent  # the folder holding the venv
+    command = feedbot_command(here)
+    assert command == str(script.relative_to(here))
+    assert "/" in command  # a shell runs it as a path, not looked up on PATH
+    assert feedbot_command(tmp_path) == str(script.absolute())
+    (tmp_path / "feedbot").symlink_to(script)
+    assert feedbot_command(here) == "feedbot"

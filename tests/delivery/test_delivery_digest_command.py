@@ -71,7 +71,9 @@ async def test_an_internal_digest_on_demand_does_not_reveal_a_single_new_answer(
     # closed week's: identical scores, counts and comments, whatever answers came meanwhile.
     assert await open_week(world) == open_before and "Week 47" in open_before[0]
     assert first == second
-    note = t("en", "delivery.digest.internal_closed")
+    note = t(
+        "en", "delivery.digest.internal_closed", rule=t("en", "delivery.digest.rule_department")
+    )
     assert first[0] == note.replace("<b>", "").replace("</b>", "")
     assert any("Week 47" in text for text in first)
     assert not any("Week 48" in text for text in first)

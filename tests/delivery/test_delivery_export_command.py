@@ -48,7 +48,7 @@ async def test_nothing_to_export_says_why_and_when_instead_of_an_empty_file(
     # W46 (2 answers) waits for its block W45-W48, which ends on 29 November.
     assert "Week 2026-W46 needed 3 more to be shown on its own" in text
     assert "pooled with the other quiet weeks of its 4-week block from 30 Nov 2026" in text
-    assert "Answers given this week can be exported from 30 Nov 2026" in text
+    assert "Responses given this week can be exported from 30 Nov 2026" in text
     assert "The running week" not in text
 
 

@@ -89,7 +89,11 @@ async def test_pulses_command_toggles_the_invitations(world: BotWorld) -> None:
     assert member.last_message().text == t("en", "member.pulses_off")
     member.send_command("/pulses")
     await world.deliver()
-    assert member.last_message().text == t("en", "member.pulses_on")
+    # The interval the scheduler uses (FEEDBOT_PULSE_WEEKS, 4 by default), not "monthly".
+    assert (
+        member.last_message().text
+        == "You'll get an invitation to evaluate departments every 4 weeks."
+    )
 
     stranger = world.user(2999)
     stranger.send_command("/pulses")

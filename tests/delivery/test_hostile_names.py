@@ -111,7 +111,7 @@ async def test_hostile_names_and_answers_are_shown_literally_everywhere(world: B
     await tick(world)  # the detractor alert, and a pulse invitation
     assert DEPARTMENT in world.telegram.messages(PULSED)[-1].button_texts
     alert = owner.last_message().text
-    assert alert.startswith(f"⚠️ Niezadowolony kupujący · {PRODUCT_PL}") and COMMENT in alert
+    assert alert.startswith(f"⚠️ Krytyczna opinia kupującego · {PRODUCT_PL}") and COMMENT in alert
 
     # An employee evaluates the department: its button shows the name as typed.
     employee = world.user(7300, "Jan")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -245,15 +246,26 @@ def test_nothing_to_report_message() -> None:
     parts = render_digest(digest, "en")
     assert len(parts) == 1
     text = plain_text(parts[0])
-    assert "No buyer has rated Kettle this week." in text
+    # A closed week is named: "this week" would be wrong in the Monday digest.
+    assert "No buyer has rated Kettle in week 48." in text
     assert "There are 3 open invite links for Kettle." in text
     assert "/invite buyer kettle" in text
     assert "NPS" not in text and "Completed" not in text  # no empty tables
-    assert "Otwarte zaproszenia dla Czajnik: 3." in plain_text(render_html(digest, "pl"))
+    polish = plain_text(render_html(digest, "pl"))
+    assert "W tygodniu 48 nikt nie ocenił produktu „Czajnik”." in polish
+    assert "Otwarte zaproszenia do oceny produktu „Czajnik”: 3." in polish
     one = plain_text(render_html(external_digest(period=window(W48, 0), open_invites=1), "en"))
     assert "There is 1 open invite link for Kettle." in one
+    running = replace(digest, in_progress=True)
+    assert "No buyer has rated Kettle this week so far." in plain_text(render_html(running, "en"))
+    assert "W tym tygodniu nikt jeszcze nie ocenił produktu „Czajnik”." in plain_text(
+        render_html(running, "pl")
+    )
     internal = plain_text(render_html(internal_digest(period=window(W48, 0)), "en"))
-    assert "No colleague has evaluated Sales this week." in internal
+    assert "No colleague has evaluated Sales in week 48." in internal
+    # Its own invite links bring a department no evaluations: say where they come from.
+    assert "evaluated by people from other departments" in internal
+    assert "open invite" not in internal
 
 
 def long_survey(questions: int) -> SurveyDefinition:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.i18n import t, visible
 from tests.e2e.conftest import E2E
 from tests.e2e.test_e2e_bot import (
     ERROR_REPLY,
@@ -46,7 +47,8 @@ GLANCE = 0.05  # how often a person looks at the chat
 MENU = "Which department would you like to evaluate?"
 CONTINUE = "▶ Continue where I left off"
 NOT_ASKING = "I'm not asking you anything right now."
-ALREADY = "You have already answered about this in the current period."
+# The first sentence of the bot's "already answered this period" reply.
+ALREADY = visible(t("en", "survey.already_answered", date="")).split(". ")[0]
 SERVICE = "Customer service"
 # What a question message says once answered: its last line is "→ the answer".
 ANSWERED = "\n→ "
