@@ -3,6 +3,7 @@ sequential processing.
 
     python -m bench.burst [--users 1000] [--latency-ms 50] [--sequential-users 50]
                           [--sequential-seconds 20] [--profile FILE]
+                          [--only echo --only feedbot --only inbox]
 
 Every variant runs the same harness: N simulated people start at the same moment; each
 opens a product invite (/start <token>) and answers the survey through its buttons and
@@ -20,6 +21,9 @@ next; `--in-process` runs them in this one):
   update as feedbot (answerCallbackQuery, editMessageText, sendMessage; a toggle
   answers and edits the keyboard), with no database: the ceiling.
 - feedbot: the real Application from bot.app on a real SQLite file.
+- inbox: feedbot with updates handed over as webhook mode does (bot/inbox.py): each is
+  committed to the inbox table, claimed by the inbox worker (one per user at a time) and
+  marked done after its handlers; the webhook's HTTP request itself is not part of it.
 - sequential: feedbot with concurrent=False, run with fewer users for a capped time;
   its throughput does not depend on the number of users (one update at a time), and
   its latency for N users is extrapolated as N x the measured time per update.
@@ -39,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,7 +81,7 @@ SECRET = "bench-secret-0123456789abcdef"
 PRODUCTS = 10
 FIRST_USER_ID = 10_000_000
 REPLY_TIMEOUT = 60.0
-VARIANTS = ("echo", "feedbot", "sequential")
+VARIANTS = ("echo", "feedbot", "inbox", "sequential")
 
 Variant = str
 
@@ -197,10 +201,22 @@ class Progress:
     wall_seconds: float = 0.0
 
 
+HandOver = Callable[[JSONDict], Awaitable[None]]
+
+
+def to_update_queue(app: Application[Any, Any, Any, Any, Any, Any]) -> HandOver:
+    """Hand updates over as the Updater of run_polling does."""
+
+    async def hand_over(data: JSONDict) -> None:
+        app.update_queue.put_nowait(Update.de_json(data, app.bot))
+
+    return hand_over
+
+
 async def respondent(
     user: FakeUser,
     token: str,
-    app: Application[Any, Any, Any, Any, Any, Any],
+    hand_over: HandOver,
     telegram: FakeTelegram,
     inbox: Inbox,
     progress: Progress,
@@ -225,7 +241,7 @@ async def respondent(
         arrived = inbox.expect(user.id, step.replies)
         progress.in_flight[user.id] = index
         for data in batch:
-            app.update_queue.put_nowait(Update.de_json(data, app.bot))
+            await hand_over(data)
         try:
             replied = await asyncio.wait_for(arrived, REPLY_TIMEOUT)
         except TimeoutError:
@@ -326,6 +342,7 @@ async def drive(
     tokens: Sequence[str],
     users: int,
     cap: float | None,
+    hand_over: HandOver | None = None,
 ) -> tuple[Progress, float | None]:
     """Run every respondent at once; stop them after `cap` seconds if given.
 
@@ -334,7 +351,16 @@ async def drive(
     progress = Progress()
     people = [telegram.user(FIRST_USER_ID + i, f"Buyer {i}") for i in range(users)]
     tasks = [
-        asyncio.create_task(respondent(p, tokens[i % len(tokens)], app, telegram, inbox, progress))
+        asyncio.create_task(
+            respondent(
+                p,
+                tokens[i % len(tokens)],
+                hand_over or to_update_queue(app),
+                telegram,
+                inbox,
+                progress,
+            )
+        )
         for i, p in enumerate(people)
     ]
     started = time.perf_counter()
@@ -363,11 +389,20 @@ async def drive(
 
 
 async def run_feedbot(
-    users: int, latency: float, *, concurrent: bool, cap: float | None, profile: Path | None
+    users: int,
+    latency: float,
+    *,
+    concurrent: bool,
+    cap: float | None,
+    profile: Path | None,
+    via_inbox: bool = False,
 ) -> Result:
-    """The real Application on a fresh database file, driven by `users` respondents."""
+    """The real Application on a fresh database file, driven by `users` respondents;
+    `via_inbox`: updates go through webhook mode's inbox instead of the update queue."""
     from bot.app import build_application, services_of
     from bot.config import load_settings
+    from bot.inbox import InboxReceiver, InboxWorker
+    from bot.processor import update_key
 
     with tempfile.TemporaryDirectory(prefix="feedbot-burst-") as folder:
         settings = load_settings(
@@ -394,16 +429,29 @@ async def run_feedbot(
         errors = ErrorCount()
         logging.getLogger().addHandler(errors)
         await app.start()
+        hand_over: HandOver | None = None
+        worker: InboxWorker | None = None
+        if via_inbox:
+            worker = InboxWorker(app, services.db, lease=30, clock=services.now)
+            receiver = InboxReceiver(services.db, services.now, worker)
+
+            async def store(data: JSONDict) -> None:
+                update = Update.de_json(data, app.bot)
+                await receiver.accept(update.update_id, update_key(update), json.dumps(data))
+
+            hand_over = store
+            worker.start()
         reset_peak_rss()
         profiler = _start_profiler(profile)
         try:
-            progress, capped_at = await drive(app, telegram, tokens, users, cap)
+            progress, capped_at = await drive(app, telegram, tokens, users, cap, hand_over)
         finally:
             _stop_profiler(profiler, profile)
+            if worker is not None:
+                await worker.stop()
             await app.stop()
-        result = summarize(
-            "sequential" if not concurrent else "feedbot", users, latency, progress, capped_at
-        )
+        name = "sequential" if not concurrent else "inbox" if via_inbox else "feedbot"
+        result = summarize(name, users, latency, progress, capped_at)
         await check_feedbot(result, services, telegram, progress)
         result.errors += errors.count + len(telegram.failures)
         result.first_error = errors.first or (
@@ -788,6 +836,10 @@ async def run_variant(
         return await run_echo(users, latency)
     if variant == "feedbot":
         return await run_feedbot(users, latency, concurrent=True, cap=None, profile=profile)
+    if variant == "inbox":
+        return await run_feedbot(
+            users, latency, concurrent=True, cap=None, profile=None, via_inbox=True
+        )
     if variant == "sequential":
         return await run_feedbot(
             min(users, sequential_users),
@@ -892,10 +944,10 @@ def report(
             r.errors,
         )
 
-    for name in ("echo", "feedbot"):
+    labels = {"echo": "echo (ceiling)", "feedbot": "feedbot", "inbox": "feedbot via inbox"}
+    for name, label in labels.items():
         r = results.get(name)
         if r is not None:
-            label = "echo (ceiling)" if name == "echo" else "feedbot"
             add(
                 label,
                 r,
@@ -1051,7 +1103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(json.dumps(asdict(result)))
         return 0
-    chosen = args.only or list(VARIANTS)
+    # inbox (webhook mode's path) only when asked for: the default run stays the baseline's.
+    chosen = args.only or [v for v in VARIANTS if v != "inbox"]
     runs: dict[Variant, list[Result]] = {v: [] for v in chosen}
     # The ratios are what counts and this machine's speed drifts: echo and feedbot take
     # turns, and each reports its median run.

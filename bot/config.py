@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -41,6 +42,17 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias="FEEDBOT_LOG_LEVEL")
     # Where Telegram and browsers reach the bot's web server; set, it turns the dashboard on.
     public_url: str | None = Field(default=None, validation_alias="FEEDBOT_PUBLIC_URL")
+    webhook_url: str | None = Field(default=None, validation_alias="FEEDBOT_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias="FEEDBOT_WEBHOOK_SECRET"
+    )
+    webhook_max_connections: int = Field(
+        default=40, ge=1, le=100, validation_alias="FEEDBOT_WEBHOOK_MAX_CONNECTIONS"
+    )
+    listen: str | None = Field(default=None, validation_alias="FEEDBOT_LISTEN")
+    inbox_lease: float = Field(
+        default=30, gt=0, le=3600, validation_alias="FEEDBOT_INBOX_LEASE_SECONDS"
+    )
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -79,9 +91,37 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters of random text")
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("expected the public https:// URL Telegram posts updates to")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's rule for secret_token: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("expected 16 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_listen(value)
+        return value
+
     @field_validator(
         "token",
         "secret",
+        "webhook_url",
+        "webhook_secret",
+        "listen",
         "surveys_dir",
         "api_base_url",
         "bot_username",
@@ -136,6 +176,42 @@ class Settings(BaseSettings):
                 "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return self.secret.get_secret_value().encode()
+
+    def listen_address(self) -> tuple[str, int] | None:
+        """FEEDBOT_LISTEN as (host, port), or None when the bot serves no HTTP."""
+        return None if self.listen is None else split_listen(self.listen)
+
+    def webhook(self) -> tuple[str, str, tuple[str, int]]:
+        """(URL, secret token, listen address) for webhook mode; ConfigError naming the
+        first setting that is missing."""
+        for name, value in (
+            ("FEEDBOT_WEBHOOK_URL", self.webhook_url),
+            ("FEEDBOT_WEBHOOK_SECRET", self.webhook_secret),
+            ("FEEDBOT_LISTEN", self.listen),
+        ):
+            if value is None:
+                raise ConfigError(f"{name} is not set: webhook mode needs it ({_HINTS[name]})")
+        assert self.webhook_url is not None and self.webhook_secret is not None
+        address = self.listen_address()
+        assert address is not None
+        return self.webhook_url, self.webhook_secret.get_secret_value(), address
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """`host:port` (an IPv6 host in brackets) as (host, port); ValueError naming the form."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError("expected host:port, e.g. 127.0.0.1:8080")
+    return host, int(port)
+
+
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
+_HINTS = {
+    "FEEDBOT_WEBHOOK_URL": "the public https:// URL the reverse proxy forwards to this bot",
+    "FEEDBOT_WEBHOOK_SECRET": "16 to 256 random characters of A-Z, a-z, 0-9, _ and -",
+    "FEEDBOT_LISTEN": "host:port the bot's HTTP server binds, e.g. 127.0.0.1:8080",
+}
 
 
 _ALIASES = {name: str(field.validation_alias) for name, field in Settings.model_fields.items()}

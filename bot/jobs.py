@@ -15,6 +15,7 @@ from bot import flow, render
 from bot.app import services_of
 from bot.i18n import normalize_language, t
 from bot.services import Services
+from storage import inbox as inbox_repo
 from storage import sessions as session_repo
 from storage import subjects as subject_repo
 from storage import updates as update_repo
@@ -72,6 +73,7 @@ async def close_stale_sessions(context: ContextTypes.DEFAULT_TYPE) -> None:
     # Telegram keeps an unconfirmed update for at most 24 hours; older ids are dead weight.
     async with services.db.transaction() as conn:
         await update_repo.prune_processed(conn, older_than=services.now() - timedelta(days=2))
+        await inbox_repo.prune_done(conn, older_than=services.now() - timedelta(days=2))
     # What ended this hour (deleted sessions, the order rows went in) leaves the files.
     await scrub_files(services)
 

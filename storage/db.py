@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -51,6 +52,13 @@ def placeholders(values: Sequence[object]) -> str:
 
 
 # --- migrations -------------------------------------------------------------------------
+
+
+def migration_names() -> list[str]:
+    """The file names of every migration this version knows, in the order applied (the
+    same names on both backends: PostgreSQL records its baseline under them)."""
+    folder = resources.files("storage") / "migrations"
+    return sorted(f.name for f in folder.iterdir() if f.name.endswith(".sql"))
 
 
 def split_statements(script: str) -> list[str]:

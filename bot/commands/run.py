@@ -1,8 +1,9 @@
-"""`feedbot run`: start the bot with long polling."""
+"""`feedbot run`: start the bot with long polling, or `--webhook` behind a reverse proxy."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sqlite3
 import sys
 
@@ -25,11 +26,21 @@ NO_TOKEN = (
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start polling until Ctrl-C or SIGTERM; the database closes cleanly on the way out."""
+    """Run until Ctrl-C or SIGTERM; the database closes cleanly on the way out."""
     settings = settings_from(args)
     if settings.token is None:
         raise CommandError(NO_TOKEN, exit_code=2)
     settings.secret_bytes()  # fail with the one-line explanation before anything starts
+    webhook = bool(getattr(args, "webhook", False))
+    if webhook:
+        settings.webhook()  # each missing setting is one line, named
+    if settings.dashboard_on and settings.listen is None:
+        raise CommandError(
+            "FEEDBOT_PUBLIC_URL turns the dashboard on, but FEEDBOT_LISTEN is not set: set it "
+            "to the host:port the reverse proxy forwards FEEDBOT_PUBLIC_URL to (e.g. "
+            "127.0.0.1:8080), or unset FEEDBOT_PUBLIC_URL",
+            exit_code=2,
+        )
     # Surveys and database are checked before logging starts, so a mistake in either is
     # one line, not a traceback from inside the running application.
     catalog = load_catalog(settings)
@@ -41,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bot.app import build_application
     from bot.logs import configure_logging
+    from bot.web.server import ListenError
 
     configure_logging(
         settings.log_level,
@@ -50,9 +62,14 @@ def run(args: argparse.Namespace) -> int:
     app = build_application(settings, surveys=catalog)
     where = settings.api_base_url or "api.telegram.org"
     try:
-        # Updates that arrived while the bot was down are processed, not dropped:
-        # someone may have pressed a button meanwhile.
-        app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        if webhook or settings.listen is not None:
+            from bot.web.runtime import serve
+
+            asyncio.run(serve(app, settings, webhook=webhook))
+        else:
+            # Updates that arrived while the bot was down are processed, not dropped:
+            # someone may have pressed a button meanwhile.
+            app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
     except InvalidToken:
         # PTB's own message repeats the token; this one must not.
         raise CommandError(
@@ -69,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"Telegram refused to start the bot: {exc}", exit_code=3) from None
     except sqlite3.Error as exc:
         raise database_error(settings.database, exc) from None
+    except ListenError as exc:
+        raise CommandError(f"{exc} (FEEDBOT_LISTEN)", exit_code=3) from None
     return 0
 
 
@@ -81,9 +100,18 @@ async def _check_opens(path: str) -> None:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `feedbot run`."""
     parser = subparsers.add_parser(
-        "run", help="run the bot (long polling)", description="Run the bot with long polling."
+        "run",
+        help="run the bot (long polling, or --webhook)",
+        description="Run the bot with long polling, or with a webhook (--webhook). With "
+        "FEEDBOT_LISTEN set, /healthz is served in both modes.",
     )
     add_database_option(parser)
+    parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates on FEEDBOT_WEBHOOK_URL (needs FEEDBOT_WEBHOOK_SECRET and "
+        "FEEDBOT_LISTEN); see docs/scale.md",
+    )
     parser.set_defaults(handler=run)
 
 

@@ -1,1 +1,2 @@
-"""The bot's web side: the owners' dashboard (a Telegram Mini App) and its ASGI app."""
+"""The bot's web side: one ASGI app (Starlette, served by uvicorn in the bot's event loop)
+with the webhook, /healthz and the owners' dashboard (a Telegram Mini App)."""

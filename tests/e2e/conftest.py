@@ -155,17 +155,24 @@ class E2E:
             "FEEDBOT_LOG_LEVEL": "INFO",
         }
 
-    def start_bot(self) -> BotProcess:
-        """Start `feedbot run` and wait until it long-polls for updates."""
+    def start_bot(
+        self,
+        args: tuple[str, ...] = ("run",),
+        *,
+        env: dict[str, str] | None = None,
+        ready: str = "getUpdates",
+    ) -> BotProcess:
+        """Start `feedbot run` and wait until it long-polls for updates (or makes the
+        `ready` call, e.g. setWebhook); `env` adds settings."""
         run = len(self.bots) + 1
         log_path = self.home / f"bot-run-{run}.log"
         with self.telegram.lock:
             first_call = len(self.telegram.calls)
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "run"],
+                [sys.executable, "-m", "bot.cli", *args],
                 cwd=self.home,
-                env=self.env(),
+                env={**self.env(), **(env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -176,10 +183,10 @@ class E2E:
         def polling_or_exited() -> bool:
             with self.telegram.lock:
                 calls = self.telegram.calls[first_call:]
-            return process.poll() is not None or any(c.method == "getUpdates" for c in calls)
+            return process.poll() is not None or any(c.method == ready for c in calls)
 
         try:
-            poll_until(polling_or_exited, "the bot to start polling", START_TIMEOUT)
+            poll_until(polling_or_exited, f"the bot to call {ready}", START_TIMEOUT)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; its log:\n{bot.log}") from None
         if process.poll() is not None:

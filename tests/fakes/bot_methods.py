@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from .validation import (
 )
 
 Handler = Callable[[JSONDict], object]
+# Telegram's rule for setWebhook's secret_token.
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 MAX_UPLOAD = 50 * 1024 * 1024
 
@@ -73,8 +76,13 @@ class BotMethods:
     _chats: dict[int, ChatState]
     _updates: deque[JSONDict]
     _webhook_url: str
+    _allowed_updates: list[str] | None
+    _notify_updates: Callable[[], None]
 
     def __init__(self) -> None:
+        # What setWebhook registered (the poster sends the secret in its header).
+        self.webhook_secret = ""
+        self.webhook_max_connections = 40
         # The chat the call being answered concerns, for waking only its waiters.
         self._touched_chat: int | None = None
         self._blocked: set[int] = set()
@@ -134,21 +142,40 @@ class BotMethods:
         }
 
     def set_webhook(self, params: JSONDict) -> bool:
-        self._webhook_url = str(params.get("url") or "")
+        url = str(params.get("url") or "")
+        secret = str(params.get("secret_token") or "")
+        if secret and not _SECRET_TOKEN.fullmatch(secret):
+            raise ApiError.bad_request("secret token contains unallowed characters")
+        connections = int(params.get("max_connections") or 40)
+        if not 1 <= connections <= 100:
+            raise ApiError.bad_request("invalid max_connections specified")
+        allowed = params.get("allowed_updates")
+        if allowed is not None:
+            self._allowed_updates = list(allowed) or None
+        self._webhook_url = url
+        self.webhook_secret = secret
+        self.webhook_max_connections = connections
+        self._notify_updates()  # the webhook poster starts or stops delivering
         return True
 
     def delete_webhook(self, params: JSONDict) -> bool:
         self._webhook_url = ""
+        self.webhook_secret = ""
         if params.get("drop_pending_updates"):
             self._updates.clear()
         return True
 
     def get_webhook_info(self, params: JSONDict) -> JSONDict:
-        return {
+        info: JSONDict = {
             "url": self._webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if self._webhook_url:
+            info["max_connections"] = self.webhook_max_connections
+            if self._allowed_updates is not None:
+                info["allowed_updates"] = list(self._allowed_updates)
+        return info
 
     def set_my_commands(self, params: JSONDict) -> bool:
         commands = params.get("commands")

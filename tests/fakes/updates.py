@@ -111,6 +111,25 @@ class UpdateQueue:
         with self._lock:
             return len(self._updates)
 
+    def next_for_webhook(self, timeout: float) -> tuple[str, JSONDict] | None:
+        """(webhook URL, oldest queued update) once a webhook is set and an update waits;
+        None after `timeout`. The update stays queued until `delivered`."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not (self._webhook_url and self._updates):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._updates_changed.wait(remaining)
+            return self._webhook_url, self._updates[0]
+
+    def delivered(self, update_id: int) -> None:
+        """The webhook answered 200 for `update_id`: Telegram forgets it."""
+        with self._lock:
+            if self._updates and self._updates[0]["update_id"] == update_id:
+                self._updates.popleft()
+                self._notify_state(chat_id=None, chats=False)
+
     def wake_pollers(self) -> None:
         """Make the getUpdates requests waiting right now return (empty) immediately."""
         with self._lock:

@@ -80,6 +80,7 @@ async def test_migrations_are_recorded_and_applying_them_twice_changes_nothing(
         "0004_disclosures.sql",
         "0005_prompt_pending.sql",
         "0006_session_completions.sql",
+        "0008_inbox.sql",
         "0009_dashboard.sql",
     ]
     schema = await _schema(db.conn)
