@@ -21,7 +21,15 @@ from bot.i18n import LANGUAGES, normalize_language, t
 from bot.services import Services
 from bot.web import initdata
 from bot.web.admin_pages import admin_routes
-from bot.web.auth import BASE, Viewer, form_fields, same_origin, sign_in, viewer_of
+from bot.web.auth import (
+    BASE,
+    Viewer,
+    form_fields,
+    same_origin,
+    sign_in,
+    sign_out,
+    viewer_of,
+)
 from bot.web.data import TREND_LENGTHS, may_see, subject_digest, subject_view, visible_subjects
 from bot.web.export import export_response
 from bot.web.pages import interval_text, render, score_text, subject_page
@@ -34,9 +42,23 @@ Handler = Callable[[Request, Viewer], Awaitable[Response]]
 # The page's own CSS and JS only: no request may leave for another host.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'self' https://web.telegram.org https://*.telegram.org"
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors "
 )
+# Who may frame the Mini App's pages: Telegram's web clients (web.telegram.org frames
+# them from another site). The login-link pages are for a browser tab: nobody frames them.
+TELEGRAM_FRAMERS = "'self' https://web.telegram.org https://*.telegram.org"
+UNFRAMED = "'none'"
+# Over http (allowed for localhost and 127.0.0.1 only: development and tests) a local page
+# may stand in for Telegram Web.
+LOCAL_FRAMERS = "http://localhost:* http://127.0.0.1:*"
+
+
+def framers(services: Services) -> str:
+    """The frame-ancestors of the Mini App's pages under this public URL."""
+    public = services.settings.public_url or ""
+    if public.startswith("http://"):
+        return f"{TELEGRAM_FRAMERS} {LOCAL_FRAMERS}"
+    return TELEGRAM_FRAMERS
 
 
 def page(
@@ -47,19 +69,22 @@ def page(
     *,
     status: int = 200,
     viewer: Viewer | None = None,
+    framed: bool = True,
     **context: object,
 ) -> HTMLResponse:
-    """A rendered page with the headers every dashboard response carries."""
+    """A rendered page with the headers every dashboard response carries; `framed`: the
+    Mini App's page, which Telegram's web clients may frame."""
     html = render(template, lang, base=BASE, viewer=viewer, here=_here(request), **context)
-    return secured(HTMLResponse(html, status_code=status))
+    ancestors = framers(services) if framed else UNFRAMED
+    return secured(HTMLResponse(html, status_code=status), ancestors)
 
 
 R = TypeVar("R", bound=Response)
 
 
-def secured(response: R) -> R:
+def secured(response: R, ancestors: str = TELEGRAM_FRAMERS) -> R:
     """The response with the headers every dashboard response carries."""
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Content-Security-Policy"] = CSP + ancestors
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "same-origin"  # no-referrer would send Origin: null
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -81,6 +106,7 @@ def message(
     viewer: Viewer | None = None,
     login: bool = False,
     form_action: str | None = None,
+    framed: bool = True,
 ) -> HTMLResponse:
     heading = t(lang, "dashboard.signed_out_title" if status == 401 else "dashboard.title")
     return page(
@@ -94,6 +120,7 @@ def message(
         text=t(lang, key),
         login=login,
         form_action=form_action,
+        framed=framed,
     )
 
 
@@ -132,6 +159,8 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
 
     async def auth(request: Request) -> Response:
         """POST initData from the Mini App: a session when Telegram's signature holds."""
+        if not same_origin(request):
+            return message(services, request, _guess_lang(request), "dashboard.auth_failed", 401)
         form = await form_fields(request)
         raw = form.get("init_data")
         try:
@@ -142,7 +171,7 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
             log.info("dashboard sign-in refused: %s", exc)
             return message(services, request, _guess_lang(request), "dashboard.auth_failed", 401)
         response = secured(Response(status_code=204))
-        await sign_in(services, response, user.id, user.language_code)
+        await sign_in(services, response, user.id, user.language_code, framed=True)
         return response
 
     async def login_page(request: Request) -> Response:
@@ -153,20 +182,22 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
         would not be)."""
         lang = _guess_lang(request)
         action = f"{BASE}/login/{request.path_params['token']}"
-        return message(services, request, lang, "dashboard.login", 200, form_action=action)
+        return message(
+            services, request, lang, "dashboard.login", 200, form_action=action, framed=False
+        )
 
     async def login(request: Request) -> Response:
         """POST a one-time login link: a session, then on to the dashboard."""
         lang = _guess_lang(request)
         if not same_origin(request):
-            return message(services, request, lang, "dashboard.link_bad", 401)
+            return message(services, request, lang, "dashboard.link_bad", 401, framed=False)
         async with services.db.transaction() as conn:
             telegram_id = await dashboard_repo.redeem_link(
                 conn, services.secret, request.path_params["token"], now=services.now()
             )
         if telegram_id is None:
-            return message(services, request, lang, "dashboard.link_bad", 401)
-        response = secured(RedirectResponse(f"{BASE}/", status_code=303))
+            return message(services, request, lang, "dashboard.link_bad", 401, framed=False)
+        response = secured(RedirectResponse(f"{BASE}/", status_code=303), UNFRAMED)
         await sign_in(services, response, telegram_id, lang)
         return response
 
@@ -174,7 +205,7 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
         async with services.db.transaction() as conn:
             await dashboard_repo.end_session(conn, services.secret, viewer.token)
         response = secured(RedirectResponse(f"{BASE}/", status_code=303))
-        response.delete_cookie("feedbot_dashboard", path=BASE)
+        sign_out(response)
         return response
 
     async def language(request: Request, viewer: Viewer) -> Response:
