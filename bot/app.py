@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -30,6 +32,8 @@ from surveys.loader import SurveyCatalog
 log = logging.getLogger(__name__)
 
 SERVICES_KEY = "services"
+# The start-up task setting the dashboard's menu buttons (bot.menus.sync_menu_buttons).
+MENU_SYNC_KEY = "menu_sync"
 
 # Commands in Telegram's default menu; bot.menus gives members, owners and admins theirs.
 PUBLIC_COMMANDS = ("start", "help", "lang", "cancel")
@@ -56,7 +60,18 @@ async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> N
 
     services = services_of(app)
     for admin in sorted(services.settings.admins):
-        await refresh_menu(app.bot, services, admin, await user_language(services, admin))
+        lang = await user_language(services, admin)
+        # Their menu button: by sync_menu_buttons, only when it is not set to this URL yet.
+        await refresh_menu(app.bot, services, admin, lang, menu_button=False)
+
+
+async def _sync_menu_buttons(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    from bot.menus import sync_menu_buttons
+
+    try:
+        await sync_menu_buttons(app.bot, services_of(app))
+    except Exception:  # a convenience: /start and /lang set it too
+        log.warning("could not set the dashboard menu buttons", exc_info=True)
 
 
 def build_application(
@@ -89,6 +104,9 @@ def build_application(
             await register_commands(app)
         except Exception:  # the bot works without a command menu
             log.warning("could not register the command list", exc_info=True)
+        # In the background: many owners' buttons, paced by the rate limiter, must not
+        # hold up polling or the webhook.
+        app.bot_data[MENU_SYNC_KEY] = asyncio.create_task(_sync_menu_buttons(app))
         from bot.handlers.recovery import resend_pending
 
         # Before polling starts, so no update of the same respondent can overtake it.
@@ -103,6 +121,11 @@ def build_application(
         from bot.delivery import scheduler
 
         await scheduler.stop(app)
+        sync = app.bot_data.pop(MENU_SYNC_KEY, None)
+        if sync is not None and not sync.done():
+            sync.cancel()  # the rest is set at the next start
+            with contextlib.suppress(asyncio.CancelledError):
+                await sync
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         await post_stop(app)  # when stopped without run_polling (which calls post_stop)

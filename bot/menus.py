@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, BotCommand, BotCommandScopeChat
+from telegram import Bot, BotCommand, BotCommandScopeChat, MenuButtonDefault
 from telegram.error import TelegramError
 
 from bot.i18n import plain
 from bot.services import Services
 from storage import members as member_repo
+from storage import menu_buttons as menu_button_repo
 from storage import owners as owner_repo
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,9 @@ async def allowed_commands(services: Services, telegram_id: int) -> list[str]:
     return allowed
 
 
-async def refresh_menu(bot: Bot, services: Services, telegram_id: int, lang: str) -> None:
+async def refresh_menu(
+    bot: Bot, services: Services, telegram_id: int, lang: str, *, menu_button: bool = True
+) -> None:
     """Show this user exactly their commands in Telegram's menu (best effort).
 
     The default menu lists everyone's commands; members, owners and admins get a menu
@@ -47,7 +50,7 @@ async def refresh_menu(bot: Bot, services: Services, telegram_id: int, lang: str
     commands = await allowed_commands(services, telegram_id)
     if list(commands) == list(EVERYONE):
         return
-    if "dashboard" in commands:
+    if menu_button and "dashboard" in commands:
         await _dashboard_menu_button(bot, services, telegram_id, lang)
     try:
         await bot.set_my_commands(
@@ -59,14 +62,52 @@ async def refresh_menu(bot: Bot, services: Services, telegram_id: int, lang: str
         log.info("could not set the command menu of chat %s", telegram_id)
 
 
-async def _dashboard_menu_button(bot: Bot, services: Services, telegram_id: int, lang: str) -> None:
-    """The chat's menu button opens the dashboard (owners and admins, when it is on)."""
+async def _dashboard_menu_button(bot: Bot, services: Services, telegram_id: int, lang: str) -> bool:
+    """The chat's menu button opens the dashboard (owners and admins, when it is on);
+    the URL it opens is remembered for `sync_menu_buttons`. True when set."""
     from bot.web.links import menu_button
 
     button = menu_button(services.settings, lang)
-    if button is None:
-        return
+    if button is None or button.web_app is None:
+        return False
     try:
         await bot.set_chat_menu_button(chat_id=telegram_id, menu_button=button)
     except TelegramError:
         log.info("could not set the menu button of chat %s", telegram_id)
+        return False
+    async with services.db.transaction() as conn:
+        await menu_button_repo.record(conn, telegram_id, button.web_app.url, now=services.now())
+    return True
+
+
+async def sync_menu_buttons(bot: Bot, services: Services) -> int:
+    """At start-up: every owner and admin whose menu button does not open this dashboard
+    URL yet gets it (owners from before the dashboard was on, or a changed
+    FEEDBOT_PUBLIC_URL); a chat that may no longer open it (no longer an owner, or the
+    dashboard off) gets Telegram's default button back. Chats already right are left
+    alone. Paced by the bot's rate limiter; returns how many buttons were sent."""
+    from bot.jobs import user_language
+    from bot.web.links import dashboard_url
+
+    conn = services.db.conn
+    url = dashboard_url(services.settings)
+    stored = await menu_button_repo.stored_urls(conn)
+    owners = {owner.telegram_id for owner, _ in await owner_repo.list_owners(conn)}
+    sent = 0
+    for telegram_id in sorted(owners | set(services.settings.admins) | stored.keys()):
+        wanted = url is not None and "dashboard" in await allowed_commands(services, telegram_id)
+        if wanted and stored.get(telegram_id) != url:
+            lang = await user_language(services, telegram_id)
+            sent += await _dashboard_menu_button(bot, services, telegram_id, lang)
+        elif not wanted and telegram_id in stored:
+            try:
+                await bot.set_chat_menu_button(chat_id=telegram_id, menu_button=MenuButtonDefault())
+            except TelegramError:
+                log.info("could not reset the menu button of chat %s", telegram_id)
+                continue
+            async with services.db.transaction() as tx:
+                await menu_button_repo.forget(tx, telegram_id)
+            sent += 1
+    if sent:
+        log.info("dashboard menu buttons set or reset at start-up: %d", sent)
+    return sent
