@@ -138,3 +138,16 @@ async def test_every_post_from_another_origin_is_refused(world: World) -> None:
             f"/dashboard/login/{token}", headers={"origin": HTTPS, "sec-fetch-site": "same-origin"}
         )
         assert same.status_code == 303
+
+
+async def test_logout_clears_the_partitioned_cookie_too(world: World) -> None:
+    async with _client(world, HTTPS) as http:
+        opened = await http.post(
+            "/dashboard/auth", data={"init_data": init_data(OWNER)}, headers={"origin": HTTPS}
+        )
+        assert opened.status_code == 204
+        out = await http.post("/dashboard/logout", headers={"origin": HTTPS})
+        assert out.status_code == 303
+        cleared = [_attributes(c) for c in out.headers.get_list("set-cookie")]
+        assert any("partitioned" in c and c["max-age"] == "0" for c in cleared)
+        assert (await http.get("/dashboard/")).status_code == 401
