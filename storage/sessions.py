@@ -60,6 +60,11 @@ async def _one(conn: Connection, where: str, *params: object) -> Session | None:
     return None if row is None else _session(row)
 
 
+async def _many(conn: Connection, where: str, *params: object) -> list[Session]:
+    async with conn.execute(f"SELECT {_COLUMNS} FROM sessions WHERE {where}", params) as cur:
+        return [_session(row) for row in await cur.fetchall()]
+
+
 async def _status(conn: Connection, session_id: int) -> str | None:
     async with conn.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)) as cur:
         row = await cur.fetchone()
@@ -97,19 +102,19 @@ async def start_session(
         " reminded_at, week_key, prompt_pending)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL, NULL, ?, TRUE)"
         " ON CONFLICT (respondent_id) WHERE status = 'active' DO NOTHING RETURNING id",
-            (
-                respondent_id,
-                chat_id,
-                survey_id,
-                survey_version,
-                subject_id,
-                Audience(audience).value,
-                role,
-                state_json,
-                stamp,
-                stamp,
-                week_key,
-            ),
+        (
+            respondent_id,
+            chat_id,
+            survey_id,
+            survey_version,
+            subject_id,
+            Audience(audience).value,
+            role,
+            state_json,
+            stamp,
+            stamp,
+            week_key,
+        ),
     ) as inserted:
         row = await inserted.fetchone()
     if row is None:
@@ -190,13 +195,12 @@ async def pending_prompts(
 ) -> list[Session]:
     """Active sessions answered since `answered_since` whose current question may not
     have reached the respondent."""
-    async with conn.execute(
-        f"SELECT {_COLUMNS} FROM sessions WHERE prompt_pending AND status = 'active'"
-        " AND updated_at >= ? ORDER BY id LIMIT ?",
-        (encode_time(answered_since), limit),
-    ) as cur:
-        rows = await cur.fetchall()
-    return [_session(row) for row in rows]
+    return await _many(
+        conn,
+        "prompt_pending AND status = 'active' AND updated_at >= ? ORDER BY id LIMIT ?",
+        encode_time(answered_since),
+        limit,
+    )
 
 
 async def cancel_session(conn: Connection, session_id: int, *, now: datetime) -> bool:
@@ -249,18 +253,18 @@ async def _insert_response(
             "INSERT INTO responses (id, subject_id, survey_id, survey_version, audience,"
             " week_key, status, role, contact_id, submitted_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                (
-                    response_id,
-                    session.subject_id,
-                    session.survey_id,
-                    session.survey_version,
-                    session.audience.value,
-                    week_key,
-                    status.value,
-                    role,
-                    contact_id,
-                    encode_time(submitted),
-                ),
+            (
+                response_id,
+                session.subject_id,
+                session.survey_id,
+                session.survey_version,
+                session.audience.value,
+                week_key,
+                status.value,
+                role,
+                contact_id,
+                encode_time(submitted),
+            ),
         )
         if inserted.rowcount == 1:
             break
@@ -384,30 +388,27 @@ async def answered_subjects(conn: Connection, markers: dict[int, str]) -> set[in
 # --- maintenance --------------------------------------------------------------------------
 
 
-async def stale_sessions(
-    conn: Connection, *, idle_since: datetime, limit: int
-) -> list[Session]:
+async def stale_sessions(conn: Connection, *, idle_since: datetime, limit: int) -> list[Session]:
     """Active sessions with no answer since `idle_since`, oldest first (to abandon)."""
-    async with conn.execute(
-        f"SELECT {_COLUMNS} FROM sessions WHERE status = 'active' AND updated_at < ?"
-        " ORDER BY updated_at, id LIMIT ?",
-        (encode_time(idle_since), limit),
-    ) as cur:
-        rows = await cur.fetchall()
-    return [_session(row) for row in rows]
+    return await _many(
+        conn,
+        "status = 'active' AND updated_at < ? ORDER BY updated_at, id LIMIT ?",
+        encode_time(idle_since),
+        limit,
+    )
 
 
 async def sessions_to_remind(
     conn: Connection, *, idle_since: datetime, limit: int
 ) -> list[Session]:
     """Active sessions idle since `idle_since` and never reminded, oldest first."""
-    async with conn.execute(
-        f"SELECT {_COLUMNS} FROM sessions WHERE status = 'active' AND updated_at < ?"
+    return await _many(
+        conn,
+        "status = 'active' AND updated_at < ?"
         " AND reminded_at IS NULL ORDER BY updated_at, id LIMIT ?",
-        (encode_time(idle_since), limit),
-    ) as cur:
-        rows = await cur.fetchall()
-    return [_session(row) for row in rows]
+        encode_time(idle_since),
+        limit,
+    )
 
 
 async def mark_reminded(conn: Connection, session_id: int, *, now: datetime) -> None:

@@ -38,7 +38,7 @@ class _Bot(BaseHTTPRequestHandler):
         pass
 
 
-def poll_until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+def poll_until(predicate: Callable[[], object], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"

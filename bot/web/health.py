@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
-from contextlib import closing
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from storage.db import MEMORY, Database, migration_names
+from storage.db import MEMORY, Database
+from storage.health import applied_migrations, migrations_behind, sqlite_file_problem
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +36,7 @@ def database_check(db: Database, *, timeout: float = CHECK_TIMEOUT) -> HealthChe
             if db.dialect != "sqlite" or db.path == MEMORY:
                 # PostgreSQL: the pool's connection is checked by the server on each use.
                 return await asyncio.wait_for(_check_open(db), timeout)
-            return await asyncio.wait_for(asyncio.to_thread(_check_file, db.path), timeout)
+            return await asyncio.wait_for(asyncio.to_thread(sqlite_file_problem, db.path), timeout)
         except TimeoutError:
             return f"database did not answer within {timeout:g} s"
 
@@ -46,34 +44,7 @@ def database_check(db: Database, *, timeout: float = CHECK_TIMEOUT) -> HealthChe
 
 
 async def _check_open(db: Database) -> str | None:
-    async with db.conn.execute("SELECT name FROM schema_migrations") as cursor:
-        applied = {str(row[0]) for row in await cursor.fetchall()}
-    return _behind(applied)
-
-
-def _check_file(path: str) -> str | None:
-    if not Path(path).is_file():
-        return "database file is missing"
-    try:
-        # mode=rw: a missing file is an error, never a new empty database.
-        uri = f"file:{path}?mode=rw"
-        with closing(sqlite3.connect(uri, uri=True, timeout=1.0, isolation_level=None)) as conn:
-            # The write lock, taken and given back (nothing is written): a database another
-            # process keeps locked cannot take the webhook's updates.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute("SELECT name FROM schema_migrations").fetchall()
-            finally:
-                conn.execute("ROLLBACK")
-            applied = {str(row[0]) for row in rows}
-    except sqlite3.Error as exc:
-        return f"database error: {exc}"
-    return _behind(applied)
-
-
-def _behind(applied: set[str]) -> str | None:
-    missing = [name for name in migration_names() if name not in applied]
-    return f"migrations not applied: {', '.join(missing)}" if missing else None
+    return migrations_behind(await applied_migrations(db.conn))
 
 
 def health_routes(check: HealthCheck) -> list[BaseRoute]:

@@ -50,7 +50,7 @@ class Hooked:
             assert response.status_code == 200, response.text
         return updates
 
-    async def settle(self, within: float = 10.0) -> None:
+    async def settle(self, within: float = 60.0) -> None:
         """Wait until the worker applied everything stored."""
         deadline = time.monotonic() + within
         while await inbox_repo.pending(self.world.services.db.conn) or self.worker.in_flight:
