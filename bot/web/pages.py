@@ -126,7 +126,7 @@ def _bars_svg(bars: QuestionBars, lang: str) -> Markup:
         bar_w = (width - label_w - 90) * share
         parts.append(
             f'<text class="barlabel" x="{label_w - 8}" y="{y + 15}" '
-            f'text-anchor="end">{value}</text>'
+            f'text-anchor="end">{escape(value)}</text>'
             f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{bar_w:.1f}" '
             f'height="{row - 8}" rx="3"/>'
             f'<text class="barlabel" x="{label_w + bar_w + 6:.1f}" y="{y + 15}">'
