@@ -9,7 +9,7 @@ from functools import lru_cache
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import Action, encode
-from bot.i18n import Markup, escape, join, markup, plain, t
+from bot.i18n import Markup, escape, join, plain, t
 from surveys import engine
 from surveys.schema import AnswerValue, Question, QuestionType, localize
 
@@ -30,6 +30,11 @@ def _tag(name: str, inner: object) -> Markup:
     """`<name>inner</name>`, `inner` escaped unless it is Markup: `markup("<i>{}</i>", inner)`
     without a string formatter per call (questions are rendered for every answer)."""
     return Markup(f"<{name}>{escape(inner)}</{name}>")
+
+
+def _pair(value: object, label: str) -> Markup:
+    """`value = label`, both escaped: `markup("{} = {}", value, label)` without a formatter."""
+    return Markup(f"{escape(value)} = {escape(label)}")
 
 
 @lru_cache(maxsize=256)
@@ -63,9 +68,9 @@ def question_text(
         low, high = question.scale
         legend = []
         if question.low_label:
-            legend.append(markup("{} = {}", low, localize(question.low_label, lang)))
+            legend.append(_pair(low, localize(question.low_label, lang)))
         if question.high_label:
-            legend.append(markup("{} = {}", high, localize(question.high_label, lang)))
+            legend.append(_pair(high, localize(question.high_label, lang)))
         lines.append(_tag("i", join(" · ", legend)))
     if previous is not None:
         lines.append(_tag("i", _previous_line(question, previous.value, lang)))
@@ -185,7 +190,8 @@ def answered_text(question: Question, value: AnswerValue, lang: str, subject: st
     answer = answer_label(question, value, lang)
     if len(answer) > 600:  # clipped before escaping, so an entity is never cut in two
         answer = answer[:600] + "…"
-    return markup("{}\n→ <b>{}</b>", fill(localize(question.text, lang), subject), answer)
+    question_line = fill(localize(question.text, lang), subject)
+    return Markup(f"{question_line}\n→ {_tag('b', answer)}")
 
 
 def resume_keyboard(session_id: int, lang: str, *, start_over: bool = True) -> InlineKeyboardMarkup:

@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 
+# What json.dumps(ensure_ascii=False, separators=(",", ":")) would build for every call.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass
 class SessionState:
     """Where one respondent is in a survey; plain data, saved as JSON after every answer."""
@@ -44,7 +48,7 @@ class SessionState:
     def to_json(self) -> str:
         """The state as a compact JSON object."""
         data = {"answers": self.answers, "history": self.history, "pending": self.pending}
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return _COMPACT.encode(data)
 
     @classmethod
     def from_json(cls, s: str) -> SessionState:
