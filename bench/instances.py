@@ -5,7 +5,8 @@ The load generator (this process) runs the fake Bot API over HTTP, the simulated
 and the load balancer; each instance is a child process serving the webhook exactly as
 `feedbot run --webhook` does (bot.web.runtime.serve: the inbox receiver, the inbox
 worker, /healthz, the same Application) except that it has no rate limiter, as in
-every variant of the burst benchmark (AIORateLimiter would cap them all at 30 msg/s).
+every variant of the burst benchmark (AIORateLimiter would cap them all at 30 msg/s),
+and therefore talks to the Bot API through PlainHttpRequest (see there why).
 The load balancer posts each update to a randomly chosen instance, as nginx's
 round-robin does for requests from many clients, and posts it again (to a random
 instance) when the connection fails or the answer is not 200, as Telegram does.
@@ -34,8 +35,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
-from urllib.parse import parse_qsl, urlsplit
+from typing import IO, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
 
 from tests.fakes.records import JSONDict
 from tests.fakes.telegram_server import FakeTelegram
@@ -160,6 +164,105 @@ async def bot_api_server(fake: FakeTelegram) -> AsyncIterator[str]:
 # ------------------------------------------------------------------ the load balancer
 
 
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes, bool]:
+    """Send one HTTP/1.1 request on a connection: (status, body, whether to keep it)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = 0
+    keep = True
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "content-length":
+            length = int(value.strip())
+        elif name == "connection" and value.strip().lower() == "close":
+            keep = False
+    body = await reader.readexactly(length) if length else b""
+    return status, body, keep
+
+
+class PlainHttpRequest(BaseRequest):
+    """The instances' Bot API client: PTB's public network interface (BaseRequest, which
+    PTB documents for using another HTTP library) over keep-alive HTTP/1.1 connections,
+    taken from an idle list in O(1).
+
+    Why not PTB's default HTTPXRequest: without the rate limiter (no variant has one) its
+    pool grows to 256 connections at this concurrency, and httpcore 1.0.9 manages the pool
+    by walking every connection (and every queued request) on each request added or
+    removed, some of it quadratically; measured beside this client it costs several ms of
+    CPU per Bot API call, so the instances would measure the HTTP client's bookkeeping,
+    not feedbot and its database. With the rate limiter (`feedbot run`) a bot sends at
+    most 30 messages a second and keeps a few connections: the case never arises."""
+
+    def __init__(self, read_timeout: float = REQUEST_TIMEOUT) -> None:
+        self._read_timeout = read_timeout
+        self._idle: dict[tuple[str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+        self._idle = {}
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        """Nothing to open: connections are made when needed."""
+
+    async def shutdown(self) -> None:
+        for idle in self._idle.values():
+            for _, writer in idle:
+                writer.close()
+        self._idle = {}
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if request_data is not None and request_data.contains_files:
+            raise NetworkError("the benchmark's Bot API client sends no files")
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        fields = request_data.json_parameters if request_data is not None else {}
+        body = urlencode(fields).encode()
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        request = (
+            f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        idle = self._idle.setdefault((host, port), [])
+        timeout = read_timeout if isinstance(read_timeout, float | int) else self._read_timeout
+        try:
+            if idle:
+                reader, writer = idle.pop()
+            else:
+                reader, writer = await asyncio.open_connection(host, port)
+            try:
+                status, payload, keep = await asyncio.wait_for(
+                    _exchange(reader, writer, request), timeout
+                )
+            except BaseException:
+                writer.close()
+                raise
+        except TimeoutError as exc:
+            raise TimedOut() from exc
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            raise NetworkError(f"plain http: {exc!r}") from exc
+        if keep:
+            idle.append((reader, writer))
+        else:
+            writer.close()
+        return status, payload
+
+
 class _Upstream:
     """Keep-alive connections to one instance's webhook, at most `limit` in use."""
 
@@ -176,21 +279,9 @@ class _Upstream:
             else:
                 reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
             try:
-                writer.write(request)
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
-                lines = head.decode("latin-1").split("\r\n")
-                status = int(lines[0].split(" ", 2)[1])
-                length = 0
-                keep = True
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    name = name.strip().lower()
-                    if name == "content-length":
-                        length = int(value.strip())
-                    elif name == "connection" and value.strip().lower() == "close":
-                        keep = False
-                if length:
-                    await reader.readexactly(length)
+                status, _, keep = await asyncio.wait_for(
+                    _exchange(reader, writer, request), REQUEST_TIMEOUT
+                )
             except BaseException:
                 writer.close()
                 raise
@@ -470,7 +561,7 @@ def serve_instance() -> int:
         token=settings.token.get_secret_value(),
         secret=settings.secret.get_secret_value(),
     )
-    app = build_application(settings, rate_limiter=False)
+    app = build_application(settings, rate_limiter=False, request=PlainHttpRequest())
     asyncio.run(serve(app, settings, webhook=True))
     return 0
 
