@@ -30,12 +30,17 @@ class FeedbotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any
         return await language(self.services, update)
 
     async def caller(self, update: Update) -> Caller:
-        """Who sent the update, and their language. Every handler has a user: updates from
-        no user (channel posts, polls) are dropped first by `misc.guard_private`."""
+        """Who sent the update, and their language."""
+        return Caller(self.user(update), await language(self.services, update))
+
+    @staticmethod
+    def user(update: Update) -> User:
+        """Who sent the update. Every handler has a user: updates from no user (channel
+        posts, polls) are dropped first by `misc.guard_private`."""
         user = update.effective_user
         if user is None:
             raise ValueError(f"update {update.update_id} comes from no user")
-        return Caller(user, await language(self.services, update))
+        return user
 
 
 class FeedbotApplication(

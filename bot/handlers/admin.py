@@ -85,8 +85,7 @@ async def on_invite(update: Update, context: FeedbotContext) -> None:
         caption = subject.name(lang)
         if kind is InviteKind.OWNER:
             max_uses = 1
-    user = update.effective_user
-    assert user is not None
+    user = context.user(update)
     async with services.db.transaction() as conn:
         _, token = await invite_repo.create_invite(
             conn,

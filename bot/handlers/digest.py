@@ -351,8 +351,7 @@ async def on_settings_button(update: Update, context: FeedbotContext) -> None:
 
 async def _set_muted(update: Update, context: FeedbotContext, lang: str, muted: bool) -> None:
     services = context.services
-    user = update.effective_user
-    assert user is not None
+    user = context.user(update)
     async with services.db.transaction() as conn:
         await member_repo.set_pulse_muted(conn, user.id, muted)
     if not muted and services.settings.pulse_weeks == 0:

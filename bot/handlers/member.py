@@ -21,8 +21,7 @@ from surveys.schema import localize
 
 async def show_departments(update: Update, context: FeedbotContext, lang: str) -> None:
     """The member menu: which department would you like to evaluate?"""
-    user = update.effective_user
-    assert user is not None
+    user = context.user(update)
     services = context.services
     member = await member_repo.get_member(services.db.conn, user.id)
     if member is None:
@@ -68,10 +67,9 @@ async def on_evaluate(update: Update, context: FeedbotContext, subject_id: int) 
     """A member picked a department: start the internal survey about it."""
     services = context.services
     query = update.callback_query
-    user = update.effective_user
     chat = update.effective_chat
-    assert query is not None and user is not None and chat is not None
-    lang = await context.language(update)
+    assert query is not None and chat is not None
+    user, lang = await context.caller(update)
     conn = services.db.conn
     member = await member_repo.get_member(conn, user.id)
     department = await subject_repo.get_subject_by_id(conn, subject_id)
@@ -103,8 +101,8 @@ async def on_switch_evaluate(update: Update, context: FeedbotContext, subject_id
     """Drop the unfinished survey (its answers are deleted) and evaluate this department."""
     services = context.services
     query = update.callback_query
-    user = update.effective_user
-    assert query is not None and user is not None
+    assert query is not None
+    user = context.user(update)
     conn = services.db.conn
     member = await member_repo.get_member(conn, user.id)
     department = await subject_repo.get_subject_by_id(conn, subject_id)
@@ -175,9 +173,9 @@ async def _begin(
     """Start the internal survey about `department` and send its intro and first question."""
     services = context.services
     query = update.callback_query
-    user = update.effective_user
     chat = update.effective_chat
-    assert query is not None and user is not None and chat is not None
+    assert query is not None and chat is not None
+    user = context.user(update)
     outcome = await flow.begin(
         services,
         telegram_id=user.id,

@@ -66,8 +66,7 @@ async def on_lang_button(update: Update, context: FeedbotContext) -> None:
 
 async def _set_language(update: Update, context: FeedbotContext, code: str) -> None:
     services = context.services
-    user = update.effective_user
-    assert user is not None
+    user = context.user(update)
     async with services.db.transaction() as conn:
         await user_repo.touch_user(conn, user.id, lang_hint=code, now=services.now())
         await user_repo.set_language(conn, user.id, code)

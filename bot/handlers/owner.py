@@ -33,8 +33,7 @@ async def owned_subject(update: Update, context: FeedbotContext, lang: str) -> S
     subject they do not own, or owns several and named none.
     """
     services = context.services
-    user = update.effective_user
-    assert user is not None
+    user = context.user(update)
     owned = await owner_repo.list_owned_subjects(services.db.conn, user.id)
     if not owned:
         await reply(update, t(lang, "owner.not_owner"))

@@ -40,8 +40,7 @@ def weekday_name(lang: str, weekday: int) -> str:
 async def on_start(update: Update, context: FeedbotContext) -> None:
     """/start, with or without an invite payload."""
     services = context.services
-    user = update.effective_user
-    assert user is not None
+    user = context.user(update)
     async with services.db.transaction() as conn:
         await user_repo.touch_user(
             conn, user.id, lang_hint=normalize_language(user.language_code), now=services.now()
@@ -92,9 +91,9 @@ async def on_start(update: Update, context: FeedbotContext) -> None:
 async def open_invite(update: Update, context: FeedbotContext, token: str, lang: str) -> None:
     """Redeem an invite and do what it is for."""
     services = context.services
-    user = update.effective_user
+    user = context.user(update)
     chat = update.effective_chat
-    assert user is not None and chat is not None
+    assert chat is not None
     now = services.now()
     try:
         async with services.db.transaction() as conn:
@@ -138,9 +137,9 @@ async def _apply_invite(services, conn, invite: Invite, telegram_id: int, lang: 
 async def _after_invite(update: Update, context: FeedbotContext, invite: Invite, lang: str) -> None:
     """What the user sees after an invite was accepted."""
     services = context.services
-    user = update.effective_user
+    user = context.user(update)
     chat = update.effective_chat
-    assert user is not None and chat is not None
+    assert chat is not None
     await refresh_menu(context.bot, services, user.id, lang)
     conn = services.db.conn
     if invite.kind in (InviteKind.EMPLOYEE, InviteKind.PARTNER):
@@ -193,8 +192,7 @@ async def _after_invite(update: Update, context: FeedbotContext, invite: Invite,
 async def offer_resume(update: Update, context: FeedbotContext, lang: str) -> None:
     """An unfinished survey: continue where they left off, or start over."""
     services = context.services
-    user = update.effective_user
-    assert user is not None
+    user = context.user(update)
     session = await session_repo.get_active_session(services.db.conn, user.id)
     if session is None:
         await welcome(update, context, lang)
@@ -205,8 +203,7 @@ async def offer_resume(update: Update, context: FeedbotContext, lang: str) -> No
 async def welcome(update: Update, context: FeedbotContext, lang: str) -> None:
     """/start without an invite: members get their menu, owners a reminder, others the intro."""
     services = context.services
-    user = update.effective_user
-    assert user is not None
+    user = context.user(update)
     conn = services.db.conn
     if await member_repo.get_member(conn, user.id) is not None:
         await show_departments(update, context, lang)
