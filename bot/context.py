@@ -90,10 +90,6 @@ class Caller(NamedTuple):
     user: User
     lang: str
 
-    @property
-    def id(self) -> int:
-        return self.user.id
-
 
 async def language(services: Services, update: Update) -> str:
     """The user's language: an explicit /lang choice, else their Telegram setting."""
