@@ -4,7 +4,9 @@ update processor and the rate limiter.
 
 Updates are tried group by group (PTB): group -2 drops redeliveries of updates already
 applied, group -1 guards (private chats only, readable text, button data feedbot
-produced), group 0 holds the routes below, tried in order until one matches.
+produced), group 0 holds the routes below, tried in order until one matches. Updates
+arrive by polling, or by the webhook; the HTTP side (webhook, /healthz, dashboard) is
+wired in bot/web/runtime.py.
 """
 
 from __future__ import annotations
