@@ -316,6 +316,8 @@ class Result:
     instances: int = 1
     backend: str = "sqlite"
     bound: str = ""  # where the CPU went (the instance variants)
+    # Bot API calls the fake refused, "method: description" -> how many (counted in errors)
+    refused: dict[str, int] = field(default_factory=dict)
 
     @property
     def answers_per_s(self) -> float:
@@ -717,6 +719,9 @@ async def run_instances(
             result.errors += left
             result.first_error = f"{left} updates left undone in the inbox"
         result.errors += errors.count + started.errors + len(telegram.failures)
+        for failure in telegram.failures:
+            what = f"{failure.method}: {failure.description}"
+            result.refused[what] = result.refused.get(what, 0) + 1
         result.first_error = (
             result.first_error
             or started.first_error
@@ -1221,6 +1226,8 @@ def report(
             table.notes.append(f"{r.variant} checks: {r.checked}")
         if r.first_error:
             table.notes.append(f"{r.variant} first error: {r.first_error}")
+        for what, count in r.refused.items():
+            table.notes.append(f"{r.variant}: {count} x refused {what}")
     return table.render()
 
 

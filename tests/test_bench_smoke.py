@@ -59,13 +59,17 @@ def test_burst_instances_lose_duplicate_and_misorder_nothing(backend: str) -> No
     }
     for result in results.values():
         assert result.answers == 6 * burst.ANSWERS_PER_USER, result
-        assert (result.lost, result.duplicated, result.out_of_order, result.errors) == (
-            0,
-            0,
-            0,
-            0,
-        ), result
+        assert (result.lost, result.duplicated, result.out_of_order) == (0, 0, 0), result
         assert "6 responses and 54 processed updates checked" in result.checked, result
+        # Errors: every one is a Bot API call the fake refused, and only the harmless kind
+        # (removing a keyboard already gone) -- no ERROR log, traceback, timeout or update
+        # left in the inbox. A second instance does not know which message the other sent
+        # last, so it may remove the keyboard of an older question twice.
+        assert result.errors == sum(result.refused.values()), result
+        harmless = "editMessageReplyMarkup: Bad Request: message is not modified"
+        assert all(what.startswith(harmless) for what in result.refused), result
+        if result.instances == 1:
+            assert result.errors == 0, result
     table = burst.report(results, 6, 0.5)
     if backend == "sqlite":
         assert "1 instance, SQLite" in table
