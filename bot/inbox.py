@@ -48,6 +48,7 @@ class InboxReceiver:
         claimed: inbox_repo.Claimed | None = None
         now = self._clock()
         async with self._db.transaction() as conn:
+            await inbox_repo.lock_user(conn, user_key)  # PostgreSQL: see storage.inbox
             stored = await inbox_repo.store(conn, update_id, user_key, body, now=now)
             if stored and worker.has_room:
                 claimed = await inbox_repo.claim_stored(

@@ -176,6 +176,7 @@ class _TransactionConnection:
     connection inside a transaction; reads see the block's own writes)."""
 
     __slots__ = ("_conn",)
+    dialect = "postgresql"
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -197,6 +198,7 @@ class _PoolConnection:
     it sees committed rows only)."""
 
     __slots__ = ("_pool",)
+    dialect = "postgresql"
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool

@@ -117,6 +117,7 @@ class _InlineConnection:
     thread (see Database._submit). Owned and closed by Database."""
 
     __slots__ = ("_conn",)
+    dialect = "sqlite"
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._conn: sqlite3.Connection | None = connection
@@ -158,6 +159,8 @@ class _ReadConnection:
     long history) is interrupted and redone on the reader thread, so the loop never
     stalls longer than the budget for a read. Anything else (PRAGMA, writes, reads inside
     a transaction opened on this connection) goes to the reader thread."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: str, budget: float) -> None:
         self._path = path
