@@ -14,8 +14,10 @@ from telegram.ext import Application, ContextTypes
 from bot import flow, render
 from bot.app import services_of
 from bot.i18n import normalize_language, t
+from bot.periodic import once_per_period
 from bot.services import Services
 from storage import inbox as inbox_repo
+from storage import schedule as schedule_repo
 from storage import sessions as session_repo
 from storage import subjects as subject_repo
 from storage import updates as update_repo
@@ -45,9 +47,11 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
         services.db.conn, idle_since=idle_since, limit=BATCH
     )
     for session in due:
-        # Marked first: a crash after sending must not lead to a second reminder.
+        # Marked first: a crash after sending must not lead to a second reminder. Not
+        # marked (by another instance, or the respondent answered meanwhile): not sent.
         async with services.db.transaction() as conn:
-            await session_repo.mark_reminded(conn, session.id, now=services.now())
+            if not await session_repo.mark_reminded(conn, session.id, now=services.now()):
+                continue
         if session.respondent_id is None:
             continue
         lang = await user_language(services, session.respondent_id)
@@ -74,6 +78,7 @@ async def close_stale_sessions(context: ContextTypes.DEFAULT_TYPE) -> None:
     async with services.db.transaction() as conn:
         await update_repo.prune_processed(conn, older_than=services.now() - timedelta(days=2))
         await inbox_repo.prune_done(conn, older_than=services.now() - timedelta(days=2))
+        await schedule_repo.prune_runs(conn, older_than=services.now() - timedelta(days=2))
     # What ended this hour (deleted sessions, the order rows went in) leaves the files.
     await scrub_files(services)
 
@@ -136,8 +141,17 @@ async def schedule_all(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     for name in ("reminders", "stale-sessions", "scrub-after-internal"):
         for job in queue.get_jobs_by_name(name):
             job.schedule_removal()
-    queue.run_repeating(send_reminders, interval=600, first=30, name="reminders")
-    queue.run_repeating(close_stale_sessions, interval=3600, first=60, name="stale-sessions")
+    # Once per period across all instances sharing the database (bot.periodic); the
+    # delivery loop needs no such claim: each outbox item is claimed by one sender.
+    queue.run_repeating(
+        once_per_period("reminders", 600, send_reminders), interval=600, first=30, name="reminders"
+    )
+    queue.run_repeating(
+        once_per_period("stale-sessions", 3600, close_stale_sessions),
+        interval=3600,
+        first=60,
+        name="stale-sessions",
+    )
     queue.run_repeating(
         scrub_after_internal,
         interval=SCRUB_AFTER_INTERNAL_SECONDS,

@@ -160,9 +160,7 @@ async def claim_stored(
     return None if row is None else Claimed(int(row[0]), str(row[1] or ""), int(row[2]))
 
 
-async def renew(
-    conn: Connection, worker: str, update_ids: list[int], *, until: datetime
-) -> int:
+async def renew(conn: Connection, worker: str, update_ids: list[int], *, until: datetime) -> int:
     """Extend `worker`'s live claims on `update_ids` (a long handler keeps its update);
     returns how many it still held."""
     if not update_ids:

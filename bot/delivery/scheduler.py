@@ -149,9 +149,7 @@ def due_pulse_period(now: datetime, *, weeks: int, zone: str) -> str | None:
 # ---------------------------------------------------------------------- enqueuing
 
 
-async def enqueue_due_digests(
-    conn: Connection, settings: Settings, now: datetime
-) -> list[str]:
+async def enqueue_due_digests(conn: Connection, settings: Settings, now: datetime) -> list[str]:
     """Queue each active, unpaused owner's due digest of every subject they own; returns
     the dedup keys newly queued. Ownerships that began after the digest fell due are
     skipped (a new owner waits for their first scheduled digest)."""

@@ -39,6 +39,12 @@ class World:
     problems: list[str] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     user_of: dict[int, int | None] = field(default_factory=dict)
+    all_delivered: bool = False
+    all_done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def check_done(self, db: Database) -> None:
+        if self.all_delivered and not self.applying and await inbox.pending(db.conn) == 0:
+            self.all_done.set()
 
     async def apply(self, db: Database, worker: str, item: inbox.Claimed) -> None:
         """Apply a claimed update: note overlaps, yield to the others, mark it done."""
@@ -63,6 +69,7 @@ class World:
         async with db.transaction() as conn:
             if not await inbox.finish(conn, item.update_id, now=self.now):
                 self.problems.append(f"update {item.update_id} finished twice")
+        await self.check_done(db)
 
     def start(self, db: Database, worker: str, item: inbox.Claimed) -> None:
         task = asyncio.create_task(self.apply(db, worker, item))
@@ -127,8 +134,9 @@ async def run_instances(
 
     async def until_done() -> None:
         await asyncio.gather(*(deliver(updates) for updates in senders))
-        while await inbox.pending(pair[0].conn) or world.tasks:
-            await asyncio.sleep(0.01)
+        world.all_delivered = True
+        await world.check_done(pair[0])
+        await world.all_done.wait()
 
     try:
         await asyncio.wait_for(until_done(), HANG_GUARD)
