@@ -157,7 +157,9 @@ def build_application(
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     if rate_limiter is True:
-        limiter: BaseRateLimiter[Any] = AIORateLimiter(overall_max_rate=30, max_retries=3)
+        limiter: BaseRateLimiter[Any] = AIORateLimiter(
+            overall_max_rate=settings.messages_per_second, max_retries=3
+        )
         builder = builder.rate_limiter(limiter)
     elif isinstance(rate_limiter, BaseRateLimiter):
         builder = builder.rate_limiter(rate_limiter)

@@ -194,6 +194,14 @@ class InboxWorker:
             # The webhook checked it before storing; a row that still fails is dropped.
             log.error("inbox: update %s cannot be read (%s); dropped", item.update_id, exc)
             return
+        if item.attempts > 1:
+            # Taken again after a claim lapsed: the instance that held it (maybe another
+            # one, after this one's start-up) may have applied it. Have the handlers look
+            # it up in processed_updates, whatever the horizon this process started with.
+            from bot.app import services_of
+
+            services = services_of(self._app)
+            services.redelivery_horizon = max(services.redelivery_horizon or 0, item.update_id)
         processor = self._app.update_processor
         await processor.process_update(update, self._app.process_update(update))
 

@@ -109,6 +109,17 @@ async def open_invite(
     await _after_invite(update, context, invite, lang)
 
 
+async def reopen_invite(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, token: str, lang: str
+) -> None:
+    """A /start whose invite was redeemed already (the process died, or another instance
+    took over, before the user saw what follows): show it now, counting no new use."""
+    services = services_of(context)
+    invite = await invite_repo.find_invite(services.db.conn, services.secret, token)
+    if invite is not None:
+        await _after_invite(update, context, invite, lang)
+
+
 async def _apply_invite(services, conn, invite: Invite, telegram_id: int, lang: str) -> None:  # type: ignore[no-untyped-def]
     """The database side of an invite, in the same transaction as counting its use."""
     now = services.now()

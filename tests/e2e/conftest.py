@@ -44,13 +44,13 @@ def pytest_configure(config: pytest.Config) -> None:
 class Seeded:
     """What the database holds before the bot first starts."""
 
-    database: Path
+    database: Path | str  # a file, or a postgresql:// URL
     subject_ids: dict[str, int]
     employee_invite: str
     buyer_invite: str
 
 
-async def _seed(database: Path) -> Seeded:
+async def _seed(database: Path | str) -> Seeded:
     db = await Database.open(database)
     now = datetime.now(UTC)
     try:
