@@ -133,8 +133,10 @@ def build_application(
         if services is not None:
             await services.prompts.flush()
             # A clean stop leaves the files as the hourly scrub would (see Database.scrub).
+            # Not on PostgreSQL, shared by instances that restart one after another in a
+            # deploy: there the hourly run (one instance's) rewrites the tables.
             try:
-                await services.db.scrub()
+                await services.db.scrub(vacuum=services.db.dialect == "sqlite")
             except sqlite3.OperationalError as exc:
                 log.warning("database scrub skipped at shutdown: %s", exc)
             await services.db.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from storage import schedule as schedule_repo
 
 log = logging.getLogger(__name__)
 
-JobCallback = Callable[[Any], Awaitable[None]]
+JobCallback = Callable[[Any], Coroutine[Any, Any, None]]
 
 
 def period_of(now: datetime, seconds: int) -> str:
