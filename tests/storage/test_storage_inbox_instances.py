@@ -168,7 +168,7 @@ async def test_two_instances_apply_each_update_once_in_order_per_user(
         "SELECT count(*), min(attempts), max(attempts) FROM inbox WHERE done_at IS NOT NULL"
     ) as cursor:
         row = await cursor.fetchone()
-    assert tuple(row) == (update_id, 1, 1)  # each claimed exactly once
+    assert row is not None and tuple(row) == (update_id, 1, 1)  # each claimed exactly once
 
 
 async def test_updates_of_one_user_received_at_once_by_both_instances_never_overlap(
