@@ -16,6 +16,7 @@ from telegram.ext import Application
 
 from bot.delivery.sender import process_owner
 from storage import inbox as inbox_repo
+from storage.connection import DatabaseUnavailable
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class InboxWorker:
             if room > 0:
                 try:
                     claimed = await self._claim(room)
-                except sqlite3.Error as exc:
+                except (sqlite3.Error, DatabaseUnavailable) as exc:
                     log.warning("inbox: claiming updates failed, retrying: %s", exc)
                 except Exception:  # the loop must outlive any surprise, or nothing is applied
                     log.exception("inbox: claiming updates failed, retrying")
@@ -218,5 +219,5 @@ class InboxWorker:
                     await inbox_repo.renew(
                         conn, self.worker_id, held, until=self._clock() + self.lease
                     )
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, DatabaseUnavailable) as exc:
                 log.warning("inbox: renewing claims failed: %s", exc)
