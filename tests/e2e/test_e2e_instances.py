@@ -157,10 +157,10 @@ async def take_survey(e2e: E2E, user: FakeUser, number: int) -> None:
         await expect(fake, user, then)
 
 
-def digests_sent(e2e: E2E) -> bool:
-    return all(
-        any(DIGEST_PHRASE in m.text for m in e2e.telegram.messages(owner)) for owner in OWNERS
-    )
+def digests_settled(cluster: Cluster) -> bool:
+    """Every owner's digest went out and is recorded as sent."""
+    sent = cluster.rows("SELECT count(*) FROM outbox WHERE kind = 'digest' AND status = 'sent'")
+    return sent == [(len(OWNERS),)]
 
 
 async def run_buyers(cluster: Cluster, instances: list[BotProcess]) -> tuple[int, BotProcess]:
@@ -171,9 +171,11 @@ async def run_buyers(cluster: Cluster, instances: list[BotProcess]) -> tuple[int
     surveys = asyncio.gather(*(take_survey(e2e, b, n) for n, b in enumerate(buyers)))
     # A kill between sending a digest and recording it sent would send it again once its
     # lease lapsed (Telegram has no idempotency key: at least once is all a crash allows),
-    # so the kill comes after the digests went out; the instance that restarts sends
-    # none again.
-    await asyncio.to_thread(poll_until, lambda: digests_sent(e2e), "the digests", DIGEST_BOUND)
+    # so the kill comes after the digests went out and were recorded; the instance that
+    # restarts sends none again.
+    await asyncio.to_thread(
+        poll_until, lambda: digests_settled(cluster), "the digests sent", DIGEST_BOUND
+    )
     await asyncio.sleep(random.uniform(0.2, 2.0))
     victim = random.randrange(len(instances))
     await asyncio.to_thread(instances[victim].kill)
