@@ -118,6 +118,17 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 bot.kill()
 
 
+async def start_together(cluster: Cluster) -> list[BotProcess]:
+    started = await asyncio.gather(*(asyncio.to_thread(cluster.start, n) for n in (0, 1)))
+    # Each waits for a setWebhook call, maybe the other's: wait for both instances' calls.
+    poll_until(
+        lambda: len(cluster.e2e.telegram.calls_of("setWebhook")) >= 2,
+        "both instances to register the webhook",
+        RESTART_BOUND,
+    )
+    return list(started)
+
+
 def survey(number: int) -> list[tuple[str, str, str]]:
     """Buyer `number`'s answers: (press or say, button or text, what the bot asks next).
     Their scores and comment differ, so each response can be told apart and checked."""
@@ -191,7 +202,8 @@ def test_two_instances_on_one_postgresql_lose_nothing_when_one_is_killed(
     e2e = cluster.e2e
     for owner in OWNERS:
         e2e.user(owner, f"Owner {owner}")
-    instances = [cluster.start(0), cluster.start(1)]
+    # Both at once: their delivery loops tick together and race for the same digests.
+    instances = asyncio.run(start_together(cluster))
     balancer = Balancer(e2e.telegram, cluster.ports).start()
     try:
         victim, restarted = asyncio.run(run_buyers(cluster, instances))
