@@ -26,6 +26,7 @@ from bot.i18n import LANGUAGES, plain
 from bot.processor import PerUserUpdateProcessor
 from bot.services import Services, utc_now
 from storage import updates as update_repo
+from storage.connection import DatabaseUnavailable
 from storage.db import Database
 from surveys.loader import SurveyCatalog
 
@@ -137,7 +138,7 @@ def build_application(
             # deploy: there the hourly run (one instance's) rewrites the tables.
             try:
                 await services.db.scrub(vacuum=services.db.dialect == "sqlite")
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.OperationalError, DatabaseUnavailable) as exc:
                 log.warning("database scrub skipped at shutdown: %s", exc)
             await services.db.close()
 

@@ -22,6 +22,7 @@ from storage import sessions as session_repo
 from storage import subjects as subject_repo
 from storage import updates as update_repo
 from storage import users as user_repo
+from storage.connection import DatabaseUnavailable
 from surveys import engine
 from surveys.periods import span, week_key
 
@@ -101,7 +102,7 @@ async def scrub_files(services: Services) -> None:
     services.internal_ended_since_scrub = False
     try:
         await services.db.scrub()
-    except sqlite3.OperationalError as exc:
+    except (sqlite3.OperationalError, DatabaseUnavailable) as exc:
         services.internal_ended_since_scrub = pending
         log.warning("database scrub postponed to the next run: %s", exc)
 
