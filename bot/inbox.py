@@ -14,6 +14,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
+from bot.context import feedbot_application
 from bot.delivery.sender import process_owner
 from storage import inbox as inbox_repo
 from storage.connection import DatabaseUnavailable
@@ -199,9 +200,7 @@ class InboxWorker:
             # Taken again after a claim lapsed: the instance that held it (maybe another
             # one, after this one's start-up) may have applied it. Have the handlers look
             # it up in processed_updates, whatever the horizon this process started with.
-            from bot.app import services_of
-
-            services = services_of(self._app)
+            services = feedbot_application(self._app).services
             services.redelivery_horizon = max(services.redelivery_horizon or 0, item.update_id)
         processor = self._app.update_processor
         await processor.process_update(update, self._app.process_update(update))

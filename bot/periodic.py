@@ -7,13 +7,14 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.context import FeedbotContext
 from bot.delivery.sender import process_owner
 from bot.services import Services
 from storage import schedule as schedule_repo
 
 log = logging.getLogger(__name__)
 
-JobCallback = Callable[[Any], Coroutine[Any, Any, None]]
+JobCallback = Callable[[FeedbotContext], Coroutine[Any, Any, None]]
 
 
 def period_of(now: datetime, seconds: int) -> str:
@@ -39,10 +40,8 @@ def once_per_period(job: str, seconds: int, callback: JobCallback) -> JobCallbac
     """`callback` (a job-queue callback run every `seconds`), run only by the instance
     that claims the period; the others log that it ran elsewhere."""
 
-    async def run(context: Any) -> None:
-        from bot.app import services_of
-
-        if await claim_period(services_of(context), job, seconds):
+    async def run(context: FeedbotContext) -> None:
+        if await claim_period(context.services, job, seconds):
             await callback(context)
         else:
             log.debug("job %s: this period's run is another instance's", job)

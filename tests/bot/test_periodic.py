@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from bot.app import SERVICES_KEY
 from bot.config import load_settings
 from bot.periodic import once_per_period
 from bot.services import Services
@@ -43,12 +42,9 @@ async def test_two_instances_run_a_ten_minute_job_once_per_ten_minutes(
     settings = load_settings(env_file=None, FEEDBOT_SECRET="periodic-secret-0123456789abcdef")
     catalog = SurveyCatalog.from_folders(None)
     contexts: list[Any] = [
+        # What the job sees of a FeedbotContext: the instance's Services.
         SimpleNamespace(
-            bot_data={
-                SERVICES_KEY: Services(
-                    settings=settings, db=db, surveys=catalog, clock=lambda: clock["now"]
-                )
-            }
+            services=Services(settings=settings, db=db, surveys=catalog, clock=lambda: clock["now"])
         )
         for db in instances
     ]
