@@ -2,8 +2,9 @@
 sequential processing.
 
     python -m bench.burst [--users 1000] [--latency-ms 50] [--sequential-users 50]
-                          [--sequential-seconds 20] [--profile FILE]
+                          [--sequential-seconds 20] [--profile FILE] [--repeat 3]
                           [--only echo --only feedbot --only inbox]
+                          [--database postgresql://... [--instances 2]]
 
 Every variant runs the same harness: N simulated people start at the same moment; each
 opens a product invite (/start <token>) and answers the survey through its buttons and
@@ -27,6 +28,13 @@ next; `--in-process` runs them in this one):
 - sequential: feedbot with concurrent=False, run with fewer users for a capped time;
   its throughput does not depend on the number of users (one update at a time), and
   its latency for N users is extrapolated as N x the measured time per update.
+
+With --database (a PostgreSQL server; each run gets a new schema there, dropped after):
+- postgres: the feedbot variant on PostgreSQL.
+- webhook, webhook-pg, webhook-pg-n: 1 instance on SQLite, 1 and --instances instances
+  on PostgreSQL, each instance a process serving the webhook as `feedbot run --webhook`
+  does, updates posted by a load balancer stand-in to a random instance
+  (bench/instances.py).
 
 No rate limiter in any variant: AIORateLimiter caps everything at Telegram's 30
 messages/s, so with it on this benchmark would measure only that policy.
