@@ -79,6 +79,24 @@ def test_burst_instances_lose_duplicate_and_misorder_nothing(backend: str) -> No
         assert "target 2 instances >= 1.3x 1 instance (PostgreSQL)" in table
 
 
+def test_burst_asks_for_a_postgresql_server_for_its_postgresql_variants() -> None:
+    with pytest.raises(SystemExit):
+        burst.parse_args(["--only", "webhook-pg"])
+    with pytest.raises(SystemExit):
+        burst.parse_args(["--database", "feedbot.sqlite3"])
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    assert burst.default_variants(burst.parse_args([])) == ["echo", "feedbot", "sequential"]
+    assert burst.default_variants(burst.parse_args(["--database", url, "--instances", "1"])) == [
+        "echo",
+        "feedbot",
+        "postgres",
+        "webhook",
+        "webhook-pg",
+        "sequential",
+    ]
+    assert "webhook-pg-n" in burst.default_variants(burst.parse_args(["--database", url]))
+
+
 def test_burst_drops_the_schema_it_made_on_postgresql() -> None:
     """Each PostgreSQL run has a fresh schema, dropped afterwards (also when it fails)."""
     import asyncpg
