@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, meta, pass_context
-from jinja2.environment import TemplateModule
-from jinja2.runtime import Context, Macro, missing
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context
+from jinja2.runtime import Context
 from markupsafe import escape
 
 from bot.digest.model import Digest, Distribution, ScoreKind
@@ -163,13 +162,9 @@ _SCORE_FORMATS: dict[str, tuple[int, str]] = {
 
 
 def _lang(context: Context) -> str:
-    """normalize_lang(str(context.get("lang", "en"))), written out: every filter asks."""
-    found = context.vars.get("lang", missing)
-    if found is missing:
-        found = context.parent.get("lang", "en")
-    if found.__class__ is str and found in LANGS:
-        return found
-    return normalize_lang(str(found))
+    """The language of the template calling a filter: its `lang` (a `_labels` template
+    sets its own), English when it has none."""
+    return normalize_lang(str(context.get("lang", "en")))
 
 
 @pass_context
@@ -272,61 +267,6 @@ def _digits(kind: ScoreKind | str) -> int:
     return _score_format(kind)[0]
 
 
-class _Context(Context):
-    """Jinja2's template context, calling macros directly: `Context.call` first looks for
-    pass_context and friends, which a macro never has, and a digest calls dozens of
-    macros (every other call goes the usual way)."""
-
-    def call(__self, __obj: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if __obj.__class__ is not Macro:
-            return super().call(__obj, *args, **kwargs)
-        # What Context.call does for a macro: drop the loop and block variables meant for
-        # pass_context callables, call, and turn a StopIteration into an undefined.
-        kwargs.pop("_block_vars", None)
-        kwargs.pop("_loop_vars", None)
-        try:
-            return __obj(*args, **kwargs)
-        except StopIteration:
-            return __self.environment.undefined(
-                "value was undefined because a callable raised a StopIteration exception"
-            )
-
-
-class _Template(Template):
-    """A Jinja2 template whose module (what `{% import ... with context %}` and `labels`
-    make of it) is made once per language when the template reads no variable but
-    `lang`, as the `_labels` macros do: every digest imports them, and making their
-    module anew takes a good part of a render. Identical output: nothing else from the
-    importing template's context can reach the macros (checked on the template's source).
-    """
-
-    def make_module(
-        self,
-        vars: dict[str, Any] | None = None,
-        shared: bool = False,
-        locals: Mapping[str, Any] | None = None,
-    ) -> TemplateModule:
-        lang = vars.get("lang") if vars else None
-        if lang.__class__ is str and lang in LANGS and _reads_only_lang(self):
-            return _language_module(self, lang)
-        return super().make_module(vars, shared, locals)
-
-
-@cache
-def _reads_only_lang(template: Template) -> bool:
-    """Whether the template reads no variable of its context but `lang`."""
-    env, name = template.environment, template.name
-    if env.loader is None or name is None:
-        return False
-    source = env.loader.get_source(env, name)[0]
-    return meta.find_undeclared_variables(env.parse(source)) <= {"lang"}
-
-
-@cache
-def _language_module(template: Template, lang: str) -> TemplateModule:
-    return Template.make_module(template, {"lang": lang})
-
-
 @cache
 def environment() -> Environment:
     """The Jinja2 environment of the digest templates (autoescape on, strict undefined)."""
@@ -341,8 +281,6 @@ def environment() -> Environment:
         # a stat() per template per render for nothing.
         auto_reload=False,
     )
-    env.template_class = _Template
-    env.context_class = _Context
     filters: dict[str, Callable[..., Any]] = {
         "num": _num,
         "score": _score,
@@ -370,7 +308,7 @@ def template(name: str, lang: str) -> Template:
 
 def labels(lang: str) -> Any:
     """The macros of `_labels.<lang>.html.j2` (metric and role names), callable from Python."""
-    return template("_labels", lang).make_module({"lang": normalize_lang(lang)})
+    return template("_labels", lang).module
 
 
 # ------------------------------------------------------------------ Telegram limits
