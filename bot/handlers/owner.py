@@ -9,14 +9,15 @@ from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from bot.app import services_of
 from bot.config import Settings
-from bot.digest.gates import ExportPlan, plan_export
 from bot.digest.render import format_day
 from bot.handlers.common import language, reply
 from bot.i18n import Markup, join, markup, t
 from storage import export as export_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
+from storage.disclosures import plan_export
 from storage.models import Subject, SubjectKind
+from surveys.anonymity import ExportPlan
 from surveys.schema import QuestionType
 
 
