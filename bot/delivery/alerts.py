@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.delivery import ALERT, alert_key
+from bot.delivery import OutboxKind, alert_key
 from bot.i18n import Markup, join, markup, t
 from bot.services import Services
 from storage import outbox as outbox_repo
@@ -116,7 +116,7 @@ async def _enqueue_alerts(
             queued += 1
             await outbox_repo.enqueue(
                 conn,
-                kind=ALERT,
+                kind=OutboxKind.ALERT,
                 dedup_key=alert_key(owner.telegram_id, session.id),
                 chat_id=owner.telegram_id,
                 payload_json=json.dumps({**payload, "owner": owner.telegram_id}),

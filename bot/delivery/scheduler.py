@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.delivery import ALERT, DIGEST, PULSE, digest_key, pulse_key
+from bot.delivery import OutboxKind, digest_key, pulse_key
 from storage import members as member_repo
 from storage import outbox as outbox_repo
 from storage import owners as owner_repo
@@ -180,7 +180,7 @@ async def enqueue_due_digests(
             }
             if await outbox_repo.enqueue(
                 conn,
-                kind=DIGEST,
+                kind=OutboxKind.DIGEST,
                 dedup_key=key,
                 chat_id=owner.telegram_id,
                 payload_json=json.dumps(payload),
@@ -213,7 +213,7 @@ async def enqueue_due_pulses(
         payload = {"member": member.telegram_id, "period": period, "week": week}
         if await outbox_repo.enqueue(
             conn,
-            kind=PULSE,
+            kind=OutboxKind.PULSE,
             dedup_key=key,
             chat_id=member.telegram_id,
             payload_json=json.dumps(payload),
@@ -339,7 +339,9 @@ class DeliveryLoop:
             if not await wakeup.wait(self._interval) or self._stopping.is_set():
                 continue
             try:
-                await sender.drain(self._services, self._bot, pacer=self._pacer, kinds=(ALERT,))
+                await sender.drain(
+                    self._services, self._bot, pacer=self._pacer, kinds=(OutboxKind.ALERT,)
+                )
             except Exception:
                 log.exception("sending detractor alerts failed")
 
