@@ -15,6 +15,7 @@ from jinja2.runtime import Context
 from markupsafe import escape
 
 from bot.digest.model import Digest, Distribution, ScoreKind
+from bot.i18n import plain
 from surveys.periods import PeriodSpan
 from surveys.schema import Texts, localize
 from surveys.scoring import Change, Estimate
@@ -27,25 +28,6 @@ MINUS = "−"  # U+2212: a real minus sign, distinct from the hyphen and the en 
 DASH = "–"  # ranges of numbers and days
 ELLIPSIS = "…"
 
-_MONTHS_SHORT = {
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-}
-_MONTHS_GENITIVE = {
-    "pl": (
-        "stycznia",
-        "lutego",
-        "marca",
-        "kwietnia",
-        "maja",
-        "czerwca",
-        "lipca",
-        "sierpnia",
-        "września",
-        "października",
-        "listopada",
-        "grudnia",
-    ),
-}
 _DIGITS = {ScoreKind.NPS: 0, ScoreKind.PERCENT: 0, ScoreKind.MEAN: 1}
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*>")
 _TOKEN = re.compile(r"<[^>]*>|&#?[a-zA-Z0-9]+;|.", re.DOTALL)
@@ -89,14 +71,20 @@ def format_percent(ratio: float, lang: str = "en") -> str:
     return format_number(100.0 * ratio, 0, lang) + "%"
 
 
+def month_name(month: int, lang: str = "en") -> str:
+    """The month (1-12) as a date writes it, from the locale catalog: "Nov" in English,
+    the genitive "listopada" in Polish."""
+    return _months(normalize_lang(lang))[month - 1]
+
+
+@cache
+def _months(lang: str) -> tuple[str, ...]:
+    return tuple(plain(lang, f"calendar.month_{month}") for month in range(1, 13))
+
+
 def format_day(day: date, lang: str = "en", *, year: bool = True) -> str:
     """ "23 Nov 2026" in English, "23 listopada 2026" in Polish."""
-    lang = normalize_lang(lang)
-    month = (
-        _MONTHS_GENITIVE["pl"][day.month - 1]
-        if lang == "pl"
-        else _MONTHS_SHORT["en"][day.month - 1]
-    )
+    month = month_name(day.month, lang)
     return f"{day.day} {month} {day.year}" if year else f"{day.day} {month}"
 
 
@@ -104,7 +92,7 @@ def format_day_short(day: date, lang: str = "en") -> str:
     """A compact day for chart axes: "23 Nov" in English, "23.11" in Polish."""
     if normalize_lang(lang) == "pl":
         return f"{day.day}.{day.month:02d}"
-    return f"{day.day} {_MONTHS_SHORT['en'][day.month - 1]}"
+    return f"{day.day} {month_name(day.month, 'en')}"
 
 
 def format_dates(start: date, end: date, lang: str = "en") -> str:

@@ -8,6 +8,7 @@ from telegram.ext import ContextTypes
 from bot import flow
 from bot.app import services_of
 from bot.callbacks import Action, encode
+from bot.digest.render import month_name
 from bot.handlers.common import drop_keyboard, language, reply, send_question, subject_of
 from bot.i18n import plain, t, visible
 from storage import members as member_repo
@@ -20,7 +21,7 @@ def _short_date(value: object, lang: str) -> str:
     from datetime import date
 
     if isinstance(value, date):
-        return value.strftime("%d.%m") if lang == "pl" else value.strftime("%b %d")
+        return value.strftime("%d.%m") if lang == "pl" else f"{month_name(value.month)} {value:%d}"
     return str(value)
 
 

@@ -70,6 +70,7 @@ DYNAMIC: dict[str, list[str]] = {
     "delivery.settings.day_{}": _WEEKDAYS,
     "delivery.settings.day_short_{}": _WEEKDAYS,
     "delivery.settings.every_{}": _WEEKDAYS,
+    "calendar.month_{}": [str(month) for month in range(1, 13)],
     "dashboard.role_{}": [r.value for r in MemberRole],
     "dashboard.kind_{}": _KINDS,
     # bot.web.admin_pages: an invite's state is "active" or its Invite.problem.
