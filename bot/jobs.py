@@ -21,7 +21,7 @@ from storage import subjects as subject_repo
 from storage import updates as update_repo
 from storage import users as user_repo
 from surveys import engine
-from surveys.periods import span, week_key
+from surveys.periods import week_key
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,3 @@ async def schedule_all(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     from bot.delivery import scheduler
 
     await scheduler.schedule(app)
-
-
-__all__ = ["abandon_stale", "schedule_all", "span"]

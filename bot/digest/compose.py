@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from functools import lru_cache, partial
 
-from bot.digest.build import build_digest, clip, nothing_to_report
+from bot.digest.build import build_digest, nothing_to_report
 from bot.digest.data import DigestData, Window
 from bot.digest.model import TREND_PERIODS, Block, Digest, SubjectRef, closed_block, trend_weeks
 from bot.digest.scores import headline_question
@@ -18,18 +18,6 @@ from storage.models import Comment, Subject
 from surveys import anonymity, periods
 from surveys.anonymity import Disclosure, WeekCounts
 from surveys.schema import Audience, QuestionType, SurveyDefinition
-
-# What callers and tests import from here (some of it lives in build, data and gates).
-__all__ = [
-    "DigestData",
-    "Window",
-    "build_digest",
-    "clip",
-    "closed_block",
-    "compose_digest",
-    "latest_closed_period",
-    "subject_ref",
-]
 
 # Comments fetched before picking the longest few (the query sorts longest first).
 COMMENT_CANDIDATES = 12

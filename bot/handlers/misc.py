@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.app import services_of
@@ -14,7 +14,7 @@ from bot.handlers import survey
 from bot.handlers.common import language, reply
 from bot.handlers.refusals import refuse_press
 from bot.i18n import LANGUAGES, Markup, join, markup, plain, t
-from bot.menus import ALL_COMMANDS, allowed_commands, refresh_menu
+from bot.menus import allowed_commands, refresh_menu
 from storage import invites as invite_repo
 from storage import sessions as session_repo
 from storage import updates as update_repo
@@ -270,6 +270,3 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("could not tell the user about the error (%s: %s)", type(exc).__name__, exc)
     except Exception:
         log.warning("could not tell the user about the error", exc_info=True)
-
-
-__all__ = ["ALL_COMMANDS", "BadRequest"]  # ALL_COMMANDS re-exported for older imports

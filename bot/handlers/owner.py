@@ -14,7 +14,6 @@ from bot.handlers.common import language, reply
 from bot.i18n import Markup, join, markup, t
 from storage import export as export_repo
 from storage import owners as owner_repo
-from storage import subjects as subject_repo
 from storage.disclosures import plan_export
 from storage.models import Subject, SubjectKind
 from surveys.anonymity import ExportPlan
@@ -170,6 +169,3 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("subjects", on_subjects, filters=private))
     app.add_handler(CommandHandler("export", on_export, filters=private))
     app.add_handler(CommandHandler("dashboard", on_dashboard, filters=private))
-
-
-__all__ = ["owned_subject", "register", "subject_repo"]
