@@ -111,20 +111,6 @@ def _distributions_result(rows: Sequence[Sequence[Any]]) -> dict[str, Distributi
     return result
 
 
-def _answered_counts_query(
-    subject_id: int, week_keys: Sequence[str], statuses: Sequence[str]
-) -> Query | None:
-    if not week_keys or not statuses:
-        return None
-    scope, params = _scope(subject_id, week_keys, statuses)
-    return (
-        "SELECT a.question_id, COUNT(DISTINCT a.response_id)"
-        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
-        f" WHERE {scope} GROUP BY a.question_id",
-        params,
-    )
-
-
 def _role_counts_query(
     subject_id: int, week_keys: Sequence[str], statuses: Sequence[str]
 ) -> Query | None:
@@ -281,13 +267,6 @@ class Reads:
         choice ids for single and multi (each chosen id counted). Free text is left out."""
         query = _distributions_query(subject_id, week_keys, statuses, role)
         return {} if query is None else _distributions_result(self._fetch(query))
-
-    def answered_counts(
-        self, subject_id: int, week_keys: Sequence[str], *, statuses: Sequence[str] = COMPLETED
-    ) -> dict[str, int]:
-        """question id -> how many responses answered it (the base for multi-choice shares)."""
-        query = _answered_counts_query(subject_id, week_keys, statuses)
-        return {} if query is None else _counts_by_key(self._fetch(query))
 
     def role_counts(
         self, subject_id: int, week_keys: Sequence[str], *, statuses: Sequence[str] = COMPLETED

@@ -77,14 +77,6 @@ async def units_for(conn: Connection, subject_id: int, weeks: Sequence[str]) -> 
         return [_unit(row) async for row in cursor]
 
 
-async def all_units(conn: Connection, subject_id: int) -> list[Unit]:
-    """Every recorded unit of a subject."""
-    async with conn.execute(
-        f"SELECT {_COLUMNS} FROM disclosure_units AS u WHERE u.subject_id = ?", (subject_id,)
-    ) as cursor:
-        return [_unit(row) async for row in cursor]
-
-
 async def record(
     conn: Connection, subject_id: int, units: Iterable[Unit], *, now: datetime
 ) -> None:

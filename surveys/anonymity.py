@@ -64,11 +64,6 @@ def block_weeks(period_key: str) -> tuple[str, ...]:
     return tuple(week_key(start + timedelta(weeks=i)) for i in range(BLOCK_PERIODS))
 
 
-def block_end(period_key: str) -> date:
-    """The last day of the block holding a week."""
-    return span(block_weeks(period_key)[-1]).end
-
-
 def last_closed_week(today: date) -> str:
     """The last week that has ended by `today` (a date in the configured zone)."""
     return week_key(today - timedelta(days=today.isoweekday()))

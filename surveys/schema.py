@@ -162,13 +162,6 @@ class SurveyDefinition(_Model):
                 return q
         raise KeyError(question_id)
 
-    def index_of(self, question_id: str) -> int:
-        """Position of a question in the definition (KeyError when unknown)."""
-        for i, q in enumerate(self.questions):
-            if q.id == question_id:
-                return i
-        raise KeyError(question_id)
-
 
 class AnswerRecord(_Model):
     """One answer normalized for storage: numbers in `number`, text in `text`,

@@ -53,19 +53,6 @@ def format_number(value: float, digits: int = 0, lang: str = "en") -> str:
     return text.replace(".", ",") if lang == "pl" else text
 
 
-def format_signed(value: float, digits: int = 0, lang: str = "en") -> str:
-    """ "+12", "−3" or "0" (the sign of the rounded value)."""
-    text = format_number(value, digits, lang)
-    rounded = round(value, digits)
-    return "+" + text if rounded > 0 else text
-
-
-def arrow(value: float, digits: int = 0) -> str:
-    """▲ for a rise, ▼ for a fall, = when it rounds to no change."""
-    rounded = round(value, digits)
-    return "▲" if rounded > 0 else "▼" if rounded < 0 else "="
-
-
 def format_percent(ratio: float, lang: str = "en") -> str:
     """A 0..1 ratio as a whole percent, e.g. "40%"."""
     return format_number(100.0 * ratio, 0, lang) + "%"
@@ -182,7 +169,7 @@ def _interval(context: Context, estimate: Estimate, kind: ScoreKind | str) -> st
 
 @pass_context
 def _delta(context: Context, value: Change | float, digits: int = 0) -> str:
-    """ "▲ +12", "▼ −0.3" or "= 0" (`arrow` and `format_signed`, rounding once)."""
+    """ "▲ +12", "▼ −0.3" or "= 0": the sign and arrow of the rounded change."""
     delta = value.delta if isinstance(value, Change) else float(value)
     text = format_number(delta, digits, _lang(context))
     rounded = round(delta, digits)

@@ -187,15 +187,6 @@ async def test_whole_numbers_come_back_as_int(db: Database, dataset: Subject) ->
     assert all(type(value) is int for value in reliability)
 
 
-async def test_answered_counts(db: Database, dataset: Subject) -> None:
-    assert await read(db.conn, Reads.answered_counts, dataset.id, [W48]) == {
-        "reliability": 3,
-        "channels": 2,
-        "comment": 3,
-        "recommend": 1,
-    }
-
-
 async def test_roles(db: Database, dataset: Subject) -> None:
     assert await read(db.conn, Reads.role_counts, dataset.id, [W48]) == {
         "employee": 2,
@@ -374,7 +365,6 @@ async def test_digest_queries_search_indexes_instead_of_scanning_tables(
             reads = Reads(conn)
             reads.period_counts(dataset.id, weeks)
             reads.distributions(dataset.id, weeks, role="employee")
-            reads.answered_counts(dataset.id, weeks)
             reads.role_counts(dataset.id, weeks)
             reads.distributions_by_role(dataset.id, weeks)
             reads.comments(dataset.id, weeks, metrics=("comment",), limit=3)
@@ -385,7 +375,7 @@ async def test_digest_queries_search_indexes_instead_of_scanning_tables(
     await db.read_in_thread(ask_all)
     # (`evaluators` counts members, not responses: it reads the members table, a few
     # thousand rows at most, whatever the weeks.)
-    assert len(statements) == 7
+    assert len(statements) == 6
     for statement in statements:
         async with db.conn.execute(f"EXPLAIN QUERY PLAN {statement}") as cur:
             plan = [row[3] for row in await cur.fetchall()]
@@ -416,7 +406,6 @@ async def test_reads_in_one_function_as_the_digest_sends_them(
             reads.distributions(sid, weeks),
             reads.distributions(sid, [W48], statuses=statuses, role="employee"),
             reads.distributions(sid, []),
-            reads.answered_counts(sid, weeks),
             reads.role_counts(sid, [W48], statuses=statuses),
             reads.distributions_by_role(sid, weeks),
             reads.comments(sid, weeks, limit=10),
@@ -428,13 +417,13 @@ async def test_reads_in_one_function_as_the_digest_sends_them(
         ]
 
     got = await db.read_in_thread(everything)
-    assert got[0] == PeriodCounts(6, 4, 1, 4) and got[11] == {
+    assert got[0] == PeriodCounts(6, 4, 1, 4) and got[10] == {
         W46: {},
         W47: {5: 1},
         W48: {4: 2, 2: 1},
     }
     assert got[1] == PeriodCounts(0, 0, 0, 0)
-    assert got[4] == {} and got[10] == [] and got[12] == {W48: {}}
+    assert got[4] == {} and got[9] == [] and got[11] == {W48: {}}
     reliability = got[2]
     assert isinstance(reliability, dict)
     assert all(type(value) is int for value in reliability["reliability"])
