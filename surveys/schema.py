@@ -43,6 +43,17 @@ class Audience(StrEnum):
     EXTERNAL = "external"
 
 
+class Metric(StrEnum):
+    """The metrics the code itself acts on; a survey may name others, scored as plain
+    ratings or shares (`Question.metric` stays a string)."""
+
+    NPS = "nps"
+    CSAT = "csat"
+    CES = "ces"
+    OVERALL = "overall"
+    CONSENT = "consent"  # yes/no: the respondent may be contacted
+
+
 class QuestionType(StrEnum):
     """The kinds of question a survey may ask."""
 

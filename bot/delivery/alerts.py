@@ -18,7 +18,7 @@ from storage import owners as owner_repo
 from storage import subjects as subject_repo
 from storage.models import Session, Subject, SubjectKind
 from surveys import anonymity
-from surveys.schema import AnswerValue, QuestionType, SurveyDefinition
+from surveys.schema import AnswerValue, Metric, QuestionType, SurveyDefinition
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,9 @@ def detractor_scores(
     for question in definition.questions:
         if question.type is QuestionType.NPS and nps is None:
             nps = _score(answers, question.id)
-        elif question.type is QuestionType.RATING and question.metric == "csat" and csat is None:
+        elif (
+            question.type is QuestionType.RATING and question.metric == Metric.CSAT and csat is None
+        ):
             csat = _score(answers, question.id)
     low_nps = nps is not None and nps <= NPS_DETRACTOR_MAX
     low_csat = csat is not None and csat <= CSAT_LOW_MAX
@@ -63,7 +65,7 @@ def comments_of(definition: SurveyDefinition, answers: dict[str, AnswerValue]) -
 def consented(definition: SurveyDefinition, answers: dict[str, AnswerValue]) -> bool:
     """Whether the buyer said yes to being contacted."""
     return any(
-        q.type is QuestionType.YES_NO and q.metric == "consent" and answers.get(q.id) is True
+        q.type is QuestionType.YES_NO and q.metric == Metric.CONSENT and answers.get(q.id) is True
         for q in definition.questions
     )
 
