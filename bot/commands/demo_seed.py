@@ -146,7 +146,7 @@ async def seed_database(
     from storage import owners as owner_repo
     from storage import subjects as subject_repo
     from storage import users as user_repo
-    from storage.models import MemberRole, SubjectKind
+    from storage.models import InvitationSource, MemberRole, SubjectKind
     from surveys import periods
 
     settings, db, catalog = services.settings, services.db, services.surveys
@@ -204,7 +204,7 @@ async def seed_database(
             for telegram_id, _, _ in members:
                 # Weekly pulses in the demo: every member is invited every week.
                 await member_repo.record_invitation(
-                    conn, telegram_id, week_key=week, source="pulse"
+                    conn, telegram_id, week_key=week, source=InvitationSource.PULSE
                 )
             for department_spec, department in zip(DEPARTMENTS, departments, strict=True):
                 start, end = department_spec.quality_from, department_spec.quality_to

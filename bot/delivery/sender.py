@@ -56,7 +56,7 @@ from storage import outbox as outbox_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
 from storage.errors import NotFound
-from storage.models import OutboxItem, Subject, SubjectKind
+from storage.models import InvitationSource, OutboxItem, Subject, SubjectKind
 from surveys.loader import UnknownSurvey
 
 if TYPE_CHECKING:
@@ -389,7 +389,7 @@ async def _finish(services: Services, item: OutboxItem, parts: int) -> None:
             # Which members a pulse reached, per week (no longer a digest's denominator:
             # the response rate counts every member who could evaluate, issue 11).
             await member_repo.record_invitation(
-                conn, item.chat_id, week_key=payload["week"], source="pulse"
+                conn, item.chat_id, week_key=payload["week"], source=InvitationSource.PULSE
             )
 
 

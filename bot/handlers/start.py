@@ -26,7 +26,7 @@ from storage import subjects as subject_repo
 from storage import updates as update_repo
 from storage import users as user_repo
 from storage.errors import InviteError
-from storage.models import Invite
+from storage.models import InvitationSource, Invite
 from surveys.periods import week_key
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ async def _apply_invite(services, conn, invite: Invite, telegram_id: int, lang: 
                 conn, telegram_id, role=role, department_id=department_id, now=now
             )
             await member_repo.record_invitation(
-                conn, telegram_id, week_key=week_key(services.today()), source="link"
+                conn, telegram_id, week_key=week_key(services.today()), source=InvitationSource.LINK
             )
         case BecomesOwner(subject_id):
             await owner_repo.add_owner(conn, telegram_id, subject_id, now=now)
