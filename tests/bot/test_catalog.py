@@ -23,7 +23,7 @@ CODE = [
     for folder in ("bot", "surveys", "storage")
     for path in sorted((ROOT / folder).rglob("*.py"))
 ]
-KEY_FUNCTIONS = {"t", "plain", "has"}  # bot.i18n lookups: the key is the second argument
+KEY_FUNCTIONS = {"t", "plain"}  # bot.i18n lookups: the key is the second argument
 # Helpers that look up `<prefix><their second argument>` (bot.commands.digest.say): their
 # f-string `<prefix>{}` is explained by the calls, whose keys are read like t's.
 WRAPPERS = {"say": "cli.digest."}
@@ -117,8 +117,6 @@ def _key_arguments(node: ast.Call) -> list[ast.expr]:
     name = _name(node.func)
     if name in KEY_FUNCTIONS and len(node.args) >= 2:
         return [node.args[1]]
-    if name == "has" and node.args:
-        return [node.args[0]]
     if name in REFUSALS and node.args:
         return [node.args[0]]
     return []
