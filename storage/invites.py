@@ -145,6 +145,15 @@ async def check_invite(conn: Connection, secret: bytes, token: str, *, now: date
     return _invite(row)
 
 
+async def find_invite(conn: Connection, secret: bytes, token: str) -> Invite | None:
+    """The invite a token names, whatever its state (used up, expired or revoked since),
+    or None: for an update whose redemption was already counted."""
+    if not is_well_formed(token):
+        return None
+    row = await _get(conn, "i.token_hash = ?", token_hash(secret, token))
+    return None if row is None else _invite(row)
+
+
 async def redeem_invite(conn: Connection, secret: bytes, token: str, *, now: datetime) -> Invite:
     """Check an invite and count one use, atomically (InviteError as in check_invite)."""
     invite = await check_invite(conn, secret, token, now=now)

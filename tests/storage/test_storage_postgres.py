@@ -52,9 +52,7 @@ async def test_the_schema_has_sqlites_tables_and_columns_in_postgresql_types(url
         )
         assert [t for (t,) in pg_tables] == [t for (t,) in lite_tables]
         for (table,) in lite_tables:
-            lite_columns = [
-                row[1] for row in await _rows(sqlite, f"PRAGMA table_info({table})")
-            ]
+            lite_columns = [row[1] for row in await _rows(sqlite, f"PRAGMA table_info({table})")]
             pg_columns = await _rows(
                 pg,
                 "SELECT column_name, data_type FROM information_schema.columns"
