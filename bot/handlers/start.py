@@ -17,6 +17,7 @@ from bot.handlers.survey import offer_to_resume, refusal_text
 from bot.i18n import normalize_language, plain, t
 from bot.menus import refresh_menu
 from bot.render import fill
+from bot.services import Services
 from domain import invites as invite_rules
 from domain.invites import BecomesOwner, Registers, StartsSurvey
 from storage import invites as invite_repo
@@ -26,6 +27,7 @@ from storage import sessions as session_repo
 from storage import subjects as subject_repo
 from storage import updates as update_repo
 from storage import users as user_repo
+from storage.connection import Connection
 from storage.errors import ActiveSessionExists, InviteError
 from storage.models import InvitationSource, Invite
 from surveys.periods import week_key
@@ -125,7 +127,9 @@ async def reopen_invite(update: Update, context: FeedbotContext, token: str, lan
         log.info("update %s: the survey was begun meanwhile", update.update_id)
 
 
-async def _apply_invite(services, conn, invite: Invite, telegram_id: int, lang: str) -> None:  # type: ignore[no-untyped-def]
+async def _apply_invite(
+    services: Services, conn: Connection, invite: Invite, telegram_id: int, lang: str
+) -> None:
     """The database side of an invite (domain.invites.opening), in the same transaction
     as counting its use."""
     now = services.now()
