@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from markupsafe import Markup, escape
-
-__all__ = ["Markup", "escape", "join", "markup", "plain", "t", "visible"]
+from markupsafe import Markup
 
 LANGUAGES = ("pl", "en")
 DEFAULT_LANGUAGE = "en"

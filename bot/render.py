@@ -7,12 +7,13 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from markupsafe import Markup, escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import flow
 from bot.callbacks import Action, encode
 from bot.digest.render import month_name
-from bot.i18n import Markup, escape, join, markup, plain, t
+from bot.i18n import join, markup, plain, t
 from bot.services import Services
 from storage import subjects as subject_repo
 from storage.models import Member, SubjectKind

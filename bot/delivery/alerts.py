@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 
+from markupsafe import Markup
+
 from bot.delivery import OutboxKind, alert_key
-from bot.i18n import Markup, join, markup, t
+from bot.i18n import join, markup, t
 from bot.services import Services
 from storage import outbox as outbox_repo
 from storage import owners as owner_repo

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest
@@ -18,7 +19,7 @@ from bot.digest.render import plural
 from bot.handlers.common import pressed, reply
 from bot.handlers.owner import digest_rule, owned_subject
 from bot.handlers.refusals import refuse_press
-from bot.i18n import Markup, join, plain, t
+from bot.i18n import join, plain, t
 from bot.services import Services
 from domain import settings as owner_settings
 from domain.errors import (

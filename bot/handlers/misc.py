@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop
@@ -15,7 +16,7 @@ from bot.handlers import survey
 from bot.handlers.common import drop_keyboard, pressed, reply
 from bot.handlers.recovery import on_redelivered
 from bot.handlers.refusals import refuse_press, refused_undecodable
-from bot.i18n import LANGUAGES, Markup, join, markup, plain, t
+from bot.i18n import LANGUAGES, join, markup, plain, t
 from bot.menus import allowed_commands, refresh_menu
 from storage import sessions as session_repo
 from storage import updates as update_repo

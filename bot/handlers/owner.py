@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from telegram import Update
 
 from bot.config import Settings
 from bot.context import FeedbotContext
 from bot.digest.render import format_day
 from bot.handlers.common import reply
-from bot.i18n import Markup, join, markup, t
+from bot.i18n import join, markup, t
 from bot.web.links import dashboard_keyboard, login_link
 from storage import export as export_repo
 from storage import owners as owner_repo
