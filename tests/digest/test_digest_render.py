@@ -26,7 +26,7 @@ from digest_support import (
     window,
 )
 
-from bot.digest.compose import DigestData
+from bot.digest.data import DigestData
 from bot.digest.model import Digest, SubjectRef
 from bot.digest.render import (
     CAPTION_LIMIT,

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from storage import aggregates
+from storage.aggregates import Reads
 from storage.db import Database, split_statements
 from storage.sqlite import migrate
+from tests.reads import read
 
 SECRET = b"migration-secret"
 W47, W48 = "2026-W47", "2026-W48"
@@ -250,15 +251,15 @@ async def test_an_old_database_is_moved_to_the_unlinkable_form_and_scrubbed(
         after: dict[str, object] = {}
         for subject in (SALES, COFFEE):
             for weeks in ([W47], [W48], [W47, W48]):
-                counts = await aggregates.period_counts(db.conn, subject, weeks)
+                counts = await read(db.conn, Reads.period_counts, subject, weeks)
                 after[f"{subject}{weeks}counts"] = (
                     counts.started,
                     counts.completed,
                     counts.partial,
                 )
-        distributions = await aggregates.distributions(db.conn, SALES, [W47, W48])
-        roles = await aggregates.role_counts(db.conn, SALES, [W48])
-        comments = await aggregates.comments(db.conn, SALES, [W48], limit=10)
+        distributions = await read(db.conn, Reads.distributions, SALES, [W47, W48])
+        roles = await read(db.conn, Reads.role_counts, SALES, [W48])
+        comments = await read(db.conn, Reads.comments, SALES, [W48], limit=10)
     finally:
         await db.close()
 
