@@ -10,6 +10,7 @@ from typing import Any
 
 from storage.connection import Connection
 from storage.db import Database, encode_time, placeholders
+from storage.locks import LockClass, hold
 from surveys import anonymity
 from surveys.anonymity import NO_ROLE, ExportPlan, Settlement, Unit, WeekCounts
 
@@ -123,9 +124,12 @@ async def settle_weeks(
     deciding and recording those not decided yet; and the per-week counts read with them
     (for `intact`).
 
-    Reads first; only when something is to be decided does it take the write lock,
-    read again under it and record (the decision is made under the lock, so two
-    processes deciding at once agree: the second finds the first one's units)."""
+    Reads first; only when something is to be decided does it open a write transaction,
+    take the subject's disclosure lock first (storage.locks: PostgreSQL's advisory lock,
+    held by every instance deciding this subject; on SQLite the write transaction itself
+    holds the whole database), read again under it and record. So the decision is made
+    by one process at a time, and two deciding at once agree: the second finds the first
+    one's units and records nothing that overlaps them."""
     scope = anonymity.scope_weeks(weeks)
     conn = db.conn
     counts = await week_counts(conn, subject_id, scope)
@@ -137,6 +141,7 @@ async def settle_weeks(
     if not found.new:
         return found, counts
     async with db.transaction() as conn:
+        await hold(conn, LockClass.SUBJECT_DISCLOSURE, subject_id)
         counts = await week_counts(conn, subject_id, scope)
         recorded = await units_for(conn, subject_id, scope)
         found = anonymity.settle(

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from storage.connection import Connection, Row
 from storage.db import encode_time, placeholders
+from storage.locks import LockClass, hold, lock_key
 
 
 @dataclass(frozen=True)
@@ -43,28 +44,17 @@ _CLAIMABLE = (
     "   AND (e.update_id < i.update_id"
     "    OR (e.update_id > i.update_id AND e.claimed_until >= ?))))"
 )
-# PostgreSQL's lock class of a user's queue (pg_advisory_xact_lock(class, key)): any
+# PostgreSQL's lock of a user's queue (storage.locks, LockClass.USER_QUEUE): any
 # transaction that stores an update or decides which update heads a user's queue holds
 # it, so two instances never decide the same user's head at once.
-_USER_LOCK_CLASS = 0x66656564  # "feed"
-
-
-def _lock_key(user_key: int) -> int:
-    """`user_key` folded into the 32-bit second key of its lock (two users sharing one
-    only wait for each other)."""
-    folded = (user_key ^ (user_key >> 32)) & 0xFFFFFFFF
-    return folded - (1 << 32) if folded >= 1 << 31 else folded
 
 
 async def lock_user(conn: Connection, user_key: int | None) -> None:
     """Hold `user_key`'s queue until this transaction ends (PostgreSQL; on SQLite the
     write transaction already holds the whole database). Call it first in a transaction
     that stores an update of the user or claims one."""
-    if user_key is None or conn.dialect != "postgresql":
-        return
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(?, ?)", (_USER_LOCK_CLASS, _lock_key(user_key))
-    )
+    if user_key is not None:
+        await hold(conn, LockClass.USER_QUEUE, user_key)
 
 
 async def claimable(conn: Connection, *, now: datetime) -> bool:
@@ -120,7 +110,7 @@ async def claim(
         async with conn.execute(
             "SELECT u.k FROM unnest(?::bigint[], ?::int[]) AS u(k, h)"
             " WHERE pg_try_advisory_xact_lock(?, u.h)",
-            (users, [_lock_key(u) for u in users], _USER_LOCK_CLASS),
+            (users, [lock_key(u) for u in users], int(LockClass.USER_QUEUE)),
         ) as cursor:
             held = {int(r[0]) for r in await cursor.fetchall()}
     chosen = [u for u, user in candidates if user is None or int(user) in held]

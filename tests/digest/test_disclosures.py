@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
 
@@ -15,15 +18,17 @@ from storage.db import Database
 from storage.disclosures import settle_weeks
 from storage.models import Subject, SubjectKind
 from storage.subjects import add_subject
+from tests.backends import POSTGRES_ON, postgres_url
 
 MONDAY_AFTER_W48 = datetime(2026, 11, 30, 9, tzinfo=UTC)
+ROUNDS = 30  # races of two PostgreSQL instances over one subject's units
 
 
-async def _department(db: Database) -> Subject:
+async def _department(db: Database, *, slug: str = "sales") -> Subject:
     async with db.transaction() as conn:
         return await add_subject(
             conn,
-            slug="sales",
+            slug=slug,
             kind=SubjectKind.DEPARTMENT,
             names={"en": "Sales"},
             survey_id="internal",
@@ -133,3 +138,65 @@ async def test_a_response_stored_late_into_a_decided_week_withholds_its_unit(
     assert late.scores_gate.basis is Basis.HIDDEN
     assert late.scores == () and late.comments == () and late.roles == ()
     assert not any(p.estimate for p in late.trend)
+
+
+async def test_two_instances_on_postgresql_deciding_at_once_never_overlap() -> None:
+    """Two instances (two pools) on one PostgreSQL database, configured with different
+    thresholds, decide the same subject's weeks at the same moment, many times: one
+    decision wins each time (the subject's disclosure lock), both callers get the same
+    units, and every week belongs to the one unit that lists it."""
+    if not POSTGRES_ON:
+        pytest.skip("FEEDBOT_TEST_POSTGRES=off")
+    async with postgres_url() as url:
+        first = await Database.open(url)
+        second = await Database.open(url)
+        try:
+            for round_ in range(ROUNDS):
+                subject = await _department(first, slug=f"sales-{round_}")
+                respond = Respond(first)
+                # Thresholds 3 and 5: W47's 4 answers are a unit of their own for one
+                # instance and pooled with the small weeks for the other.
+                await respond(subject, internal_answers(4), week=W47, times=4)
+                await respond(subject, internal_answers(4), week=W48, times=2)
+                results = await asyncio.gather(
+                    *(
+                        settle_weeks(
+                            db,
+                            subject.id,
+                            [W47, W48],
+                            last_closed=W48,
+                            anonymity_min=k,
+                            comments_min=5,
+                            now=MONDAY_AFTER_W48,
+                        )
+                        for db, k in ((first, 3), (second, 5))
+                    )
+                )
+                (a, _), (b, _) = results
+                assert a.units == b.units, round_
+                assert a.pending == b.pending, round_
+                assert not (a.new and b.new), round_  # one of them decided
+                async with first.conn.execute(
+                    "SELECT u.unit_key, u.weeks, w.week_key, w.unit_key"
+                    " FROM disclosure_units AS u"
+                    " LEFT JOIN disclosure_weeks AS w ON w.subject_id = u.subject_id"
+                    "  AND w.week_key IN (SELECT value FROM json_array_elements_text(u.weeks::json))"
+                    " WHERE u.subject_id = ?",
+                    (subject.id,),
+                ) as cursor:
+                    rows = [tuple(row) async for row in cursor]
+                assert rows, round_
+                # Every week a unit lists is recorded as that unit's, and no other's.
+                assert all(week is not None and owner == key for key, _, week, owner in rows), (
+                    round_,
+                    rows,
+                )
+                listed = [week for _, weeks, _, _ in rows for week in json.loads(weeks)]
+                async with first.conn.execute(
+                    "SELECT COUNT(*) FROM disclosure_weeks WHERE subject_id = ?", (subject.id,)
+                ) as cursor:
+                    row = await cursor.fetchone()
+                assert row is not None and row[0] == len(set(listed)), (round_, rows)
+        finally:
+            await second.close()
+            await first.close()
