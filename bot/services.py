@@ -97,8 +97,14 @@ class Services:
             self._keyboards.popitem(last=False)
 
     def keyboard_of(self, session_id: int, stored: int | None) -> int | None:
-        """The message with a session's current keyboard: seen in this process, else stored."""
-        return self._keyboards.get(session_id, stored)
+        """The message with a session's current keyboard: the later of the one this
+        process sent last and the one stored (message ids grow within a chat). The stored
+        one is newer when another instance sent the later question; this process's is
+        newer while its own note (bot.prompts) is not committed yet."""
+        seen = self._keyboards.get(session_id)
+        if seen is None or stored is None:
+            return stored if seen is None else seen
+        return max(seen, stored)
 
     def is_admin(self, telegram_id: int) -> bool:
         """Whether the user is listed in FEEDBOT_ADMINS."""

@@ -293,15 +293,19 @@ async def _rewrite_in_key_order(conn: asyncpg.Connection) -> None:
 class PostgresDatabase(Database):
     """A PostgreSQL database: a pool of asyncpg connections.
 
-    `transaction()` blocks of one process run one at a time, as SQLite's do: the code
-    written for SQLite's single writer (check, then write) keeps its meaning, and each
-    block commits (durably, synchronous_commit as the server sets it) before its caller
-    goes on. Reads through `conn` run concurrently on the pool and see committed rows."""
+    `transaction()` blocks run concurrently, each on a connection of the pool (as they
+    do across instances): no storage function relies on being the only writer. Writes
+    that must not both happen are conditional (ON CONFLICT, `UPDATE ... WHERE` with a
+    row count, SKIP LOCKED claims), and a decision that reads other rows first takes an
+    advisory lock first (storage.locks: a user's inbox queue, a subject's disclosure
+    units). One user's updates are applied one at a time by the inbox claims or the
+    per-user update processor. Each block commits (durably, synchronous_commit as the
+    server sets it) before its caller goes on; the server flushes the WAL of commits
+    arriving together at once. Reads through `conn` see committed rows."""
 
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         self._pool = pool
         self._conn = _PoolConnection(pool)
-        self._lock = asyncio.Lock()
         self.path = redacted(url)
         self.dialect = "postgresql"
 
@@ -337,7 +341,7 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Connection]:
-        async with self._lock, _translated(), self._pool.acquire() as conn, conn.transaction():
+        async with _translated(), self._pool.acquire() as conn, conn.transaction():
             yield _TransactionConnection(conn)
 
     async def scrub(self, *, vacuum: bool = True) -> None:
@@ -358,7 +362,7 @@ class PostgresDatabase(Database):
 
         What stays is outside the database's files: the server's write-ahead log until it
         is recycled, and backups, which the database administrator keeps."""
-        async with self._lock, _translated(), self._pool.acquire() as conn:
+        async with _translated(), self._pool.acquire() as conn:
             tables = [
                 str(row[0])
                 for row in await conn.fetch(
@@ -378,8 +382,8 @@ class PostgresDatabase(Database):
                 await conn.execute(f"VACUUM FULL {table}")
 
     async def close(self) -> None:
-        async with self._lock:
-            await self._pool.close()
+        # Waits for the connections in use (blocks in flight) to be released.
+        await self._pool.close()
 
 
 # --- migrations ---------------------------------------------------------------------------
