@@ -100,6 +100,15 @@ async def _prepare(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection given back to the pool needs beyond asyncpg's own rollback of
+    an open transaction: nothing. asyncpg's default reset is one more round trip on
+    every release (advisory unlock all, CLOSE ALL, UNLISTEN *, RESET ALL), and none of
+    that state is ever set here: advisory locks are transaction-scoped, no LISTEN, no
+    cursor outlives its statement, no SET (settings are the connection's startup ones)."""
+    del conn
+
+
 def _rowcount(status: str) -> int:
     """The row count of a command tag ("INSERT 0 1", "UPDATE 3", "DELETE 0")."""
     last = status.rsplit(" ", 1)[-1]
@@ -319,6 +328,7 @@ class PostgresDatabase(Database):
                 min_size=1,
                 max_size=pool_size,
                 init=_prepare,
+                reset=_keep_session,
                 server_settings={"TimeZone": "UTC"},
             )
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:

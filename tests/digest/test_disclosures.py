@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
 
 from bot.digest.compose import compose_digest
@@ -180,7 +179,8 @@ async def test_two_instances_on_postgresql_deciding_at_once_never_overlap() -> N
                     "SELECT u.unit_key, u.weeks, w.week_key, w.unit_key"
                     " FROM disclosure_units AS u"
                     " LEFT JOIN disclosure_weeks AS w ON w.subject_id = u.subject_id"
-                    "  AND w.week_key IN (SELECT value FROM json_array_elements_text(u.weeks::json))"
+                    "  AND w.week_key IN"
+                    "   (SELECT value FROM json_array_elements_text(u.weeks::json))"
                     " WHERE u.subject_id = ?",
                     (subject.id,),
                 ) as cursor:
