@@ -63,8 +63,9 @@ def test_burst_instances_lose_duplicate_and_misorder_nothing(backend: str) -> No
         assert "6 responses and 54 processed updates checked" in result.checked, result
         # Errors: every one is a Bot API call the fake refused, and only the harmless kind
         # (removing a keyboard already gone) -- no ERROR log, traceback, timeout or update
-        # left in the inbox. A second instance does not know which message the other sent
-        # last, so it may remove the keyboard of an older question twice.
+        # left in the inbox. A second instance learns which message the other sent last
+        # only once that one's note is committed (bot.prompts, right after the send), so
+        # in that window it may remove the keyboard of an older question twice.
         assert result.errors == sum(result.refused.values()), result
         harmless = "editMessageReplyMarkup: Bad Request: message is not modified"
         assert all(what.startswith(harmless) for what in result.refused), result
