@@ -121,16 +121,18 @@ async def start_session(
         # Another process started one since the check above.
         other = await get_active_session(conn, respondent_id)
         raise ActiveSessionExists(other.id if other is not None else 0)
+    session = await get_session(conn, row[0])
+    assert session is not None
     # Counted apart from the session, which is deleted when it ends: the digest's
-    # completion rate needs how many started in a week, not who.
+    # completion rate needs how many started in a week, not who. Last: every session of
+    # the subject and week counts on this one row, locked until the commit (PostgreSQL,
+    # transactions at once), so nothing else is done while it is held.
     await conn.execute(
         "INSERT INTO session_counts (subject_id, week_key, started, completed)"
         " VALUES (?, ?, 1, 0)"
         " ON CONFLICT (subject_id, week_key) DO UPDATE SET started = session_counts.started + 1",
         (subject_id, week_key),
     )
-    session = await get_session(conn, row[0])
-    assert session is not None
     return session
 
 
@@ -319,16 +321,9 @@ async def complete_session(
     )
     if inserted.rowcount == 0:
         raise AlreadyAnswered(next_possible)
-    # The completion rate's cohort: counted on the row of the week the session STARTED
-    # (its row still knows it), not the week it completes in. NULL (a week counted
-    # before completions were) stays NULL: unknown, never a wrong number.
-    await conn.execute(
-        "UPDATE session_counts SET completed = completed + 1"
-        " WHERE subject_id = ? AND week_key = (SELECT week_key FROM sessions WHERE id = ?)",
-        (session.subject_id, session.id),
-    )
-    await conn.execute(_END, (session.id,))
-    return await _insert_response(
+    async with conn.execute(_END + " RETURNING week_key", (session.id,)) as ended:
+        started = await ended.fetchone()
+    response = await _insert_response(
         conn,
         session,
         status=ResponseStatus.COMPLETED,
@@ -337,6 +332,17 @@ async def complete_session(
         now=now,
         week_key=week_key,
     )
+    # The completion rate's cohort: counted on the row of the week the session STARTED
+    # (its row knew it), not the week it completes in. NULL (a week counted before
+    # completions were) stays NULL: unknown, never a wrong number. Last, as in
+    # start_session: the subject's row for the week is locked until the commit.
+    if started is not None:
+        await conn.execute(
+            "UPDATE session_counts SET completed = completed + 1"
+            " WHERE subject_id = ? AND week_key = ?",
+            (session.subject_id, started[0]),
+        )
+    return response
 
 
 async def abandon_session(
