@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from jinja2 import DictLoader, Environment, FileSystemLoader, StrictUndefined
-from test_digest_render import every_digest_shape
 
 from bot.digest.render import LANGS, TEMPLATES, _Context, _Template, environment, labels, template
+from tests.digest.test_digest_render import every_digest_shape
 
 
 def _plain_jinja() -> Environment:
