@@ -6,6 +6,7 @@ import io
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -115,7 +116,7 @@ def test_a_csv_export_keeps_what_was_typed_and_guards_formulas(
     cli: Callable[..., Result],
     database: Db,
     capsysbinary: pytest.CaptureFixture[bytes],
-    tmp_path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     assert cli("department", "add", "rnd", "--name", NAME).code == 0
     at = datetime(2026, 11, 17, 10, tzinfo=UTC)

@@ -124,8 +124,8 @@ async def test_a_new_member_gets_a_command_menu_with_their_commands(world: BotWo
         call.params
         for call in world.telegram.calls_of("setMyCommands")
         if isinstance(call.params.get("scope"), dict)
-        and call.params["scope"].get("chat_id") == employee.id  # type: ignore[union-attr]
+        and call.params["scope"].get("chat_id") == employee.id
     ]
     assert len(menus) == 1
-    names = [entry["command"] for entry in menus[0]["commands"]]  # type: ignore[union-attr]
+    names = [entry["command"] for entry in menus[0]["commands"]]
     assert names == ["start", "help", "lang", "cancel", "evaluate", "pulses"]
