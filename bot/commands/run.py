@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sqlite3
 import sys
+from pathlib import Path
 
 from bot.commands.common import (
     CommandError,
@@ -18,18 +19,28 @@ from bot.commands.common import (
     settings_from,
 )
 
-NO_TOKEN = (
-    "no bot token: create a bot with @BotFather in Telegram (/newbot), put "
-    "TELEGRAM_BOT_TOKEN=<token> in .env (see .env.example) and run `feedbot run` again; "
-    "to try everything without Telegram, run `feedbot demo`."
-)
+
+def no_token(program: str) -> str:
+    """The one line for a missing token: how to get one, and the demo command to paste."""
+    return (
+        "no bot token: create a bot with @BotFather in Telegram (/newbot), put "
+        "TELEGRAM_BOT_TOKEN=<token> in .env (see .env.example) and run it again; "
+        f"to try everything without Telegram, run `{program} demo`."
+    )
+
+
+def invoked_as(argv0: str) -> str:
+    """How to run feedbot again as the user just did: the README's set-up runs
+    `.venv/bin/feedbot`, which is not on PATH; `python -m bot.cli` and the like get the
+    plain name."""
+    return argv0 if Path(argv0).name == "feedbot" else "feedbot"
 
 
 def run(args: argparse.Namespace) -> int:
     """Run until Ctrl-C or SIGTERM; the database closes cleanly on the way out."""
     settings = settings_from(args)
     if settings.token is None:
-        raise CommandError(NO_TOKEN, exit_code=2)
+        raise CommandError(no_token(invoked_as(sys.argv[0])), exit_code=2)
     settings.secret_bytes()  # fail with the one-line explanation before anything starts
     webhook = bool(getattr(args, "webhook", False))
     if webhook:
