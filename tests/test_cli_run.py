@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands.demo import feedbot_command
 from tests.fakes.http_server import BotApiServer
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -72,12 +73,13 @@ def test_a_rejected_token_is_explained_without_repeating_it(tmp_path: Path) -> N
     assert "a-wrong-token-value" not in result.stderr + result.stdout
 
 
-def test_without_a_token_the_demo_hint_is_the_command_the_user_typed(tmp_path: Path) -> None:
+def test_without_a_token_the_demo_hint_is_a_command_to_paste(tmp_path: Path) -> None:
     # The README's set-up runs `.venv/bin/feedbot run`; `feedbot` alone is not on PATH.
-    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    script = Path(sys.executable).parent / "feedbot"
+    assert script.exists(), "the tests run from the environment feedbot is installed in"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("FEEDBOT_", "TELEGRAM_"))}
     result = subprocess.run(
-        [".venv/bin/feedbot", "run"],
+        [str(script), "run"],
         cwd=tmp_path,
         env=clean,
         capture_output=True,
@@ -87,7 +89,7 @@ def test_without_a_token_the_demo_hint_is_the_command_the_user_typed(tmp_path: P
     )
     assert result.returncode == 2
     assert result.stderr.startswith("feedbot: no bot token:") and result.stderr.count("\n") == 1
-    assert "run `.venv/bin/feedbot demo`" in result.stderr
+    assert f"run `{feedbot_command(tmp_path)} demo`" in result.stderr
     assert result.stdout == ""  # the demo is shown how to run, not run
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import COMMAND_MODULES
+from bot.commands.demo import feedbot_command
 from tests.backends import POSTGRES_ON, create_schema, drop_schema
 from tests.fakes.http_server import BotApiServer
 from tests.fakes.telegram_server import FakeTelegram
@@ -255,7 +256,8 @@ def feedbot_run(command: Command, folder: Folder) -> None:
     program = str(BIN / "feedbot")
     no_token = _run([program, "run"], folder, command, expect=2, token=False)
     assert no_token.stderr.startswith("feedbot: no bot token:"), no_token.stderr
-    assert no_token.stderr.count("\n") == 1 and f"`{program} demo`" in no_token.stderr
+    demo = f"`{feedbot_command(folder.path)} demo`"  # what to paste in that folder
+    assert no_token.stderr.count("\n") == 1 and demo in no_token.stderr
     assert no_token.stdout == ""
 
     bad_database = {"FEEDBOT_DATABASE": str(folder.path / "missing" / "feedbot.sqlite3")}

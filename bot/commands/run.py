@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import sqlite3
 import sys
-from pathlib import Path
 
 from bot.commands.common import (
     CommandError,
@@ -18,6 +17,7 @@ from bot.commands.common import (
     run_async,
     settings_from,
 )
+from bot.commands.demo import feedbot_command
 
 
 def no_token(program: str) -> str:
@@ -29,18 +29,11 @@ def no_token(program: str) -> str:
     )
 
 
-def invoked_as(argv0: str) -> str:
-    """How to run feedbot again as the user just did: the README's set-up runs
-    `.venv/bin/feedbot`, which is not on PATH; `python -m bot.cli` and the like get the
-    plain name."""
-    return argv0 if Path(argv0).name == "feedbot" else "feedbot"
-
-
 def run(args: argparse.Namespace) -> int:
     """Run until Ctrl-C or SIGTERM; the database closes cleanly on the way out."""
     settings = settings_from(args)
     if settings.token is None:
-        raise CommandError(no_token(invoked_as(sys.argv[0])), exit_code=2)
+        raise CommandError(no_token(feedbot_command()), exit_code=2)
     settings.secret_bytes()  # fail with the one-line explanation before anything starts
     webhook = bool(getattr(args, "webhook", False))
     if webhook:
