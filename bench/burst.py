@@ -399,7 +399,7 @@ async def run_feedbot(
 ) -> Result:
     """The real Application on a fresh database file, driven by `users` respondents;
     `via_inbox`: updates go through webhook mode's inbox instead of the update queue."""
-    from bot.app import build_application, services_of
+    from bot.app import build_application
     from bot.config import load_settings
     from bot.inbox import InboxReceiver, InboxWorker
     from bot.processor import update_key
@@ -424,7 +424,7 @@ async def run_feedbot(
         await app.initialize()
         assert app.post_init is not None
         await app.post_init(app)
-        services = services_of(app)
+        services = app.services
         tokens = await seed_products(services)
         errors = ErrorCount()
         logging.getLogger().addHandler(errors)

@@ -27,13 +27,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import types
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from bench.common import CACHE, Table, fmt, machine, peak_rss_mb, settled_rss_mb, verdict
 
@@ -164,8 +162,9 @@ class Footprint:
 async def run_bot(database: Path, sessions: int) -> Footprint:
     """Start the bot on `database`, let it work a little, and measure it."""
     from bot import jobs
-    from bot.app import build_application, services_of
+    from bot.app import build_application
     from bot.config import load_settings
+    from bot.context import FeedbotContext
     from storage import invites as invite_repo
     from storage import sessions as session_repo
     from storage.models import InviteKind
@@ -190,7 +189,7 @@ async def run_bot(database: Path, sessions: int) -> Footprint:
     await app.post_init(app)
     await app.start()
     try:
-        services = services_of(app)
+        services = app.services
         subjects = {}
         async with services.db.conn.execute("SELECT id, slug FROM subjects") as cursor:
             subjects = {row["slug"]: row["id"] for row in await cursor.fetchall()}
@@ -218,7 +217,7 @@ async def run_bot(database: Path, sessions: int) -> Footprint:
                 from telegram import Update
 
                 await app.process_update(Update.de_json(data, app.bot))
-        context: Any = types.SimpleNamespace(bot=app.bot, bot_data=app.bot_data)
+        context = FeedbotContext(app)
         before = len(telegram.calls_of("sendMessage"))
         await jobs.send_reminders(context)
         reminded = len(telegram.calls_of("sendMessage")) - before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -152,3 +153,19 @@ def decode(data: str | None) -> Callback:
     if action is Action.MUTE_PULSE and args[0] not in _FLAGS:
         raise CallbackDataError("mute flag is not 0 or 1", "bad_value")
     return Callback(action, tuple(args))
+
+
+def routes_to(*actions: Action) -> Callable[[object], bool]:
+    """A button route's pattern (PTB's CallbackQueryHandler): data that decodes to one of
+    `actions`. Data that decodes to none of them is another route's, or refused."""
+    wanted = frozenset(actions)
+
+    def matches(data: object) -> bool:
+        if not isinstance(data, str):
+            return False
+        try:
+            return decode(data).action in wanted
+        except CallbackDataError:
+            return False
+
+    return matches

@@ -1,25 +1,23 @@
 """Background jobs: the one reminder for an unfinished survey, closing stale ones, and
-scrubbing the database files (hourly, and within minutes of an internal survey ending)."""
+scrubbing the database files (hourly, and within minutes of an internal survey ending).
+bot.app lists them with their intervals."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 from datetime import timedelta
-from typing import Any
 
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, ContextTypes
 
 from bot import flow, render
-from bot.app import services_of
-from bot.i18n import normalize_language, t
+from bot.context import FeedbotContext, user_language
+from bot.i18n import t
 from bot.services import Services
 from storage import inbox as inbox_repo
 from storage import sessions as session_repo
 from storage import subjects as subject_repo
 from storage import updates as update_repo
-from storage import users as user_repo
 from surveys import engine
 from surveys.periods import span, week_key
 
@@ -28,18 +26,9 @@ log = logging.getLogger(__name__)
 BATCH = 200
 
 
-async def user_language(services: Services, telegram_id: int) -> str:
-    """A user's stored language, for messages the bot starts itself."""
-    cached = services.cached_language(telegram_id)
-    if cached is not None:
-        return cached
-    user = await user_repo.get_user(services.db.conn, telegram_id)
-    return normalize_language(user.lang if user is not None else None)
-
-
-async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def send_reminders(context: FeedbotContext) -> None:
     """One gentle reminder per unfinished survey idle for FEEDBOT_REMINDER_HOURS; never two."""
-    services = services_of(context)
+    services = context.services
     idle_since = services.now() - timedelta(hours=services.settings.reminder_hours)
     due = await session_repo.sessions_to_remind(
         services.db.conn, idle_since=idle_since, limit=BATCH
@@ -66,9 +55,9 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
             log.warning("reminder for session %s failed", session.id, exc_info=True)
 
 
-async def close_stale_sessions(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def close_stale_sessions(context: FeedbotContext) -> None:
     """Close sessions idle past FEEDBOT_ABANDON_DAYS, keeping answers as partial responses."""
-    services = services_of(context)
+    services = context.services
     await abandon_stale(services)
     # Telegram keeps an unconfirmed update for at most 24 hours; older ids are dead weight.
     async with services.db.transaction() as conn:
@@ -83,9 +72,9 @@ async def close_stale_sessions(context: ContextTypes.DEFAULT_TYPE) -> None:
 SCRUB_AFTER_INTERNAL_SECONDS = 300
 
 
-async def scrub_after_internal(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def scrub_after_internal(context: FeedbotContext) -> None:
     """Scrub the files within minutes of an internal survey ending, not only hourly."""
-    services = services_of(context)
+    services = context.services
     if services.internal_ended_since_scrub:
         await scrub_files(services)
 
@@ -127,26 +116,4 @@ async def abandon_stale(services: Services) -> int:
             return closed
 
 
-async def schedule_all(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Register the recurring jobs; names are fixed so a restart replaces, never duplicates."""
-    queue = app.job_queue
-    if queue is None:  # pragma: no cover - the job-queue extra is a dependency
-        log.warning("no job queue: reminders and digests are off")
-        return
-    for name in ("reminders", "stale-sessions", "scrub-after-internal"):
-        for job in queue.get_jobs_by_name(name):
-            job.schedule_removal()
-    queue.run_repeating(send_reminders, interval=600, first=30, name="reminders")
-    queue.run_repeating(close_stale_sessions, interval=3600, first=60, name="stale-sessions")
-    queue.run_repeating(
-        scrub_after_internal,
-        interval=SCRUB_AFTER_INTERNAL_SECONDS,
-        first=SCRUB_AFTER_INTERNAL_SECONDS,
-        name="scrub-after-internal",
-    )
-    from bot.delivery import scheduler
-
-    await scheduler.schedule(app)
-
-
-__all__ = ["abandon_stale", "schedule_all", "span"]
+__all__ = ["abandon_stale", "span"]

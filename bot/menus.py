@@ -7,8 +7,10 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeChat, MenuButtonDefault
 from telegram.error import TelegramError
 
+from bot.context import user_language
 from bot.i18n import plain
 from bot.services import Services
+from bot.web.links import dashboard_url, menu_button
 from storage import members as member_repo
 from storage import menu_buttons as menu_button_repo
 from storage import owners as owner_repo
@@ -65,8 +67,6 @@ async def refresh_menu(
 async def _dashboard_menu_button(bot: Bot, services: Services, telegram_id: int, lang: str) -> bool:
     """The chat's menu button opens the dashboard (owners and admins, when it is on);
     the URL it opens is remembered for `sync_menu_buttons`. True when set."""
-    from bot.web.links import menu_button
-
     button = menu_button(services.settings, lang)
     if button is None or button.web_app is None:
         return False
@@ -86,9 +86,6 @@ async def sync_menu_buttons(bot: Bot, services: Services) -> int:
     FEEDBOT_PUBLIC_URL); a chat that may no longer open it (no longer an owner, or the
     dashboard off) gets Telegram's default button back. Chats already right are left
     alone. Paced by the bot's rate limiter; returns how many buttons were sent."""
-    from bot.jobs import user_language
-    from bot.web.links import dashboard_url
-
     conn = services.db.conn
     url = dashboard_url(services.settings)
     stored = await menu_button_repo.stored_urls(conn)

@@ -1,14 +1,20 @@
-"""How survey steps look in Telegram: question text, keyboards and the answered transcript."""
+"""How survey steps look in Telegram: question text, keyboards and the answered transcript,
+and the member's department menu."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import flow
 from bot.callbacks import Action, encode
 from bot.i18n import Markup, escape, join, markup, plain, t
+from bot.services import Services
+from storage import subjects as subject_repo
+from storage.models import Member, SubjectKind
 from surveys import engine
 from surveys.schema import AnswerValue, Question, QuestionType, localize
 
@@ -181,3 +187,27 @@ def resume_keyboard(session_id: int, lang: str, *, start_over: bool = True) -> I
         rows.append([_button(plain(lang, "button.start_over"), Action.RESTART, session_id)])
     rows.append([_button(plain(lang, "button.cancel"), Action.CANCEL, session_id)])
     return InlineKeyboardMarkup(rows)
+
+
+def _short_date(value: date, lang: str) -> str:
+    return value.strftime("%d.%m") if lang == "pl" else value.strftime("%b %d")
+
+
+async def department_keyboard(
+    services: Services, member: Member, lang: str
+) -> InlineKeyboardMarkup | None:
+    """Buttons for every department that serves this member (never their own), each
+    marked with the date it may be evaluated again when it was evaluated this period."""
+    rows = []
+    departments = await subject_repo.list_subjects(services.db.conn, SubjectKind.DEPARTMENT)
+    for department in sorted(departments, key=lambda d: d.name(lang).casefold()):
+        if department.id == member.department_id:
+            continue
+        again = await flow.already_answered(services, member.telegram_id, department)
+        label = department.name(lang)
+        if again is not None:
+            label = "✓ " + plain(
+                lang, "member.again_from", name=label, date=_short_date(again, lang)
+            )
+        rows.append([_button(label, Action.EVALUATE, department.id)])
+    return InlineKeyboardMarkup(rows) if rows else None

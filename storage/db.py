@@ -139,11 +139,13 @@ class Database(ABC):
         postgresql:// URL (`synchronous`, `busy_timeout_ms` and `max_batch_delay`, see
         MAX_BATCH_DELAY, are SQLite's)."""
         target = str(path)
+        # Imports pointing back: each backend subclasses Database, so it imports this
+        # module; only the backend chosen here is loaded (asyncpg only for PostgreSQL).
         if is_postgres_url(target):
-            from storage.postgres import PostgresDatabase
+            from storage.postgres import PostgresDatabase  # a backend: see above
 
             return await PostgresDatabase.connect(target)
-        from storage.sqlite import SqliteDatabase
+        from storage.sqlite import SqliteDatabase  # a backend: see above
 
         return await SqliteDatabase.open_sqlite(
             target,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.config import Settings, load_settings
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, plain
 from storage.connection import DatabaseUnavailable
 from storage.db import MEMORY, Database, is_postgres_url
 from surveys.loader import SurveyCatalog, SurveyFileError
@@ -40,6 +41,18 @@ def add_database_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database", metavar="PATH", help="database file (default: FEEDBOT_DATABASE)"
     )
+
+
+def add_lang_option(parser: argparse.ArgumentParser) -> None:
+    """`--lang pl|en`: the language of the command's output and of its error messages."""
+    parser.add_argument(
+        "--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="language (default: en)"
+    )
+
+
+def say(lang: str, key: str, **params: object) -> str:
+    """A message of the digest commands (`cli.digest.<key>`), in `lang`, as plain text."""
+    return plain(lang, f"cli.digest.{key}", **params)
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:

@@ -25,6 +25,11 @@ from typing import TextIO
 from bot.commands.common import CommandError, check_database
 from bot.commands.demo_seed import Counts, seed_database
 from bot.config import Settings, load_settings
+from storage import subjects as subject_repo
+from storage.db import Database
+from storage.models import SubjectKind
+from surveys import periods
+from surveys.loader import SurveyCatalog
 
 TEXTS = {
     "en": {
@@ -133,15 +138,11 @@ class DemoResult:
 
 async def _demo(settings: Settings, weeks: int, seed: int, lang: str) -> DemoResult:
     """Fill a fresh database and compose every subject's digest of the last closed week."""
+    # Here, not at the top: `feedbot --help` must not load jinja2, matplotlib and telegram.
     from bot.digest.chart import digest_chart
     from bot.digest.compose import compose_digest
     from bot.digest.render import render_digest, render_plain
     from bot.services import Services
-    from storage import subjects as subject_repo
-    from storage.db import Database
-    from storage.models import SubjectKind
-    from surveys import periods
-    from surveys.loader import SurveyCatalog
 
     rng = random.Random(seed)
     words = TEXTS[lang]

@@ -5,12 +5,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported lazily at run time: `feedbot --help` stays fast
-    from surveys.schema import AnswerValue, Question
+from surveys.schema import AnswerValue, Question, QuestionType
 
-    Answerer = Callable[[Question], AnswerValue]
+Answerer = Callable[[Question], AnswerValue]
 
 OWNER_IDS_FROM = 9001
 MEMBER_IDS_FROM = 100_001
@@ -139,8 +137,6 @@ def _clamp(value: float, low: int, high: int) -> int:
 
 def internal_answerer(rng: random.Random, department: Department, quality: float) -> Answerer:
     """Answers of one colleague about a department of the given quality."""
-    from surveys.schema import QuestionType
-
     mood = rng.gauss(0, 0.45)  # some people are more generous than others
     given: list[int] = []
 
@@ -166,8 +162,6 @@ def internal_answerer(rng: random.Random, department: Department, quality: float
 
 def buyer_answerer(rng: random.Random, product: Product, mood: float) -> Answerer:
     """Answers of one buyer of a product with the given mean mood (0-10)."""
-    from surveys.schema import QuestionType
-
     feeling = min(10.0, max(0.0, rng.gauss(mood, 1.8)))
 
     def answer(question: Question) -> AnswerValue:
@@ -199,8 +193,6 @@ def buyer_answerer(rng: random.Random, product: Product, mood: float) -> Answere
 
 def generic_answer(rng: random.Random, question: Question) -> AnswerValue:
     """An answer to a question type the bundled surveys do not use here (custom surveys)."""
-    from surveys.schema import QuestionType
-
     if question.scale is not None:
         return rng.randint(*question.scale)
     if question.type is QuestionType.SINGLE and question.choices:

@@ -16,18 +16,24 @@ from bot.commands.demo_data import (
     OWNER_IDS_FROM,
     PRODUCTS,
     SUPPLIERS,
+    Answerer,
     buyer_answerer,
     generic_answer,
     internal_answerer,
 )
+from bot.config import Settings
+from storage import members as member_repo
+from storage import owners as owner_repo
+from storage import sessions as session_repo
+from storage import subjects as subject_repo
+from storage import users as user_repo
+from storage.connection import Connection
+from storage.models import MemberRole, Subject, SubjectKind
+from surveys import engine, periods
+from surveys.schema import Audience, SurveyDefinition
 
-if TYPE_CHECKING:  # imported lazily at run time: `feedbot --help` stays fast
-    from bot.commands.demo_data import Answerer
-    from bot.config import Settings
+if TYPE_CHECKING:  # `feedbot --help` imports this module, and bot.services loads telegram
     from bot.services import Services
-    from storage.connection import Connection
-    from storage.models import Subject
-    from surveys.schema import SurveyDefinition
 
 
 @dataclass
@@ -61,10 +67,8 @@ async def _respond(
     counts: Counts,
 ) -> None:
     """One session through the engine and storage: completed, or abandoned part-way."""
+    # Here, not at the top: bot.delivery loads telegram, which `feedbot --help` must not load.
     from bot.delivery.alerts import consented
-    from storage import sessions as session_repo
-    from surveys import engine, periods
-    from surveys.schema import Audience
 
     state = engine.new_state()
     session = await session_repo.start_session(
@@ -129,8 +133,6 @@ async def _respond(
 
 def _moment_in(week: str, rng: random.Random, settings: Settings) -> datetime:
     """A working-hours moment in a week, in UTC."""
-    from surveys import periods
-
     day = periods.span(week).start + timedelta(days=rng.randint(0, 4))
     local = datetime.combine(
         day, clock_time(rng.randint(8, 16), rng.randint(0, 59)), tzinfo=settings.tz
@@ -142,13 +144,6 @@ async def seed_database(
     services: Services, history: list[str], rng: random.Random
 ) -> tuple[int, Counts]:
     """Subjects, owners, members and every week's responses; returns (members, counts)."""
-    from storage import members as member_repo
-    from storage import owners as owner_repo
-    from storage import subjects as subject_repo
-    from storage import users as user_repo
-    from storage.models import MemberRole, SubjectKind
-    from surveys import periods
-
     settings, db, catalog = services.settings, services.db, services.surveys
     internal, external = catalog.latest("internal"), catalog.latest("external")
     joined = _moment_in(periods.shift(history[0], -1), rng, settings)

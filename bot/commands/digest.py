@@ -9,17 +9,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from bot.commands import digest_send
 from bot.commands.common import (
     CommandError,
     add_database_option,
+    add_lang_option,
     check_database,
     load_catalog,
     open_database,
     run_async,
+    say,
     settings_from,
 )
 from bot.config import Settings
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, plain
 from storage.models import SubjectKind
 from storage.subjects import get_subject
 from surveys import periods
@@ -74,8 +76,6 @@ def register_preview(actions: argparse._SubParsersAction[argparse.ArgumentParser
 
 def register_send(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `feedbot digest send` (bot/commands/digest_send.py does the work)."""
-    from bot.commands import digest_send
-
     parser = actions.add_parser(
         "send",
         help="send every digest that is due now",
@@ -83,18 +83,6 @@ def register_send(actions: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     digest_send.add_arguments(parser)
     parser.set_defaults(handler=digest_send.send_due)
-
-
-def add_lang_option(parser: argparse.ArgumentParser) -> None:
-    """`--lang pl|en`: the language of the command's output and of its error messages."""
-    parser.add_argument(
-        "--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="language (default: en)"
-    )
-
-
-def say(lang: str, key: str, **params: object) -> str:
-    """A message of the digest commands (`cli.digest.<key>`), in `lang`, as plain text."""
-    return plain(lang, f"cli.digest.{key}", **params)
 
 
 def preview(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -142,7 +130,7 @@ async def _preview(
     now: datetime,
     want_chart: bool,
 ) -> tuple[str, bytes | None, str]:
-    # Imported here so that `feedbot --help` does not load jinja2 and matplotlib.
+    # Here, not at the top: `feedbot --help` must not load jinja2 and matplotlib.
     from bot.digest.chart import digest_chart
     from bot.digest.compose import compose_digest
     from bot.digest.render import caption, plain_text, render_digest, render_plain

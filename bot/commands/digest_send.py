@@ -15,20 +15,22 @@ from typing import TYPE_CHECKING, TextIO
 from bot.commands.common import (
     CommandError,
     add_database_option,
+    add_lang_option,
     check_database,
     load_catalog,
     open_checked,
     run_async,
+    say,
     settings_from,
 )
-from bot.commands.digest import add_lang_option, say
 from bot.config import Settings
+from storage import outbox as outbox_repo
+from storage.connection import Connection
+from storage.subjects import get_subject_by_id
 from surveys.loader import SurveyCatalog
 
-if TYPE_CHECKING:  # imported lazily: `feedbot --help` must not load telegram
+if TYPE_CHECKING:  # imported lazily at run time: `feedbot --help` must not load telegram
     from telegram import Bot
-
-    from storage.connection import Connection
 
 DRY_RUN_SECRET = b"dry-run: pulses are only counted, never sent"
 DUE_LIMIT = 10_000
@@ -59,6 +61,7 @@ def send_due(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return run_async(lambda: _dry_run(settings, stream, lang))
     if settings.token is None:
         raise CommandError(say(lang, "no_token"))
+    # Here, not at the top: bot.logs loads telegram, which `feedbot --help` must not load.
     from bot.logs import logging_for_command
 
     # Through the redacting handler: PTB and httpx log the token-bearing URL at DEBUG.
@@ -76,7 +79,7 @@ def _catalog(settings: Settings) -> SurveyCatalog:
 
 def make_bot(settings: Settings) -> Bot:
     """A plain telegram.Bot for the token, at TELEGRAM_API_BASE_URL when set."""
-    from telegram import Bot
+    from telegram import Bot  # not at the top: `feedbot --help` must not load telegram
 
     assert settings.token is not None
     token = settings.token.get_secret_value()
@@ -87,6 +90,7 @@ def make_bot(settings: Settings) -> Bot:
 
 
 async def _send(settings: Settings, out: TextIO, lang: str) -> int:
+    # Here, not at the top: these load telegram, which `feedbot --help` must not load.
     from telegram.error import TelegramError
 
     from bot.delivery import scheduler
@@ -108,10 +112,10 @@ async def _send(settings: Settings, out: TextIO, lang: str) -> int:
 
 
 async def _dry_run(settings: Settings, out: TextIO, lang: str) -> int:
+    # Here, not at the top: these load telegram, which `feedbot --help` must not load.
     from bot.delivery import scheduler
     from bot.delivery.sender import describe, parts_for
     from bot.services import Services
-    from storage import outbox as outbox_repo
 
     db = await open_checked(settings.database)
     lines: list[str] = []
@@ -150,7 +154,5 @@ async def _dry_run(settings: Settings, out: TextIO, lang: str) -> int:
 
 
 async def _slug(conn: Connection, subject_id: int) -> str:
-    from storage.subjects import get_subject_by_id
-
     subject = await get_subject_by_id(conn, subject_id)
     return subject.slug if subject is not None else f"subject {subject_id}"

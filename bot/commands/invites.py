@@ -343,7 +343,7 @@ def create_command(args: argparse.Namespace) -> int:
     print(f"token: {created.token}")
     qr_file: Path | None = getattr(args, "qr", None)
     if qr_file is not None:
-        from bot.web import qr
+        from bot.web import qr  # here: PIL and segno load only when a QR code is asked for
 
         caption = created.subject.name("pl") if created.subject else _describe(invite, None)
         qr.write(qr_file, invite_link(username, created.token), caption)

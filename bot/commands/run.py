@@ -51,11 +51,13 @@ def run(args: argparse.Namespace) -> int:
     check_database(settings.database, create=True)
     run_async(lambda: _check_opens(settings.database))
 
+    # Here, not at the top: `feedbot --help` must not load telegram and uvicorn.
     from telegram import Update
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
     from bot.app import build_application
     from bot.logs import configure_logging
+    from bot.web.runtime import serve
     from bot.web.server import ListenError
 
     configure_logging(
@@ -67,8 +69,6 @@ def run(args: argparse.Namespace) -> int:
     where = settings.api_base_url or "api.telegram.org"
     try:
         if webhook or settings.listen is not None:
-            from bot.web.runtime import serve
-
             asyncio.run(serve(app, settings, webhook=webhook))
         else:
             # Updates that arrived while the bot was down are processed, not dropped:

@@ -16,24 +16,21 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from telegram import Bot
+
 from bot.config import Settings
-from bot.delivery import ALERT, DIGEST, PULSE, digest_key, pulse_key
+from bot.context import FeedbotApplication
+from bot.delivery import ALERT, DIGEST, PULSE, digest_key, pulse_key, sender
+from bot.delivery.sender import DrainReport, Pacer
+from bot.services import Services
 from storage import members as member_repo
 from storage import outbox as outbox_repo
 from storage import owners as owner_repo
 from storage.connection import Connection
 from storage.models import Owner, OwnerSettings, Subject
 from surveys import periods
-
-if TYPE_CHECKING:
-    from telegram import Bot
-    from telegram.ext import Application
-
-    from bot.delivery.sender import DrainReport, Pacer
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +146,7 @@ def due_pulse_period(now: datetime, *, weeks: int, zone: str) -> str | None:
 # ---------------------------------------------------------------------- enqueuing
 
 
-async def enqueue_due_digests(
-    conn: Connection, settings: Settings, now: datetime
-) -> list[str]:
+async def enqueue_due_digests(conn: Connection, settings: Settings, now: datetime) -> list[str]:
     """Queue each active, unpaused owner's due digest of every subject they own; returns
     the dedup keys newly queued. Ownerships that began after the digest fell due are
     skipped (a new owner waits for their first scheduled digest)."""
@@ -246,8 +241,6 @@ async def tick(
     pulsed: set[str] | None = None,
 ) -> TickReport:
     """Queue what is due now, then send what the outbox holds."""
-    from bot.delivery import sender
-
     now = services.now()
     async with services.db.transaction() as conn:
         digests = await enqueue_due_digests(conn, services.settings, now)
@@ -282,8 +275,6 @@ class DeliveryLoop:
         pulsed: set[str] | None = None,
         pacer: Pacer | None = None,
     ) -> None:
-        from bot.delivery.sender import Pacer
-
         self._services = services
         self._bot = bot
         self._interval = interval
@@ -332,8 +323,6 @@ class DeliveryLoop:
             await self._sleep(self._interval)
 
     async def _alerts(self) -> None:
-        from bot.delivery import sender
-
         wakeup = self._services.outbox_wakeup
         while not self._stopping.is_set():
             if not await wakeup.wait(self._interval) or self._stopping.is_set():
@@ -344,19 +333,17 @@ class DeliveryLoop:
                 log.exception("sending detractor alerts failed")
 
 
-async def schedule(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def schedule(app: FeedbotApplication) -> None:
     """Start the delivery loop (a restart of the scheduling replaces it, never adds one);
     its first tick, seconds after start-up, sends what fell due while the bot was down."""
-    from bot.app import services_of
-
     await stop(app)
     pulsed: set[str] = app.bot_data.setdefault(PULSED_KEY, set())
-    loop = DeliveryLoop(services_of(app), app.bot, pulsed=pulsed)
+    loop = DeliveryLoop(app.services, app.bot, pulsed=pulsed)
     app.bot_data[LOOP_KEY] = loop
     loop.start()
 
 
-async def stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def stop(app: FeedbotApplication) -> None:
     """Stop the delivery loop, if one runs (at shutdown, before the bot and the database
     close)."""
     loop = app.bot_data.pop(LOOP_KEY, None)

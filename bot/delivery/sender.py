@@ -41,16 +41,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import ContextTypes
 
+from bot.callbacks import Action, encode
 from bot.delivery import ALERT, DIGEST, PULSE
+from bot.delivery.alerts import render_alert
+from bot.digest.compose import compose_digest
+from bot.digest.model import Digest
+from bot.digest.render import caption, render_digest
 from bot.i18n import normalize_language, plain, t
+from bot.render import department_keyboard
 from bot.services import Services
+from bot.web.links import dashboard_keyboard
 from storage import members as member_repo
 from storage import outbox as outbox_repo
 from storage import owners as owner_repo
@@ -58,9 +64,6 @@ from storage import subjects as subject_repo
 from storage.errors import NotFound
 from storage.models import OutboxItem, Subject, SubjectKind
 from surveys.loader import UnknownSurvey
-
-if TYPE_CHECKING:
-    from bot.digest.model import Digest
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +124,6 @@ async def digest_parts(
     """A digest composed now from the database: the chart photo (when there is a trend to
     draw) and the text parts, in `lang`. Parts before `from_part` were sent already: the
     chart is then not drawn again (its place is kept by an empty Photo)."""
-    from bot.digest.compose import compose_digest
-    from bot.digest.render import caption, render_digest
-
     definition = services.surveys.latest(subject.survey_id)
     # Periods are filed by the configured zone's calendar, so "now" is read there too.
     now = services.now().astimezone(services.settings.tz)
@@ -146,8 +146,6 @@ async def digest_parts(
             parts.append(Photo(png, caption(digest, lang)))
     parts.extend(Text(text) for text in render_digest(digest, lang))
     # "📊 Dashboard" under the digest's last message, when the dashboard is on.
-    from bot.web.links import dashboard_keyboard
-
     keyboard = dashboard_keyboard(services.settings, lang, subject.slug)
     if keyboard is not None and parts and isinstance(parts[-1], Text):
         parts[-1] = Text(parts[-1].html, keyboard)
@@ -155,31 +153,21 @@ async def digest_parts(
 
 
 def _draw(digest: Digest, lang: str) -> bytes | None:
+    # Imported here, in the drawing thread: matplotlib takes about 0.4 s to import, which
+    # would otherwise hold up the event loop at start-up for a chart drawn days later.
     from bot.digest.chart import digest_chart
 
     return digest_chart(digest, lang)
 
 
-@dataclass
-class _BotDataOnly:
-    """What `department_keyboard` reads from a callback context, outside of a callback."""
-
-    bot_data: dict[str, object]
-
-
 async def pulse_parts(services: Services, member_id: int) -> list[Part] | None:
     """The pulse invitation with the department buttons and a mute button, or None when
     the member is gone, muted meanwhile, or has nothing to evaluate."""
-    from bot.app import SERVICES_KEY
-    from bot.callbacks import Action, encode
-    from bot.handlers.member import department_keyboard
-
     member = await member_repo.get_member(services.db.conn, member_id)
     if member is None or member.pulse_muted:
         return None
     lang = normalize_language(member.lang)
-    context = cast(ContextTypes.DEFAULT_TYPE, _BotDataOnly({SERVICES_KEY: services}))
-    keyboard = await department_keyboard(context, member_id, lang)
+    keyboard = await department_keyboard(services, member, lang)
     if keyboard is None:
         return None
     mute = InlineKeyboardButton(
@@ -226,8 +214,6 @@ async def parts_for(services: Services, item: OutboxItem) -> list[Part] | None:
     if item.kind == PULSE:
         return await pulse_parts(services, payload["member"])
     if item.kind == ALERT:
-        from bot.delivery.alerts import render_alert
-
         subject = await _owner_may_receive(
             services, payload["owner"], payload["subject_id"], alerts=True
         )

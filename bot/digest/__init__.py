@@ -4,9 +4,3 @@ Sending a digest: `compose_digest(...)` -> `Digest`; if `digest_chart(digest, la
 a PNG, send it as a photo with `caption(digest, lang)`; then send each text of
 `render_digest(digest, lang)` in order, all with parse_mode=HTML.
 """
-
-from bot.digest.compose import build_digest, compose_digest
-from bot.digest.model import Digest
-from bot.digest.render import caption, render_digest
-
-__all__ = ["Digest", "build_digest", "caption", "compose_digest", "render_digest"]

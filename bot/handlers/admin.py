@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
-from bot.app import services_of
-from bot.handlers.common import language, reply
+from bot.context import FeedbotContext
+from bot.handlers.common import reply
 from bot.i18n import join, markup, plain, t
+from bot.web import qr
 from storage import invites as invite_repo
 from storage import subjects as subject_repo
 from storage.errors import DuplicateSlug, InvalidSlug
@@ -34,24 +33,21 @@ _ROLES = {
 }
 
 
-async def _admin_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+async def _admin_lang(update: Update, context: FeedbotContext) -> str | None:
     """The user's language if they are an admin; otherwise reply politely and return None."""
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
-    lang = await language(services, update)
-    if not services.is_admin(user.id):
+    user, lang = await context.caller(update)
+    if not context.services.is_admin(user.id):
         await reply(update, t(lang, "admin.only_admins"))
         return None
     return lang
 
 
-async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_invite(update: Update, context: FeedbotContext) -> None:
     """/invite employee|buyer|owner SLUG, or /invite partner contractor|supplier."""
     lang = await _admin_lang(update, context)
     if lang is None:
         return
-    services = services_of(context)
+    services = context.services
     args = [a.lower() for a in context.args or []]
     if len(args) != 2 or args[0] not in _KINDS:
         await reply(update, t(lang, "admin.invite_usage"))
@@ -89,8 +85,7 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         caption = subject.name(lang)
         if kind is InviteKind.OWNER:
             max_uses = 1
-    user = update.effective_user
-    assert user is not None
+    user = context.user(update)
     async with services.db.transaction() as conn:
         _, token = await invite_repo.create_invite(
             conn,
@@ -106,8 +101,6 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     # The link as a QR code first, for printing on a receipt or a poster; the link below it.
     chat = update.effective_chat
     if chat is not None:
-        from bot.web import qr
-
         picture = qr.png(services.invite_link(token), caption)
         await chat.send_photo(picture, caption=plain(lang, "dashboard.qr_caption"))
     uses = t(lang, "admin.uses_unlimited") if max_uses is None else str(max_uses)
@@ -123,11 +116,11 @@ async def on_invite(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def _list(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: SubjectKind) -> None:
+async def _list(update: Update, context: FeedbotContext, kind: SubjectKind) -> None:
     lang = await _admin_lang(update, context)
     if lang is None:
         return
-    services = services_of(context)
+    services = context.services
     subjects = await subject_repo.list_subjects(services.db.conn, kind)
     if not subjects:
         await reply(update, t(lang, f"admin.no_{kind.value}s"))
@@ -137,12 +130,12 @@ async def _list(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Subjec
     await reply(update, join("\n", lines))
 
 
-async def on_departments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_departments(update: Update, context: FeedbotContext) -> None:
     """/departments: every department."""
     await _list(update, context, SubjectKind.DEPARTMENT)
 
 
-async def on_products(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_products(update: Update, context: FeedbotContext) -> None:
     """/products: every product."""
     await _list(update, context, SubjectKind.PRODUCT)
 
@@ -150,11 +143,11 @@ async def on_products(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 _ADD = re.compile(r"^\s*(\S+)\s+(.+?)\s*$", re.S)
 
 
-async def _add(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: SubjectKind) -> None:
+async def _add(update: Update, context: FeedbotContext, kind: SubjectKind) -> None:
     lang = await _admin_lang(update, context)
     if lang is None:
         return
-    services = services_of(context)
+    services = context.services
     message = update.effective_message
     assert message is not None and message.text is not None
     rest = message.text.partition(" ")[2]
@@ -189,21 +182,11 @@ async def _add(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Subject
     )
 
 
-async def on_add_department(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_add_department(update: Update, context: FeedbotContext) -> None:
     """/adddepartment SLUG Polish name | English name."""
     await _add(update, context, SubjectKind.DEPARTMENT)
 
 
-async def on_add_product(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_add_product(update: Update, context: FeedbotContext) -> None:
     """/addproduct SLUG Polish name | English name."""
     await _add(update, context, SubjectKind.PRODUCT)
-
-
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add the admin commands (each checks FEEDBOT_ADMINS itself and says no politely)."""
-    private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler("invite", on_invite, filters=private))
-    app.add_handler(CommandHandler("departments", on_departments, filters=private))
-    app.add_handler(CommandHandler("products", on_products, filters=private))
-    app.add_handler(CommandHandler("adddepartment", on_add_department, filters=private))
-    app.add_handler(CommandHandler("addproduct", on_add_product, filters=private))

@@ -1,4 +1,4 @@
-"""Helpers shared by handlers: the user's language, replies, survey message sending."""
+"""Helpers shared by handlers: replies, button presses, survey message sending."""
 
 from __future__ import annotations
 
@@ -6,34 +6,18 @@ import logging
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
 from bot import flow, render
-from bot.app import services_of
-from bot.i18n import Markup, join, normalize_language, t
+from bot.callbacks import Callback, decode
+from bot.context import FeedbotContext
+from bot.i18n import Markup, join, t
 from bot.sending import DEFAULT_POLICY, Undelivered
 from bot.services import Services
 from storage import subjects as subject_repo
-from storage import users as user_repo
 from storage.models import Session, Subject
-from surveys.schema import QuestionType
+from surveys.schema import Audience, QuestionType, localize
 
 log = logging.getLogger(__name__)
-
-
-async def language(services: Services, update: Update) -> str:
-    """The user's language: an explicit /lang choice, else their Telegram setting."""
-    user = update.effective_user
-    if user is None:
-        return "en"
-    cached = services.cached_language(user.id)
-    if cached is not None:
-        return cached
-    stored = await user_repo.get_user(services.db.conn, user.id)
-    lang = stored.lang if stored is not None and stored.lang else None
-    lang = lang or normalize_language(user.language_code)
-    services.remember_language(user.id, lang)
-    return lang
 
 
 async def reply(update: Update, text: Markup, **kwargs: object) -> Message | None:
@@ -54,6 +38,14 @@ async def reply(update: Update, text: Markup, **kwargs: object) -> Message | Non
         return None
 
 
+def pressed(update: Update) -> tuple[CallbackQuery, Callback]:
+    """The button press of a button handler and its decoded data (`misc.guard_private`
+    has refused every press whose data does not decode, before any route is tried)."""
+    query = update.callback_query
+    assert query is not None, "button handlers are routed only callback queries"
+    return query, decode(query.data)
+
+
 async def subject_of(services: Services, session: Session) -> Subject:
     """The subject a session is about."""
     subject = await subject_repo.get_subject_by_id(services.db.conn, session.subject_id)
@@ -62,7 +54,7 @@ async def subject_of(services: Services, session: Session) -> Subject:
 
 
 async def send_question(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: FeedbotContext,
     ask: flow.Ask,
     lang: str,
     subject: Subject,
@@ -74,7 +66,7 @@ async def send_question(
     Telegram's passing faults are retried (bot.sending); if it still fails, None: the
     session's question stays pending and comes back at the respondent's next message
     or press, or at the next start."""
-    services = services_of(context)
+    services = context.services
     session = ask.session
     try:
         message = await services.retry.run(
@@ -98,14 +90,12 @@ async def send_question(
     return message
 
 
-async def drop_keyboard(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, message_id: int | None
-) -> None:
+async def drop_keyboard(context: FeedbotContext, chat_id: int, message_id: int | None) -> None:
     """Remove the keyboard of an older question message; harmless if already gone."""
     if message_id is None:
         return
     try:
-        await services_of(context).retry.run(
+        await context.services.retry.run(
             lambda: context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None),
             what="removing an old keyboard",
         )
@@ -119,7 +109,7 @@ async def drop_keyboard(
 
 async def edit_text(
     services: Services,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: FeedbotContext,
     chat_id: int,
     message_id: int,
     text: Markup,
@@ -156,11 +146,9 @@ async def answer_query(
 
 
 async def send_finished(
-    context: ContextTypes.DEFAULT_TYPE, finished: flow.Finished, lang: str, subject: Subject
+    context: FeedbotContext, finished: flow.Finished, lang: str, subject: Subject
 ) -> None:
     """The survey's thank-you text, and for buyers who the feedback goes to."""
-    from surveys.schema import Audience, localize
-
     definition = finished.definition
     parts = [render.fill(localize(definition.thanks, lang), subject.name(lang))]
     if definition.audience is Audience.EXTERNAL:
@@ -169,7 +157,7 @@ async def send_finished(
         parts.append(t(lang, "survey.internal_done"))
     session = finished.session
     try:
-        await services_of(context).retry.run(
+        await context.services.retry.run(
             lambda: context.bot.send_message(flow.chat_of(session), join("\n\n", parts)),
             what=f"thanks of session {session.id}",
             repeatable=False,

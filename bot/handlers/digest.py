@@ -11,14 +11,12 @@ from zoneinfo import ZoneInfo, available_timezones
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest
-from telegram.ext import Application, ChatMemberHandler, CommandHandler, ContextTypes, filters
 
-from bot.app import services_of
-from bot.callbacks import Action, Callback, encode
+from bot.callbacks import Action, encode
+from bot.context import FeedbotContext
 from bot.delivery import scheduler, sender
 from bot.digest.render import plural
-from bot.handlers import extra_callbacks
-from bot.handlers.common import language, reply
+from bot.handlers.common import pressed, reply
 from bot.handlers.owner import digest_rule, owned_subject
 from bot.handlers.refusals import refuse_press
 from bot.i18n import Markup, join, plain, t
@@ -60,12 +58,12 @@ _DAY_WORDS = {
 # ---------------------------------------------------------------------- /digest
 
 
-async def on_digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_digest(update: Update, context: FeedbotContext) -> None:
     """/digest [SLUG]: the digest now. Departments: the last closed week only (anonymity)."""
-    services = services_of(context)
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None
-    lang = await language(services, update)
+    services = context.services
+    chat = update.effective_chat
+    assert chat is not None
+    user, lang = await context.caller(update)
     subject = await owned_subject(update, context, lang)
     if subject is None:
         return
@@ -267,12 +265,10 @@ async def _typed_change(
     return t(lang, "delivery.settings.usage")
 
 
-async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_settings(update: Update, context: FeedbotContext) -> None:
     """/settings [NAME VALUE]: when digests arrive, pausing them, detractor alerts."""
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
-    lang = await language(services, update)
+    services = context.services
+    user, lang = await context.caller(update)
     owns, owns_product = await _owner_state(services, user.id)
     if not owns:
         await reply(update, t(lang, "owner.not_owner"))
@@ -293,14 +289,11 @@ async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     )
 
 
-async def on_settings_button(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, callback: Callback
-) -> None:
+async def on_settings_button(update: Update, context: FeedbotContext) -> None:
     """A /settings button: open a picker, or change one setting and show the menu again."""
-    services = services_of(context)
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
-    lang = await language(services, update)
+    services = context.services
+    query, callback = pressed(update)
+    user, lang = await context.caller(update)
     owns, owns_product = await _owner_state(services, user.id)
     if not owns:
         await query.answer(plain(lang, "owner.not_owner"), show_alert=True)
@@ -356,12 +349,9 @@ async def on_settings_button(
 # ---------------------------------------------------------------------- /pulses
 
 
-async def _set_muted(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str, muted: bool
-) -> None:
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
+async def _set_muted(update: Update, context: FeedbotContext, lang: str, muted: bool) -> None:
+    services = context.services
+    user = context.user(update)
     async with services.db.transaction() as conn:
         await member_repo.set_pulse_muted(conn, user.id, muted)
     if not muted and services.settings.pulse_weeks == 0:
@@ -376,12 +366,10 @@ async def _set_muted(
     await reply(update, t(lang, "member.pulses_on", every=every))
 
 
-async def on_pulses(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_pulses(update: Update, context: FeedbotContext) -> None:
     """/pulses [on|off]: toggle (or set) the periodic invitations to evaluate."""
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
-    lang = await language(services, update)
+    services = context.services
+    user, lang = await context.caller(update)
     member = await member_repo.get_member(services.db.conn, user.id)
     if member is None:
         await reply(update, t(lang, "member.not_member"))
@@ -391,14 +379,11 @@ async def on_pulses(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _set_muted(update, context, lang, muted)
 
 
-async def on_mute_button(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, callback: Callback
-) -> None:
+async def on_mute_button(update: Update, context: FeedbotContext) -> None:
     """The mute button under a pulse invitation (1 mutes, 0 unmutes)."""
-    services = services_of(context)
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
-    lang = await language(services, update)
+    services = context.services
+    query, callback = pressed(update)
+    user, lang = await context.caller(update)
     if callback.value not in ("0", "1"):
         await refuse_press(services, query, lang, "bad_value", update.update_id)
         return
@@ -426,12 +411,12 @@ async def on_mute_button(
 # ---------------------------------------------------------------------- blocking
 
 
-async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_my_chat_member(update: Update, context: FeedbotContext) -> None:
     """A user blocked or unblocked the bot: pause or resume an owner's deliveries."""
     change = update.my_chat_member
     if change is None or change.chat.type != "private":
         return
-    services = services_of(context)
+    services = context.services
     user_id = change.chat.id
     owns, _ = await _owner_state(services, user_id)
     if not owns:
@@ -444,14 +429,3 @@ async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) 
             await owner_repo.update_owner_settings(
                 conn, user_id, default_timezone=services.settings.timezone, active=True
             )
-
-
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add /digest, /settings, /pulses, their buttons and the blocked-bot watcher."""
-    private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler("digest", on_digest, filters=private))
-    app.add_handler(CommandHandler("settings", on_settings, filters=private))
-    app.add_handler(CommandHandler("pulses", on_pulses, filters=private))
-    app.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
-    extra_callbacks[Action.SETTINGS] = on_settings_button
-    extra_callbacks[Action.MUTE_PULSE] = on_mute_button

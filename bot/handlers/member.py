@@ -3,86 +3,73 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
 
 from bot import flow
-from bot.app import services_of
-from bot.callbacks import Action, encode
-from bot.handlers.common import drop_keyboard, language, reply, send_question, subject_of
+from bot.callbacks import Action, encode, parse_id
+from bot.context import FeedbotContext
+from bot.handlers.common import drop_keyboard, pressed, reply, send_question, subject_of
+from bot.handlers.refusals import refuse_press
+from bot.handlers.survey import offer_to_resume, refusal_text
 from bot.i18n import plain, t, visible
+from bot.render import department_keyboard, fill
 from storage import members as member_repo
 from storage import sessions as session_repo
 from storage import subjects as subject_repo
 from storage.models import Session, Subject, SubjectKind
+from surveys.schema import localize
 
 
-def _short_date(value: object, lang: str) -> str:
-    from datetime import date
-
-    if isinstance(value, date):
-        return value.strftime("%d.%m") if lang == "pl" else value.strftime("%b %d")
-    return str(value)
-
-
-async def department_keyboard(
-    context: ContextTypes.DEFAULT_TYPE, telegram_id: int, lang: str
-) -> InlineKeyboardMarkup | None:
-    """Buttons for every department that serves this member (never their own)."""
-    services = services_of(context)
-    conn = services.db.conn
-    member = await member_repo.get_member(conn, telegram_id)
-    if member is None:
-        return None
-    rows = []
-    departments = await subject_repo.list_subjects(conn, SubjectKind.DEPARTMENT)
-    for department in sorted(departments, key=lambda d: d.name(lang).casefold()):
-        if department.id == member.department_id:
-            continue
-        again = await flow.already_answered(services, telegram_id, department)
-        label = department.name(lang)
-        if again is not None:
-            label = "✓ " + plain(
-                lang, "member.again_from", name=label, date=_short_date(again, lang)
-            )
-        rows.append(
-            [InlineKeyboardButton(label, callback_data=encode(Action.EVALUATE, department.id))]
-        )
-    return InlineKeyboardMarkup(rows) if rows else None
-
-
-async def show_departments(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str) -> None:
+async def show_departments(update: Update, context: FeedbotContext, lang: str) -> None:
     """The member menu: which department would you like to evaluate?"""
-    user = update.effective_user
-    assert user is not None
-    keyboard = await department_keyboard(context, user.id, lang)
-    member = await member_repo.get_member(services_of(context).db.conn, user.id)
+    user = context.user(update)
+    services = context.services
+    member = await member_repo.get_member(services.db.conn, user.id)
+    if member is None:
+        await reply(update, t(lang, "member.not_member"))
+        return
+    keyboard = await department_keyboard(services, member, lang)
     # A contractor or supplier has no department of their own: nothing was left out.
-    partner = member is not None and member.department_id is None
+    partner = member.department_id is None
     if keyboard is None:
-        if member is None:
-            await reply(update, t(lang, "member.not_member"))
-        else:
-            key = "member.no_departments_partner" if partner else "member.no_departments"
-            await reply(update, t(lang, key))
+        key = "member.no_departments_partner" if partner else "member.no_departments"
+        await reply(update, t(lang, key))
         return
     key = "member.pick_department_partner" if partner else "member.pick_department"
     await reply(update, t(lang, key), reply_markup=keyboard)
 
 
-async def on_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_menu(update: Update, context: FeedbotContext) -> None:
     """/evaluate: show the departments again."""
-    lang = await language(services_of(context), update)
+    lang = await context.language(update)
     await show_departments(update, context, lang)
 
 
-async def on_evaluate(update: Update, context: ContextTypes.DEFAULT_TYPE, subject_id: int) -> None:
+async def on_menu_button(update: Update, context: FeedbotContext) -> None:
+    """The button back to the member menu."""
+    query, _ = pressed(update)
+    await query.answer()
+    await show_departments(update, context, await context.language(update))
+
+
+async def on_evaluate_button(update: Update, context: FeedbotContext) -> None:
+    """A department button of the member menu (or of a pulse invitation)."""
+    _, press = pressed(update)
+    await on_evaluate(update, context, parse_id(press.value))
+
+
+async def on_switch_evaluate_button(update: Update, context: FeedbotContext) -> None:
+    """ "Drop it and evaluate this department", under the offer to switch surveys."""
+    _, press = pressed(update)
+    await on_switch_evaluate(update, context, parse_id(press.value))
+
+
+async def on_evaluate(update: Update, context: FeedbotContext, subject_id: int) -> None:
     """A member picked a department: start the internal survey about it."""
-    services = services_of(context)
+    services = context.services
     query = update.callback_query
-    user = update.effective_user
     chat = update.effective_chat
-    assert query is not None and user is not None and chat is not None
-    lang = await language(services, update)
+    assert query is not None and chat is not None
+    user, lang = await context.caller(update)
     conn = services.db.conn
     member = await member_repo.get_member(conn, user.id)
     department = await subject_repo.get_subject_by_id(conn, subject_id)
@@ -91,8 +78,6 @@ async def on_evaluate(update: Update, context: ContextTypes.DEFAULT_TYPE, subjec
         return
     if department is None or department.kind is not SubjectKind.DEPARTMENT:
         # No menu ever offered this id: forged (an archived department is only stale).
-        from bot.handlers.refusals import refuse_press
-
         await refuse_press(services, query, lang, "unknown_subject", update.update_id)
         return
     if department.archived:
@@ -105,23 +90,19 @@ async def on_evaluate(update: Update, context: ContextTypes.DEFAULT_TYPE, subjec
     if session is not None:
         await query.answer()
         if session.subject_id == department.id:
-            from bot.handlers.start import offer_resume
-
-            await offer_resume(update, context, lang)
+            await offer_to_resume(update, context, session, lang)
         else:
             await _offer_switch(update, context, session, department, lang)
         return
     await _begin(update, context, department, member.role.value, lang)
 
 
-async def on_switch_evaluate(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, subject_id: int
-) -> None:
+async def on_switch_evaluate(update: Update, context: FeedbotContext, subject_id: int) -> None:
     """Drop the unfinished survey (its answers are deleted) and evaluate this department."""
-    services = services_of(context)
+    services = context.services
     query = update.callback_query
-    user = update.effective_user
-    assert query is not None and user is not None
+    assert query is not None
+    user = context.user(update)
     conn = services.db.conn
     member = await member_repo.get_member(conn, user.id)
     department = await subject_repo.get_subject_by_id(conn, subject_id)
@@ -146,13 +127,13 @@ async def on_switch_evaluate(
 
 async def _offer_switch(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: FeedbotContext,
     session: Session,
     department: Subject,
     lang: str,
 ) -> None:
     """Another survey is unfinished: continue it, or drop it and evaluate `department`."""
-    services = services_of(context)
+    services = context.services
     unfinished = await subject_of(services, session)
     where = flow.current(services, session)
     number = where.step.number if isinstance(where, flow.Ask) else 1
@@ -184,17 +165,17 @@ async def _offer_switch(
 
 async def _begin(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: FeedbotContext,
     department: Subject,
     role: str,
     lang: str,
 ) -> None:
     """Start the internal survey about `department` and send its intro and first question."""
-    services = services_of(context)
+    services = context.services
     query = update.callback_query
-    user = update.effective_user
     chat = update.effective_chat
-    assert query is not None and user is not None and chat is not None
+    assert query is not None and chat is not None
+    user = context.user(update)
     outcome = await flow.begin(
         services,
         telegram_id=user.id,
@@ -203,13 +184,8 @@ async def _begin(
         role=role,
     )
     if isinstance(outcome, flow.Refused):
-        from bot.handlers.survey import refusal_text
-
         await query.answer(visible(refusal_text(outcome, lang)), show_alert=True)
         return
     await query.answer()
-    from bot.render import fill
-    from surveys.schema import localize
-
     await reply(update, fill(localize(outcome.definition.intro, lang), department.name(lang)))
     await send_question(context, outcome, lang, department)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from telegram import Update
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
-from bot.app import services_of
 from bot.config import Settings
+from bot.context import FeedbotContext
 from bot.digest.gates import ExportPlan, plan_export
 from bot.digest.render import format_day
-from bot.handlers.common import language, reply
+from bot.handlers.common import reply
 from bot.i18n import Markup, join, markup, t
+from bot.web.links import dashboard_keyboard, login_link
 from storage import export as export_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
@@ -28,17 +26,14 @@ def digest_rule(lang: str, kind: SubjectKind) -> Markup:
     return t(lang, "delivery.digest.rule_product")
 
 
-async def owned_subject(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str
-) -> Subject | None:
+async def owned_subject(update: Update, context: FeedbotContext, lang: str) -> Subject | None:
     """The subject an owner command is about: the only one owned, or the slug given.
 
     Replies with the reason and returns None when the user owns nothing, names a
     subject they do not own, or owns several and named none.
     """
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
+    services = context.services
+    user = context.user(update)
     owned = await owner_repo.list_owned_subjects(services.db.conn, user.id)
     if not owned:
         await reply(update, t(lang, "owner.not_owner"))
@@ -57,12 +52,10 @@ async def owned_subject(
     return None
 
 
-async def on_subjects(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_subjects(update: Update, context: FeedbotContext) -> None:
     """/subjects: what this owner receives digests for."""
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
-    lang = await language(services, update)
+    services = context.services
+    user, lang = await context.caller(update)
     owned = await owner_repo.list_owned_subjects(services.db.conn, user.id)
     if not owned:
         await reply(update, t(lang, "owner.not_owner"))
@@ -76,12 +69,12 @@ async def on_subjects(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await reply(update, join("\n", lines))
 
 
-async def on_export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_export(update: Update, context: FeedbotContext) -> None:
     """/export [SLUG]: the responses about the subject as a CSV document: a product's
     every response; a department's only those of the disclosure units its digests may
     show (surveys.anonymity), or a reply saying what is still missing."""
-    services = services_of(context)
-    lang = await language(services, update)
+    services = context.services
+    lang = await context.language(update)
     subject = await owned_subject(update, context, lang)
     if subject is None:
         return
@@ -137,15 +130,11 @@ def _nothing_to_export(lang: str, name: str, plan: ExportPlan, settings: Setting
     return join("\n", lines)
 
 
-async def on_dashboard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_dashboard(update: Update, context: FeedbotContext) -> None:
     """/dashboard: the "📊 Dashboard" button, and a one-time login link (10 minutes) for a
     browser outside Telegram. Owners and admins only; a word when the dashboard is off."""
-    from bot.web.links import dashboard_keyboard, login_link
-
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
-    lang = await language(services, update)
+    services = context.services
+    user, lang = await context.caller(update)
     owned = await owner_repo.list_owned_subjects(services.db.conn, user.id)
     if not owned and not services.is_admin(user.id):
         await reply(update, t(lang, "owner.not_owner"))
@@ -163,12 +152,4 @@ async def on_dashboard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     )
 
 
-def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add the owner commands."""
-    private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler("subjects", on_subjects, filters=private))
-    app.add_handler(CommandHandler("export", on_export, filters=private))
-    app.add_handler(CommandHandler("dashboard", on_dashboard, filters=private))
-
-
-__all__ = ["owned_subject", "register", "subject_repo"]
+__all__ = ["owned_subject", "subject_repo"]

@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Any
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackContext, ContextTypes
 
-from bot.app import services_of
-from bot.handlers.common import answer_query, language
+from bot.context import FeedbotApplication, FeedbotContext, user_language
+from bot.handlers.common import answer_query
 from bot.handlers.survey import resend_current, resend_if_missing
-from bot.jobs import user_language
 from storage import sessions as session_repo
 from storage.models import Session
 
@@ -32,11 +29,11 @@ RECENT = timedelta(days=1)
 LIMIT = 10_000
 
 
-async def on_redelivered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_redelivered(update: Update, context: FeedbotContext) -> None:
     """An update applied before a restart came again: its effect is stored, but what it
     should have shown may not be. Answer its press and re-send the current question if
     it never went out (the start-up pass usually did already: then nothing more)."""
-    services = services_of(context)
+    services = context.services
     if update.callback_query is not None:
         await answer_query(services, update.callback_query)
     user = update.effective_user
@@ -44,19 +41,19 @@ async def on_redelivered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     session = await session_repo.get_active_session(services.db.conn, user.id)
     if session is not None:
-        await resend_if_missing(context, session, await language(services, update))
+        await resend_if_missing(context, session, await context.language(update))
 
 
-async def resend_pending(app: Application[Any, Any, Any, Any, Any, Any]) -> int:
+async def resend_pending(app: FeedbotApplication) -> int:
     """At start-up, before polling: send the current question of every open session
     whose question may not have been sent; returns how many were sent."""
-    services = services_of(app)
+    services = app.services
     pending = await session_repo.pending_prompts(
         services.db.conn, answered_since=services.now() - RECENT, limit=LIMIT
     )
     if not pending:
         return 0
-    context: ContextTypes.DEFAULT_TYPE = CallbackContext(app)
+    context = FeedbotContext(app)  # the context of a job: the bot and services, no update
     gate = asyncio.Semaphore(PARALLEL)
     sent = 0
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import ContextTypes
 
-from bot import flow, render
-from bot.app import services_of
+from bot import flow
 from bot.callbacks import Action, encode
-from bot.handlers.common import language, reply, send_question, subject_of
+from bot.context import FeedbotContext
+from bot.handlers.common import pressed, reply, send_question, subject_of
 from bot.handlers.member import show_departments
 from bot.handlers.owner import digest_rule
-from bot.handlers.survey import refusal_text
+from bot.handlers.refusals import refuse_press
+from bot.handlers.survey import offer_to_resume, refusal_text
 from bot.i18n import normalize_language, plain, t
 from bot.menus import refresh_menu
+from bot.render import fill
 from storage import invites as invite_repo
 from storage import members as member_repo
 from storage import owners as owner_repo
@@ -26,6 +27,7 @@ from storage import users as user_repo
 from storage.errors import InviteError
 from storage.models import Invite, InviteKind, MemberRole
 from surveys.periods import week_key
+from surveys.schema import localize
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +37,15 @@ def weekday_name(lang: str, weekday: int) -> str:
     return plain(lang, f"delivery.settings.every_{weekday % 7}")
 
 
-async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_start(update: Update, context: FeedbotContext) -> None:
     """/start, with or without an invite payload."""
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
+    services = context.services
+    user = context.user(update)
     async with services.db.transaction() as conn:
         await user_repo.touch_user(
             conn, user.id, lang_hint=normalize_language(user.language_code), now=services.now()
         )
-    lang = await language(services, update)
+    lang = await context.language(update)
     payload = context.args[0] if context.args else None
     session = await session_repo.get_active_session(services.db.conn, user.id)
     if payload is None:
@@ -87,14 +88,12 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await open_invite(update, context, payload, lang)
 
 
-async def open_invite(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, token: str, lang: str
-) -> None:
+async def open_invite(update: Update, context: FeedbotContext, token: str, lang: str) -> None:
     """Redeem an invite and do what it is for."""
-    services = services_of(context)
-    user = update.effective_user
+    services = context.services
+    user = context.user(update)
     chat = update.effective_chat
-    assert user is not None and chat is not None
+    assert chat is not None
     now = services.now()
     try:
         async with services.db.transaction() as conn:
@@ -135,14 +134,12 @@ async def _apply_invite(services, conn, invite: Invite, telegram_id: int, lang: 
         await owner_repo.add_owner(conn, telegram_id, invite.subject_id, now=now)
 
 
-async def _after_invite(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, invite: Invite, lang: str
-) -> None:
+async def _after_invite(update: Update, context: FeedbotContext, invite: Invite, lang: str) -> None:
     """What the user sees after an invite was accepted."""
-    services = services_of(context)
-    user = update.effective_user
+    services = context.services
+    user = context.user(update)
     chat = update.effective_chat
-    assert user is not None and chat is not None
+    assert chat is not None
     await refresh_menu(context.bot, services, user.id, lang)
     conn = services.db.conn
     if invite.kind in (InviteKind.EMPLOYEE, InviteKind.PARTNER):
@@ -181,9 +178,6 @@ async def _after_invite(
         )
         return
     # A buyer: straight into the product's survey, with its intro.
-    from bot.render import fill
-    from surveys.schema import localize
-
     definition = services.surveys.latest(subject.survey_id)
     outcome = await flow.begin(
         services, telegram_id=user.id, chat_id=chat.id, subject=subject, role=None
@@ -195,31 +189,21 @@ async def _after_invite(
     await send_question(context, outcome, lang, subject)
 
 
-async def offer_resume(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str) -> None:
+async def offer_resume(update: Update, context: FeedbotContext, lang: str) -> None:
     """An unfinished survey: continue where they left off, or start over."""
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
+    services = context.services
+    user = context.user(update)
     session = await session_repo.get_active_session(services.db.conn, user.id)
     if session is None:
         await welcome(update, context, lang)
         return
-    subject = await subject_of(services, session)
-    where = flow.current(services, session)
-    number = where.step.number if isinstance(where, flow.Ask) else 1
-    keyboard = render.resume_keyboard(session.id, lang)
-    await reply(
-        update,
-        t(lang, "survey.resume_offer", subject=subject.name(lang), number=number),
-        reply_markup=keyboard,
-    )
+    await offer_to_resume(update, context, session, lang)
 
 
-async def welcome(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str) -> None:
+async def welcome(update: Update, context: FeedbotContext, lang: str) -> None:
     """/start without an invite: members get their menu, owners a reminder, others the intro."""
-    services = services_of(context)
-    user = update.effective_user
-    assert user is not None
+    services = context.services
+    user = context.user(update)
     conn = services.db.conn
     if await member_repo.get_member(conn, user.id) is not None:
         await show_departments(update, context, lang)
@@ -235,13 +219,15 @@ async def welcome(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str)
     await reply(update, t(lang, "start.stranger"))
 
 
-async def on_switch_invite(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
+async def on_switch_invite_button(update: Update, context: FeedbotContext) -> None:
     """Leave the open survey (its answers are dropped) and open the new invite."""
-    services = services_of(context)
-    query = update.callback_query
-    user = update.effective_user
-    assert query is not None and user is not None
-    lang = await language(services, update)
+    services = context.services
+    query, press = pressed(update)
+    token = press.value
+    user, lang = await context.caller(update)
+    if not invite_repo.is_well_formed(token):
+        await refuse_press(services, query, lang, "bad_invite", update.update_id)
+        return
     await query.answer()
     session = await session_repo.get_active_session(services.db.conn, user.id)
     if session is not None:

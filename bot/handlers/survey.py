@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from telegram import CallbackQuery, MaybeInaccessibleMessage, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
 from bot import flow, render
-from bot.app import services_of
 from bot.button_checks import press_value
 from bot.callbacks import Action, Callback, CallbackDataError
+from bot.context import FeedbotContext
 from bot.handlers.common import (
     answer_query,
     drop_keyboard,
     edit_text,
-    language,
+    pressed,
     reply,
     send_finished,
     send_question,
@@ -56,8 +56,6 @@ _OPS = {
 
 def _date_text(value: object, lang: str) -> str:
     """A date as the catalog shows it (DD.MM.YYYY in Polish, YYYY-MM-DD in English)."""
-    from datetime import date
-
     if isinstance(value, date):
         return value.strftime("%d.%m.%Y") if lang == "pl" else value.isoformat()
     return str(value)
@@ -69,9 +67,9 @@ def refusal_text(refused: flow.Refused, lang: str) -> Markup:
     return t(lang, refused.key, **params)
 
 
-async def resend_current(context: ContextTypes.DEFAULT_TYPE, session: Session, lang: str) -> None:
+async def resend_current(context: FeedbotContext, session: Session, lang: str) -> None:
     """Send the open session's current question again (after a stale button or on resume)."""
-    services = services_of(context)
+    services = context.services
     subject = await subject_of(services, session)
     where = flow.current(services, session)
     if isinstance(where, flow.Finished):
@@ -82,26 +80,36 @@ async def resend_current(context: ContextTypes.DEFAULT_TYPE, session: Session, l
     await send_question(context, where, lang, subject)
 
 
-async def resend_if_missing(
-    context: ContextTypes.DEFAULT_TYPE, session: Session, lang: str
-) -> bool:
+async def resend_if_missing(context: FeedbotContext, session: Session, lang: str) -> bool:
     """Send the current question again if it may not have reached the respondent (the bot
     died before sending it, or Telegram kept failing); True if it was re-sent."""
-    if not services_of(context).prompts.pending(session):
+    if not context.services.prompts.pending(session):
         return False
     await resend_current(context, session, lang)
     return True
 
 
-async def on_survey_button(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, callback: Callback
+async def offer_to_resume(
+    update: Update, context: FeedbotContext, session: Session, lang: str
 ) -> None:
+    """The unfinished `session`: continue where they left off, or start over."""
+    services = context.services
+    subject = await subject_of(services, session)
+    where = flow.current(services, session)
+    number = where.step.number if isinstance(where, flow.Ask) else 1
+    keyboard = render.resume_keyboard(session.id, lang)
+    await reply(
+        update,
+        t(lang, "survey.resume_offer", subject=subject.name(lang), number=number),
+        reply_markup=keyboard,
+    )
+
+
+async def on_survey_button(update: Update, context: FeedbotContext) -> None:
     """A button under a question: answer, toggle, Done, Back, Skip, Cancel, resume."""
-    services = services_of(context)
-    query = update.callback_query
-    user = update.effective_user
-    assert query is not None and user is not None
-    lang = await language(services, update)
+    services = context.services
+    query, callback = pressed(update)
+    user, lang = await context.caller(update)
     session = await session_repo.get_active_session(services.db.conn, user.id)
     if session is None or session.id != callback.session_id:
         await _foreign_or_stale(context, query, callback, session, user.id, lang, update.update_id)
@@ -149,7 +157,7 @@ async def on_survey_button(
 
 
 async def _foreign_or_stale(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: FeedbotContext,
     query: CallbackQuery,
     callback: Callback,
     session: Session | None,
@@ -157,7 +165,7 @@ async def _foreign_or_stale(
     lang: str,
     update_id: int,
 ) -> None:
-    services = services_of(context)
+    services = context.services
     pressed = await session_repo.get_session(services.db.conn, callback.session_id)
     if pressed is not None and pressed.respondent_id not in (None, user_id):
         # Only a forged press can name another person's session (Telegram shows a
@@ -173,27 +181,27 @@ async def _foreign_or_stale(
 
 
 async def _stale_press(
-    context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, session: Session, lang: str
+    context: FeedbotContext, query: CallbackQuery, session: Session, lang: str
 ) -> None:
     """A button of a question already answered (a double press, an old message): a toast,
     its keyboard removed, and the current question again only if it is missing."""
-    await answer_query(services_of(context), query, t(lang, "callback.outdated"))
+    await answer_query(context.services, query, t(lang, "callback.outdated"))
     if query.message is not None:
         await drop_keyboard(context, query.message.chat.id, query.message.message_id)
     await resend_if_missing(context, session, lang)
 
 
-async def _edit(context: ContextTypes.DEFAULT_TYPE, query: CallbackQuery, text: Markup) -> None:
+async def _edit(context: FeedbotContext, query: CallbackQuery, text: Markup) -> None:
     """Edit the pressed message (no keyboard); too old to edit or unchanged is fine."""
     message = query.message
     if message is None:
         return
-    await edit_text(services_of(context), context, message.chat.id, message.message_id, text)
+    await edit_text(context.services, context, message.chat.id, message.message_id, text)
 
 
 async def _show_outcome(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: FeedbotContext,
     query: CallbackQuery | None,
     session: Session,
     outcome: flow.Outcome,
@@ -201,7 +209,7 @@ async def _show_outcome(
     lang: str,
 ) -> None:
     """Tell the respondent what happened: a refusal, the edited question, the next one."""
-    services = services_of(context)
+    services = context.services
     if isinstance(outcome, flow.Duplicate):
         # Applied before, maybe by a process that died before sending what came next.
         if query is not None:
@@ -264,22 +272,22 @@ async def _show_outcome(
 
 
 async def _drop_other_copy(
-    context: ContextTypes.DEFAULT_TYPE, session: Session, answered: MaybeInaccessibleMessage | None
+    context: FeedbotContext, session: Session, answered: MaybeInaccessibleMessage | None
 ) -> None:
     """Take the buttons off the copy of the question just answered that this process sent
     last, when the answer came from another message (a copy sent before a re-send): its
     buttons beside the next question would offer two questions at once."""
-    latest = services_of(context).keyboard_of(session.id, session.message_id)
+    latest = context.services.keyboard_of(session.id, session.message_id)
     edited = answered.message_id if answered is not None else session.message_id
     if latest is not None and latest != edited:
         await drop_keyboard(context, flow.chat_of(session), latest)
 
 
 async def on_text_answer(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, session: Session, lang: str
+    update: Update, context: FeedbotContext, session: Session, lang: str
 ) -> None:
     """Plain text while a survey is open: the answer to a text question, else a pointer."""
-    services = services_of(context)
+    services = context.services
     message = update.effective_message
     assert message is not None and message.text is not None
     where = flow.current(services, session)

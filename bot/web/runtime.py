@@ -12,10 +12,9 @@ from urllib.parse import urlsplit
 
 from starlette.routing import BaseRoute
 from telegram import Update
-from telegram.ext import Application
 
-from bot.app import services_of
 from bot.config import Settings
+from bot.context import FeedbotApplication
 from bot.inbox import InboxReceiver, InboxWorker
 from bot.web.health import database_check, health_routes
 from bot.web.server import RouteProvider, WebServer, bind, build_asgi, route_providers
@@ -23,11 +22,9 @@ from bot.web.webhook import webhook_routes
 
 log = logging.getLogger(__name__)
 
-AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-
 
 async def serve(
-    app: AnyApplication,
+    app: FeedbotApplication,
     settings: Settings,
     *,
     webhook: bool,
@@ -67,7 +64,7 @@ async def serve(
 
 
 async def _run(
-    app: AnyApplication,
+    app: FeedbotApplication,
     settings: Settings,
     sock: Any,
     stop: asyncio.Event,
@@ -76,7 +73,7 @@ async def _run(
     secret: str,
     providers: Sequence[RouteProvider] | None,
 ) -> None:
-    services = services_of(app)
+    services = app.services
     routes: list[BaseRoute] = list(health_routes(database_check(services.db)))
     worker: InboxWorker | None = None
     if webhook:

@@ -7,20 +7,20 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
-from telegram.ext import Application
 
 from bot.config import Settings
+from bot.context import FeedbotApplication
 from bot.services import Services
+from bot.web.dashboard import dashboard_routes
 
 log = logging.getLogger(__name__)
 
 # A feature that serves HTTP gives a function from the Application to its routes.
-RouteProvider = Callable[[Application[Any, Any, Any, Any, Any, Any]], Sequence[BaseRoute]]
+RouteProvider = Callable[[FeedbotApplication], Sequence[BaseRoute]]
 
 # How long stopping waits for requests in progress (a webhook storing its update).
 GRACEFUL_SECONDS = 10
@@ -35,11 +35,8 @@ def route_providers(settings: Settings) -> list[RouteProvider]:
     return providers
 
 
-def _dashboard(app: Application[Any, Any, Any, Any, Any, Any]) -> Sequence[BaseRoute]:
-    from bot.app import services_of
-    from bot.web.dashboard import dashboard_routes
-
-    return dashboard_routes(services_of(app))
+def _dashboard(app: FeedbotApplication) -> Sequence[BaseRoute]:
+    return dashboard_routes(app.services)
 
 
 def build_asgi(routes: Sequence[BaseRoute], services: Services | None = None) -> Starlette:

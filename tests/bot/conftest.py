@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram.ext import Application
 
-from bot.app import build_application, services_of
+from bot.app import build_application
 from bot.config import Settings, load_settings
+from bot.context import FeedbotApplication
 from bot.services import Services
 from storage import invites as invite_repo
 from storage import subjects as subject_repo
@@ -43,7 +43,7 @@ class Clock:
 class BotWorld:
     """The running bot, the fake Telegram around it and helpers to seed and read."""
 
-    app: Application[Any, Any, Any, Any, Any, Any]
+    app: FeedbotApplication
     telegram: FakeTelegram
     clock: Clock
     settings: Settings
@@ -51,7 +51,7 @@ class BotWorld:
 
     @property
     def services(self) -> Services:
-        return services_of(self.app)
+        return self.app.services
 
     async def deliver(self) -> int:
         """Process every update the fake users queued, in order."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from telegram.ext import CallbackContext
-
 from bot import jobs
+from bot.context import FeedbotContext
 from storage.models import InviteKind
 from tests.bot.conftest import BotWorld
 
@@ -62,7 +61,7 @@ async def test_one_reminder_for_an_unfinished_survey_never_two(world: BotWorld) 
     await world.deliver()
     buyer.press("9")
     await world.deliver()
-    context = CallbackContext(world.app)
+    context = FeedbotContext(world.app)
     world.clock.advance(hours=23)
     await jobs.send_reminders(context)
     assert "unfinished survey" not in buyer.last_message().text
@@ -106,5 +105,5 @@ async def test_the_hourly_job_forgets_update_ids_older_than_two_days(world: BotW
     await world.deliver()
     assert len(await world.rows("SELECT update_id FROM processed_updates")) == 2
     world.clock.advance(days=3)
-    await jobs.close_stale_sessions(CallbackContext(world.app))
+    await jobs.close_stale_sessions(FeedbotContext(world.app))
     assert await world.rows("SELECT update_id FROM processed_updates") == []

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
-from telegram.ext import Application
 
-from bot.app import MENU_SYNC_KEY, build_application, services_of
+from bot.app import MENU_SYNC_KEY, build_application
 from bot.config import load_settings
+from bot.context import FeedbotApplication
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
 from storage.models import SubjectKind
@@ -23,7 +22,6 @@ from tests.fakes.telegram_server import FakeTelegram
 
 TOKEN = "123456:TEST-token"
 OWNERS = (501, 502, 503)
-AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
 
 def _menu_calls(telegram: FakeTelegram) -> list[int]:
@@ -31,7 +29,9 @@ def _menu_calls(telegram: FakeTelegram) -> list[int]:
     return sorted(int(call.params["chat_id"]) for call in telegram.calls_of("setChatMenuButton"))
 
 
-async def _start(telegram: FakeTelegram, database: str, public_url: str | None) -> AnyApp:
+async def _start(
+    telegram: FakeTelegram, database: str, public_url: str | None
+) -> FeedbotApplication:
     """Start the bot as the runner does (post_init) and wait for its menu-button task."""
     env = {"FEEDBOT_PUBLIC_URL": public_url} if public_url else {}
     settings = load_settings(
@@ -57,7 +57,7 @@ async def _start(telegram: FakeTelegram, database: str, public_url: str | None) 
     return app
 
 
-async def _stop(app: AnyApp) -> None:
+async def _stop(app: FeedbotApplication) -> None:
     assert app.post_shutdown is not None
     await app.post_shutdown(app)
     await app.shutdown()
@@ -69,7 +69,7 @@ async def test_menu_buttons_at_start_up(tmp_path: Path, backend: str) -> None:
     async with database_target(backend, str(tmp_path / "bot.sqlite3")) as database:
         # Owners from before the dashboard was on: no menu button for anyone.
         app = await _start(telegram, database, None)
-        services = services_of(app)
+        services = app.services
         async with services.db.transaction() as conn:
             sales = await subject_repo.add_subject(
                 conn,
@@ -98,7 +98,7 @@ async def test_menu_buttons_at_start_up(tmp_path: Path, backend: str) -> None:
 
         # A new public URL: all again; an owner removed meanwhile gets the default back.
         app = await _start(telegram, database, first)
-        services = services_of(app)
+        services = app.services
         async with services.db.transaction() as conn:
             assert await owner_repo.remove_owner(conn, OWNERS[0], sales.id)
         await _stop(app)

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from telegram.ext import CallbackContext
 
 from bot import flow, jobs
+from bot.context import FeedbotContext
 from bot.services import Services
 from storage.models import Subject
 from surveys import engine
@@ -302,7 +302,7 @@ async def test_the_operator_cannot_attribute_a_weeks_internal_responses(
 
     # What the hourly maintenance does (abandoned sessions, old update ids, then the scrub:
     # VACUUM and a truncated WAL), after which the operator copies the files.
-    await jobs.close_stale_sessions(CallbackContext(world.app))
+    await jobs.close_stale_sessions(FeedbotContext(world.app))
     raw = _files(path)
 
     # Route 5: the bytes of the files. No employee's Telegram id, as the 6-byte integer a
@@ -378,7 +378,7 @@ async def test_files_are_scrubbed_within_minutes_of_an_internal_survey_ending(
     world = await start_world(tmp_path, Clock())
     rng = random.Random(11)
     traffic = Traffic(world, rng)
-    context = CallbackContext(world.app)
+    context = FeedbotContext(world.app)
     try:
         path = Path(world.services.db.path)
         await jobs.scrub_files(world.services)  # start from clean files

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from telegram.ext import CallbackContext
-
 from bot import jobs
+from bot.context import FeedbotContext
 from bot.i18n import visible
 from storage import subjects as subject_repo
 from tests.bot.conftest import ADMIN_ID
@@ -169,7 +168,7 @@ async def test_hostile_names_and_answers_are_shown_literally_everywhere(world: B
     quiet.press("9")
     await world.deliver()
     world.clock.advance(hours=25)
-    await jobs.send_reminders(CallbackContext(world.app))
+    await jobs.send_reminders(FeedbotContext(world.app))
     assert f"unfinished survey about {PRODUCT_EN}" in quiet.last_message().text
 
     shown = assert_every_call_parsed(world)
