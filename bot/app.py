@@ -46,9 +46,11 @@ from bot.delivery import scheduler
 from bot.handlers import admin, digest, member, misc, owner, recovery, refusals, start, survey
 from bot.i18n import LANGUAGES, plain
 from bot.menus import refresh_menu, sync_menu_buttons
+from bot.periodic import once_per_period
 from bot.processor import PerUserUpdateProcessor
 from bot.services import Services, utc_now
 from storage import updates as update_repo
+from storage.connection import DatabaseUnavailable
 from storage.db import Database
 from surveys.loader import SurveyCatalog
 
@@ -142,10 +144,18 @@ class Loop:
 # Everything the bot does by itself. Names are fixed, so a restart replaces, never duplicates.
 RECURRING: tuple[Every | Loop, ...] = (
     # The one reminder for a survey left unfinished for FEEDBOT_REMINDER_HOURS.
-    Every("reminders", jobs.send_reminders, interval=600, first=30),
+    # It and stale-sessions run once per period across all instances sharing the database
+    # (bot.periodic); the loop below needs no such claim: each outbox item is claimed by
+    # one sender.
+    Every("reminders", once_per_period("reminders", 600, jobs.send_reminders), 600, 30),
     # Surveys idle past FEEDBOT_ABANDON_DAYS become partial responses; old update ids go;
     # the database files are scrubbed.
-    Every("stale-sessions", jobs.close_stale_sessions, interval=3600, first=60),
+    Every(
+        "stale-sessions",
+        once_per_period("stale-sessions", 3600, jobs.close_stale_sessions),
+        interval=3600,
+        first=60,
+    ),
     # The files are scrubbed within minutes of an internal survey ending, too.
     Every(
         "scrub-after-internal",
@@ -261,9 +271,11 @@ def build_application(
         if services is not None:
             await services.prompts.flush()
             # A clean stop leaves the files as the hourly scrub would (see Database.scrub).
+            # Not on PostgreSQL, shared by instances that restart one after another in a
+            # deploy: there the hourly run (one instance's) rewrites the tables.
             try:
-                await services.db.scrub()
-            except sqlite3.OperationalError as exc:
+                await services.db.scrub(vacuum=services.db.dialect == "sqlite")
+            except (sqlite3.OperationalError, DatabaseUnavailable) as exc:
                 log.warning("database scrub skipped at shutdown: %s", exc)
             await services.db.close()
 
@@ -287,7 +299,9 @@ def build_application(
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     if rate_limiter is True:
-        limiter: BaseRateLimiter[Any] = AIORateLimiter(overall_max_rate=30, max_retries=3)
+        limiter: BaseRateLimiter[Any] = AIORateLimiter(
+            overall_max_rate=settings.messages_per_second, max_retries=3
+        )
         builder = builder.rate_limiter(limiter)
     elif isinstance(rate_limiter, BaseRateLimiter):
         builder = builder.rate_limiter(rate_limiter)

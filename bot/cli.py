@@ -11,6 +11,7 @@ from importlib import import_module
 from bot.commands.common import CommandError
 from bot.commands.terminal import safe_output
 from bot.config import ConfigError
+from storage.connection import DatabaseUnavailable
 
 # Each module defines `register(subparsers)`; the order is the order in --help.
 COMMAND_MODULES = (
@@ -55,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (e.g. a lock held by another process for longer than the busy timeout).
         message = str(exc).replace("\n", " ")
         print(f"feedbot: database error: {message}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as exc:
+        # PostgreSQL went away during the command (stopped, restarted, connection killed).
+        print(f"feedbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     inbox_lease: float = Field(
         default=30, gt=0, le=3600, validation_alias="FEEDBOT_INBOX_LEASE_SECONDS"
     )
+    # Telegram's limit (about 30 messages a second) is the bot's, whichever instance sends:
+    # with N instances give each 30/N. 0 turns the limit off (a test's local Bot API).
+    messages_per_second: float = Field(
+        default=30, ge=0, validation_alias="FEEDBOT_MESSAGES_PER_SECOND"
+    )
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -14,8 +14,10 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
+from bot.context import feedbot_application
 from bot.delivery.sender import process_owner
 from storage import inbox as inbox_repo
+from storage.connection import DatabaseUnavailable
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class InboxReceiver:
         claimed: inbox_repo.Claimed | None = None
         now = self._clock()
         async with self._db.transaction() as conn:
+            await inbox_repo.lock_user(conn, user_key)  # PostgreSQL: see storage.inbox
             stored = await inbox_repo.store(conn, update_id, user_key, body, now=now)
             if stored and worker.has_room:
                 claimed = await inbox_repo.claim_stored(
@@ -144,7 +147,7 @@ class InboxWorker:
             if room > 0:
                 try:
                     claimed = await self._claim(room)
-                except sqlite3.Error as exc:
+                except (sqlite3.Error, DatabaseUnavailable) as exc:
                     log.warning("inbox: claiming updates failed, retrying: %s", exc)
                 except Exception:  # the loop must outlive any surprise, or nothing is applied
                     log.exception("inbox: claiming updates failed, retrying")
@@ -193,6 +196,12 @@ class InboxWorker:
             # The webhook checked it before storing; a row that still fails is dropped.
             log.error("inbox: update %s cannot be read (%s); dropped", item.update_id, exc)
             return
+        if item.attempts > 1:
+            # Taken again after a claim lapsed: the instance that held it (maybe another
+            # one, after this one's start-up) may have applied it. Have the handlers look
+            # it up in processed_updates, whatever the horizon this process started with.
+            services = feedbot_application(self._app).services
+            services.redelivery_horizon = max(services.redelivery_horizon or 0, item.update_id)
         processor = self._app.update_processor
         await processor.process_update(update, self._app.process_update(update))
 
@@ -209,5 +218,5 @@ class InboxWorker:
                     await inbox_repo.renew(
                         conn, self.worker_id, held, until=self._clock() + self.lease
                     )
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, DatabaseUnavailable) as exc:
                 log.warning("inbox: renewing claims failed: %s", exc)

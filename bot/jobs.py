@@ -15,9 +15,11 @@ from bot.context import FeedbotContext, user_language
 from bot.i18n import t
 from bot.services import Services
 from storage import inbox as inbox_repo
+from storage import schedule as schedule_repo
 from storage import sessions as session_repo
 from storage import subjects as subject_repo
 from storage import updates as update_repo
+from storage.connection import DatabaseUnavailable
 from surveys import engine
 from surveys.periods import span, week_key
 
@@ -34,9 +36,11 @@ async def send_reminders(context: FeedbotContext) -> None:
         services.db.conn, idle_since=idle_since, limit=BATCH
     )
     for session in due:
-        # Marked first: a crash after sending must not lead to a second reminder.
+        # Marked first: a crash after sending must not lead to a second reminder. Not
+        # marked (by another instance, or the respondent answered meanwhile): not sent.
         async with services.db.transaction() as conn:
-            await session_repo.mark_reminded(conn, session.id, now=services.now())
+            if not await session_repo.mark_reminded(conn, session.id, now=services.now()):
+                continue
         if session.respondent_id is None:
             continue
         lang = await user_language(services, session.respondent_id)
@@ -63,6 +67,7 @@ async def close_stale_sessions(context: FeedbotContext) -> None:
     async with services.db.transaction() as conn:
         await update_repo.prune_processed(conn, older_than=services.now() - timedelta(days=2))
         await inbox_repo.prune_done(conn, older_than=services.now() - timedelta(days=2))
+        await schedule_repo.prune_runs(conn, older_than=services.now() - timedelta(days=2))
     # What ended this hour (deleted sessions, the order rows went in) leaves the files.
     await scrub_files(services)
 
@@ -85,7 +90,7 @@ async def scrub_files(services: Services) -> None:
     services.internal_ended_since_scrub = False
     try:
         await services.db.scrub()
-    except sqlite3.OperationalError as exc:
+    except (sqlite3.OperationalError, DatabaseUnavailable) as exc:
         services.internal_ended_since_scrub = pending
         log.warning("database scrub postponed to the next run: %s", exc)
 

@@ -355,9 +355,7 @@ async def trend(
     return _trend_result(week_keys, [] if query is None else await _fetch(conn, query))
 
 
-async def evaluators(
-    conn: Connection, subject_id: int, *, registered_before: datetime
-) -> int:
+async def evaluators(conn: Connection, subject_id: int, *, registered_before: datetime) -> int:
     """The members who could evaluate a department in a period: every member registered
     before `registered_before` (the end of the period) who is not an employee of that
     department, i.e. employees of other departments, contractors and suppliers. The

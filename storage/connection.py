@@ -105,7 +105,12 @@ class SyncConnection(Protocol):
 class Connection(Protocol):
     """A connection of either backend: `Database.conn` (reads) or the connection a
     `Database.transaction()` block gets. SQL uses `?` placeholders; the PostgreSQL
-    backend numbers them."""
+    backend numbers them. `dialect` ("sqlite" or "postgresql") is for the few storage
+    functions whose SQL must differ (locking across instances: storage.inbox,
+    storage.outbox, storage.schedule); everything else is written once."""
+
+    @property
+    def dialect(self) -> str: ...
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> Statement: ...
 

@@ -30,9 +30,7 @@ class DashboardSession:
     expires_at: datetime
 
 
-async def create_link(
-    conn: Connection, secret: bytes, telegram_id: int, *, now: datetime
-) -> str:
+async def create_link(conn: Connection, secret: bytes, telegram_id: int, *, now: datetime) -> str:
     """A one-time login token for `telegram_id`, valid LINK_LIFETIME (returned, never stored)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     await conn.execute(
@@ -48,9 +46,7 @@ async def create_link(
     return token
 
 
-async def redeem_link(
-    conn: Connection, secret: bytes, token: str, *, now: datetime
-) -> int | None:
+async def redeem_link(conn: Connection, secret: bytes, token: str, *, now: datetime) -> int | None:
     """The user a login token was made for, once: marked used in the same statement, so
     two requests with one token cannot both sign in. None when unknown, used or expired."""
     if not token or len(token) > 100:
@@ -109,9 +105,7 @@ async def get_session(
     return DashboardSession(int(row[0]), row[1], decode_time(row[2]))
 
 
-async def set_session_language(
-    conn: Connection, secret: bytes, token: str, lang: str
-) -> None:
+async def set_session_language(conn: Connection, secret: bytes, token: str, lang: str) -> None:
     """The language the dashboard is shown in for this session."""
     await conn.execute(
         "UPDATE dashboard_sessions SET lang = ? WHERE token_hash = ?",

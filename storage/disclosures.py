@@ -62,9 +62,7 @@ _COLUMNS = (
 )
 
 
-async def units_for(
-    conn: Connection, subject_id: int, weeks: Sequence[str]
-) -> list[Unit]:
+async def units_for(conn: Connection, subject_id: int, weeks: Sequence[str]) -> list[Unit]:
     """The recorded units holding any of these weeks."""
     if not weeks:
         return []

@@ -1,5 +1,5 @@
-"""What /healthz asks the database: which migrations are applied, and whether a new
-connection can take the SQLite write lock."""
+"""What /healthz asks the database: which migrations are applied, whether a new
+connection can take the SQLite write lock, whether PostgreSQL takes writes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,22 @@ async def applied_migrations(conn: Connection) -> set[str]:
     """The names in schema_migrations, through an open connection (either backend)."""
     async with conn.execute("SELECT name FROM schema_migrations") as cursor:
         return {str(row[0]) for row in await cursor.fetchall()}
+
+
+async def postgres_problem(conn: Connection) -> str | None:
+    """None when the PostgreSQL server behind `conn` takes writes (not a standby in
+    recovery, not read-only: after a fail-over the old address may lead to one) and is
+    migrated; else the reason in one line. The webhook must commit each update before it
+    answers, so a server that only reads is not healthy."""
+    async with conn.execute(
+        "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is not None and row[0]:
+        return "database is a standby in recovery: it takes no writes"
+    if row is not None and row[1] == "on":
+        return "database is read-only (transaction_read_only is on)"
+    return migrations_behind(await applied_migrations(conn))
 
 
 def sqlite_file_problem(path: str) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.connection import Connection
+from storage.connection import Connection, Row
 from storage.db import encode_time, placeholders
 
 
@@ -31,19 +31,47 @@ async def store(
     return cursor.rowcount == 1
 
 
+# Whether the update `i` may be claimed at ? (now, given twice): not done, nobody holds a
+# live claim on it, and it heads its user's queue: nothing older of the user is pending,
+# and nothing newer is being applied (an older update the load balancer delivered late
+# waits until the newer one, already taken, is done: never two of a user's at once).
 _CLAIMABLE = (
     "i.done_at IS NULL"
     " AND (i.claimed_until IS NULL OR i.claimed_until < ?)"
     " AND (i.user_key IS NULL OR NOT EXISTS ("
-    "  SELECT 1 FROM inbox AS e WHERE e.user_key = i.user_key"
-    "   AND e.done_at IS NULL AND e.update_id < i.update_id))"
+    "  SELECT 1 FROM inbox AS e WHERE e.user_key = i.user_key AND e.done_at IS NULL"
+    "   AND (e.update_id < i.update_id"
+    "    OR (e.update_id > i.update_id AND e.claimed_until >= ?))))"
 )
+# PostgreSQL's lock class of a user's queue (pg_advisory_xact_lock(class, key)): any
+# transaction that stores an update or decides which update heads a user's queue holds
+# it, so two instances never decide the same user's head at once.
+_USER_LOCK_CLASS = 0x66656564  # "feed"
+
+
+def _lock_key(user_key: int) -> int:
+    """`user_key` folded into the 32-bit second key of its lock (two users sharing one
+    only wait for each other)."""
+    folded = (user_key ^ (user_key >> 32)) & 0xFFFFFFFF
+    return folded - (1 << 32) if folded >= 1 << 31 else folded
+
+
+async def lock_user(conn: Connection, user_key: int | None) -> None:
+    """Hold `user_key`'s queue until this transaction ends (PostgreSQL; on SQLite the
+    write transaction already holds the whole database). Call it first in a transaction
+    that stores an update of the user or claims one."""
+    if user_key is None or conn.dialect != "postgresql":
+        return
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(?, ?)", (_USER_LOCK_CLASS, _lock_key(user_key))
+    )
 
 
 async def claimable(conn: Connection, *, now: datetime) -> bool:
     """Whether `claim` would find anything (a read: an idle worker takes no write lock)."""
+    moment = encode_time(now)
     async with conn.execute(
-        f"SELECT 1 FROM inbox AS i WHERE {_CLAIMABLE} LIMIT 1", (encode_time(now),)
+        f"SELECT 1 FROM inbox AS i WHERE {_CLAIMABLE} LIMIT 1", (moment, moment)
     ) as cursor:
         return await cursor.fetchone() is not None
 
@@ -54,18 +82,61 @@ async def claim(
     """Claim up to `limit` pending updates for `worker` until `until`, oldest first.
 
     Only the head of each user's queue can be claimed: the user's oldest update not done
-    yet, and only when nobody holds a live claim on it. So one user's updates are applied
-    in update-id order and never two at once, by any number of workers sharing the
-    database; a claim whose lease ran out (its worker died) is taken again. Updates of
-    neither a user nor a chat (user_key NULL) need no order and are all heads."""
+    yet, and only when nobody holds a live claim on it (nor on a newer update of the
+    user). So one user's updates are applied in update-id order and never two at once,
+    by any number of workers sharing the database; a claim whose lease ran out (its
+    worker died) is taken again. Updates of neither a user nor a chat (user_key NULL)
+    need no order and are all heads.
+
+    On SQLite the write transaction holds the whole database, so one UPDATE decides. On
+    PostgreSQL (READ COMMITTED, several instances at once) a concurrent claim or store
+    could change what heads a queue after this statement's snapshot was taken, and the
+    re-check of a row another transaction just changed covers that row's own columns,
+    not the other rows the head condition looks at. So: list the candidates, take the
+    lock of each of their users (`lock_user`, skipping users whose queue another
+    instance is deciding right now: they are retried at the next round), then claim
+    with a fresh snapshot, under those locks, with FOR UPDATE SKIP LOCKED."""
+    moment, lease = encode_time(now), encode_time(until)
+    if conn.dialect != "postgresql":
+        cursor = await conn.execute(
+            "UPDATE inbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
+            f" WHERE update_id IN (SELECT i.update_id FROM inbox AS i WHERE {_CLAIMABLE}"
+            "  ORDER BY i.update_id LIMIT ?)"
+            " RETURNING update_id, body, attempts",
+            (worker, lease, moment, moment, limit),
+        )
+        return _sorted(await cursor.fetchall())
+    async with conn.execute(
+        f"SELECT i.update_id, i.user_key FROM inbox AS i WHERE {_CLAIMABLE}"
+        " ORDER BY i.update_id LIMIT ?",
+        (moment, moment, limit),
+    ) as cursor:
+        candidates = [(int(r[0]), r[1]) for r in await cursor.fetchall()]
+    if not candidates:
+        return []
+    users = sorted({int(user) for _, user in candidates if user is not None})
+    held: set[int] = set()
+    if users:
+        async with conn.execute(
+            "SELECT u.k FROM unnest(?::bigint[], ?::int[]) AS u(k, h)"
+            " WHERE pg_try_advisory_xact_lock(?, u.h)",
+            (users, [_lock_key(u) for u in users], _USER_LOCK_CLASS),
+        ) as cursor:
+            held = {int(r[0]) for r in await cursor.fetchall()}
+    chosen = [u for u, user in candidates if user is None or int(user) in held]
+    if not chosen:
+        return []
     cursor = await conn.execute(
         "UPDATE inbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
-        f" WHERE update_id IN (SELECT i.update_id FROM inbox AS i WHERE {_CLAIMABLE}"
-        "  ORDER BY i.update_id LIMIT ?)"
+        " WHERE update_id IN (SELECT i.update_id FROM inbox AS i"
+        f"  WHERE i.update_id = ANY(?::bigint[]) AND {_CLAIMABLE} FOR UPDATE SKIP LOCKED)"
         " RETURNING update_id, body, attempts",
-        (worker, encode_time(until), encode_time(now), limit),
+        (worker, lease, chosen, moment, moment),
     )
-    rows = await cursor.fetchall()
+    return _sorted(await cursor.fetchall())
+
+
+def _sorted(rows: list[Row]) -> list[Claimed]:
     claimed = [Claimed(int(r[0]), str(r[1] or ""), int(r[2])) for r in rows]
     return sorted(claimed, key=lambda c: c.update_id)
 
@@ -74,21 +145,22 @@ async def claim_stored(
     conn: Connection, update_id: int, worker: str, *, now: datetime, until: datetime
 ) -> Claimed | None:
     """Claim the update just stored in this transaction for `worker`, when `claim` could
-    take it now (its user has nothing older pending): the receiving instance then
-    applies it without a claim round of its own. None when it must wait its turn."""
+    take it now (its user has nothing older pending, nothing newer in flight): the
+    receiving instance then applies it without a claim round of its own. None when it
+    must wait its turn. On PostgreSQL the transaction must hold the user's lock
+    (`lock_user`, taken before `store`)."""
+    moment = encode_time(now)
     cursor = await conn.execute(
         "UPDATE inbox AS i SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
         f" WHERE i.update_id = ? AND {_CLAIMABLE}"
         " RETURNING update_id, body, attempts",
-        (worker, encode_time(until), update_id, encode_time(now)),
+        (worker, encode_time(until), update_id, moment, moment),
     )
     row = await cursor.fetchone()
     return None if row is None else Claimed(int(row[0]), str(row[1] or ""), int(row[2]))
 
 
-async def renew(
-    conn: Connection, worker: str, update_ids: list[int], *, until: datetime
-) -> int:
+async def renew(conn: Connection, worker: str, update_ids: list[int], *, until: datetime) -> int:
     """Extend `worker`'s live claims on `update_ids` (a long handler keeps its update);
     returns how many it still held."""
     if not update_ids:

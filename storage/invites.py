@@ -148,9 +148,7 @@ async def _get(conn: Connection, where: str, value: object) -> Row | None:
         return await cur.fetchone()
 
 
-async def check_invite(
-    conn: Connection, secret: bytes, token: str, *, now: datetime
-) -> Invite:
+async def check_invite(conn: Connection, secret: bytes, token: str, *, now: datetime) -> Invite:
     """The invite a token opens, or InviteError with the problem: malformed (checked
     before any query), unknown, revoked (or its subject archived), expired, used up."""
     if not is_well_formed(token):
@@ -164,9 +162,16 @@ async def check_invite(
     return _invite(row)
 
 
-async def redeem_invite(
-    conn: Connection, secret: bytes, token: str, *, now: datetime
-) -> Invite:
+async def find_invite(conn: Connection, secret: bytes, token: str) -> Invite | None:
+    """The invite a token names, whatever its state (used up, expired or revoked since),
+    or None: for an update whose redemption was already counted."""
+    if not is_well_formed(token):
+        return None
+    row = await _get(conn, "i.token_hash = ?", token_hash(secret, token))
+    return None if row is None else _invite(row)
+
+
+async def redeem_invite(conn: Connection, secret: bytes, token: str, *, now: datetime) -> Invite:
     """Check an invite and count one use, atomically (InviteError as in check_invite)."""
     invite = await check_invite(conn, secret, token, now=now)
     # The condition re-checks the limit in the UPDATE itself, so two concurrent

@@ -111,14 +111,20 @@ async def claim(
     """Take the item for `owner` until now + `lease`; False (and nothing changes) unless it
     is still to be sent, due at `now` and held by nobody (or by a lease that ran out).
 
-    One UPDATE, so of two senders claiming the same item exactly one gets it. Claiming
+    One UPDATE, so of two senders claiming the same item exactly one gets it (on
+    PostgreSQL the loser does not even wait for the winner's commit: SKIP LOCKED). Claiming
     again what `owner` holds already is refused too: `renew` extends a lease. Commit the
     claim before sending (a transaction of its own), and re-read the item after it: its
     parts_sent and attempts may have moved since it was listed as due."""
     moment = encode_time(now)
+    claimable = f"id = ? AND {_OPEN} AND next_attempt_at <= ? AND {_UNCLAIMED}"
+    if conn.dialect == "postgresql":
+        # Another instance claiming the same item right now holds its row lock: skip it
+        # at once rather than wait for that commit (the row's conditions are checked
+        # again on the latest version once locked, so a claim committed meanwhile counts).
+        claimable = f"id = (SELECT id FROM outbox WHERE {claimable} FOR UPDATE SKIP LOCKED)"
     cursor = await conn.execute(
-        "UPDATE outbox SET claimed_by = ?, claimed_until = ?"
-        f" WHERE id = ? AND {_OPEN} AND next_attempt_at <= ? AND {_UNCLAIMED}",
+        f"UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE {claimable}",
         (owner, encode_time(now + lease), item_id, moment, moment),
     )
     return cursor.rowcount == 1

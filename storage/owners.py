@@ -29,9 +29,7 @@ _SETTINGS_SELECT = (
 )
 
 
-async def add_owner(
-    conn: Connection, telegram_id: int, subject_id: int, *, now: datetime
-) -> Owner:
+async def add_owner(conn: Connection, telegram_id: int, subject_id: int, *, now: datetime) -> Owner:
     """Make a user an owner of a subject; idempotent (keeps the first `since`) (NotFound)."""
     if await get_subject_by_id(conn, subject_id) is None:
         raise NotFound(f"no subject with id {subject_id}")

@@ -106,6 +106,42 @@ def _rowcount(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+# What a server that went away looks like (stopped, restarted, the connection terminated,
+# the network down): turned into DatabaseUnavailable, one line, where it surfaces.
+_SERVER_GONE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash, starting up
+    OSError,
+)
+
+
+# What asyncpg says of a connection the server ended under it: closed mid-operation, or
+# (ended while idle in a pool) detached from the pool, or left in a broken protocol state.
+_GONE_SIGNS = ("connection is closed", "connection was closed", "released back to the pool")
+
+
+def _gone(exc: BaseException) -> bool:
+    if isinstance(exc, (*_SERVER_GONE, asyncpg.exceptions.InternalClientError)):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and any(s in str(exc) for s in _GONE_SIGNS)
+
+
+def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return DatabaseUnavailable(f"the connection to the database was lost: {reason}")
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    """Errors of a server that went away as DatabaseUnavailable (see _SERVER_GONE)."""
+    try:
+        yield
+    except Exception as exc:
+        if _gone(exc):
+            raise _unavailable(exc) from exc
+        raise
+
+
 def _integrity(exc: asyncpg.IntegrityConstraintViolationError) -> IntegrityError:
     return IntegrityError(str(exc), unique=isinstance(exc, asyncpg.UniqueViolationError))
 
@@ -113,10 +149,11 @@ def _integrity(exc: asyncpg.IntegrityConstraintViolationError) -> IntegrityError
 async def _run(conn: asyncpg.Connection, sql: str, parameters: Sequence[object]) -> Result:
     query = numbered(sql)
     try:
-        if _RETURNS_ROWS.search(sql):
-            rows = await conn.fetch(query, *parameters)
-            return Result(rows, len(rows))
-        return Result([], _rowcount(await conn.execute(query, *parameters)))
+        async with _translated():
+            if _RETURNS_ROWS.search(sql):
+                rows = await conn.fetch(query, *parameters)
+                return Result(rows, len(rows))
+            return Result([], _rowcount(await conn.execute(query, *parameters)))
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise _integrity(exc) from exc
 
@@ -128,7 +165,8 @@ async def _run_many(
     if not rows:
         return
     try:
-        await conn.executemany(numbered(sql), rows)
+        async with _translated():
+            await conn.executemany(numbered(sql), rows)
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise _integrity(exc) from exc
 
@@ -160,10 +198,12 @@ class _Bridge:
         self._loop = loop
 
     def execute(self, sql: str, parameters: Sequence[object] = (), /) -> _Rows:
-        job = asyncio.run_coroutine_threadsafe(
-            self._conn.fetch(numbered(sql), *parameters), self._loop
-        )
+        job = asyncio.run_coroutine_threadsafe(self._fetch(numbered(sql), parameters), self._loop)
         return _Rows([tuple(row) for row in job.result()])
+
+    async def _fetch(self, query: str, parameters: Sequence[object]) -> list[Any]:
+        async with _translated():
+            return list(await self._conn.fetch(query, *parameters))
 
 
 async def _report(conn: asyncpg.Connection, fn: Callable[[SyncConnection], T]) -> T:
@@ -176,6 +216,7 @@ class _TransactionConnection:
     connection inside a transaction; reads see the block's own writes)."""
 
     __slots__ = ("_conn",)
+    dialect = "postgresql"
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -197,6 +238,7 @@ class _PoolConnection:
     it sees committed rows only)."""
 
     __slots__ = ("_pool",)
+    dialect = "postgresql"
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -205,11 +247,11 @@ class _PoolConnection:
         return Statement(pending=self._execute(sql, parameters))
 
     async def _execute(self, sql: str, parameters: Sequence[object]) -> Result:
-        async with self._pool.acquire() as conn:
+        async with _translated(), self._pool.acquire() as conn:
             return await _run(conn, sql, parameters)
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> None:
-        async with self._pool.acquire() as conn:
+        async with _translated(), self._pool.acquire() as conn:
             await _run_many(conn, sql, parameters)
 
     def read_in_thread(self, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
@@ -217,11 +259,35 @@ class _PoolConnection:
         return asyncio.ensure_future(self._read(fn))
 
     async def _read(self, fn: Callable[[SyncConnection], T]) -> T:
-        async with self._pool.acquire() as conn:
+        async with _translated(), self._pool.acquire() as conn:
             return await _report(conn, fn)
 
     # Every read is a trip to the server: nothing to gain from trying it inline first.
     read_at_once = read_in_thread
+
+
+# Tables whose rows, in the order written, would tell who answered when (issue 10), with
+# the key each is rewritten in; parents before children (answers reference responses).
+_REWRITTEN = (
+    ("answered_markers", "marker"),
+    ("responses", "id"),
+    ("answers", "response_id, position"),
+)
+
+
+async def _rewrite_in_key_order(conn: asyncpg.Connection) -> None:
+    """Delete and insert again every row of the _REWRITTEN tables, in key order, in the
+    caller's transaction; writes to them wait until it commits (reads go on)."""
+    names = ", ".join(table for table, _ in _REWRITTEN)
+    await conn.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+    for table, _ in _REWRITTEN:
+        await conn.execute(
+            f"CREATE TEMPORARY TABLE scrub_{table} ON COMMIT DROP AS SELECT * FROM {table}"
+        )
+    for table, _ in reversed(_REWRITTEN):
+        await conn.execute(f"DELETE FROM {table}")
+    for table, key in _REWRITTEN:
+        await conn.execute(f"INSERT INTO {table} SELECT * FROM scrub_{table} ORDER BY {key}")
 
 
 class PostgresDatabase(Database):
@@ -271,26 +337,45 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Connection]:
-        async with self._lock, self._pool.acquire() as conn, conn.transaction():
+        async with self._lock, _translated(), self._pool.acquire() as conn, conn.transaction():
             yield _TransactionConnection(conn)
 
     async def scrub(self, *, vacuum: bool = True) -> None:
-        """VACUUM the bot's tables (only this schema's: the server may hold others), so
-        the space of deleted rows (ended sessions) is reclaimed and reused.
+        """Leave no trace of past writes in the bot's tables (this schema's only: the
+        server may hold others).
 
-        Weaker than SQLite's scrub, on purpose: `vacuum` does not mean VACUUM FULL here,
-        which would rewrite every table under an exclusive lock and stall the other
-        instances sharing the database; a full rewrite, and the server's write-ahead log
-        and backups, are the database administrator's."""
-        del vacuum
-        async with self._pool.acquire() as conn:
-            tables = await conn.fetch(
-                "SELECT quote_ident(table_name) FROM information_schema.tables"
-                " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-                " ORDER BY table_name"
-            )
-            if tables:
-                await conn.execute("VACUUM " + ", ".join(row[0] for row in tables))
+        A PostgreSQL table keeps rows where they were written, and each row version keeps
+        the id of the transaction that wrote it (the `xmin` column): for answered markers,
+        responses and answers, the order in which people answered. Neither VACUUM FULL
+        nor CLUSTER changes `xmin`, and VACUUM FULL keeps the physical order. So those
+        three tables are rewritten in one transaction, in key order (every row gets the
+        same `xmin`, and lies in key order), with writes to them held back meanwhile;
+        then VACUUM FULL gives every table a new file holding only its live rows: the
+        old row versions (the rewritten ones, deleted sessions, updates' erased bodies)
+        are gone from the database. Each VACUUM FULL locks its one table for as long as
+        copying it takes (the other instances wait, they lose nothing); it runs once an
+        hour, by one instance (bot.periodic). `vacuum=False`: a plain VACUUM only.
+
+        What stays is outside the database's files: the server's write-ahead log until it
+        is recycled, and backups, which the database administrator keeps."""
+        async with self._lock, _translated(), self._pool.acquire() as conn:
+            tables = [
+                str(row[0])
+                for row in await conn.fetch(
+                    "SELECT quote_ident(table_name) FROM information_schema.tables"
+                    " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                    " ORDER BY table_name"
+                )
+            ]
+            if not tables:
+                return
+            if not vacuum:
+                await conn.execute("VACUUM " + ", ".join(tables))
+                return
+            async with conn.transaction():
+                await _rewrite_in_key_order(conn)
+            for table in tables:
+                await conn.execute(f"VACUUM FULL {table}")
 
     async def close(self) -> None:
         async with self._lock:

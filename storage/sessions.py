@@ -411,12 +411,16 @@ async def sessions_to_remind(
     )
 
 
-async def mark_reminded(conn: Connection, session_id: int, *, now: datetime) -> None:
-    """Note the one reminder was sent (the idle clock, `updated_at`, is not reset)."""
-    await conn.execute(
-        "UPDATE sessions SET reminded_at = ? WHERE id = ? AND status = 'active'",
+async def mark_reminded(conn: Connection, session_id: int, *, now: datetime) -> bool:
+    """Note the one reminder is being sent (the idle clock, `updated_at`, is not reset):
+    True for the caller that marked it, who sends it; False when the session was
+    reminded already (by another instance) or is no longer active."""
+    cursor = await conn.execute(
+        "UPDATE sessions SET reminded_at = ?"
+        " WHERE id = ? AND status = 'active' AND reminded_at IS NULL",
         (encode_time(now), session_id),
     )
+    return cursor.rowcount == 1
 
 
 async def count_active_sessions(conn: Connection) -> int:

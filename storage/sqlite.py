@@ -84,7 +84,6 @@ async def migrate(conn: _InlineConnection | _ReadConnection) -> list[str]:
 # --- the database -----------------------------------------------------------------------
 
 
-
 def _run(conn: sqlite3.Connection, sql: str, parameters: Sequence[object]) -> Result:
     """One statement on a plain sqlite3 connection, all its rows fetched; a constraint
     failure as the storage layer's IntegrityError (the same on both backends)."""
@@ -96,9 +95,7 @@ def _run(conn: sqlite3.Connection, sql: str, parameters: Sequence[object]) -> Re
     return Result(rows, cursor.rowcount)
 
 
-def _run_many(
-    conn: sqlite3.Connection, sql: str, parameters: Iterable[Sequence[object]]
-) -> None:
+def _run_many(conn: sqlite3.Connection, sql: str, parameters: Iterable[Sequence[object]]) -> None:
     try:
         conn.executemany(sql, parameters)
     except sqlite3.IntegrityError as exc:
@@ -117,6 +114,7 @@ class _InlineConnection:
     thread (see Database._submit). Owned and closed by Database."""
 
     __slots__ = ("_conn",)
+    dialect = "sqlite"
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._conn: sqlite3.Connection | None = connection
@@ -158,6 +156,8 @@ class _ReadConnection:
     long history) is interrupted and redone on the reader thread, so the loop never
     stalls longer than the budget for a read. Anything else (PRAGMA, writes, reads inside
     a transaction opened on this connection) goes to the reader thread."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: str, budget: float) -> None:
         self._path = path
@@ -254,6 +254,7 @@ def _with_tuples(connection: sqlite3.Connection, fn: Callable[[SyncConnection], 
         return fn(connection)
     finally:
         connection.row_factory = factory
+
 
 class _Batch:
     """Transaction blocks sharing one open SQLite transaction, and their commit."""
@@ -454,8 +455,6 @@ class SqliteDatabase(Database):
                 self._offload = None
             if isinstance(self._reader, _ReadConnection):
                 await self._reader.close()
-
-
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """`async with db.transaction() as conn:` — one serialized write transaction.

@@ -147,8 +147,7 @@ async def transfer(source: Database, target: Database) -> list[TableReport]:
     async with target.transaction() as conn:
         for table, names, rows in plans:
             insert = (
-                f"INSERT INTO {table} ({', '.join(names)})"
-                f" VALUES ({', '.join('?' * len(names))})"
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
             )
             for start in range(0, len(rows), CHUNK):
                 await conn.executemany(insert, rows[start : start + CHUNK])

@@ -140,7 +140,7 @@ async def open_database(settings: Settings, *, create: bool = False) -> AsyncIte
     db = await open_checked(path)
     try:
         yield db
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, DatabaseUnavailable) as exc:
         raise database_error(path, exc) from None
     finally:
         await db.close()

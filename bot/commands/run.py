@@ -18,6 +18,7 @@ from bot.commands.common import (
     settings_from,
 )
 from bot.commands.demo import feedbot_command
+from storage.connection import DatabaseUnavailable
 
 
 def no_token(program: str) -> str:
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     except TelegramError as exc:  # e.g. Conflict: another copy of the bot is polling
         raise CommandError(f"Telegram refused to start the bot: {exc}", exit_code=3) from None
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, DatabaseUnavailable) as exc:
         raise database_error(settings.database, exc) from None
     except ListenError as exc:
         raise CommandError(f"{exc} (FEEDBOT_LISTEN)", exit_code=3) from None

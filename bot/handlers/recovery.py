@@ -40,8 +40,25 @@ async def on_redelivered(update: Update, context: FeedbotContext) -> None:
     if user is None:
         return
     session = await session_repo.get_active_session(services.db.conn, user.id)
+    token = _invite_token(update)
     if session is not None:
         await resend_if_missing(context, session, await context.language(update))
+    elif token is not None:
+        # The invite was taken, but what it opens may never have been shown (a buyer's
+        # /start applies in two transactions: the invite, then the survey): show it now.
+        from bot.handlers.start import reopen_invite
+
+        await reopen_invite(update, context, token, await context.language(update))
+
+
+def _invite_token(update: Update) -> str | None:
+    """The invite of a "/start <token>" message, else None."""
+    message = update.message
+    text = message.text if message is not None else None
+    if not text or not text.startswith("/start "):
+        return None
+    parts = text.split()
+    return parts[1] if len(parts) == 2 else None
 
 
 async def resend_pending(app: FeedbotApplication) -> int:

@@ -24,7 +24,7 @@ from storage import sessions as session_repo
 from storage import subjects as subject_repo
 from storage import updates as update_repo
 from storage import users as user_repo
-from storage.errors import InviteError
+from storage.errors import ActiveSessionExists, InviteError
 from storage.models import Invite, InviteKind, MemberRole
 from surveys.periods import week_key
 from surveys.schema import localize
@@ -106,6 +106,21 @@ async def open_invite(update: Update, context: FeedbotContext, token: str, lang:
         await reply(update, t(lang, f"invite.{exc.problem.value}"))
         return
     await _after_invite(update, context, invite, lang)
+
+
+async def reopen_invite(update: Update, context: FeedbotContext, token: str, lang: str) -> None:
+    """A /start whose invite was redeemed already (the process died, or another instance
+    took over, before the user saw what follows): show it now, counting no new use."""
+    services = context.services
+    invite = await invite_repo.find_invite(services.db.conn, services.secret, token)
+    if invite is None:
+        return
+    try:
+        await _after_invite(update, context, invite, lang)
+    except ActiveSessionExists:
+        # Begun meanwhile by a worker whose claim on this update lapsed while it still
+        # applied it (a lease too short for its load): that one shows the survey.
+        log.info("update %s: the survey was begun meanwhile", update.update_id)
 
 
 async def _apply_invite(services, conn, invite: Invite, telegram_id: int, lang: str) -> None:  # type: ignore[no-untyped-def]

@@ -11,8 +11,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from storage.connection import DatabaseUnavailable
 from storage.db import MEMORY, Database
-from storage.health import applied_migrations, migrations_behind, sqlite_file_problem
+from storage.health import (
+    applied_migrations,
+    migrations_behind,
+    postgres_problem,
+    sqlite_file_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +31,25 @@ HealthCheck = Callable[[], Awaitable[str | None]]
 
 def database_check(db: Database, *, timeout: float = CHECK_TIMEOUT) -> HealthCheck:
     """Whether the database answers and is migrated; for SQLite also that the file is
-    there and writable within a second by a new connection (the webhook must commit each
-    update before it answers).
+    there and writable within a second by a new connection, for PostgreSQL that the
+    server takes writes (the webhook must commit each update before it answers).
 
     A new connection each time, not the bot's own: an open connection keeps reading a
     file that was deleted or replaced, and the next instance to start would not."""
 
     async def check() -> str | None:
         try:
-            if db.dialect != "sqlite" or db.path == MEMORY:
-                # PostgreSQL: the pool's connection is checked by the server on each use.
+            if db.dialect == "postgresql":
+                # A connection of the pool: asyncpg replaces one the server ended, and a
+                # server that cannot be reached fails here (DatabaseUnavailable).
+                return await asyncio.wait_for(postgres_problem(db.conn), timeout)
+            if db.path == MEMORY:
                 return await asyncio.wait_for(_check_open(db), timeout)
             return await asyncio.wait_for(asyncio.to_thread(sqlite_file_problem, db.path), timeout)
         except TimeoutError:
             return f"database did not answer within {timeout:g} s"
+        except DatabaseUnavailable as exc:
+            return str(exc)
 
     return check
 

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from telegram import Update
 
 from bot.processor import update_key
+from storage.connection import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def webhook_routes(
             return Response(status_code=400)
         try:
             stored = await receiver.accept(update_id, user, body)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, DatabaseUnavailable) as exc:
             # No 200: Telegram (or the proxy, at another instance) delivers it again.
             log.warning("webhook: update %s not stored (%s): 503", update_id, exc)
             return Response(status_code=503)

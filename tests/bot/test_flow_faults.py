@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import flow
 from bot.sending import DEFAULT_POLICY, RetryPolicy
 from storage.models import InviteKind
 from tests.bot.conftest import BotWorld, Clock, start_world, stop_world
@@ -254,5 +255,39 @@ async def test_a_question_missing_for_days_waits_for_the_respondent(
         await again.deliver()
         assert sent_asking(world.telegram, buyer, PROMOTER) == 1
         one_current_question(world.telegram, buyer, PROMOTER)
+    finally:
+        await stop_world(again)
+
+
+async def test_a_buyer_whose_invite_was_taken_just_before_a_crash_gets_the_survey_on_redelivery(
+    tmp_path: Path,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A buyer's /start commits the invite's use first, then begins the survey in a second
+    # transaction; the process dies in between (here: beginning fails once).
+    world = await start_world(tmp_path, clock)
+    token = await world.invite(InviteKind.BUYER, "coffee", max_uses=1)
+    buyer = world.user(701, "Ola")
+    begin = flow.begin
+
+    async def dies(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(flow, "begin", dies)
+    start = buyer.send_command("/start", token)
+    await world.deliver()
+    monkeypatch.setattr(flow, "begin", begin)
+    await stop_world(world)
+    assert sent_asking(world.telegram, buyer, NPS) == 0
+
+    again = await start_world(tmp_path, clock, telegram=world.telegram, seed=False)
+    try:
+        world.telegram.requeue(start)  # the unconfirmed /start comes again
+        await again.deliver()
+        # The survey begins, though the one-use invite is used up: its use was this one.
+        assert sent_asking(world.telegram, buyer, NPS) == 1
+        one_current_question(world.telegram, buyer, NPS)
+        assert await again.rows("SELECT uses FROM invites") == [(1,)]
     finally:
         await stop_world(again)

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
@@ -30,6 +31,7 @@ TOKEN = "123456:ABC-e2e-token-must-never-be-logged"
 SECRET = "e2e-secret-0123456789abcdefghij"
 # Starting Python, importing PTB and migrating the database takes about a second.
 START_TIMEOUT = 15.0
+_STARTING = threading.Lock()
 STEP_TIMEOUT = 5.0
 
 
@@ -44,13 +46,13 @@ def pytest_configure(config: pytest.Config) -> None:
 class Seeded:
     """What the database holds before the bot first starts."""
 
-    database: Path
+    database: Path | str  # a file, or a postgresql:// URL
     subject_ids: dict[str, int]
     employee_invite: str
     buyer_invite: str
 
 
-async def _seed(database: Path) -> Seeded:
+async def _seed(database: Path | str) -> Seeded:
     db = await Database.open(database)
     now = datetime.now(UTC)
     try:
@@ -164,21 +166,22 @@ class E2E:
     ) -> BotProcess:
         """Start `feedbot run` and wait until it long-polls for updates (or makes the
         `ready` call, e.g. setWebhook); `env` adds settings."""
-        run = len(self.bots) + 1
-        log_path = self.home / f"bot-run-{run}.log"
-        with self.telegram.lock:
-            first_call = len(self.telegram.calls)
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", *args],
-                cwd=self.home,
-                env={**self.env(), **(env or {})},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        bot = BotProcess(process, log_path, first_call)
-        self.bots.append(bot)
+        with _STARTING:  # bots started from several threads at once get a log each
+            run = len(self.bots) + 1
+            log_path = self.home / f"bot-run-{run}.log"
+            with self.telegram.lock:
+                first_call = len(self.telegram.calls)
+            with log_path.open("wb") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "bot.cli", *args],
+                    cwd=self.home,
+                    env={**self.env(), **(env or {})},
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            bot = BotProcess(process, log_path, first_call)
+            self.bots.append(bot)
 
         def polling_or_exited() -> bool:
             with self.telegram.lock:

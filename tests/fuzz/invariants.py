@@ -133,9 +133,7 @@ async def _check_answers(conn: Connection, services: Services, typed: set[str]) 
     return len(rows)
 
 
-async def _check_open_answers(
-    conn: Connection, services: Services, typed: set[str]
-) -> int:
+async def _check_open_answers(conn: Connection, services: Services, typed: set[str]) -> int:
     """The answers of surveys still running are valid too (the same rules as stored)."""
     rows = await _rows(
         conn, "SELECT survey_id, survey_version, state_json FROM sessions WHERE status = 'active'"

@@ -83,6 +83,7 @@ async def test_migrations_are_recorded_and_applying_them_twice_changes_nothing(
         "0008_inbox.sql",
         "0009_dashboard.sql",
         "0010_menu_buttons.sql",
+        "0011_schedule_runs.sql",
     ]
     schema = await _schema(db.conn)
     async with db.transaction() as conn:
