@@ -414,3 +414,11 @@ def test_the_readme_lists_every_cli_command_and_no_other() -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     assert listed == set(subparsers.choices)
+
+
+def test_every_setting_of_the_env_example_is_in_the_readmes_table() -> None:
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    settings = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    assert settings and settings == set(re.findall(r"`((?:FEEDBOT|TELEGRAM)_[A-Z0-9_]+)`", table))
