@@ -17,7 +17,7 @@ from storage.errors import AlreadyAnswered
 from storage.models import Session, Subject
 from surveys import engine
 from surveys.periods import period_key, span, week_key
-from surveys.schema import Audience, QuestionType, SurveyDefinition
+from surveys.schema import Audience, Metric, QuestionType, SurveyDefinition
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ def _contact_id(
     if definition.audience is not Audience.EXTERNAL:
         return None
     for question in definition.questions:
-        is_consent = question.type is QuestionType.YES_NO and question.metric == "consent"
+        is_consent = question.type is QuestionType.YES_NO and question.metric == Metric.CONSENT
         if is_consent and answers.get(question.id) is True:
             return session.respondent_id
     return None

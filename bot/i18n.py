@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from markupsafe import Markup, escape
-
-__all__ = ["Markup", "escape", "join", "markup", "plain", "t", "visible"]
+from markupsafe import Markup
 
 LANGUAGES = ("pl", "en")
 DEFAULT_LANGUAGE = "en"
@@ -94,8 +92,3 @@ _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^>]*)?>")
 def visible(text: str) -> str:
     """Telegram HTML as the user reads it: tags dropped, character references decoded."""
     return _html.unescape(_TAG.sub("", text))
-
-
-def has(key: str) -> bool:
-    """Whether the catalogs define `key`."""
-    return key in catalog(DEFAULT_LANGUAGE)

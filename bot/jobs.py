@@ -21,7 +21,7 @@ from storage import subjects as subject_repo
 from storage import updates as update_repo
 from storage.connection import DatabaseUnavailable
 from surveys import engine
-from surveys.periods import span, week_key
+from surveys.periods import week_key
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,3 @@ async def abandon_stale(services: Services) -> int:
             closed += 1
         if len(stale) < BATCH:
             return closed
-
-
-__all__ = ["abandon_stale", "span"]

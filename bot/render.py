@@ -7,11 +7,13 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from markupsafe import Markup, escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import flow
 from bot.callbacks import Action, encode
-from bot.i18n import Markup, escape, join, markup, plain, t
+from bot.digest.render import month_name
+from bot.i18n import join, markup, plain, t
 from bot.services import Services
 from storage import subjects as subject_repo
 from storage.models import Member, SubjectKind
@@ -190,7 +192,7 @@ def resume_keyboard(session_id: int, lang: str, *, start_over: bool = True) -> I
 
 
 def _short_date(value: date, lang: str) -> str:
-    return value.strftime("%d.%m") if lang == "pl" else value.strftime("%b %d")
+    return value.strftime("%d.%m") if lang == "pl" else f"{month_name(value.month)} {value:%d}"
 
 
 async def department_keyboard(

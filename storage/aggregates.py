@@ -5,10 +5,10 @@ responses (subject_id, week_key, status), so its cost grows with the rows of the
 asked for, not with the whole history. Week keys are computed by the caller
 (surveys.periods). Numbers come back as int when whole (a 1-5 rating is 4, not 4.0).
 
-Each query comes twice, with the same SQL and results: as a coroutine function taking
-a storage connection (`distributions(conn, ...)`), and as a method of `Reads`, which
-runs it at once on a plain sqlite3 connection: for a report that sends all its queries
-in one synchronous function through `storage.db.read_in_thread`.
+The queries are methods of `Reads`, which runs them at once on the blocking connection
+a `read_in_thread`/`read_at_once` function gets (either backend): a report sends all its
+queries in one synchronous function, e.g.
+`await db.read_in_thread(lambda conn: Reads(conn).distributions(subject_id, weeks))`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from storage.connection import Connection, SyncConnection
+from storage.connection import SyncConnection
 from storage.db import decode_time, encode_time, placeholders
 from storage.models import Comment, PeriodCounts
 
@@ -52,12 +52,6 @@ def _value(number: float | None, choice: str | None) -> Value:
     if number.__class__ is float:
         return int(number) if number.is_integer() else number
     return _number(number)
-
-
-async def _fetch(conn: Connection, query: Query) -> list[Any]:
-    sql, params = query
-    async with conn.execute(sql, params) as cur:
-        return list(await cur.fetchall())
 
 
 # --- the queries: their SQL (None when there is nothing to ask) and what their rows mean
@@ -115,20 +109,6 @@ def _distributions_result(rows: Sequence[Sequence[Any]]) -> dict[str, Distributi
             values = result[question_id] = {}
         values[_value(number, choice)] = count
     return result
-
-
-def _answered_counts_query(
-    subject_id: int, week_keys: Sequence[str], statuses: Sequence[str]
-) -> Query | None:
-    if not week_keys or not statuses:
-        return None
-    scope, params = _scope(subject_id, week_keys, statuses)
-    return (
-        "SELECT a.question_id, COUNT(DISTINCT a.response_id)"
-        " FROM responses AS r JOIN answers AS a ON a.response_id = r.id"
-        f" WHERE {scope} GROUP BY a.question_id",
-        params,
-    )
 
 
 def _role_counts_query(
@@ -252,124 +232,13 @@ def _count_result(rows: Sequence[Sequence[Any]]) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-# --- through a storage connection (either backend) --------------------------------------
-
-
-async def period_counts(
-    conn: Connection, subject_id: int, week_keys: Sequence[str]
-) -> PeriodCounts:
-    """Sessions started, and responses completed and partial, in these weeks."""
-    query = _period_counts_query(subject_id, week_keys)
-    if query is None:
-        return PeriodCounts(0, 0, 0, 0)
-    return _period_counts_result(await _fetch(conn, query))
-
-
-async def distributions(
-    conn: Connection,
-    subject_id: int,
-    week_keys: Sequence[str],
-    *,
-    statuses: Sequence[str] = COMPLETED,
-    role: str | None = None,
-) -> dict[str, Distribution]:
-    """question id -> value -> count: numbers for scale and yes/no questions (yes = 1),
-    choice ids for single and multi (each chosen id counted). Free text is left out."""
-    query = _distributions_query(subject_id, week_keys, statuses, role)
-    if query is None:
-        return {}
-    return _distributions_result(await _fetch(conn, query))
-
-
-async def answered_counts(
-    conn: Connection,
-    subject_id: int,
-    week_keys: Sequence[str],
-    *,
-    statuses: Sequence[str] = COMPLETED,
-) -> dict[str, int]:
-    """question id -> how many responses answered it (the base for multi-choice shares)."""
-    query = _answered_counts_query(subject_id, week_keys, statuses)
-    if query is None:
-        return {}
-    return _counts_by_key(await _fetch(conn, query))
-
-
-async def role_counts(
-    conn: Connection,
-    subject_id: int,
-    week_keys: Sequence[str],
-    *,
-    statuses: Sequence[str] = COMPLETED,
-) -> dict[str, int]:
-    """Respondent role (employee, contractor, supplier) -> responses; internal only."""
-    query = _role_counts_query(subject_id, week_keys, statuses)
-    if query is None:
-        return {}
-    return _counts_by_key(await _fetch(conn, query))
-
-
-async def distributions_by_role(
-    conn: Connection,
-    subject_id: int,
-    week_keys: Sequence[str],
-    *,
-    statuses: Sequence[str] = COMPLETED,
-) -> dict[str, dict[str, Distribution]]:
-    """role -> question id -> value -> count, in one query (see `distributions`)."""
-    query = _distributions_by_role_query(subject_id, week_keys, statuses)
-    if query is None:
-        return {}
-    return _distributions_by_role_result(await _fetch(conn, query))
-
-
-async def comments(
-    conn: Connection,
-    subject_id: int,
-    week_keys: Sequence[str],
-    *,
-    metrics: tuple[str, ...] | None = None,
-    question_ids: Sequence[str] | None = None,
-    limit: int,
-    statuses: Sequence[str] = COMPLETED,
-) -> list[Comment]:
-    """Free-text answers (blank ones left out), longest first, then most recent; only of
-    questions with one of `metrics` and/or one of `question_ids` when given."""
-    query = _comments_query(subject_id, week_keys, metrics, question_ids, limit, statuses)
-    if query is None:
-        return []
-    return _comments_result(await _fetch(conn, query))
-
-
-async def trend(
-    conn: Connection,
-    subject_id: int,
-    week_keys: Sequence[str],
-    question_id: str,
-    *,
-    statuses: Sequence[str] = COMPLETED,
-) -> dict[str, dict[float, int]]:
-    """week key -> the question's numeric distribution, for every week asked (an empty
-    dict for a week without answers), in one query."""
-    query = _trend_query(subject_id, week_keys, question_id, statuses)
-    return _trend_result(week_keys, [] if query is None else await _fetch(conn, query))
-
-
-async def evaluators(conn: Connection, subject_id: int, *, registered_before: datetime) -> int:
-    """The members who could evaluate a department in a period: every member registered
-    before `registered_before` (the end of the period) who is not an employee of that
-    department, i.e. employees of other departments, contractors and suppliers. The
-    denominator of an internal response rate."""
-    return _count_result(await _fetch(conn, _evaluators_query(subject_id, registered_before)))
-
-
-# --- at once, on a plain sqlite3 connection ---------------------------------------------
+# --- run on a blocking connection ------------------------------------------------------
 
 
 class Reads:
-    """The queries above, run at once on a plain sqlite3 connection (the one that
-    `storage.db.read_in_thread` hands its function): same SQL, same results, rows read as
-    tuples or Row alike. Blocking: never on the event loop's thread."""
+    """The digest queries, run at once on the blocking connection that
+    `storage.db.read_in_thread` (or `read_at_once`) hands its function, of either backend;
+    rows read as tuples or Row alike. Blocking: never on the event loop's thread."""
 
     __slots__ = ("_conn",)
 
@@ -380,7 +249,7 @@ class Reads:
         return self._conn.execute(*query).fetchall()
 
     def period_counts(self, subject_id: int, week_keys: Sequence[str]) -> PeriodCounts:
-        """See `period_counts`."""
+        """Sessions started, and responses completed and partial, in these weeks."""
         query = _period_counts_query(subject_id, week_keys)
         if query is None:
             return PeriodCounts(0, 0, 0, 0)
@@ -394,28 +263,22 @@ class Reads:
         statuses: Sequence[str] = COMPLETED,
         role: str | None = None,
     ) -> dict[str, Distribution]:
-        """See `distributions`."""
+        """question id -> value -> count: numbers for scale and yes/no questions (yes = 1),
+        choice ids for single and multi (each chosen id counted). Free text is left out."""
         query = _distributions_query(subject_id, week_keys, statuses, role)
         return {} if query is None else _distributions_result(self._fetch(query))
-
-    def answered_counts(
-        self, subject_id: int, week_keys: Sequence[str], *, statuses: Sequence[str] = COMPLETED
-    ) -> dict[str, int]:
-        """See `answered_counts`."""
-        query = _answered_counts_query(subject_id, week_keys, statuses)
-        return {} if query is None else _counts_by_key(self._fetch(query))
 
     def role_counts(
         self, subject_id: int, week_keys: Sequence[str], *, statuses: Sequence[str] = COMPLETED
     ) -> dict[str, int]:
-        """See `role_counts`."""
+        """Respondent role (employee, contractor, supplier) -> responses; internal only."""
         query = _role_counts_query(subject_id, week_keys, statuses)
         return {} if query is None else _counts_by_key(self._fetch(query))
 
     def distributions_by_role(
         self, subject_id: int, week_keys: Sequence[str], *, statuses: Sequence[str] = COMPLETED
     ) -> dict[str, dict[str, Distribution]]:
-        """See `distributions_by_role`."""
+        """role -> question id -> value -> count, in one query (see `distributions`)."""
         query = _distributions_by_role_query(subject_id, week_keys, statuses)
         return {} if query is None else _distributions_by_role_result(self._fetch(query))
 
@@ -429,7 +292,8 @@ class Reads:
         limit: int,
         statuses: Sequence[str] = COMPLETED,
     ) -> list[Comment]:
-        """See `comments`."""
+        """Free-text answers (blank ones left out), longest first, then most recent; only of
+        questions with one of `metrics` and/or one of `question_ids` when given."""
         query = _comments_query(subject_id, week_keys, metrics, question_ids, limit, statuses)
         return [] if query is None else _comments_result(self._fetch(query))
 
@@ -441,10 +305,14 @@ class Reads:
         *,
         statuses: Sequence[str] = COMPLETED,
     ) -> dict[str, dict[float, int]]:
-        """See `trend`."""
+        """week key -> the question's numeric distribution, for every week asked (an empty
+        dict for a week without answers), in one query."""
         query = _trend_query(subject_id, week_keys, question_id, statuses)
         return _trend_result(week_keys, [] if query is None else self._fetch(query))
 
     def evaluators(self, subject_id: int, *, registered_before: datetime) -> int:
-        """See `evaluators`."""
+        """The members who could evaluate a department in a period: every member registered
+        before `registered_before` (the end of the period) who is not an employee of that
+        department, i.e. employees of other departments, contractors and suppliers. The
+        denominator of an internal response rate."""
         return _count_result(self._fetch(_evaluators_query(subject_id, registered_before)))

@@ -1,15 +1,17 @@
-"""Recorded disclosure units (surveys.anonymity) and the per-week counts that decide them."""
+"""Recorded disclosure units (surveys.anonymity) and the per-week counts that decide them;
+settling a path's weeks (decide what is undecided, record it) and planning an export."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from storage.connection import Connection
-from storage.db import encode_time, placeholders
-from surveys.anonymity import NO_ROLE, Unit
+from storage.db import Database, encode_time, placeholders
+from surveys import anonymity
+from surveys.anonymity import NO_ROLE, ExportPlan, Settlement, Unit, WeekCounts
 
 
 async def week_counts(
@@ -75,14 +77,6 @@ async def units_for(conn: Connection, subject_id: int, weeks: Sequence[str]) -> 
         return [_unit(row) async for row in cursor]
 
 
-async def all_units(conn: Connection, subject_id: int) -> list[Unit]:
-    """Every recorded unit of a subject."""
-    async with conn.execute(
-        f"SELECT {_COLUMNS} FROM disclosure_units AS u WHERE u.subject_id = ?", (subject_id,)
-    ) as cursor:
-        return [_unit(row) async for row in cursor]
-
-
 async def record(
     conn: Connection, subject_id: int, units: Iterable[Unit], *, now: datetime
 ) -> None:
@@ -113,3 +107,68 @@ async def record(
             " ON CONFLICT DO NOTHING",
             [(subject_id, week, unit.key) for week in unit.weeks],
         )
+
+
+async def settle_weeks(
+    db: Database,
+    subject_id: int,
+    weeks: Sequence[str],
+    *,
+    last_closed: str,
+    anonymity_min: int,
+    comments_min: int,
+    now: datetime,
+) -> tuple[Settlement, WeekCounts]:
+    """The units of the closed `weeks` of an internal subject (surveys.anonymity.settle),
+    deciding and recording those not decided yet; and the per-week counts read with them
+    (for `intact`).
+
+    Reads first; only when something is to be decided does it take the write lock,
+    read again under it and record (the decision is made under the lock, so two
+    processes deciding at once agree: the second finds the first one's units)."""
+    scope = anonymity.scope_weeks(weeks)
+    conn = db.conn
+    counts = await week_counts(conn, subject_id, scope)
+    recorded = await units_for(conn, subject_id, scope)
+    rules = {"anonymity_min": anonymity_min, "comments_min": comments_min}
+    found = anonymity.settle(
+        weeks, last_closed=last_closed, recorded=recorded, counts=counts, **rules
+    )
+    if not found.new:
+        return found, counts
+    async with db.transaction() as conn:
+        counts = await week_counts(conn, subject_id, scope)
+        recorded = await units_for(conn, subject_id, scope)
+        found = anonymity.settle(
+            weeks, last_closed=last_closed, recorded=recorded, counts=counts, **rules
+        )
+        await record(conn, subject_id, found.new, now=now)
+        recorded = await units_for(conn, subject_id, scope)
+    settled = anonymity.settle(
+        weeks, last_closed=last_closed, recorded=recorded, counts=counts, **rules
+    )
+    return Settlement(settled.units, found.new, settled.pending), counts
+
+
+async def plan_export(
+    db: Database,
+    subject_id: int,
+    *,
+    today: date,
+    now: datetime,
+    anonymity_min: int,
+    comments_min: int,
+) -> ExportPlan:
+    """Settle every closed week with answers about the subject, and keep the shown units
+    (surveys.anonymity.export_plan)."""
+    weeks = await answered_weeks(db.conn, subject_id)
+    settled, counts = await settle_weeks(
+        db,
+        subject_id,
+        weeks,
+        last_closed=anonymity.last_closed_week(today),
+        anonymity_min=anonymity_min,
+        comments_min=comments_min,
+        now=now,
+    )
+    return anonymity.export_plan(settled, counts, today=today)

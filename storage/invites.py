@@ -8,6 +8,7 @@ import re
 import secrets
 from datetime import datetime
 
+from domain import invites as invite_rules
 from storage.connection import Connection, Row
 from storage.db import decode_optional_time, decode_time, encode_time
 from storage.errors import AmbiguousPrefix, InviteError, NotFound
@@ -72,33 +73,15 @@ async def _check_kind(
     subject_id: int | None,
     role: MemberRole | None,
 ) -> MemberRole | None:
-    """Validate the subject and role an invite of this kind needs; the role to store."""
-    expected = {
-        InviteKind.EMPLOYEE: SubjectKind.DEPARTMENT,
-        InviteKind.BUYER: SubjectKind.PRODUCT,
-        InviteKind.OWNER: None,
-    }
-    if kind is InviteKind.PARTNER:
-        if subject_id is not None:
-            raise ValueError("a partner invite has no subject")
-        if role not in (MemberRole.CONTRACTOR, MemberRole.SUPPLIER):
-            raise ValueError("a partner invite needs the role contractor or supplier")
-        return role
-    if subject_id is None:
-        raise ValueError(f"an {kind.value} invite needs a subject")
-    subject = await get_subject_by_id(conn, subject_id)
-    if subject is None:
-        raise NotFound(f"no subject with id {subject_id}")
-    wanted = expected[kind]
-    if wanted is not None and subject.kind is not wanted:
-        raise ValueError(f"an {kind.value} invite needs a {wanted.value}, not {subject.slug!r}")
-    if kind is InviteKind.EMPLOYEE:
-        if role not in (None, MemberRole.EMPLOYEE):
-            raise ValueError("an employee invite registers employees")
-        return MemberRole.EMPLOYEE
-    if role is not None:
-        raise ValueError(f"an {kind.value} invite has no role")
-    return None
+    """Validate the subject and role an invite of this kind needs (domain.invites); the
+    role to store."""
+    subject_kind: SubjectKind | None = None
+    if subject_id is not None and invite_rules.needs_subject(kind):
+        subject = await get_subject_by_id(conn, subject_id)
+        if subject is None:
+            raise NotFound(f"no subject with id {subject_id}")
+        subject_kind = subject.kind
+    return invite_rules.stored_role(kind, subject_kind, role, has_subject=subject_id is not None)
 
 
 async def create_invite(

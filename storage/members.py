@@ -7,7 +7,7 @@ from datetime import datetime
 from storage.connection import Connection, Row
 from storage.db import decode_time, encode_time
 from storage.errors import NotFound
-from storage.models import Member, MemberRole, SubjectKind
+from storage.models import InvitationSource, Member, MemberRole, SubjectKind
 from storage.subjects import get_subject_by_id
 
 _SELECT = (
@@ -93,12 +93,12 @@ async def count_members(conn: Connection) -> int:
 
 
 async def record_invitation(
-    conn: Connection, telegram_id: int, *, week_key: str, source: str
+    conn: Connection, telegram_id: int, *, week_key: str, source: InvitationSource
 ) -> None:
-    """Note that a member was invited to answer in a week (by a "pulse" or by registering
-    through a "link"); once per member and week, the first source is kept."""
+    """Note that a member was invited to answer in a week (by a pulse or by registering
+    through a link); once per member and week, the first source is kept."""
     await conn.execute(
         "INSERT INTO member_invitations (week_key, telegram_id, source) VALUES (?, ?, ?)"
         " ON CONFLICT (week_key, telegram_id) DO NOTHING",
-        (week_key, telegram_id, source),
+        (week_key, telegram_id, source.value),
     )

@@ -49,6 +49,13 @@ class MemberRole(StrEnum):
     SUPPLIER = "supplier"
 
 
+class InvitationSource(StrEnum):
+    """How a member was invited to answer in a week (member_invitations.source)."""
+
+    LINK = "link"  # registered through an invite link
+    PULSE = "pulse"  # the periodic invitation
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     """A registered internal customer. `department_id` is None for contractors and

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
 from storage.connection import Connection, IntegrityError, Row
-from storage.db import decode_optional_time, decode_time, encode_time, placeholders
+from storage.db import decode_optional_time, decode_time, encode_time
 from storage.errors import ActiveSessionExists, AlreadyAnswered, SessionNotActive
 from storage.models import Response, ResponseStatus, Session, SessionStatus
 from surveys.periods import span
@@ -369,20 +369,6 @@ async def has_answered(conn: Connection, marker: str) -> bool:
     """Whether the person, subject and period behind `marker` has a completed response."""
     async with conn.execute("SELECT 1 FROM answered_markers WHERE marker = ?", (marker,)) as cur:
         return await cur.fetchone() is not None
-
-
-async def answered_subjects(conn: Connection, markers: dict[int, str]) -> set[int]:
-    """Of the subjects in `markers` (subject id -> this person's marker for the subject's
-    current period), those already answered; one query for all."""
-    if not markers:
-        return set()
-    wanted = list(markers.values())
-    async with conn.execute(
-        f"SELECT marker FROM answered_markers WHERE marker IN ({placeholders(wanted)})",
-        wanted,
-    ) as cur:
-        found = {row[0] for row in await cur.fetchall()}
-    return {subject_id for subject_id, marker in markers.items() if marker in found}
 
 
 # --- maintenance --------------------------------------------------------------------------

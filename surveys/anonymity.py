@@ -26,8 +26,8 @@ and on what was shown before) but a partition decided once and recorded:
   (`intact`): a response stored late into a closed week (a clock or time-zone change
   at midnight) withholds the unit rather than let two versions of it be subtracted.
 
-Pure: no telegram, aiosqlite or jinja2. Storage records and reads units
-(storage/disclosures.py); bot/digest/gates.py applies them to digests and exports.
+Pure: no telegram, aiosqlite or jinja2. Storage records and reads units, and settles
+them for a path (storage/disclosures.py); bot/digest/compose.py applies them to digests.
 """
 
 from __future__ import annotations
@@ -62,11 +62,6 @@ def block_weeks(period_key: str) -> tuple[str, ...]:
     """The weeks of the aligned block holding a week, oldest first."""
     start = BLOCK_EPOCH + timedelta(weeks=BLOCK_PERIODS * (week_index(period_key) // BLOCK_PERIODS))
     return tuple(week_key(start + timedelta(weeks=i)) for i in range(BLOCK_PERIODS))
-
-
-def block_end(period_key: str) -> date:
-    """The last day of the block holding a week."""
-    return span(block_weeks(period_key)[-1]).end
 
 
 def last_closed_week(today: date) -> str:
@@ -290,4 +285,38 @@ def digest_disclosure(
         pending.get(period_key) if scores is None else None,
         withheld if scores is None else None,
         tuple(sorted(trend.values(), key=lambda u: week_index(u.last_week))),
+    )
+
+
+def scope_weeks(weeks: Iterable[str]) -> list[str]:
+    """Every week of the blocks holding these weeks (a pool needs its block's counts), in
+    the order first met."""
+    found: dict[str, None] = {}
+    for week in weeks:
+        found.update(dict.fromkeys(block_weeks(week)))
+    return list(found)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPlan:
+    """What an owner's export of an internal subject may hold: the shown units (oldest
+    first) and, for the reply when there are none, what is still waiting."""
+
+    units: tuple[Unit, ...]
+    pending: tuple[Pending, ...]
+    withheld: int  # completed responses in units withheld for good
+    open_week_closes: date  # the day after the running week, whose answers wait for it
+
+
+def export_plan(settled: Settlement, counts: WeekCounts, *, today: date) -> ExportPlan:
+    """The export of every settled week with answers: the units that may be shown."""
+    units = {unit.key: unit for unit in settled.units.values()}
+    shown = [u for u in units.values() if showable(u, counts) is not None]
+    shown_keys = {s.key for s in shown}
+    withheld = sum(u.completed for u in units.values() if u.key not in shown_keys)
+    return ExportPlan(
+        tuple(sorted(shown, key=lambda u: week_index(u.weeks[0]))),
+        tuple(sorted(settled.pending.values(), key=lambda p: week_index(p.week))),
+        withheld,
+        span(week_key(today)).next_start,
     )

@@ -12,6 +12,7 @@ from surveys.schema import (
     MESSAGE_LIMIT,
     SCALES,
     Condition,
+    Metric,
     Question,
     QuestionType,
     SurveyDefinition,
@@ -21,9 +22,9 @@ from surveys.text_checks import check_question_texts, check_texts
 
 # The metrics a digest scores with a fixed formula, and the question type each needs.
 SCORED_METRICS: dict[str, QuestionType] = {
-    "nps": QuestionType.NPS,
-    "csat": QuestionType.RATING,
-    "ces": QuestionType.CES,
+    Metric.NPS: QuestionType.NPS,
+    Metric.CSAT: QuestionType.RATING,
+    Metric.CES: QuestionType.CES,
 }
 
 _CHOICE_TYPES = (QuestionType.SINGLE, QuestionType.MULTI)

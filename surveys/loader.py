@@ -16,7 +16,6 @@ from surveys.schema import Audience, SurveyDefinition
 __all__ = [
     "BUNDLED_DIR",
     "SURVEY_SUFFIXES",
-    "Problem",
     "SurveyCatalog",
     "SurveyFileError",
     "UnknownSurvey",

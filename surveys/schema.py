@@ -43,6 +43,17 @@ class Audience(StrEnum):
     EXTERNAL = "external"
 
 
+class Metric(StrEnum):
+    """The metrics the code itself acts on; a survey may name others, scored as plain
+    ratings or shares (`Question.metric` stays a string)."""
+
+    NPS = "nps"
+    CSAT = "csat"
+    CES = "ces"
+    OVERALL = "overall"
+    CONSENT = "consent"  # yes/no: the respondent may be contacted
+
+
 class QuestionType(StrEnum):
     """The kinds of question a survey may ask."""
 
@@ -160,13 +171,6 @@ class SurveyDefinition(_Model):
         for q in self.questions:
             if q.id == question_id:
                 return q
-        raise KeyError(question_id)
-
-    def index_of(self, question_id: str) -> int:
-        """Position of a question in the definition (KeyError when unknown)."""
-        for i, q in enumerate(self.questions):
-            if q.id == question_id:
-                return i
         raise KeyError(question_id)
 
 

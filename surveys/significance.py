@@ -1,4 +1,9 @@
-"""Exact tests for small weekly samples and the multiplicity correction of a digest's tests."""
+"""Exact tests for small weekly samples and the multiplicity correction of a digest's tests.
+
+Written out rather than called through scipy.stats (whose wrappers cost about 100 µs a call,
+see surveys.scoring); each is checked against scipy by property tests
+(tests/test_scoring_exact.py, and Fisher's test in tests/test_scoring.py).
+"""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from storage import sessions as session_repo
 from storage import subjects as subject_repo
 from storage import users as user_repo
 from storage.connection import Connection
-from storage.models import MemberRole, Subject, SubjectKind
+from storage.models import InvitationSource, MemberRole, Subject, SubjectKind
 from surveys import engine, periods
 from surveys.schema import Audience, SurveyDefinition
 
@@ -199,7 +199,7 @@ async def seed_database(
             for telegram_id, _, _ in members:
                 # Weekly pulses in the demo: every member is invited every week.
                 await member_repo.record_invitation(
-                    conn, telegram_id, week_key=week, source="pulse"
+                    conn, telegram_id, week_key=week, source=InvitationSource.PULSE
                 )
             for department_spec, department in zip(DEPARTMENTS, departments, strict=True):
                 start, end = department_spec.quality_from, department_spec.quality_to

@@ -18,6 +18,7 @@ from bot.commands.subjects import (
     valid_slug,
 )
 from bot.config import Settings
+from domain import invites as invite_rules
 from storage.db import Database
 from storage.errors import AmbiguousPrefix, NotFound
 from storage.invites import create_invite, is_well_formed, list_invites, revoke_invite
@@ -87,9 +88,10 @@ def _duration_problem(value: str) -> str:
 
 
 def parse_uses(text: str | None, kind: InviteKind) -> int | None:
-    """--uses as a limit (None: unlimited); owner links default to a single use."""
+    """--uses as a limit (None: unlimited); left out, the kind's default
+    (domain.invites.default_max_uses: owner links are single-use)."""
     if text is None:
-        return 1 if kind is InviteKind.OWNER else None
+        return invite_rules.default_max_uses(kind)
     value = text.strip()
     if value.lower() == UNLIMITED:
         return None
@@ -215,7 +217,8 @@ def register(subparsers: Subparsers) -> None:
 
 def _kind_parser(kinds: Subparsers, kind: InviteKind, what: str) -> argparse.ArgumentParser:
     parser = kinds.add_parser(kind.value, help=f"{what}", description=f"A link with which {what}.")
-    default = "1" if kind is InviteKind.OWNER else UNLIMITED
+    uses = invite_rules.default_max_uses(kind)
+    default = UNLIMITED if uses is None else str(uses)
     parser.add_argument(
         "--uses",
         metavar="N",
@@ -240,6 +243,10 @@ def _kind_parser(kinds: Subparsers, kind: InviteKind, what: str) -> argparse.Arg
     return parser
 
 
+_FITTING = {
+    InviteKind.BUYER: "feedbot invite create buyer --product {slug}",
+    InviteKind.EMPLOYEE: "feedbot invite create employee --department {slug}",
+}
 _TARGET = {
     InviteKind.EMPLOYEE: "--department SLUG",
     InviteKind.PARTNER: "--role contractor|supplier",
@@ -368,14 +375,11 @@ async def _check_kind(
     if slug is None:
         return
     subject = await get_subject(db.conn, valid_slug(slug))
+    # The option names the kind (an owner invite fits either, through its option).
     if subject is None or subject.kind is wanted:
         return
     option = "--department" if wanted is SubjectKind.DEPARTMENT else "--product"
-    fitting = (
-        f"feedbot invite create buyer --product {slug}"
-        if subject.kind is SubjectKind.PRODUCT
-        else f"feedbot invite create employee --department {slug}"
-    )
+    fitting = _FITTING[invite_rules.invite_for(subject.kind)].format(slug=slug)
     known = [s.slug for s in await list_subjects(db.conn, wanted)]
     listed = (
         f"{wanted.value}s: {', '.join(known[:10])}"

@@ -7,10 +7,9 @@ import sys
 
 from bot.commands.common import add_database_option, run_async, settings_from
 from bot.commands.subjects import Subparsers, open_database, print_columns
+from bot.i18n import plain
 from storage.models import Owner, OwnerSettings, Subject
 from storage.owners import get_owner_settings, list_owners
-
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # OwnerSettings.weekday 0..6
 
 
 def register(subparsers: Subparsers) -> None:
@@ -75,6 +74,7 @@ def _row(owner: Owner, subject: Subject, digest: OwnerSettings) -> list[str]:
         str(owner.telegram_id),
         subject.slug,
         subject.kind.value,
-        f"{WEEKDAYS[digest.weekday]} {digest.hour:02d}:00 {digest.timezone}",
+        f"{plain('en', f'delivery.settings.day_short_{digest.weekday}')} {digest.hour:02d}:00"
+        f" {digest.timezone}",
         " ".join(flags),
     ]

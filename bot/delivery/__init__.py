@@ -14,21 +14,27 @@ Outbox kinds and dedup keys (each names what must happen once):
 
 from __future__ import annotations
 
-DIGEST = "digest"
-PULSE = "pulse"
-ALERT = "alert"
+from enum import StrEnum
+
+
+class OutboxKind(StrEnum):
+    """What an outbox item delivers (the `kind` column; its dedup key starts with it)."""
+
+    DIGEST = "digest"
+    PULSE = "pulse"
+    ALERT = "alert"
 
 
 def digest_key(owner_id: int, subject_id: int, period_key: str) -> str:
     """The dedup key of one owner's digest of one subject and period."""
-    return f"{DIGEST}:{owner_id}:{subject_id}:{period_key}"
+    return f"{OutboxKind.DIGEST}:{owner_id}:{subject_id}:{period_key}"
 
 
 def pulse_key(member_id: int, pulse_period: str) -> str:
     """The dedup key of one member's pulse invitation."""
-    return f"{PULSE}:{member_id}:{pulse_period}"
+    return f"{OutboxKind.PULSE}:{member_id}:{pulse_period}"
 
 
 def alert_key(owner_id: int, session_id: int) -> str:
     """The dedup key of one owner's alert about one response (its session)."""
-    return f"{ALERT}:{owner_id}:{session_id}"
+    return f"{OutboxKind.ALERT}:{owner_id}:{session_id}"

@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.delivery import ALERT, alert_key
-from bot.i18n import Markup, join, markup, t
+from markupsafe import Markup
+
+from bot.delivery import OutboxKind, alert_key
+from bot.i18n import join, markup, t
 from bot.services import Services
 from storage import outbox as outbox_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
 from storage.models import Session, Subject, SubjectKind
 from surveys import anonymity
-from surveys.schema import AnswerValue, QuestionType, SurveyDefinition
+from surveys.schema import AnswerValue, Metric, QuestionType, SurveyDefinition
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,9 @@ def detractor_scores(
     for question in definition.questions:
         if question.type is QuestionType.NPS and nps is None:
             nps = _score(answers, question.id)
-        elif question.type is QuestionType.RATING and question.metric == "csat" and csat is None:
+        elif (
+            question.type is QuestionType.RATING and question.metric == Metric.CSAT and csat is None
+        ):
             csat = _score(answers, question.id)
     low_nps = nps is not None and nps <= NPS_DETRACTOR_MAX
     low_csat = csat is not None and csat <= CSAT_LOW_MAX
@@ -63,7 +67,7 @@ def comments_of(definition: SurveyDefinition, answers: dict[str, AnswerValue]) -
 def consented(definition: SurveyDefinition, answers: dict[str, AnswerValue]) -> bool:
     """Whether the buyer said yes to being contacted."""
     return any(
-        q.type is QuestionType.YES_NO and q.metric == "consent" and answers.get(q.id) is True
+        q.type is QuestionType.YES_NO and q.metric == Metric.CONSENT and answers.get(q.id) is True
         for q in definition.questions
     )
 
@@ -116,7 +120,7 @@ async def _enqueue_alerts(
             queued += 1
             await outbox_repo.enqueue(
                 conn,
-                kind=ALERT,
+                kind=OutboxKind.ALERT,
                 dedup_key=alert_key(owner.telegram_id, session.id),
                 chat_id=owner.telegram_id,
                 payload_json=json.dumps({**payload, "owner": owner.telegram_id}),

@@ -22,7 +22,7 @@ from telegram import Bot
 
 from bot.config import Settings
 from bot.context import FeedbotApplication
-from bot.delivery import ALERT, DIGEST, PULSE, digest_key, pulse_key, sender
+from bot.delivery import OutboxKind, digest_key, pulse_key, sender
 from bot.delivery.sender import DrainReport, Pacer
 from bot.services import Services
 from storage import members as member_repo
@@ -175,7 +175,7 @@ async def enqueue_due_digests(conn: Connection, settings: Settings, now: datetim
             }
             if await outbox_repo.enqueue(
                 conn,
-                kind=DIGEST,
+                kind=OutboxKind.DIGEST,
                 dedup_key=key,
                 chat_id=owner.telegram_id,
                 payload_json=json.dumps(payload),
@@ -208,7 +208,7 @@ async def enqueue_due_pulses(
         payload = {"member": member.telegram_id, "period": period, "week": week}
         if await outbox_repo.enqueue(
             conn,
-            kind=PULSE,
+            kind=OutboxKind.PULSE,
             dedup_key=key,
             chat_id=member.telegram_id,
             payload_json=json.dumps(payload),
@@ -328,7 +328,9 @@ class DeliveryLoop:
             if not await wakeup.wait(self._interval) or self._stopping.is_set():
                 continue
             try:
-                await sender.drain(self._services, self._bot, pacer=self._pacer, kinds=(ALERT,))
+                await sender.drain(
+                    self._services, self._bot, pacer=self._pacer, kinds=(OutboxKind.ALERT,)
+                )
             except Exception:
                 log.exception("sending detractor alerts failed")
 

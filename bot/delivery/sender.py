@@ -48,7 +48,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.callbacks import Action, encode
-from bot.delivery import ALERT, DIGEST, PULSE
+from bot.delivery import OutboxKind
 from bot.delivery.alerts import render_alert
 from bot.digest.compose import compose_digest
 from bot.digest.model import Digest
@@ -62,7 +62,7 @@ from storage import outbox as outbox_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
 from storage.errors import NotFound
-from storage.models import OutboxItem, Subject, SubjectKind
+from storage.models import InvitationSource, OutboxItem, Subject, SubjectKind
 from surveys.loader import UnknownSurvey
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ async def _owner_may_receive(
 async def parts_for(services: Services, item: OutboxItem) -> list[Part] | None:
     """What an outbox item sends, composed now; None when it should no longer be sent."""
     payload: dict[str, Any] = json.loads(item.payload_json)
-    if item.kind == DIGEST:
+    if item.kind == OutboxKind.DIGEST:
         subject = await _owner_may_receive(
             services, payload["owner"], payload["subject_id"], alerts=False
         )
@@ -211,9 +211,9 @@ async def parts_for(services: Services, item: OutboxItem) -> list[Part] | None:
         internal = subject.kind is SubjectKind.DEPARTMENT
         lang = normalize_language(payload.get("lang"))
         return await digest_parts(services, subject, lang, payload["period"], closed_only=internal)
-    if item.kind == PULSE:
+    if item.kind == OutboxKind.PULSE:
         return await pulse_parts(services, payload["member"])
-    if item.kind == ALERT:
+    if item.kind == OutboxKind.ALERT:
         subject = await _owner_may_receive(
             services, payload["owner"], payload["subject_id"], alerts=True
         )
@@ -355,7 +355,7 @@ async def _retry(services: Services, item: OutboxItem, error: str, at: datetime)
 async def _blocked(services: Services, item: OutboxItem, error: str) -> None:
     """The user blocked the bot: stop writing to them until they come back."""
     async with services.db.transaction() as conn:
-        if item.kind == PULSE:
+        if item.kind == OutboxKind.PULSE:
             try:
                 await member_repo.set_pulse_muted(conn, item.chat_id, True)
             except NotFound:
@@ -371,11 +371,11 @@ async def _finish(services: Services, item: OutboxItem, parts: int) -> None:
     async with services.db.transaction() as conn:
         await outbox_repo.mark_part_sent(conn, item.id, parts)
         await outbox_repo.mark_sent(conn, item.id, now=services.now())
-        if item.kind == PULSE:
+        if item.kind == OutboxKind.PULSE:
             # Which members a pulse reached, per week (no longer a digest's denominator:
             # the response rate counts every member who could evaluate, issue 11).
             await member_repo.record_invitation(
-                conn, item.chat_id, week_key=payload["week"], source="pulse"
+                conn, item.chat_id, week_key=payload["week"], source=InvitationSource.PULSE
             )
 
 

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from bot.digest.data import DigestData, Window
-from bot.digest.gates import closed_block
 from bot.digest.model import (
     TREND_PERIODS,
     Basis,
@@ -19,6 +18,7 @@ from bot.digest.model import (
     ScoreKind,
     SubjectRef,
     TrendPoint,
+    closed_block,
 )
 from bot.digest.scores import (
     choice_counts,

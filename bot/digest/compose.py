@@ -4,33 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, time
+from datetime import date, datetime, time
 from functools import lru_cache, partial
 
-from bot.digest.build import build_digest, clip, nothing_to_report
+from bot.digest.build import build_digest, nothing_to_report
 from bot.digest.data import DigestData, Window
-from bot.digest.gates import closed_block, disclose_digest
-from bot.digest.model import TREND_PERIODS, Block, Digest, SubjectRef
+from bot.digest.model import TREND_PERIODS, Block, Digest, SubjectRef, closed_block, trend_weeks
 from bot.digest.scores import headline_question
-from storage import aggregates, invites
+from storage import aggregates, disclosures, invites
 from storage.connection import SyncConnection
 from storage.db import Database, read_at_once, read_in_thread
 from storage.models import Comment, Subject
-from surveys import periods
-from surveys.anonymity import Disclosure
+from surveys import anonymity, periods
+from surveys.anonymity import Disclosure, WeekCounts
 from surveys.schema import Audience, QuestionType, SurveyDefinition
-
-# What callers and tests import from here (some of it lives in build, data and gates).
-__all__ = [
-    "DigestData",
-    "Window",
-    "build_digest",
-    "clip",
-    "closed_block",
-    "compose_digest",
-    "latest_closed_period",
-    "subject_ref",
-]
 
 # Comments fetched before picking the longest few (the query sorts longest first).
 COMMENT_CANDIDATES = 12
@@ -52,6 +39,37 @@ def latest_closed_period(now: datetime) -> str:
     return periods.previous(periods.week_key(now.date()))
 
 
+async def disclose_digest(
+    db: Database,
+    subject_id: int,
+    period_key: str,
+    *,
+    in_progress: bool,
+    today: date,
+    now: datetime,
+    anonymity_min: int,
+    comments_min: int,
+) -> tuple[Disclosure, WeekCounts]:
+    """What a digest of an internal subject for `period_key` may show (see
+    `anonymity.digest_disclosure`): its week, the block it falls back on and its trend
+    weeks are settled first."""
+    fallback = closed_block(period_key, in_progress=in_progress)
+    trend = trend_weeks(period_key)
+    settled, counts = await disclosures.settle_weeks(
+        db,
+        subject_id,
+        [*trend, *fallback.weeks],
+        last_closed=anonymity.last_closed_week(today),
+        anonymity_min=anonymity_min,
+        comments_min=comments_min,
+        now=now,
+    )
+    disclosure = anonymity.digest_disclosure(
+        period_key, fallback.weeks[0], settled.units, settled.pending, counts, trend
+    )
+    return disclosure, counts
+
+
 async def compose_digest(
     db: Database,
     subject: Subject,
@@ -69,7 +87,7 @@ async def compose_digest(
     has ended. With `closed_only`, a period that has not ended yet is replaced by the
     latest one that has; an internal subject is always treated so (only closed weeks
     are ever shown of it), and what its digest shows is decided by its disclosure units
-    (`gates.disclose_digest`), recorded the first time a path needs them.
+    (`disclose_digest`), recorded the first time a path needs them.
 
     Runs a fixed number of queries, one per aggregate and window, never one per
     question or per week. The counts of the period and the one before come
@@ -268,8 +286,8 @@ def _query_trend(
     reads = aggregates.Reads(connection)
     if disclosure is None:
         return reads.trend(subject.id, weeks.trend, headline.id)
-    trend_weeks = sorted({w for unit in disclosure.trend for w in unit.weeks})
-    return reads.trend(subject.id, trend_weeks, headline.id) if trend_weeks else {}
+    shown = sorted({w for unit in disclosure.trend for w in unit.weeks})
+    return reads.trend(subject.id, shown, headline.id) if shown else {}
 
 
 def _window(

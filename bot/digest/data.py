@@ -41,6 +41,6 @@ class DigestData:
     role_counts: Mapping[str, int] = field(default_factory=dict)
     role_distributions: Mapping[str, QuestionDistributions] = field(default_factory=dict)
     trend: Mapping[str, Mapping[float, int]] = field(default_factory=dict)
-    evaluators: int | None = None  # internal: see `aggregates.evaluators`
+    evaluators: int | None = None  # internal: see `aggregates.Reads.evaluators`
     open_invites: int = 0
     disclosure: Disclosure | None = None

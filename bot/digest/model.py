@@ -10,6 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from storage.models import PeriodCounts
+from surveys import periods
 from surveys.anonymity import BLOCK_EPOCH, BLOCK_PERIODS
 from surveys.anonymity import week_index as _week_index
 from surveys.periods import PeriodSpan, week_key
@@ -113,6 +114,21 @@ def week_index(period_key: str) -> int:
     if not _WEEK_KEY.match(period_key):
         raise ValueError(f"not a week key: {period_key!r} (expected e.g. 2026-W48)")
     return _week_index(period_key)
+
+
+@lru_cache(maxsize=64)
+def closed_block(period_key: str, *, in_progress: bool = False) -> Block:
+    """The block a digest of `period_key` falls back on: the latest one whose weeks have
+    all ended by the end of the period (by now, when it is `in_progress`). So the
+    digests of the four weeks after a block's last week (that week's own digest
+    included) all fall back on the same block."""
+    last_closed = periods.previous(period_key) if in_progress else period_key
+    return Block.at((week_index(last_closed) + 1) // BLOCK_PERIODS - 1)
+
+
+def trend_weeks(period_key: str) -> list[str]:
+    """The weeks of a digest's trend: TREND_PERIODS ending with the period."""
+    return periods.last_n(period_key, TREND_PERIODS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, meta, pass_context
-from jinja2.environment import TemplateModule
-from jinja2.runtime import Context, Macro, missing
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context
+from jinja2.runtime import Context
 from markupsafe import escape
 
 from bot.digest.model import Digest, Distribution, ScoreKind
+from bot.i18n import plain
 from surveys.periods import PeriodSpan
 from surveys.schema import Texts, localize
 from surveys.scoring import Change, Estimate
@@ -28,25 +28,6 @@ MINUS = "−"  # U+2212: a real minus sign, distinct from the hyphen and the en 
 DASH = "–"  # ranges of numbers and days
 ELLIPSIS = "…"
 
-_MONTHS_SHORT = {
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-}
-_MONTHS_GENITIVE = {
-    "pl": (
-        "stycznia",
-        "lutego",
-        "marca",
-        "kwietnia",
-        "maja",
-        "czerwca",
-        "lipca",
-        "sierpnia",
-        "września",
-        "października",
-        "listopada",
-        "grudnia",
-    ),
-}
 _DIGITS = {ScoreKind.NPS: 0, ScoreKind.PERCENT: 0, ScoreKind.MEAN: 1}
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*>")
 _TOKEN = re.compile(r"<[^>]*>|&#?[a-zA-Z0-9]+;|.", re.DOTALL)
@@ -72,32 +53,25 @@ def format_number(value: float, digits: int = 0, lang: str = "en") -> str:
     return text.replace(".", ",") if lang == "pl" else text
 
 
-def format_signed(value: float, digits: int = 0, lang: str = "en") -> str:
-    """ "+12", "−3" or "0" (the sign of the rounded value)."""
-    text = format_number(value, digits, lang)
-    rounded = round(value, digits)
-    return "+" + text if rounded > 0 else text
-
-
-def arrow(value: float, digits: int = 0) -> str:
-    """▲ for a rise, ▼ for a fall, = when it rounds to no change."""
-    rounded = round(value, digits)
-    return "▲" if rounded > 0 else "▼" if rounded < 0 else "="
-
-
 def format_percent(ratio: float, lang: str = "en") -> str:
     """A 0..1 ratio as a whole percent, e.g. "40%"."""
     return format_number(100.0 * ratio, 0, lang) + "%"
 
 
+def month_name(month: int, lang: str = "en") -> str:
+    """The month (1-12) as a date writes it, from the locale catalog: "Nov" in English,
+    the genitive "listopada" in Polish."""
+    return _months(normalize_lang(lang))[month - 1]
+
+
+@cache
+def _months(lang: str) -> tuple[str, ...]:
+    return tuple(plain(lang, f"calendar.month_{month}") for month in range(1, 13))
+
+
 def format_day(day: date, lang: str = "en", *, year: bool = True) -> str:
     """ "23 Nov 2026" in English, "23 listopada 2026" in Polish."""
-    lang = normalize_lang(lang)
-    month = (
-        _MONTHS_GENITIVE["pl"][day.month - 1]
-        if lang == "pl"
-        else _MONTHS_SHORT["en"][day.month - 1]
-    )
+    month = month_name(day.month, lang)
     return f"{day.day} {month} {day.year}" if year else f"{day.day} {month}"
 
 
@@ -105,7 +79,7 @@ def format_day_short(day: date, lang: str = "en") -> str:
     """A compact day for chart axes: "23 Nov" in English, "23.11" in Polish."""
     if normalize_lang(lang) == "pl":
         return f"{day.day}.{day.month:02d}"
-    return f"{day.day} {_MONTHS_SHORT['en'][day.month - 1]}"
+    return f"{day.day} {month_name(day.month, 'en')}"
 
 
 def format_dates(start: date, end: date, lang: str = "en") -> str:
@@ -163,13 +137,9 @@ _SCORE_FORMATS: dict[str, tuple[int, str]] = {
 
 
 def _lang(context: Context) -> str:
-    """normalize_lang(str(context.get("lang", "en"))), written out: every filter asks."""
-    found = context.vars.get("lang", missing)
-    if found is missing:
-        found = context.parent.get("lang", "en")
-    if found.__class__ is str and found in LANGS:
-        return found
-    return normalize_lang(str(found))
+    """The language of the template calling a filter: its `lang` (a `_labels` template
+    sets its own), English when it has none."""
+    return normalize_lang(str(context.get("lang", "en")))
 
 
 @pass_context
@@ -199,7 +169,7 @@ def _interval(context: Context, estimate: Estimate, kind: ScoreKind | str) -> st
 
 @pass_context
 def _delta(context: Context, value: Change | float, digits: int = 0) -> str:
-    """ "▲ +12", "▼ −0.3" or "= 0" (`arrow` and `format_signed`, rounding once)."""
+    """ "▲ +12", "▼ −0.3" or "= 0": the sign and arrow of the rounded change."""
     delta = value.delta if isinstance(value, Change) else float(value)
     text = format_number(delta, digits, _lang(context))
     rounded = round(delta, digits)
@@ -272,61 +242,6 @@ def _digits(kind: ScoreKind | str) -> int:
     return _score_format(kind)[0]
 
 
-class _Context(Context):
-    """Jinja2's template context, calling macros directly: `Context.call` first looks for
-    pass_context and friends, which a macro never has, and a digest calls dozens of
-    macros (every other call goes the usual way)."""
-
-    def call(__self, __obj: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if __obj.__class__ is not Macro:
-            return super().call(__obj, *args, **kwargs)
-        # What Context.call does for a macro: drop the loop and block variables meant for
-        # pass_context callables, call, and turn a StopIteration into an undefined.
-        kwargs.pop("_block_vars", None)
-        kwargs.pop("_loop_vars", None)
-        try:
-            return __obj(*args, **kwargs)
-        except StopIteration:
-            return __self.environment.undefined(
-                "value was undefined because a callable raised a StopIteration exception"
-            )
-
-
-class _Template(Template):
-    """A Jinja2 template whose module (what `{% import ... with context %}` and `labels`
-    make of it) is made once per language when the template reads no variable but
-    `lang`, as the `_labels` macros do: every digest imports them, and making their
-    module anew takes a good part of a render. Identical output: nothing else from the
-    importing template's context can reach the macros (checked on the template's source).
-    """
-
-    def make_module(
-        self,
-        vars: dict[str, Any] | None = None,
-        shared: bool = False,
-        locals: Mapping[str, Any] | None = None,
-    ) -> TemplateModule:
-        lang = vars.get("lang") if vars else None
-        if lang.__class__ is str and lang in LANGS and _reads_only_lang(self):
-            return _language_module(self, lang)
-        return super().make_module(vars, shared, locals)
-
-
-@cache
-def _reads_only_lang(template: Template) -> bool:
-    """Whether the template reads no variable of its context but `lang`."""
-    env, name = template.environment, template.name
-    if env.loader is None or name is None:
-        return False
-    source = env.loader.get_source(env, name)[0]
-    return meta.find_undeclared_variables(env.parse(source)) <= {"lang"}
-
-
-@cache
-def _language_module(template: Template, lang: str) -> TemplateModule:
-    return Template.make_module(template, {"lang": lang})
-
-
 @cache
 def environment() -> Environment:
     """The Jinja2 environment of the digest templates (autoescape on, strict undefined)."""
@@ -341,8 +256,6 @@ def environment() -> Environment:
         # a stat() per template per render for nothing.
         auto_reload=False,
     )
-    env.template_class = _Template
-    env.context_class = _Context
     filters: dict[str, Callable[..., Any]] = {
         "num": _num,
         "score": _score,
@@ -370,7 +283,7 @@ def template(name: str, lang: str) -> Template:
 
 def labels(lang: str) -> Any:
     """The macros of `_labels.<lang>.html.j2` (metric and role names), callable from Python."""
-    return template("_labels", lang).make_module({"lang": normalize_lang(lang)})
+    return template("_labels", lang).module
 
 
 # ------------------------------------------------------------------ Telegram limits

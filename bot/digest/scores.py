@@ -16,12 +16,12 @@ from bot.digest.model import (
     ScoreKind,
 )
 from surveys import scoring
-from surveys.schema import Audience, Question, QuestionType, SurveyDefinition
+from surveys.schema import Audience, Metric, Question, QuestionType, SurveyDefinition
 
 # Which metric leads the digest (its distribution and trend chart), per audience.
 HEADLINE_METRICS: dict[Audience, tuple[str, ...]] = {
-    Audience.EXTERNAL: ("nps", "csat"),
-    Audience.INTERNAL: ("overall", "nps"),
+    Audience.EXTERNAL: (Metric.NPS, Metric.CSAT),
+    Audience.INTERNAL: (Metric.OVERALL, Metric.NPS),
 }
 CSAT_FAVOURABLE_FROM = 4  # CSAT is the share of 4-5 answers (top-two-box), see scoring.csat
 # How a share of favourable answers reads on its own (percent): under half is low, three
@@ -83,7 +83,7 @@ def score_kind(question: Question) -> ScoreKind:
     """How a question is scored: NPS points, CSAT percent, or a mean."""
     if question.type is QuestionType.NPS:
         return ScoreKind.NPS
-    if question.type is QuestionType.RATING and question.metric == "csat":
+    if question.type is QuestionType.RATING and question.metric == Metric.CSAT:
         return ScoreKind.PERCENT
     return ScoreKind.MEAN
 

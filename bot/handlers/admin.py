@@ -10,6 +10,8 @@ from bot.context import FeedbotContext
 from bot.handlers.common import reply
 from bot.i18n import join, markup, plain, t
 from bot.web import qr
+from domain import invites as invite_rules
+from domain.errors import WrongSubjectKind
 from storage import invites as invite_repo
 from storage import subjects as subject_repo
 from storage.errors import DuplicateSlug, InvalidSlug
@@ -56,7 +58,6 @@ async def on_invite(update: Update, context: FeedbotContext) -> None:
     subject_id = None
     caption = target  # under the QR code: the subject's name, else the partner's role
     role: MemberRole | None = None
-    max_uses: int | None = None
     if kind is InviteKind.PARTNER:
         if target not in _ROLES:
             await reply(update, t(lang, "admin.invite_usage"))
@@ -64,11 +65,12 @@ async def on_invite(update: Update, context: FeedbotContext) -> None:
         role = _ROLES[target]
     else:
         subject = await subject_repo.get_subject(services.db.conn, target)
-        expected = SubjectKind.PRODUCT if kind is InviteKind.BUYER else SubjectKind.DEPARTMENT
         if subject is None or subject.archived:
             await reply(update, t(lang, "admin.unknown_subject", slug=target))
             return
-        if kind is not InviteKind.OWNER and subject.kind is not expected:
+        try:
+            invite_rules.check_subject(kind, subject.kind)
+        except WrongSubjectKind as wrong:
             await reply(
                 update,
                 t(
@@ -76,15 +78,14 @@ async def on_invite(update: Update, context: FeedbotContext) -> None:
                     "admin.wrong_kind",
                     slug=target,
                     kind=args[0],
-                    actual=t(lang, f"subject.kind_{subject.kind.value}"),
-                    expected=t(lang, f"subject.kind_{expected.value}"),
+                    actual=t(lang, f"subject.kind_{wrong.actual.value}"),
+                    expected=t(lang, f"subject.kind_{wrong.expected.value}"),
                 ),
             )
             return
         subject_id = subject.id
         caption = subject.name(lang)
-        if kind is InviteKind.OWNER:
-            max_uses = 1
+    max_uses = invite_rules.default_max_uses(kind)
     user = context.user(update)
     async with services.db.transaction() as conn:
         _, token = await invite_repo.create_invite(

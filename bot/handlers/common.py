@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from markupsafe import Markup
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot import flow, render
 from bot.callbacks import Callback, decode
 from bot.context import FeedbotContext
-from bot.i18n import Markup, join, t
+from bot.i18n import join, t
 from bot.sending import DEFAULT_POLICY, Undelivered
 from bot.services import Services
 from storage import subjects as subject_repo

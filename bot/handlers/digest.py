@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest
@@ -19,8 +19,18 @@ from bot.digest.render import plural
 from bot.handlers.common import pressed, reply
 from bot.handlers.owner import digest_rule, owned_subject
 from bot.handlers.refusals import refuse_press
-from bot.i18n import Markup, join, plain, t
+from bot.i18n import join, plain, t
 from bot.services import Services
+from domain import settings as owner_settings
+from domain.errors import (
+    AlertsProductsOnly,
+    BadButton,
+    BadDay,
+    BadHour,
+    BadTimezone,
+    SettingsUsage,
+)
+from domain.settings import SettingsButton, SettingsView
 from storage import members as member_repo
 from storage import owners as owner_repo
 from storage.models import OwnerSettings, SubjectKind
@@ -38,21 +48,8 @@ COMMON_ZONES = (
     "UTC",
 )
 HOURS = (6, 7, 8, 9, 10, 11, 12, 14, 16, 18)
-_ON = {"on", "1", "yes", "tak", "true", "włącz", "wlacz"}
-_OFF = {"off", "0", "no", "nie", "false", "wyłącz", "wylacz"}
 # "every N weeks" in the plural forms of bot.digest.render.plural: one, few, many.
 _EVERY_WEEKS = ("member.every_weeks_one", "member.every_weeks_few", "member.every_weeks_many")
-_PAUSE = {"pause", "pauza", "wstrzymaj"}
-_RESUME = {"resume", "wznów", "wznow"}
-_DAY_WORDS = {
-    0: ("monday", "mon", "poniedziałek", "poniedzialek", "pon", "pn"),
-    1: ("tuesday", "tue", "tues", "wtorek", "wt", "wto"),
-    2: ("wednesday", "wed", "środa", "sroda", "śr", "sr", "śro"),
-    3: ("thursday", "thu", "thur", "thurs", "czwartek", "czw", "cz"),
-    4: ("friday", "fri", "piątek", "piatek", "pt", "pią", "pia"),
-    5: ("saturday", "sat", "sobota", "sob", "so"),
-    6: ("sunday", "sun", "niedziela", "ndz", "nd", "nie"),
-}
 
 
 # ---------------------------------------------------------------------- /digest
@@ -148,73 +145,76 @@ def settings_text(
     return join("\n", lines)
 
 
-def _button(text: str, name: str, value: object) -> InlineKeyboardButton:
+def _button(text: str, name: SettingsButton, value: object) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=encode(Action.SETTINGS, name, value))
 
 
 def settings_keyboard(
-    settings: OwnerSettings, lang: str, view: str, *, owns_product: bool
+    settings: OwnerSettings, lang: str, view: SettingsView, *, owns_product: bool
 ) -> InlineKeyboardMarkup:
     """The main menu, or the picker of one setting (view: main, day, hour, tz)."""
-    back = [_button(plain(lang, "delivery.settings.button_back"), "show", "main")]
-    if view == "day":
+    back = [
+        _button(
+            plain(lang, "delivery.settings.button_back"), SettingsButton.SHOW, SettingsView.MAIN
+        )
+    ]
+    if view is SettingsView.DAY:
         days = [
-            _button(("✓ " if d == settings.weekday else "") + _day(lang, d, short=True), "day", d)
+            _button(
+                ("✓ " if d == settings.weekday else "") + _day(lang, d, short=True),
+                SettingsButton.DAY,
+                d,
+            )
             for d in range(7)
         ]
         return InlineKeyboardMarkup([days[:4], days[4:], back])
-    if view == "hour":
+    if view is SettingsView.HOUR:
         hours = [
-            _button(("✓ " if h == settings.hour else "") + f"{h:02d}:00", "hour", h) for h in HOURS
+            _button(("✓ " if h == settings.hour else "") + f"{h:02d}:00", SettingsButton.HOUR, h)
+            for h in HOURS
         ]
         return InlineKeyboardMarkup([hours[:5], hours[5:], back])
-    if view == "tz":
+    if view is SettingsView.TZ:
         zones = [
-            [_button(("✓ " if z == settings.timezone else "") + z, "tz", z)] for z in COMMON_ZONES
+            [_button(("✓ " if z == settings.timezone else "") + z, SettingsButton.TZ, z)]
+            for z in COMMON_ZONES
         ]
         return InlineKeyboardMarkup([*zones, back])
     rows = [
         [
-            _button(plain(lang, "delivery.settings.button_day"), "show", "day"),
-            _button(plain(lang, "delivery.settings.button_hour"), "show", "hour"),
+            _button(
+                plain(lang, "delivery.settings.button_day"), SettingsButton.SHOW, SettingsView.DAY
+            ),
+            _button(
+                plain(lang, "delivery.settings.button_hour"), SettingsButton.SHOW, SettingsView.HOUR
+            ),
         ],
-        [_button(plain(lang, "delivery.settings.button_timezone"), "show", "tz")],
         [
-            _button(plain(lang, "delivery.settings.button_resume"), "pause", 0)
+            _button(
+                plain(lang, "delivery.settings.button_timezone"),
+                SettingsButton.SHOW,
+                SettingsView.TZ,
+            )
+        ],
+        [
+            _button(plain(lang, "delivery.settings.button_resume"), SettingsButton.PAUSE, 0)
             if settings.paused
-            else _button(plain(lang, "delivery.settings.button_pause"), "pause", 1)
+            else _button(plain(lang, "delivery.settings.button_pause"), SettingsButton.PAUSE, 1)
         ],
     ]
     if owns_product:
         rows.append(
             [
-                _button(plain(lang, "delivery.settings.button_alerts_off"), "alerts", 0)
+                _button(
+                    plain(lang, "delivery.settings.button_alerts_off"), SettingsButton.ALERTS, 0
+                )
                 if settings.detractor_alerts
-                else _button(plain(lang, "delivery.settings.button_alerts_on"), "alerts", 1)
+                else _button(
+                    plain(lang, "delivery.settings.button_alerts_on"), SettingsButton.ALERTS, 1
+                )
             ]
         )
     return InlineKeyboardMarkup(rows)
-
-
-def parse_weekday(word: str) -> int | None:
-    """0-6 from a day name or abbreviation (Polish or English) or 1-7 (1 = Monday)."""
-    folded = word.strip().lower().rstrip(".")
-    if folded.isdigit() and 1 <= int(folded) <= 7:
-        return int(folded) - 1
-    for weekday, words in _DAY_WORDS.items():
-        if folded in words:
-            return weekday
-    return None
-
-
-@cache
-def _zones() -> dict[str, str]:
-    return {zone.lower(): zone for zone in available_timezones()}
-
-
-def canonical_zone(name: str) -> str | None:
-    """The IANA zone named `name`, in any letter case ("europe/lisbon"), or None."""
-    return _zones().get(name.strip().lower())
 
 
 async def _owner_state(services: Services, telegram_id: int) -> tuple[bool, bool]:
@@ -234,35 +234,20 @@ async def _typed_change(
     services: Services, telegram_id: int, lang: str, args: list[str], owns_product: bool
 ) -> Markup | None:
     """Apply `/settings NAME VALUE`; returns an error or usage text, or None when applied."""
-    name = args[0].lower()
-    value = " ".join(args[1:]).strip()
-    if name in _PAUSE | _RESUME:
-        await _update(services, telegram_id, paused=name in _PAUSE)
-        return None
-    if name in ("tz", "timezone", "zone", "strefa") and value:
-        zone = canonical_zone(value)
-        if zone is None:
-            return t(lang, "delivery.settings.bad_timezone", zone=value)
-        await _update(services, telegram_id, timezone=zone)
-        return None
-    if name in ("hour", "godzina") and value:
-        hour = value.split(":")[0]
-        if not hour.isdigit() or not 0 <= int(hour) <= 23:
-            return t(lang, "delivery.settings.bad_hour")
-        await _update(services, telegram_id, hour=int(hour))
-        return None
-    if name in ("day", "dzień", "dzien") and value:
-        weekday = parse_weekday(value)
-        if weekday is None:
-            return t(lang, "delivery.settings.bad_day", day=value)
-        await _update(services, telegram_id, weekday=weekday)
-        return None
-    if name in ("alerts", "alerty") and value.lower() in _ON | _OFF:
-        if not owns_product:
-            return t(lang, "delivery.settings.alerts_products_only")
-        await _update(services, telegram_id, detractor_alerts=value.lower() in _ON)
-        return None
-    return t(lang, "delivery.settings.usage")
+    try:
+        changes = owner_settings.typed_change(args, owns_product=owns_product)
+    except BadTimezone as bad:
+        return t(lang, "delivery.settings.bad_timezone", zone=bad.zone)
+    except BadHour:
+        return t(lang, "delivery.settings.bad_hour")
+    except BadDay as bad:
+        return t(lang, "delivery.settings.bad_day", day=bad.day)
+    except AlertsProductsOnly:
+        return t(lang, "delivery.settings.alerts_products_only")
+    except SettingsUsage:
+        return t(lang, "delivery.settings.usage")
+    await _update(services, telegram_id, **changes)
+    return None
 
 
 async def on_settings(update: Update, context: FeedbotContext) -> None:
@@ -285,7 +270,9 @@ async def on_settings(update: Update, context: FeedbotContext) -> None:
     await reply(
         update,
         settings_text(services, settings, lang, owns_product=owns_product),
-        reply_markup=settings_keyboard(settings, lang, "main", owns_product=owns_product),
+        reply_markup=settings_keyboard(
+            settings, lang, SettingsView.MAIN, owns_product=owns_product
+        ),
     )
 
 
@@ -299,26 +286,12 @@ async def on_settings_button(update: Update, context: FeedbotContext) -> None:
         await query.answer(plain(lang, "owner.not_owner"), show_alert=True)
         return
     name, value = callback.args
-    view = "main"
-    changes: dict[str, Any] = {}
-    if name == "show" and value in ("main", "day", "hour", "tz"):
-        view = value
-    elif name == "day" and value.isdigit() and int(value) <= 6:
-        changes["weekday"] = int(value)
-    elif name == "hour" and value.isdigit() and int(value) <= 23:
-        changes["hour"] = int(value)
-    elif name == "tz" and canonical_zone(value) == value:
-        changes["timezone"] = value
-    elif name == "pause" and value in ("0", "1"):
-        changes["paused"] = value == "1"
-    elif name == "alerts" and value in ("0", "1"):
-        if not owns_product:
-            await query.answer(
-                plain(lang, "delivery.settings.alerts_products_only"), show_alert=True
-            )
-            return
-        changes["detractor_alerts"] = value == "1"
-    else:
+    try:
+        view, changes = owner_settings.button_press(name, value, owns_product=owns_product)
+    except AlertsProductsOnly:
+        await query.answer(plain(lang, "delivery.settings.alerts_products_only"), show_alert=True)
+        return
+    except BadButton:
         await refuse_press(services, query, lang, "bad_setting", update.update_id)
         return
     if changes:
@@ -330,9 +303,9 @@ async def on_settings_button(update: Update, context: FeedbotContext) -> None:
         )
         await query.answer()
     prompts = {
-        "day": "delivery.settings.pick_day",
-        "hour": "delivery.settings.pick_hour",
-        "tz": "delivery.settings.pick_timezone",
+        SettingsView.DAY: "delivery.settings.pick_day",
+        SettingsView.HOUR: "delivery.settings.pick_hour",
+        SettingsView.TZ: "delivery.settings.pick_timezone",
     }
     text = (
         t(lang, prompts[view])
@@ -374,8 +347,8 @@ async def on_pulses(update: Update, context: FeedbotContext) -> None:
     if member is None:
         await reply(update, t(lang, "member.not_member"))
         return
-    word = context.args[0].lower() if context.args else ""
-    muted = True if word in _OFF else False if word in _ON else not member.pulse_muted
+    switch = owner_settings.parse_switch(context.args[0]) if context.args else None
+    muted = not member.pulse_muted if switch is None else not switch
     await _set_muted(update, context, lang, muted)
 
 

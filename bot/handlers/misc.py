@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot import flow
@@ -15,8 +16,8 @@ from bot.handlers import survey
 from bot.handlers.common import drop_keyboard, pressed, reply
 from bot.handlers.recovery import on_redelivered
 from bot.handlers.refusals import refuse_press, refused_undecodable
-from bot.i18n import LANGUAGES, Markup, join, markup, plain, t
-from bot.menus import ALL_COMMANDS, allowed_commands, refresh_menu
+from bot.i18n import LANGUAGES, join, markup, plain, t
+from bot.menus import allowed_commands, refresh_menu
 from storage import sessions as session_repo
 from storage import updates as update_repo
 from storage import users as user_repo
@@ -215,6 +216,3 @@ async def on_error(update: object, context: FeedbotContext) -> None:
         log.warning("could not tell the user about the error (%s: %s)", type(exc).__name__, exc)
     except Exception:
         log.warning("could not tell the user about the error", exc_info=True)
-
-
-__all__ = ["ALL_COMMANDS", "BadRequest"]  # ALL_COMMANDS re-exported for older imports

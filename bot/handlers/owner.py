@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from telegram import Update
 
 from bot.config import Settings
 from bot.context import FeedbotContext
-from bot.digest.gates import ExportPlan, plan_export
 from bot.digest.render import format_day
 from bot.handlers.common import reply
-from bot.i18n import Markup, join, markup, t
+from bot.i18n import join, markup, t
 from bot.web.links import dashboard_keyboard, login_link
 from storage import export as export_repo
 from storage import owners as owner_repo
-from storage import subjects as subject_repo
+from storage.disclosures import plan_export
 from storage.models import Subject, SubjectKind
+from surveys.anonymity import ExportPlan
 from surveys.schema import QuestionType
 
 
@@ -150,6 +151,3 @@ async def on_dashboard(update: Update, context: FeedbotContext) -> None:
         t(lang, "dashboard.link", link=link),
         reply_markup=dashboard_keyboard(services.settings, lang),
     )
-
-
-__all__ = ["owned_subject", "subject_repo"]

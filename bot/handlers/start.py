@@ -17,6 +17,9 @@ from bot.handlers.survey import offer_to_resume, refusal_text
 from bot.i18n import normalize_language, plain, t
 from bot.menus import refresh_menu
 from bot.render import fill
+from bot.services import Services
+from domain import invites as invite_rules
+from domain.invites import BecomesOwner, Registers, StartsSurvey
 from storage import invites as invite_repo
 from storage import members as member_repo
 from storage import owners as owner_repo
@@ -24,8 +27,9 @@ from storage import sessions as session_repo
 from storage import subjects as subject_repo
 from storage import updates as update_repo
 from storage import users as user_repo
+from storage.connection import Connection
 from storage.errors import ActiveSessionExists, InviteError
-from storage.models import Invite, InviteKind, MemberRole
+from storage.models import InvitationSource, Invite
 from surveys.periods import week_key
 from surveys.schema import localize
 
@@ -123,30 +127,24 @@ async def reopen_invite(update: Update, context: FeedbotContext, token: str, lan
         log.info("update %s: the survey was begun meanwhile", update.update_id)
 
 
-async def _apply_invite(services, conn, invite: Invite, telegram_id: int, lang: str) -> None:  # type: ignore[no-untyped-def]
-    """The database side of an invite, in the same transaction as counting its use."""
+async def _apply_invite(
+    services: Services, conn: Connection, invite: Invite, telegram_id: int, lang: str
+) -> None:
+    """The database side of an invite (domain.invites.opening), in the same transaction
+    as counting its use."""
     now = services.now()
-    if invite.kind is InviteKind.EMPLOYEE:
-        await member_repo.register_member(
-            conn, telegram_id, role=MemberRole.EMPLOYEE, department_id=invite.subject_id, now=now
-        )
-        await member_repo.record_invitation(
-            conn, telegram_id, week_key=week_key(services.today()), source="link"
-        )
-    elif invite.kind is InviteKind.PARTNER:
-        await member_repo.register_member(
-            conn,
-            telegram_id,
-            role=MemberRole(invite.role or "contractor"),
-            department_id=None,
-            now=now,
-        )
-        await member_repo.record_invitation(
-            conn, telegram_id, week_key=week_key(services.today()), source="link"
-        )
-    elif invite.kind is InviteKind.OWNER:
-        assert invite.subject_id is not None
-        await owner_repo.add_owner(conn, telegram_id, invite.subject_id, now=now)
+    match invite_rules.opening(invite):
+        case Registers(role, department_id):
+            await member_repo.register_member(
+                conn, telegram_id, role=role, department_id=department_id, now=now
+            )
+            await member_repo.record_invitation(
+                conn, telegram_id, week_key=week_key(services.today()), source=InvitationSource.LINK
+            )
+        case BecomesOwner(subject_id):
+            await owner_repo.add_owner(conn, telegram_id, subject_id, now=now)
+        case StartsSurvey():
+            pass  # nothing to store: the survey starts once the use is counted
 
 
 async def _after_invite(update: Update, context: FeedbotContext, invite: Invite, lang: str) -> None:
@@ -157,7 +155,8 @@ async def _after_invite(update: Update, context: FeedbotContext, invite: Invite,
     assert chat is not None
     await refresh_menu(context.bot, services, user.id, lang)
     conn = services.db.conn
-    if invite.kind in (InviteKind.EMPLOYEE, InviteKind.PARTNER):
+    opened = invite_rules.opening(invite)
+    if isinstance(opened, Registers):
         member = await member_repo.get_member(conn, user.id)
         assert member is not None
         if member.department_id is not None:
@@ -169,12 +168,11 @@ async def _after_invite(update: Update, context: FeedbotContext, invite: Invite,
         await reply(update, t(lang, "member.anonymity", threshold=services.settings.anonymity_min))
         await show_departments(update, context, lang)
         return
-    assert invite.subject_id is not None
-    subject = await subject_repo.get_subject_by_id(conn, invite.subject_id)
+    subject = await subject_repo.get_subject_by_id(conn, opened.subject_id)
     if subject is None or subject.archived:
         await reply(update, t(lang, "invite.unknown"))
         return
-    if invite.kind is InviteKind.OWNER:
+    if isinstance(opened, BecomesOwner):
         settings = await owner_repo.get_owner_settings(
             conn, user.id, default_timezone=services.settings.timezone
         )

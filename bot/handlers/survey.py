@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
+from markupsafe import Markup
 from telegram import CallbackQuery, MaybeInaccessibleMessage, Update
 from telegram.error import BadRequest
 
@@ -23,7 +24,7 @@ from bot.handlers.common import (
     subject_of,
 )
 from bot.handlers.refusals import refuse_press
-from bot.i18n import Markup, t, visible
+from bot.i18n import t, visible
 from bot.sending import Undelivered
 from storage import sessions as session_repo
 from storage.models import Session

@@ -15,10 +15,11 @@ from bot.services import Services
 from bot.web import qr
 from bot.web.auth import BASE, Viewer, form_fields
 from bot.web.pages import local_time
+from domain import invites as invite_rules
 from storage import invites as invite_repo
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
-from storage.models import InviteKind, SubjectKind
+from storage.models import SubjectKind
 
 Handler = Callable[[Request, Viewer], Awaitable[Response]]
 Guard = Callable[[Handler], Callable[[Request], Awaitable[Response]]]
@@ -99,7 +100,7 @@ def admin_routes(services: Services, guard: Guard, page: Any, message: Any) -> l
             return message(
                 services, request, viewer.lang, "dashboard.not_found", 404, viewer=viewer
             )
-        kind = InviteKind.BUYER if subject.kind is SubjectKind.PRODUCT else InviteKind.EMPLOYEE
+        kind = invite_rules.invite_for(subject.kind)
         async with services.db.transaction() as conn:
             _, token = await invite_repo.create_invite(
                 conn,
@@ -107,7 +108,7 @@ def admin_routes(services: Services, guard: Guard, page: Any, message: Any) -> l
                 kind=kind,
                 subject_id=subject.id,
                 role=None,
-                max_uses=None,
+                max_uses=invite_rules.default_max_uses(kind),
                 expires_at=None,
                 created_by=viewer.telegram_id,
                 now=services.now(),

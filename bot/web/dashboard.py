@@ -35,6 +35,7 @@ from bot.web.export import export_response
 from bot.web.pages import interval_text, render, score_text, subject_page
 from storage import dashboard as dashboard_repo
 from storage import subjects as subject_repo
+from storage.models import MemberRole, SubjectKind
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
             roles = [
                 f"{t(lang, f'dashboard.role_{r.role}')}: {score_text(r.headline, kind, lang)}"
                 for r in digest.roles
-                if r.headline is not None and r.role in ("employee", "contractor", "supplier")
+                if r.headline is not None and r.role in tuple(MemberRole)
             ]
             rows.append(
                 {
@@ -253,7 +254,7 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
             )
         # "Rated lowest": among the departments shown, comparable scores only (one kind).
         shown = [
-            r for r in rows if r["sort"] is not None and r["subject"].kind.value == "department"
+            r for r in rows if r["sort"] is not None and r["subject"].kind is SubjectKind.DEPARTMENT
         ]
         if len(shown) >= 2:
             min(shown, key=lambda r: r["sort"][1])["lowest"] = True

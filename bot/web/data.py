@@ -2,7 +2,7 @@
 
 A subject's page is its digest for the last closed week (`compose_digest` with
 `closed_only`, as `/digest` of a department), so its numbers are the digest's. The longer
-trend settles its weeks through the same disclosure units (`gates.settle_weeks`,
+trend settles its weeks through the same disclosure units (`storage.disclosures.settle_weeks`,
 `anonymity.digest_disclosure`): an internal week is a point only inside a shown unit.
 """
 
@@ -13,7 +13,6 @@ from functools import partial
 
 from bot.digest.build import trend_points
 from bot.digest.compose import compose_digest
-from bot.digest.gates import settle_weeks
 from bot.digest.model import Digest, TrendPoint
 from bot.digest.scores import headline_question, numeric_answers
 from bot.services import Services
@@ -21,6 +20,7 @@ from storage import aggregates
 from storage import owners as owner_repo
 from storage import subjects as subject_repo
 from storage.connection import SyncConnection
+from storage.disclosures import settle_weeks
 from storage.models import Subject
 from surveys import anonymity, periods
 from surveys.anonymity import Disclosure

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from bot.digest.gates import plan_export
 from bot.services import Services
 from storage import export as export_repo
+from storage.disclosures import plan_export
 from storage.models import Subject, SubjectKind
 from surveys.schema import QuestionType
 

@@ -16,6 +16,7 @@ from bot.digest.render import format_dates, format_day, format_number, format_pe
 from bot.i18n import t
 from bot.web.data import QuestionBars, SubjectView
 from bot.web.svg import trend_svg
+from storage.models import MemberRole
 from surveys.schema import localize
 from surveys.scoring import Estimate
 
@@ -156,9 +157,7 @@ def subject_page(
     ]
     roles = [
         {
-            "name": t(lang, f"dashboard.role_{r.role}")
-            if r.role in ("employee", "contractor", "supplier")
-            else r.role,
+            "name": t(lang, f"dashboard.role_{r.role}") if r.role in tuple(MemberRole) else r.role,
             "responses": r.responses,
             "value": score_text(r.headline, kind, lang) if r.headline else "—",
             "interval": interval_text(r.headline, kind, lang) if r.headline else "",

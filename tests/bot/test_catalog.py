@@ -23,7 +23,7 @@ CODE = [
     for folder in ("bot", "surveys", "storage")
     for path in sorted((ROOT / folder).rglob("*.py"))
 ]
-KEY_FUNCTIONS = {"t", "plain", "has"}  # bot.i18n lookups: the key is the second argument
+KEY_FUNCTIONS = {"t", "plain"}  # bot.i18n lookups: the key is the second argument
 # Helpers that look up `<prefix><their second argument>` (bot.commands.digest.say): their
 # f-string `<prefix>{}` is explained by the calls, whose keys are read like t's.
 WRAPPERS = {"say": "cli.digest."}
@@ -71,6 +71,7 @@ DYNAMIC: dict[str, list[str]] = {
     "delivery.settings.day_{}": _WEEKDAYS,
     "delivery.settings.day_short_{}": _WEEKDAYS,
     "delivery.settings.every_{}": _WEEKDAYS,
+    "calendar.month_{}": [str(month) for month in range(1, 13)],
     "dashboard.role_{}": [r.value for r in MemberRole],
     "dashboard.kind_{}": _KINDS,
     # bot.web.admin_pages: an invite's state is "active" or its Invite.problem.
@@ -117,8 +118,6 @@ def _key_arguments(node: ast.Call) -> list[ast.expr]:
     name = _name(node.func)
     if name in KEY_FUNCTIONS and len(node.args) >= 2:
         return [node.args[1]]
-    if name == "has" and node.args:
-        return [node.args[0]]
     if name in REFUSALS and node.args:
         return [node.args[0]]
     return []

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from markupsafe import Markup
 
 from bot import render
 from bot.delivery.alerts import render_alert
-from bot.i18n import LANGUAGES, Markup, catalog, join, markup, plain, t, visible
+from bot.i18n import LANGUAGES, catalog, join, markup, plain, t, visible
 from storage.models import Subject, SubjectKind
 from surveys import engine
 from surveys.loader import SurveyCatalog

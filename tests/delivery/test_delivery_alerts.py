@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import flow
-from bot.delivery import ALERT, DIGEST
+from bot.delivery import OutboxKind
 from bot.delivery.alerts import on_response_completed
 from bot.delivery.scheduler import DeliveryLoop, enqueue_due_digests
 from bot.delivery.sender import Pacer
@@ -79,19 +79,19 @@ async def test_no_alert_for_a_happy_buyer_or_an_owner_who_did_not_ask(world: Bot
     await add_owner(world, OWNER, "coffee", since=world.clock(), detractor_alerts=True)
     await add_owner(world, OWNER + 1, "coffee")  # alerts off (the default)
     session = await finish(world, "coffee", buyer_answers(10, csat=5))
-    assert await outbox(world, ALERT) == []
+    assert await outbox(world, OutboxKind.ALERT) == []
 
     definition = world.services.surveys.latest("external")
     for _ in range(2):  # the hook may run twice for one response: one alert
         await on_response_completed(world.services, session, definition, buyer_answers(2))
-    assert [item.chat_id for item in await outbox(world, ALERT)] == [OWNER]
+    assert [item.chat_id for item in await outbox(world, OutboxKind.ALERT)] == [OWNER]
 
 
 async def test_never_an_alert_for_an_internal_subject(world: BotWorld) -> None:
     await add_owner(world, OWNER, "sales", since=world.clock(), detractor_alerts=True)
     await finish(world, "sales", internal_answers(1))
     await tick(world)
-    assert await outbox(world, ALERT) == []
+    assert await outbox(world, OutboxKind.ALERT) == []
     assert world.telegram.messages(OWNER) == []
 
 
@@ -144,9 +144,9 @@ async def test_the_alert_is_sent_at_once_not_at_the_next_poll(world: BotWorld) -
     finally:
         await loop.stop()  # lets the drain under way finish: the alert is recorded as sent
     assert not loop.running
-    [item] = await outbox(world, ALERT)
+    [item] = await outbox(world, OutboxKind.ALERT)
     assert item.status is OutboxStatus.SENT
-    [digest] = await outbox(world, DIGEST)
+    [digest] = await outbox(world, OutboxKind.DIGEST)
     assert digest.status is OutboxStatus.PENDING  # left to the poll
     assert len(world.telegram.messages(OWNER)) == 1
 

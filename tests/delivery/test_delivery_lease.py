@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from telegram import Bot
 
-from bot.delivery import DIGEST, PULSE, scheduler, sender
+from bot.delivery import OutboxKind, scheduler, sender
 from bot.delivery.sender import LEASE, Pacer, Part, Result
 from bot.i18n import t
 from storage import outbox as outbox_repo
@@ -108,7 +108,7 @@ async def test_two_processes_draining_one_outbox_send_each_item_exactly_once(
             texts = [m.text for m in messages[1:]]
             assert texts and len(set(texts)) == len(texts)
         assert len(telegram.calls_of("sendPhoto")) == len(OWNERS)
-        [digest] = [i for i in await outbox(world, DIGEST) if i.chat_id == OWNER]
+        [digest] = [i for i in await outbox(world, OutboxKind.DIGEST) if i.chat_id == OWNER]
         assert digest.parts_sent == len(telegram.messages(OWNER))
     finally:
         await stop_world(cli)
@@ -120,7 +120,7 @@ async def test_an_item_another_sender_holds_is_left_alone_until_its_lease_runs_o
     await add_member(world, 2001, "marketing")
     async with world.services.db.transaction() as conn:
         await scheduler.enqueue_due_pulses(conn, world.settings, world.clock())
-    [item] = await outbox(world, PULSE)
+    [item] = await outbox(world, OutboxKind.PULSE)
     async with world.services.db.transaction() as conn:
         assert await outbox_repo.claim(
             conn, item.id, owner="cli:2:b", now=world.clock(), lease=LEASE
@@ -144,7 +144,7 @@ async def test_a_long_send_renews_the_lease_before_each_part(
     leases: list[tuple[str | None, datetime | None, datetime]] = []
 
     async def slow(chat_id: int, part: Part) -> None:
-        [item] = await outbox(world, DIGEST)
+        [item] = await outbox(world, OutboxKind.DIGEST)
         leases.append((item.claimed_by, item.claimed_until, world.clock()))
         world.clock.advance(seconds=70)  # each part takes more than half the lease
 
@@ -157,7 +157,7 @@ async def test_a_long_send_renews_the_lease_before_each_part(
     assert leases[0] == (owner, start + LEASE, start)
     for holder, until, sent_at in leases[1:]:  # renewed: always live while a part is sent
         assert holder == owner and until == sent_at + LEASE
-    [item] = await outbox(world, DIGEST)
+    [item] = await outbox(world, OutboxKind.DIGEST)
     assert (item.status, item.claimed_by, item.claimed_until) == (OutboxStatus.SENT, None, None)
 
 
@@ -174,7 +174,7 @@ async def test_a_sender_that_lost_its_lease_stops_and_the_new_holder_sends_the_r
         stalled = True
         # The event loop stalled past the lease, and the CLI took the item meanwhile.
         world.clock.advance(seconds=LEASE.total_seconds() + 1)
-        [item] = await outbox(world, DIGEST)
+        [item] = await outbox(world, OutboxKind.DIGEST)
         async with world.services.db.transaction() as conn:
             assert await outbox_repo.claim(
                 conn, item.id, owner="cli:2:b", now=world.clock(), lease=LEASE
@@ -183,7 +183,7 @@ async def test_a_sender_that_lost_its_lease_stops_and_the_new_holder_sends_the_r
     around_sends(monkeypatch, stall_once)
     assert (await tick(world)).drained[Result.SKIPPED] == 1
     assert len(world.telegram.messages(OWNER)) == 1  # the chart only
-    [item] = await outbox(world, DIGEST)
+    [item] = await outbox(world, OutboxKind.DIGEST)
     assert (item.status, item.parts_sent, item.claimed_by) == (OutboxStatus.PENDING, 1, "cli:2:b")
 
     world.clock.advance(seconds=LEASE.total_seconds() + 1)  # and then the CLI died
@@ -192,7 +192,7 @@ async def test_a_sender_that_lost_its_lease_stops_and_the_new_holder_sends_the_r
     assert len(world.telegram.calls_of("sendPhoto")) == 1
     texts = [m.text for m in messages[1:]]
     assert texts and len(set(texts)) == len(texts)
-    [item] = await outbox(world, DIGEST)
+    [item] = await outbox(world, OutboxKind.DIGEST)
     assert (item.status, item.parts_sent) == (OutboxStatus.SENT, len(messages))
 
 
@@ -201,7 +201,7 @@ async def test_a_claimed_item_is_sent_as_it_is_now_not_as_it_was_listed(world: B
     await seed_digest(world)
     world.telegram.fail_next("sendMessage", ApiError.server_error())
     await tick(world)
-    [item] = await outbox(world, DIGEST)
+    [item] = await outbox(world, OutboxKind.DIGEST)
     assert (item.status, item.parts_sent) == (OutboxStatus.RETRY, 1)
     listed_earlier = dataclasses.replace(
         item, status=OutboxStatus.PENDING, parts_sent=0, attempts=0
@@ -212,6 +212,6 @@ async def test_a_claimed_item_is_sent_as_it_is_now_not_as_it_was_listed(world: B
 
     assert result is Result.SENT
     assert len(world.telegram.calls_of("sendPhoto")) == 1
-    [item] = await outbox(world, DIGEST)
+    [item] = await outbox(world, OutboxKind.DIGEST)
     assert (item.status, item.attempts) == (OutboxStatus.SENT, 1)
     assert item.parts_sent == len(world.telegram.messages(OWNER))

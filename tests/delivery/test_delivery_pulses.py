@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.delivery import PULSE, pulse_key
+from bot.delivery import OutboxKind, pulse_key
 from bot.i18n import t
 from storage import members as member_repo
 from storage.models import OutboxStatus
@@ -105,7 +105,7 @@ async def test_a_member_who_blocked_the_bot_is_muted(world: BotWorld) -> None:
     await add_member(world, EMPLOYEE, "marketing")
     world.telegram.set_blocked(EMPLOYEE, True)
     await tick(world)
-    [item] = await outbox(world, PULSE)
+    [item] = await outbox(world, OutboxKind.PULSE)
     assert item.status is OutboxStatus.FAILED
     stored = await member_repo.get_member(world.services.db.conn, EMPLOYEE)
     assert stored is not None and stored.pulse_muted

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import DIGEST, digest_key
+from bot.delivery import OutboxKind, digest_key
 from bot.delivery.sender import MAX_ATTEMPTS, Result
 from bot.digest import chart
 from bot.digest.model import Digest
@@ -54,7 +54,7 @@ async def test_an_owner_gets_last_weeks_digest_once_as_a_chart_and_text(world: B
     assert messages[0].photo is not None and "Morning Coffee" in messages[0].caption
     assert all(m.photo is None for m in messages[1:]) and len(messages) >= 2
     assert "Morning Coffee" in messages[1].text and "16–22 Nov" in messages[1].text
-    [item] = await outbox(world, DIGEST)
+    [item] = await outbox(world, OutboxKind.DIGEST)
     assert item.status is OutboxStatus.SENT and item.parts_sent == len(messages)
 
 
@@ -106,7 +106,7 @@ async def test_a_restart_between_parts_sends_the_rest_once_and_never_the_chart_a
         telegram.fail_next("sendMessage", ApiError.server_error())
         report = await tick(first)
         assert report.drained[Result.RETRY] == 1
-        [item] = await outbox(first, DIGEST)
+        [item] = await outbox(first, OutboxKind.DIGEST)
         assert (item.status, item.parts_sent) == (OutboxStatus.RETRY, 1)
         assert len(telegram.messages(OWNER)) == 1
     finally:
@@ -122,7 +122,7 @@ async def test_a_restart_between_parts_sends_the_rest_once_and_never_the_chart_a
         assert [m.photo is not None for m in messages] == [True] + [False] * (len(messages) - 1)
         texts = [m.text for m in messages[1:]]
         assert texts and len(set(texts)) == len(texts)
-        [item] = await outbox(second, DIGEST)
+        [item] = await outbox(second, OutboxKind.DIGEST)
         assert item.status is OutboxStatus.SENT and item.parts_sent == len(messages)
     finally:
         await stop_world(second)
@@ -135,7 +135,7 @@ async def test_retry_after_is_honoured(world: BotWorld) -> None:
 
     report = await tick(world)
     assert report.drained[Result.FLOOD] == 1
-    [item] = await outbox(world, DIGEST)
+    [item] = await outbox(world, OutboxKind.DIGEST)
     assert item.next_attempt_at == world.clock() + timedelta(seconds=42)
 
     world.clock.advance(seconds=30)
@@ -145,7 +145,7 @@ async def test_retry_after_is_honoured(world: BotWorld) -> None:
     world.clock.advance(seconds=13)
     await tick(world)
     assert world.telegram.messages(OWNER)[0].photo is not None
-    [item] = await outbox(world, DIGEST)
+    [item] = await outbox(world, OutboxKind.DIGEST)
     assert item.status is OutboxStatus.SENT
 
 
@@ -157,7 +157,7 @@ async def test_a_blocked_bot_marks_the_owner_inactive_and_stops_retrying(world: 
     report = await tick(world)
     assert report.drained[Result.FAILED] == 1
     assert not (await owner_settings(world)).active
-    [item] = await outbox(world, DIGEST)
+    [item] = await outbox(world, OutboxKind.DIGEST)
     assert item.status is OutboxStatus.FAILED and item.attempts == 1
 
     world.clock.advance(weeks=1)  # next week's digest is not even queued
@@ -176,7 +176,7 @@ async def test_network_errors_back_off_and_give_up_after_the_last_attempt(world:
     for _ in range(MAX_ATTEMPTS):
         before = world.clock()
         await tick(world)
-        [item] = await outbox(world, DIGEST)
+        [item] = await outbox(world, OutboxKind.DIGEST)
         waits.append(item.next_attempt_at - before)
         world.clock.advance(hours=3)
     assert item.status is OutboxStatus.FAILED and item.attempts == MAX_ATTEMPTS

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.digest.compose import DigestData, Window, build_digest, closed_block
-from bot.digest.model import Block, Digest, SubjectRef
+from bot.digest.build import build_digest
+from bot.digest.data import DigestData, Window
+from bot.digest.model import Block, Digest, SubjectRef, closed_block
 from storage.db import Database
 from storage.models import Comment, PeriodCounts, Subject, SubjectKind
 from storage.sessions import complete_session, start_session

@@ -32,9 +32,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.digest.compose import compose_digest
-from bot.digest.gates import plan_export
 from bot.digest.model import Digest
 from storage.db import Database
+from storage.disclosures import plan_export
 from storage.export import export_units_csv_bytes
 from storage.models import Subject, SubjectKind
 from storage.subjects import add_subject

@@ -6,8 +6,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.digest.compose import DigestData, Window, clip, closed_block
-from bot.digest.model import BLOCK_EPOCH, TREND_PERIODS, Basis, Block, Comparison, Digest, ScoreKind
+from bot.digest.build import clip
+from bot.digest.data import DigestData, Window
+from bot.digest.model import (
+    BLOCK_EPOCH,
+    TREND_PERIODS,
+    Basis,
+    Block,
+    Comparison,
+    Digest,
+    ScoreKind,
+    closed_block,
+)
 from bot.digest.render import plain_text, render_html
 from storage.models import PeriodCounts
 from surveys import anonymity, periods

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from bot.digest.chart import TrendFigure, digest_chart, render_trend_png
-from bot.digest.compose import DigestData
+from bot.digest.data import DigestData
 from bot.digest.model import TrendPoint
 from surveys import periods
 from surveys.scoring import Estimate

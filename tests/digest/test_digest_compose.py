@@ -20,7 +20,7 @@ from storage import postgres
 from storage.db import Database
 from storage.invites import create_invite
 from storage.members import record_invitation, register_member
-from storage.models import InviteKind, MemberRole, Subject, SubjectKind
+from storage.models import InvitationSource, InviteKind, MemberRole, Subject, SubjectKind
 from storage.subjects import add_subject
 from surveys import periods
 from tests.digest.digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
@@ -362,7 +362,7 @@ async def test_response_rate_is_over_the_members_who_could_evaluate_the_departme
             conn, next(people), role=MemberRole.SUPPLIER, department_id=None, now=end_of_w48
         )
         # Invitations no longer matter: one recorded, but the rate does not follow them.
-        await record_invitation(conn, 1, week_key=W48, source="pulse")
+        await record_invitation(conn, 1, week_key=W48, source=InvitationSource.PULSE)
     await respond(department, internal_answers(4), times=5)
     digest = await compose(db, department, now=NOW.astimezone(WARSAW))
     assert digest.evaluators == 20 and digest.response_rate == 0.25
@@ -488,7 +488,7 @@ async def _fill_for_every_basis(db: Database) -> tuple[Subject, Subject, Subject
                 department_id=None,
                 now=NOW - timedelta(weeks=4),
             )
-            await record_invitation(conn, telegram_id, week_key=W48, source="pulse")
+            await record_invitation(conn, telegram_id, week_key=W48, source=InvitationSource.PULSE)
     sales, quiet, kettle = subjects
     respond = Respond(db)
     await respond(sales, internal_answers(4, text="Answers fast"), role="employee", times=5)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from bot.digest.compose import DigestData
+from bot.digest.data import DigestData
 from bot.digest.model import Digest
 from bot.digest.render import plain_text, render_html
 from bot.digest.scores import question_scores

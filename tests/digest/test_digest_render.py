@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from bot.digest.compose import DigestData
+from bot.digest.data import DigestData
 from bot.digest.model import Digest, SubjectRef
 from bot.digest.render import (
     CAPTION_LIMIT,

@@ -1,36 +1,57 @@
-"""bot.digest.render's Jinja2 environment: its faster macro calls and its labels module made
-once per language render exactly what plain Jinja2 renders."""
+"""bot.digest.render's Jinja2 environment: the `_labels` macros, imported without the
+importing template's context (so Jinja makes their module once), render exactly what they
+render with it."""
 
 from __future__ import annotations
 
-import pytest
-from jinja2 import DictLoader, Environment, FileSystemLoader, StrictUndefined
+from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined
 
-from bot.digest.render import LANGS, TEMPLATES, _Context, _Template, environment, labels, template
+from bot.digest.render import LANGS, TEMPLATES, environment, labels, template
+from surveys.scoring import Estimate
 from tests.digest.test_digest_render import every_digest_shape
 
 
-def _plain_jinja() -> Environment:
-    """The digest templates and filters in a Jinja2 environment of the stock classes."""
-    plain = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+class _WithContext(BaseLoader):
+    """The digest templates, each `_labels` import made `with context` (Jinja's default
+    for includes, and what the templates did before)."""
+
+    def __init__(self) -> None:
+        self._files = FileSystemLoader(TEMPLATES)
+
+    def get_source(self, environment: Environment, name: str) -> tuple[str, str | None, None]:
+        source, filename, _ = self._files.get_source(environment, name)
+        for lang in LANGS:
+            plain = f'{{% import "_labels.{lang}.html.j2" as L %}}'
+            source = source.replace(plain, plain[:-2] + "with context %}")
+        return source, filename, None
+
+
+def _with_context() -> Environment:
+    env = Environment(
+        loader=_WithContext(),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    plain.filters.update(environment().filters)
-    return plain
+    env.filters.update(environment().filters)
+    return env
 
 
-def test_every_template_renders_what_plain_jinja_renders() -> None:
-    plain = _plain_jinja()
+def test_every_template_renders_what_it_renders_with_the_labels_seeing_its_context() -> None:
+    with_context = _with_context()
+    loader = with_context.loader
+    assert loader is not None
     rendered = 0
+    for name in ("digest", "nothing", "caption"):
+        for lang in LANGS:
+            source = loader.get_source(with_context, f"{name}.{lang}.html.j2")[0]
+            assert "with context" in source
     for digest in every_digest_shape():
         for lang in LANGS:
             for name in ("digest", "nothing", "caption"):
-                expected = plain.get_template(f"{name}.{lang}.html.j2").render(
+                expected = with_context.get_template(f"{name}.{lang}.html.j2").render(
                     digest=digest, lang=lang
                 )
                 assert template(name, lang).render(digest=digest, lang=lang) == expected
@@ -44,42 +65,8 @@ def test_the_labels_module_is_made_once_per_language() -> None:
     assert str(labels("pl").metric("ces")) != str(labels("en").metric("ces"))
 
 
-def _environment(templates: dict[str, str]) -> Environment:
-    env = Environment(loader=DictLoader(templates), autoescape=True, undefined=StrictUndefined)
-    env.template_class = _Template
-    env.context_class = _Context
-    return env
-
-
-def test_a_module_reading_more_than_lang_is_made_for_each_import() -> None:
-    env = _environment(
-        {
-            "lang_only.j2": "{% macro hi(name) %}{{ lang }}:{{ name }}{% endmacro %}",
-            "reads_who.j2": "{% macro hi(name) %}{{ who }}:{{ name }}{% endmacro %}",
-            "page.j2": '{% import "lang_only.j2" as L with context %}'
-            '{% import "reads_who.j2" as W with context %}'
-            "{% for n in names %}{{ L.hi(n) }} {{ W.hi(name=n) }};{% endfor %}",
-        }
-    )
-    page = env.get_template("page.j2")
-    assert page.render(lang="en", who="a", names=["x", "y"]) == "en:x a:x;en:y a:y;"
-    assert page.render(lang="pl", who="b", names=["z"]) == "pl:z b:z;"
-    lang_only, reads_who = env.get_template("lang_only.j2"), env.get_template("reads_who.j2")
-    assert lang_only.make_module({"lang": "en"}) is lang_only.make_module({"lang": "en"})
-    assert lang_only.make_module({"lang": "xx"}) is not lang_only.make_module({"lang": "xx"})
-    assert reads_who.make_module({"lang": "en", "who": "a"}) is not reads_who.make_module(
-        {"lang": "en", "who": "a"}
-    )
-
-
-def test_macros_called_through_the_context_behave_as_in_jinja() -> None:
-    env = _environment(
-        {
-            "m.j2": "{% macro f(a, b='B') %}{{ a }}{{ b }}{{ varargs|length }}{% endmacro %}"
-            "{% for i in [1] %}{{ f(i) }}|{{ f(i, b=2) }}|{{ f(1, 2, 3, 4) }}{% endfor %}",
-            "bad.j2": "{% macro f(a) %}{{ a }}{% endmacro %}{{ f(1, c=2) }}",
-        }
-    )
-    assert env.get_template("m.j2").render() == "1B0|120|122"
-    with pytest.raises(TypeError, match="no keyword argument 'c'"):
-        env.get_template("bad.j2").render()
+def test_the_labels_filters_speak_their_template_language() -> None:
+    """A `_labels` template sets its own `lang`: the filters in its macros read it."""
+    estimate = Estimate(4.2, 3.8, 4.6, n=10)
+    assert str(labels("pl").ci(estimate, "mean")) == " (przedział 95%: 3,8–4,6)"
+    assert str(labels("en").ci(estimate, "mean")) == " (95% CI 3.8–4.6)"

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.digest.compose import compose_digest
-from bot.digest.gates import settle_weeks
 from bot.digest.model import Basis, Digest
 from storage import disclosures
 from storage.db import Database
+from storage.disclosures import settle_weeks
 from storage.models import Subject, SubjectKind
 from storage.subjects import add_subject
 from tests.digest.digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers

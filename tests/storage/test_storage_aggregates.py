@@ -8,17 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage.aggregates import (
-    Reads,
-    answered_counts,
-    comments,
-    distributions,
-    distributions_by_role,
-    evaluators,
-    period_counts,
-    role_counts,
-    trend,
-)
+from storage.aggregates import Reads
+from storage.connection import SyncConnection
 from storage.db import Database
 from storage.members import register_member
 from storage.models import Comment, MemberRole, PeriodCounts, Session, Subject, SubjectKind
@@ -26,6 +17,7 @@ from storage.sessions import abandon_session, cancel_session, complete_session
 from storage.subjects import add_subject
 from surveys.periods import week_key
 from surveys.schema import AnswerRecord, QuestionType
+from tests.reads import read
 
 StartSession = Callable[..., Awaitable[Session]]
 W46, W47, W48 = "2026-W46", "2026-W47", "2026-W48"
@@ -114,10 +106,12 @@ async def dataset(
 
 
 async def test_period_counts(db: Database, dataset: Subject) -> None:
-    assert await period_counts(db.conn, dataset.id, [W48]) == PeriodCounts(5, 3, 1, 3)
-    assert await period_counts(db.conn, dataset.id, [W47, W48]) == PeriodCounts(6, 4, 1, 4)
-    assert await period_counts(db.conn, dataset.id, [W46]) == PeriodCounts(0, 0, 0, 0)
-    assert await period_counts(db.conn, dataset.id, []) == PeriodCounts(0, 0, 0, 0)
+    assert await read(db.conn, Reads.period_counts, dataset.id, [W48]) == PeriodCounts(5, 3, 1, 3)
+    assert await read(db.conn, Reads.period_counts, dataset.id, [W47, W48]) == PeriodCounts(
+        6, 4, 1, 4
+    )
+    assert await read(db.conn, Reads.period_counts, dataset.id, [W46]) == PeriodCounts(0, 0, 0, 0)
+    assert await read(db.conn, Reads.period_counts, dataset.id, []) == PeriodCounts(0, 0, 0, 0)
 
 
 async def test_a_session_completes_for_the_week_it_started_in(
@@ -140,8 +134,12 @@ async def test_a_session_completes_for_the_week_it_started_in(
             now=now,
             week_key=W48,
         )
-    assert await period_counts(db.conn, department.id, [W47]) == PeriodCounts(2, 0, 0, 1)
-    assert await period_counts(db.conn, department.id, [W48]) == PeriodCounts(0, 1, 0, 0)
+    assert await read(db.conn, Reads.period_counts, department.id, [W47]) == PeriodCounts(
+        2, 0, 0, 1
+    )
+    assert await read(db.conn, Reads.period_counts, department.id, [W48]) == PeriodCounts(
+        0, 1, 0, 0
+    )
     # What is stored is two numbers per subject and week: nothing about who.
     rows = await (await db.conn.execute("SELECT * FROM session_counts")).fetchall()
     assert [tuple(row) for row in rows] == [(department.id, W47, 2, 1)]
@@ -154,56 +152,54 @@ async def test_weeks_counted_before_completions_were_have_no_cohort(
     is unknown, and so is that of any window holding it (never counted as 0)."""
     async with db.transaction() as conn:
         await conn.execute("UPDATE session_counts SET completed = NULL WHERE week_key = ?", (W47,))
-    assert (await period_counts(db.conn, dataset.id, [W47])).started_completed is None
-    assert (await period_counts(db.conn, dataset.id, [W47, W48])).started_completed is None
-    assert (await period_counts(db.conn, dataset.id, [W48])).started_completed == 3
+    assert (await read(db.conn, Reads.period_counts, dataset.id, [W47])).started_completed is None
+    assert (
+        await read(db.conn, Reads.period_counts, dataset.id, [W47, W48])
+    ).started_completed is None
+    assert (await read(db.conn, Reads.period_counts, dataset.id, [W48])).started_completed == 3
 
 
 async def test_distributions(db: Database, dataset: Subject) -> None:
-    assert await distributions(db.conn, dataset.id, [W48]) == {
+    assert await read(db.conn, Reads.distributions, dataset.id, [W48]) == {
         "reliability": {4: 2, 2: 1},
         "channels": {"email": 2, "chat": 1},
         "recommend": {1: 1},
     }
-    with_partial = await distributions(
-        db.conn, dataset.id, [W48], statuses=("completed", "partial")
+    with_partial = await read(
+        db.conn, Reads.distributions, dataset.id, [W48], statuses=("completed", "partial")
     )
     assert with_partial["reliability"] == {4: 2, 2: 1, 1: 1}
-    assert await distributions(db.conn, dataset.id, [W48], role="employee") == {
+    assert await read(db.conn, Reads.distributions, dataset.id, [W48], role="employee") == {
         "reliability": {4: 2},
         "channels": {"email": 1, "chat": 1},
         "recommend": {1: 1},
     }
-    assert await distributions(db.conn, dataset.id, [W47, W48]) == {
+    assert await read(db.conn, Reads.distributions, dataset.id, [W47, W48]) == {
         "reliability": {5: 1, 4: 2, 2: 1},
         "channels": {"email": 2, "chat": 1},
         "recommend": {1: 1},
     }
-    assert await distributions(db.conn, dataset.id, [W46]) == {}
+    assert await read(db.conn, Reads.distributions, dataset.id, [W46]) == {}
 
 
 async def test_whole_numbers_come_back_as_int(db: Database, dataset: Subject) -> None:
-    reliability = (await distributions(db.conn, dataset.id, [W48]))["reliability"]
+    reliability = (await read(db.conn, Reads.distributions, dataset.id, [W48]))["reliability"]
     assert all(type(value) is int for value in reliability)
 
 
-async def test_answered_counts(db: Database, dataset: Subject) -> None:
-    assert await answered_counts(db.conn, dataset.id, [W48]) == {
-        "reliability": 3,
-        "channels": 2,
-        "comment": 3,
-        "recommend": 1,
-    }
-
-
 async def test_roles(db: Database, dataset: Subject) -> None:
-    assert await role_counts(db.conn, dataset.id, [W48]) == {"employee": 2, "contractor": 1}
-    assert await role_counts(db.conn, dataset.id, [W48], statuses=("completed", "partial")) == {
+    assert await read(db.conn, Reads.role_counts, dataset.id, [W48]) == {
+        "employee": 2,
+        "contractor": 1,
+    }
+    assert await read(
+        db.conn, Reads.role_counts, dataset.id, [W48], statuses=("completed", "partial")
+    ) == {
         "employee": 2,
         "contractor": 1,
         "supplier": 1,
     }
-    assert await distributions_by_role(db.conn, dataset.id, [W48]) == {
+    assert await read(db.conn, Reads.distributions_by_role, dataset.id, [W48]) == {
         "employee": {
             "reliability": {4: 2},
             "channels": {"email": 1, "chat": 1},
@@ -218,29 +214,43 @@ async def test_comments_longest_first_without_blanks(
 ) -> None:
     # An internal comment carries the start of its week, not the time it was written.
     week_start = datetime(2026, 11, 23, tzinfo=UTC)
-    assert await comments(db.conn, dataset.id, [W48], limit=10) == [
+    assert await read(db.conn, Reads.comments, dataset.id, [W48], limit=10) == [
         Comment("comment", "Great support, thanks", week_start),
         Comment("comment", "Slow", week_start),
     ]
-    assert [c.text for c in await comments(db.conn, dataset.id, [W47, W48], limit=2)] == [
+    assert [
+        c.text for c in await read(db.conn, Reads.comments, dataset.id, [W47, W48], limit=2)
+    ] == [
         "Great support, thanks",
         "Last week",
     ]
     with_partial = [
         c.text
-        for c in await comments(
-            db.conn, dataset.id, [W48], limit=10, statuses=("completed", "partial")
+        for c in await read(
+            db.conn, Reads.comments, dataset.id, [W48], limit=10, statuses=("completed", "partial")
         )
     ]
     # "Slow" and "Meh!" are as long and of the same week: their order is the random ids'.
     assert with_partial[0] == "Great support, thanks"
     assert sorted(with_partial[1:]) == ["Meh!", "Slow"]
-    assert await comments(db.conn, dataset.id, [W48], metrics=("comment",), limit=1) == [
-        Comment("comment", "Great support, thanks", week_start)
-    ]
-    assert await comments(db.conn, dataset.id, [W48], metrics=("nps_why",), limit=5) == []
-    assert await comments(db.conn, dataset.id, [W48], question_ids=["other"], limit=5) == []
-    assert len(await comments(db.conn, dataset.id, [W48], question_ids=["comment"], limit=5)) == 2
+    assert await read(
+        db.conn, Reads.comments, dataset.id, [W48], metrics=("comment",), limit=1
+    ) == [Comment("comment", "Great support, thanks", week_start)]
+    assert (
+        await read(db.conn, Reads.comments, dataset.id, [W48], metrics=("nps_why",), limit=5) == []
+    )
+    assert (
+        await read(db.conn, Reads.comments, dataset.id, [W48], question_ids=["other"], limit=5)
+        == []
+    )
+    assert (
+        len(
+            await read(
+                db.conn, Reads.comments, dataset.id, [W48], question_ids=["comment"], limit=5
+            )
+        )
+        == 2
+    )
 
 
 async def test_comments_of_equal_length_most_recent_first(
@@ -261,7 +271,7 @@ async def test_comments_of_equal_length_most_recent_first(
                 now=at,
                 week_key=W48,
             )
-    assert [c.text for c in await comments(db.conn, product.id, [W48], limit=3)] == [
+    assert [c.text for c in await read(db.conn, Reads.comments, product.id, [W48], limit=3)] == [
         "text 2",
         "text 3",
         "text 1",
@@ -288,18 +298,18 @@ async def test_internal_comments_of_equal_length_follow_the_random_ids(
         "SELECT a.text FROM responses AS r JOIN answers AS a ON a.response_id = r.id ORDER BY r.id"
     ) as cursor:
         by_id = [row[0] for row in await cursor.fetchall()]
-    found = await comments(db.conn, department.id, [W48], limit=6)
+    found = await read(db.conn, Reads.comments, department.id, [W48], limit=6)
     assert [c.text for c in found] == by_id
     assert {c.submitted_at for c in found} == {datetime(2026, 11, 23, tzinfo=UTC)}
 
 
 async def test_trend_has_every_week_asked(db: Database, dataset: Subject) -> None:
-    assert await trend(db.conn, dataset.id, [W46, W47, W48], "reliability") == {
+    assert await read(db.conn, Reads.trend, dataset.id, [W46, W47, W48], "reliability") == {
         W46: {},
         W47: {5: 1},
         W48: {4: 2, 2: 1},
     }
-    assert await trend(db.conn, dataset.id, [W48], "comment") == {W48: {}}
+    assert await read(db.conn, Reads.trend, dataset.id, [W48], "comment") == {W48: {}}
 
 
 async def test_evaluators_are_members_registered_by_the_end_outside_the_department(
@@ -325,12 +335,18 @@ async def test_evaluators_are_members_registered_by_the_end_outside_the_departme
         later = now + timedelta(days=7)
         await register_member(conn, 5, role=MemberRole.SUPPLIER, department_id=None, now=later)
     end = now + timedelta(days=1)
-    assert await evaluators(db.conn, department.id, registered_before=end) == 3  # 2, 3, 4
-    assert await evaluators(db.conn, marketing.id, registered_before=end) == 3  # 1, 2, 4
+    assert (
+        await read(db.conn, Reads.evaluators, department.id, registered_before=end) == 3
+    )  # 2, 3, 4
+    assert (
+        await read(db.conn, Reads.evaluators, marketing.id, registered_before=end) == 3
+    )  # 1, 2, 4
     after = later + timedelta(seconds=1)
-    assert await evaluators(db.conn, department.id, registered_before=after) == 4  # and 5
+    assert (
+        await read(db.conn, Reads.evaluators, department.id, registered_before=after) == 4
+    )  # and 5
     # Registered exactly at the end is after it: the end is the first moment not in the week.
-    assert await evaluators(db.conn, department.id, registered_before=now) == 0
+    assert await read(db.conn, Reads.evaluators, department.id, registered_before=now) == 0
 
 
 async def test_digest_queries_search_indexes_instead_of_scanning_tables(
@@ -340,19 +356,26 @@ async def test_digest_queries_search_indexes_instead_of_scanning_tables(
     if db.dialect != "sqlite":
         pytest.skip("reads SQLite's query plans (EXPLAIN QUERY PLAN)")
     statements: list[str] = []
-    db._writer.set_trace_callback(statements.append)  # type: ignore[attr-defined]
     weeks = [W47, W48]
-    await period_counts(db.conn, dataset.id, weeks)
-    await distributions(db.conn, dataset.id, weeks, role="employee")
-    await answered_counts(db.conn, dataset.id, weeks)
-    await role_counts(db.conn, dataset.id, weeks)
-    await distributions_by_role(db.conn, dataset.id, weeks)
-    await comments(db.conn, dataset.id, weeks, metrics=("comment",), limit=3)
-    await trend(db.conn, dataset.id, weeks, "reliability")
-    db._writer.set_trace_callback(None)  # type: ignore[attr-defined]
+
+    def ask_all(conn: SyncConnection) -> None:
+        assert isinstance(conn, sqlite3.Connection)
+        conn.set_trace_callback(statements.append)
+        try:
+            reads = Reads(conn)
+            reads.period_counts(dataset.id, weeks)
+            reads.distributions(dataset.id, weeks, role="employee")
+            reads.role_counts(dataset.id, weeks)
+            reads.distributions_by_role(dataset.id, weeks)
+            reads.comments(dataset.id, weeks, metrics=("comment",), limit=3)
+            reads.trend(dataset.id, weeks, "reliability")
+        finally:
+            conn.set_trace_callback(None)
+
+    await db.read_in_thread(ask_all)
     # (`evaluators` counts members, not responses: it reads the members table, a few
     # thousand rows at most, whatever the weeks.)
-    assert len(statements) == 7
+    assert len(statements) == 6
     for statement in statements:
         async with db.conn.execute(f"EXPLAIN QUERY PLAN {statement}") as cur:
             plan = [row[3] for row in await cur.fetchall()]
@@ -367,13 +390,15 @@ async def test_digest_queries_search_indexes_instead_of_scanning_tables(
         assert "week_key=?" in first, (statement, plan)
 
 
-async def test_reads_give_what_the_coroutines_give(db: Database, dataset: Subject) -> None:
-    """aggregates.Reads (for a function run by storage.db.read_in_thread, rows as tuples):
-    the same SQL and the same results as the coroutine functions."""
+async def test_reads_in_one_function_as_the_digest_sends_them(
+    db: Database, dataset: Subject
+) -> None:
+    """Every query in one function run by storage.db.read_in_thread (rows as tuples), as a
+    digest asks them; the asks with nothing to ask for answer without a query."""
     weeks, statuses = [W47, W48], ("completed", "partial")
     sid = dataset.id
 
-    def everything(conn: sqlite3.Connection) -> list[object]:
+    def everything(conn: SyncConnection) -> list[object]:
         reads = Reads(conn)
         return [
             reads.period_counts(sid, weeks),
@@ -381,7 +406,6 @@ async def test_reads_give_what_the_coroutines_give(db: Database, dataset: Subjec
             reads.distributions(sid, weeks),
             reads.distributions(sid, [W48], statuses=statuses, role="employee"),
             reads.distributions(sid, []),
-            reads.answered_counts(sid, weeks),
             reads.role_counts(sid, [W48], statuses=statuses),
             reads.distributions_by_role(sid, weeks),
             reads.comments(sid, weeks, limit=10),
@@ -392,26 +416,14 @@ async def test_reads_give_what_the_coroutines_give(db: Database, dataset: Subjec
             reads.evaluators(sid, registered_before=END),
         ]
 
-    conn = db.conn
-    expected = [
-        await period_counts(conn, sid, weeks),
-        await period_counts(conn, sid, []),
-        await distributions(conn, sid, weeks),
-        await distributions(conn, sid, [W48], statuses=statuses, role="employee"),
-        await distributions(conn, sid, []),
-        await answered_counts(conn, sid, weeks),
-        await role_counts(conn, sid, [W48], statuses=statuses),
-        await distributions_by_role(conn, sid, weeks),
-        await comments(conn, sid, weeks, limit=10),
-        await comments(conn, sid, [W48], metrics=("comment",), question_ids=["comment"], limit=1),
-        await comments(conn, sid, [W48], metrics=(), limit=1),
-        await trend(conn, sid, [W46, W47, W48], "reliability"),
-        await trend(conn, sid, [W48], "reliability", statuses=()),
-        await evaluators(conn, sid, registered_before=END),
-    ]
-    assert expected[0] == PeriodCounts(6, 4, 1, 4) and expected[11][W48] == {4: 2, 2: 1}
     got = await db.read_in_thread(everything)
-    assert got == expected
+    assert got[0] == PeriodCounts(6, 4, 1, 4) and got[10] == {
+        W46: {},
+        W47: {5: 1},
+        W48: {4: 2, 2: 1},
+    }
+    assert got[1] == PeriodCounts(0, 0, 0, 0)
+    assert got[4] == {} and got[9] == [] and got[11] == {W48: {}}
     reliability = got[2]
     assert isinstance(reliability, dict)
     assert all(type(value) is int for value in reliability["reliability"])

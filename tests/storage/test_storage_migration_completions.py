@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from storage.aggregates import period_counts
+from storage.aggregates import Reads
 from storage.db import Database, split_statements
 from storage.models import PeriodCounts
 from storage.sessions import complete_session, get_active_session, start_session
 from surveys.schema import Audience
+from tests.reads import read
 
 W47, W48 = "2026-W47", "2026-W48"
 SALES = 1
@@ -72,7 +73,7 @@ async def test_weeks_counted_before_0006_stay_unknown_and_new_ones_are_counted(
     db = await Database.open(path)
     try:
         await _complete(db, 11)  # started in W47, before the migration: not counted as 1
-        w47 = await period_counts(db.conn, SALES, [W47])
+        w47 = await read(db.conn, Reads.period_counts, SALES, [W47])
         assert w47.started == 3 and w47.started_completed is None
         async with db.transaction() as conn:
             await start_session(
@@ -89,7 +90,9 @@ async def test_weeks_counted_before_0006_stay_unknown_and_new_ones_are_counted(
                 week_key=W48,
             )
         await _complete(db, 12)
-        assert await period_counts(db.conn, SALES, [W48]) == PeriodCounts(1, 2, 0, 1)
-        assert (await period_counts(db.conn, SALES, [W47, W48])).started_completed is None
+        assert await read(db.conn, Reads.period_counts, SALES, [W48]) == PeriodCounts(1, 2, 0, 1)
+        assert (
+            await read(db.conn, Reads.period_counts, SALES, [W47, W48])
+        ).started_completed is None
     finally:
         await db.close()

@@ -16,7 +16,7 @@ from storage.members import (
     register_member,
     set_pulse_muted,
 )
-from storage.models import MemberRole, Owner, OwnerSettings, Subject, User
+from storage.models import InvitationSource, MemberRole, Owner, OwnerSettings, Subject, User
 from storage.owners import (
     add_owner,
     get_owner_settings,
@@ -145,9 +145,9 @@ async def test_removing_a_department_leaves_its_employees_without_one(
 
 async def test_an_invitation_is_recorded_once_per_member_and_week(db: Database) -> None:
     async with db.transaction() as conn:
-        await record_invitation(conn, 1, week_key="2026-W48", source="link")
-        await record_invitation(conn, 1, week_key="2026-W48", source="pulse")
-        await record_invitation(conn, 1, week_key="2026-W49", source="pulse")
+        await record_invitation(conn, 1, week_key="2026-W48", source=InvitationSource.LINK)
+        await record_invitation(conn, 1, week_key="2026-W48", source=InvitationSource.PULSE)
+        await record_invitation(conn, 1, week_key="2026-W49", source=InvitationSource.PULSE)
     async with db.conn.execute(
         "SELECT week_key, source FROM member_invitations ORDER BY week_key"
     ) as cur:

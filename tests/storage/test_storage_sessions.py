@@ -14,7 +14,6 @@ from storage.errors import ActiveSessionExists, AlreadyAnswered, SessionNotActiv
 from storage.models import Response, ResponseStatus, Session, SessionStatus, Subject
 from storage.sessions import (
     abandon_session,
-    answered_subjects,
     cancel_session,
     complete_session,
     count_active_sessions,
@@ -385,25 +384,6 @@ async def test_completing_an_ended_session_is_refused(
     with pytest.raises(SessionNotActive) as caught:
         await _complete(db, session, pseudo(5), now)
     assert caught.value.status is None  # deleted when it was cancelled
-
-
-async def test_answered_subjects_in_one_query(
-    db: Database,
-    department: Subject,
-    product: Subject,
-    start: StartSession,
-    now: datetime,
-    pseudo: Pseudonym,
-) -> None:
-    await _complete(db, await start(5, department), pseudo(5), now)
-
-    def markers(person: int, key: str = "2026-W48") -> dict[int, str]:
-        return {s: _marker(pseudo(person), s, key) for s in (department.id, product.id)}
-
-    assert await answered_subjects(db.conn, markers(5)) == {department.id}
-    assert await answered_subjects(db.conn, markers(6)) == set()
-    assert await answered_subjects(db.conn, markers(5, "2026-W49")) == set()
-    assert await answered_subjects(db.conn, {}) == set()
 
 
 # --- idle sessions ------------------------------------------------------------------------
