@@ -2,8 +2,9 @@
 sequential processing.
 
     python -m bench.burst [--users 1000] [--latency-ms 50] [--sequential-users 50]
-                          [--sequential-seconds 20] [--profile FILE]
+                          [--sequential-seconds 20] [--profile FILE] [--repeat 3]
                           [--only echo --only feedbot --only inbox]
+                          [--database postgresql://... [--instances 2]]
 
 Every variant runs the same harness: N simulated people start at the same moment; each
 opens a product invite (/start <token>) and answers the survey through its buttons and
@@ -28,6 +29,13 @@ next; `--in-process` runs them in this one):
   its throughput does not depend on the number of users (one update at a time), and
   its latency for N users is extrapolated as N x the measured time per update.
 
+With --database (a PostgreSQL server; each run gets a new schema there, dropped after):
+- postgres: the feedbot variant on PostgreSQL.
+- webhook, webhook-pg, webhook-pg-n: 1 instance on SQLite, 1 and --instances instances
+  on PostgreSQL, each instance a process serving the webhook as `feedbot run --webhook`
+  does, updates posted by a load balancer stand-in to a random instance
+  (bench/instances.py).
+
 No rate limiter in any variant: AIORateLimiter caps everything at Telegram's 30
 messages/s, so with it on this benchmark would measure only that policy.
 """
@@ -43,7 +51,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +76,7 @@ from bench.common import (
     machine,
     peak_rss_mb,
     percentile,
+    postgres_schema,
     ratio,
     reset_peak_rss,
     verdict,
@@ -81,7 +91,18 @@ SECRET = "bench-secret-0123456789abcdef"
 PRODUCTS = 10
 FIRST_USER_ID = 10_000_000
 REPLY_TIMEOUT = 60.0
-VARIANTS = ("echo", "feedbot", "inbox", "sequential")
+VARIANTS = (
+    "echo",
+    "feedbot",
+    "inbox",
+    "sequential",
+    "postgres",
+    "webhook",
+    "webhook-pg",
+    "webhook-pg-n",
+)
+# What needs --database (a PostgreSQL server).
+POSTGRES_VARIANTS = ("postgres", "webhook-pg", "webhook-pg-n")
 
 Variant = str
 
@@ -300,6 +321,11 @@ class Result:
     cpu_ms_per_answer: float = 0.0
     first_error: str | None = None
     checked: str = ""
+    instances: int = 1
+    backend: str = "sqlite"
+    bound: str = ""  # where the CPU went (the instance variants)
+    # Bot API calls the fake refused, "method: description" -> how many (counted in errors)
+    refused: dict[str, int] = field(default_factory=dict)
 
     @property
     def answers_per_s(self) -> float:
@@ -337,7 +363,7 @@ def summarize(
 
 
 async def drive(
-    app: Application[Any, Any, Any, Any, Any, Any],
+    app: Application[Any, Any, Any, Any, Any, Any] | None,
     telegram: FakeTelegram,
     tokens: Sequence[str],
     users: int,
@@ -355,7 +381,7 @@ async def drive(
             respondent(
                 p,
                 tokens[i % len(tokens)],
-                hand_over or to_update_queue(app),
+                hand_over or to_update_queue(_running(app)),
                 telegram,
                 inbox,
                 progress,
@@ -375,7 +401,7 @@ async def drive(
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         # What was queued for the bot but not processed will not be: drop it.
-        while not app.update_queue.empty():
+        while app is not None and not app.update_queue.empty():
             app.update_queue.get_nowait()
             app.update_queue.task_done()
     for task in done:
@@ -383,6 +409,14 @@ async def drive(
     progress.unexpected = inbox.unexpected
     progress.questions = inbox.questions
     return progress, capped_at
+
+
+def _running(
+    app: Application[Any, Any, Any, Any, Any, Any] | None,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    if app is None:
+        raise ValueError("updates go to an application's queue or to `hand_over`")
+    return app
 
 
 # ------------------------------------------------------------------ feedbot
@@ -396,20 +430,22 @@ async def run_feedbot(
     cap: float | None,
     profile: Path | None,
     via_inbox: bool = False,
+    server: str | None = None,
 ) -> Result:
-    """The real Application on a fresh database file, driven by `users` respondents;
-    `via_inbox`: updates go through webhook mode's inbox instead of the update queue."""
+    """The real Application on a fresh database (an SQLite file, or a new schema on the
+    PostgreSQL `server`), driven by `users` respondents; `via_inbox`: updates go through
+    webhook mode's inbox instead of the update queue."""
     from bot.app import build_application
     from bot.config import load_settings
     from bot.inbox import InboxReceiver, InboxWorker
     from bot.processor import update_key
 
-    with tempfile.TemporaryDirectory(prefix="feedbot-burst-") as folder:
+    async with fresh_database(server) as target:
         settings = load_settings(
             None,
             TELEGRAM_BOT_TOKEN=TOKEN,
             FEEDBOT_SECRET=SECRET,
-            FEEDBOT_DATABASE=str(Path(folder) / "burst.sqlite3"),
+            FEEDBOT_DATABASE=target,
             FEEDBOT_TIMEZONE="Europe/Warsaw",
             FEEDBOT_LOG_LEVEL="WARNING",
         )
@@ -451,8 +487,10 @@ async def run_feedbot(
                 await worker.stop()
             await app.stop()
         name = "sequential" if not concurrent else "inbox" if via_inbox else "feedbot"
+        if server is not None:
+            name = "postgres"
         result = summarize(name, users, latency, progress, capped_at)
-        await check_feedbot(result, services, telegram, progress)
+        await check_feedbot(result, services.db.conn, progress)
         result.errors += errors.count + len(telegram.failures)
         result.first_error = errors.first or (
             telegram.failures[0].description if telegram.failures else None
@@ -464,15 +502,32 @@ async def run_feedbot(
     return result
 
 
+@asynccontextmanager
+async def fresh_database(server: str | None) -> AsyncIterator[str]:
+    """FEEDBOT_DATABASE for one run: a new SQLite file, or a new schema on the PostgreSQL
+    `server` (dropped afterwards)."""
+    if server is not None:
+        async with postgres_schema(server) as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="feedbot-burst-") as folder:
+        yield str(Path(folder) / "burst.sqlite3")
+
+
 async def seed_products(services: Any) -> list[str]:
     """PRODUCTS products with one multi-use buyer invite each; returns the tokens."""
+    return await seed_database(services.db, services.secret)
+
+
+async def seed_database(db: Any, secret: bytes) -> list[str]:
+    """PRODUCTS products with one multi-use buyer invite each in `db`; the tokens."""
     from storage import invites as invite_repo
     from storage import subjects as subject_repo
     from storage.models import InviteKind, SubjectKind
 
     tokens = []
     now = datetime.now(UTC)
-    async with services.db.transaction() as conn:
+    async with db.transaction() as conn:
         for n in range(PRODUCTS):
             subject = await subject_repo.add_subject(
                 conn,
@@ -484,7 +539,7 @@ async def seed_products(services: Any) -> list[str]:
             )
             _, token = await invite_repo.create_invite(
                 conn,
-                services.secret,
+                secret,
                 kind=InviteKind.BUYER,
                 subject_id=subject.id,
                 role=None,
@@ -497,9 +552,7 @@ async def seed_products(services: Any) -> list[str]:
     return tokens
 
 
-async def check_feedbot(
-    result: Result, services: Any, telegram: FakeTelegram, progress: Progress
-) -> None:
+async def check_feedbot(result: Result, conn: Any, progress: Progress) -> None:
     """Compare what every user did with what the database holds.
 
     lost: an applied answer missing (from the response, or from the open session's state
@@ -509,7 +562,6 @@ async def check_feedbot(
     questions a user was shown not in increasing order."""
     from surveys.engine import SessionState
 
-    conn = services.db.conn
     stored: dict[int, list[dict[str, object]]] = {}
     async with conn.execute(
         "SELECT r.id, r.contact_id, a.question_id, a.number, a.text, a.choice"
@@ -590,6 +642,101 @@ def _shown_out_of_order(inbox_questions: dict[int, list[int]], chat_id: int) -> 
         wrong += number != last + 1
         last = number
     return wrong
+
+
+# ------------------------------------------------------------------ instances
+
+
+async def run_instances(
+    users: int, latency: float, *, count: int, server: str | None, variant: Variant
+) -> Result:
+    """`count` feedbot instances, each a process of its own serving the webhook as
+    `feedbot run --webhook` does (bench.instances), sharing one fresh database (SQLite
+    when `server` is None, else a new schema there); each update is posted by the load
+    balancer stand-in to a random instance. Checked afterwards from the database, as the
+    in-process variants are, and every update stored in the inbox must be done."""
+    import random
+
+    from bench import instances as fleet_of
+    from storage import inbox as inbox_repo
+    from storage.db import Database
+
+    async with fresh_database(server) as target:
+        db = await Database.open(target)
+        try:
+            tokens = await seed_database(db, SECRET.encode())
+        finally:
+            await db.close()
+        telegram = FakeTelegram(token=TOKEN, latency=latency, record_calls=False)
+        errors = ErrorCount()
+        logging.getLogger().addHandler(errors)
+        shares = fleet_of.CpuShares()
+        try:
+            async with (
+                fleet_of.bot_api_server(telegram) as api_url,
+                fleet_of.fleet(
+                    count, telegram, token=TOKEN, secret=SECRET, database=target, api_url=api_url
+                ) as started,
+            ):
+                balancer = fleet_of.Balancer(
+                    started.ports, started.webhook_secret, random.Random(users * 7919 + count)
+                )
+                before = (
+                    time.perf_counter(),
+                    fleet_of.machine_busy_seconds(),
+                    time.process_time(),
+                    started.cpu_seconds(),
+                    fleet_of.postgres_cpu_seconds() if server else 0.0,
+                )
+                try:
+                    progress, capped_at = await drive(
+                        None, telegram, tokens, users, None, balancer.post
+                    )
+                finally:
+                    balancer.close()
+                after = (
+                    time.perf_counter(),
+                    fleet_of.machine_busy_seconds(),
+                    time.process_time(),
+                    started.cpu_seconds(),
+                    fleet_of.postgres_cpu_seconds() if server else 0.0,
+                )
+        finally:
+            logging.getLogger().removeHandler(errors)
+        wall = max(after[0] - before[0], 1e-9)
+        shares.machine, shares.load, shares.instances, shares.postgres = (
+            (a - b) / wall for a, b in zip(after[1:], before[1:], strict=True)
+        )
+        result = summarize(variant, users, latency, progress, capped_at)
+        result.instances = count
+        result.backend = "postgresql" if server else "sqlite"
+        result.peak_rss_mb = float("nan")  # several processes: see bench.memory instead
+        own = shares.load + shares.instances + shares.postgres
+        result.cpu_percent = 100 * own
+        result.cpu_ms_per_answer = 1000 * own * wall / max(progress.answers, 1)
+        result.bound = shares.describe(os.cpu_count() or 1) + (
+            f"; {balancer.retries} posts retried" if balancer.retries else ""
+        )
+        db = await Database.open(target)
+        try:
+            await check_feedbot(result, db.conn, progress)
+            left = await inbox_repo.pending(db.conn)
+        finally:
+            await db.close()
+        if left:
+            result.errors += left
+            result.first_error = f"{left} updates left undone in the inbox"
+        result.errors += errors.count + started.errors + len(telegram.failures)
+        for failure in telegram.failures:
+            what = f"{failure.method}: {failure.description}"
+            result.refused[what] = result.refused.get(what, 0) + 1
+        result.first_error = (
+            result.first_error
+            or started.first_error
+            or errors.first
+            or (telegram.failures[0].description if telegram.failures else None)
+        )
+    return result
 
 
 # ------------------------------------------------------------------ the echo ceiling
@@ -830,8 +977,26 @@ async def run_variant(
     sequential_users: int,
     sequential_seconds: float,
     profile: Path | None = None,
+    server: str | None = None,
+    instances: int = 2,
 ) -> Result:
-    """One variant, in this process."""
+    """One variant, in this process (`server`: the PostgreSQL server of the variants
+    that need one; `instances`: how many the webhook-pg-n variant runs)."""
+    if variant in POSTGRES_VARIANTS and server is None:
+        raise ValueError(f"the {variant} variant needs --database postgresql://...")
+    if variant == "postgres":
+        return await run_feedbot(
+            users, latency, concurrent=True, cap=None, profile=None, server=server
+        )
+    if variant.startswith("webhook"):
+        count = instances if variant == "webhook-pg-n" else 1
+        return await run_instances(
+            users,
+            latency,
+            count=count,
+            server=server if variant != "webhook" else None,
+            variant=variant,
+        )
     if variant == "echo":
         return await run_echo(users, latency)
     if variant == "feedbot":
@@ -870,6 +1035,9 @@ def run_in_child(variant: Variant, args: argparse.Namespace) -> Result:
     ]
     if args.profile and variant == "feedbot":
         command += ["--profile", str(args.profile)]
+    if args.database:
+        command += ["--database", args.database]
+    command += ["--instances", str(args.instances)]
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run(command, capture_output=True, text=True, cwd=root, env=env, check=False)
@@ -944,21 +1112,30 @@ def report(
             r.errors,
         )
 
-    labels = {"echo": "echo (ceiling)", "feedbot": "feedbot", "inbox": "feedbot via inbox"}
-    for name, label in labels.items():
-        r = results.get(name)
-        if r is not None:
-            add(
-                label,
-                r,
-                r.answers_per_s,
-                r.p50_ms,
-                r.p95_ms,
-                r.p99_ms,
-                r.seconds,
-                r.users,
-                r.answers,
-            )
+    def add_rows(labels: dict[Variant, str]) -> None:
+        for name, label in labels.items():
+            r = results.get(name)
+            if r is not None:
+                add(
+                    label,
+                    r,
+                    r.answers_per_s,
+                    r.p50_ms,
+                    r.p95_ms,
+                    r.p99_ms,
+                    r.seconds,
+                    r.users,
+                    r.answers,
+                )
+
+    add_rows(
+        {
+            "echo": "echo (ceiling)",
+            "feedbot": "feedbot",
+            "inbox": "feedbot via inbox",
+            "postgres": "feedbot on PostgreSQL",
+        }
+    )
     if sequential is not None:
         s = sequential
         add(
@@ -995,6 +1172,14 @@ def report(
             "-",
             "-",
         )
+    many = results.get("webhook-pg-n")
+    add_rows(
+        {
+            "webhook": "1 instance, SQLite",
+            "webhook-pg": "1 instance, PostgreSQL",
+            "webhook-pg-n": f"{many.instances if many else 'N'} instances, PostgreSQL",
+        }
+    )
     table.notes.append(
         "answers/s: answers (not /start) over the time from the first update to the last reply;"
         " latency: an update put on app.update_queue -> the server handling the reply's last"
@@ -1039,6 +1224,7 @@ def report(
             )
         for name, ok, value in targets:
             table.notes.append(f"target {name}: {value} -> {verdict(ok)}")
+    table.notes.extend(_instance_notes(results))
     for name, found in (runs or {}).items():
         if len(found) > 1:
             speeds = ", ".join(fmt(r.answers_per_s, 0) for r in found)
@@ -1048,7 +1234,59 @@ def report(
             table.notes.append(f"{r.variant} checks: {r.checked}")
         if r.first_error:
             table.notes.append(f"{r.variant} first error: {r.first_error}")
+        for what, count in r.refused.items():
+            table.notes.append(f"{r.variant}: {count} x refused {what}")
     return table.render()
+
+
+def _instance_notes(results: dict[Variant, Result]) -> list[str]:
+    """What the instance rows are, and their targets."""
+    one_sqlite = results.get("webhook")
+    one = results.get("webhook-pg")
+    many = results.get("webhook-pg-n")
+    if one_sqlite is None and one is None and many is None:
+        return []
+    notes = [
+        "instance rows: each instance a process serving the webhook as `feedbot run --webhook`"
+        " does (no rate limiter), updates posted by a load balancer stand-in to a random"
+        " instance and stored in the inbox before its 200; latency: the first POST -> the"
+        " reply's last call; CPU % and CPU ms/answer: the instances, PostgreSQL and the load"
+        " generator (fake Bot API, people, load balancer) together (100 = a core)."
+    ]
+    feedbot, postgres = results.get("feedbot"), results.get("postgres")
+    if one is not None and one_sqlite is not None:
+        value = 100 * one.answers_per_s / max(one_sqlite.answers_per_s, 1e-9)
+        ok = one.answers_per_s >= 0.6 * one_sqlite.answers_per_s
+        notes.append(
+            f"target PostgreSQL, 1 instance >= 60% of SQLite, 1 instance: {value:.1f}%"
+            f" -> {verdict(ok)}"
+        )
+    if postgres is not None and feedbot is not None:
+        value = 100 * postgres.answers_per_s / max(feedbot.answers_per_s, 1e-9)
+        notes.append(f"in process (update queue): feedbot on PostgreSQL = {value:.1f}% of SQLite")
+    if many is not None and one is not None:
+        ok = many.answers_per_s >= 1.3 * one.answers_per_s
+        notes.append(
+            f"target {many.instances} instances >= 1.3x 1 instance (PostgreSQL):"
+            f" {ratio(many.answers_per_s, one.answers_per_s)} -> {verdict(ok)}"
+        )
+    problems = sum(r.problems for r in results.values())
+    notes.append(
+        f"target zero lost/duplicated/out of order/errors in every variant: {problems}"
+        f" -> {verdict(problems == 0)}"
+    )
+    for r in (one_sqlite, one, many):
+        if r is not None and r.bound:
+            notes.append(f"{r.variant}: {r.bound}")
+    return notes
+
+
+def default_variants(args: argparse.Namespace) -> list[Variant]:
+    """The variants a run without --only measures."""
+    if not args.database:
+        return ["echo", "feedbot", "sequential"]
+    many = ["webhook-pg-n"] if args.instances > 1 else []
+    return ["echo", "feedbot", "postgres", "webhook", "webhook-pg", *many, "sequential"]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -1086,8 +1324,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=3,
         help="runs of echo and feedbot, taking turns; medians shown (3)",
     )
+    parser.add_argument(
+        "--database",
+        metavar="postgresql://...",
+        help="a PostgreSQL server: adds feedbot on PostgreSQL and the instance variants"
+        " (1 instance on SQLite, 1 and --instances on PostgreSQL); each run gets a new"
+        " schema there, dropped afterwards",
+    )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=2,
+        help="instances sharing PostgreSQL in the webhook-pg-n variant (default 2)",
+    )
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.database and not args.database.startswith(("postgresql://", "postgres://")):
+        parser.error("--database takes a postgresql:// URL (SQLite is always measured)")
+    wanted = [args.variant] if args.variant else args.only or []
+    if not args.database and any(v in POSTGRES_VARIANTS for v in wanted):
+        parser.error("the PostgreSQL variants need --database postgresql://...")
+    if args.instances < 1:
+        parser.error("--instances must be at least 1")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1099,12 +1358,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if args.variant:  # a child: one variant, its Result as JSON on the last line
         result = asyncio.run(
-            run_variant(args.variant, args.users, latency, profile=args.profile, **options)
+            run_variant(
+                args.variant,
+                args.users,
+                latency,
+                profile=args.profile,
+                server=args.database,
+                instances=args.instances,
+                **options,
+            )
         )
         print(json.dumps(asdict(result)))
         return 0
     # inbox (webhook mode's path) only when asked for: the default run stays the baseline's.
-    chosen = args.only or [v for v in VARIANTS if v != "inbox"]
+    chosen = args.only or default_variants(args)
     runs: dict[Variant, list[Result]] = {v: [] for v in chosen}
     # The ratios are what counts and this machine's speed drifts: echo and feedbot take
     # turns, and each reports its median run.
@@ -1122,7 +1389,15 @@ def run_one(
 ) -> Result:
     if args.in_process:
         return asyncio.run(
-            run_variant(variant, args.users, latency, profile=args.profile, **options)
+            run_variant(
+                variant,
+                args.users,
+                latency,
+                profile=args.profile,
+                server=args.database,
+                instances=args.instances,
+                **options,
+            )
         )
     return run_in_child(variant, args)
 

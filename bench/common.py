@@ -7,11 +7,14 @@ import math
 import os
 import platform
 import resource
+import secrets
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 MB = 1024 * 1024
@@ -120,6 +123,35 @@ def machine() -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     python = f"{platform.python_implementation()} {platform.python_version()}"
     return f"{cpu}, {cores} cores, {python}, {platform.system()} {platform.release()}"
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+@asynccontextmanager
+async def postgres_schema(server: str) -> AsyncIterator[str]:
+    """A new, empty schema on the PostgreSQL `server` for one run: yields a URL whose
+    search_path it is (what FEEDBOT_DATABASE is given), and drops it afterwards.
+
+    The server's own durability settings stay (synchronous_commit as configured): the
+    benchmark measures what a deployment would get."""
+    import asyncpg
+
+    schema = f"bench_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(server, timeout=10)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+    finally:
+        await admin.close()
+    separator = "&" if urlsplit(server).query else "?"
+    try:
+        yield f"{server}{separator}search_path={schema}"
+    finally:
+        admin = await asyncpg.connect(server, timeout=10)
+        try:
+            await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        finally:
+            await admin.close()
 
 
 # ------------------------------------------------------------------ tables

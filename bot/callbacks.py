@@ -118,8 +118,10 @@ def encode(action: Action, *args: object) -> str:
     parts = [str(a) for a in args]
     if len(parts) != _ARITY[action]:
         raise ValueError(f"{action.name} takes {_ARITY[action]} arguments, got {len(parts)}")
-    for part in parts:
-        if not _ARG.match(part):
+    for arg, part in zip(args, parts, strict=True):
+        # An int's digits (and sign) are all allowed characters: only its length can fail.
+        ok = len(part) <= 48 if isinstance(arg, int) else _ARG.match(part)
+        if not ok:
             raise ValueError(f"callback argument {part!r} has characters or length not allowed")
     data = ":".join([VERSION, action.value, *parts])
     if len(data.encode()) > MAX_BYTES:

@@ -172,6 +172,7 @@ async def act(
     if isinstance(result, engine.Rejection):
         return Refused(f"error.{result.key}", dict(result.params))
     step = engine.next_step(definition, result)
+    state_json = result.to_json()
     now = services.now()
     try:
         async with services.db.transaction() as conn:
@@ -187,7 +188,7 @@ async def act(
                 await session_repo.save_state(
                     conn,
                     session.id,
-                    state_json=result.to_json(),
+                    state_json=state_json,
                     now=now,
                     prompt_pending=op is not Op.TOGGLE,
                 )
@@ -200,7 +201,7 @@ async def act(
             services.internal_ended_since_scrub = True
         await alerts.on_response_completed(services, session, definition, step.answers)
         return Finished(session, definition, step.answers)
-    updated = dataclasses.replace(session, state_json=result.to_json())
+    updated = dataclasses.replace(session, state_json=state_json)
     return Ask(updated, definition, step)
 
 

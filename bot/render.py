@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -13,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import flow
 from bot.callbacks import Action, encode
 from bot.digest.render import month_name
-from bot.i18n import join, markup, plain, t
+from bot.i18n import join, plain, t
 from bot.services import Services
 from storage import subjects as subject_repo
 from storage.models import Member, SubjectKind
@@ -33,6 +34,24 @@ def fill(text: str, subject: str) -> Markup:
     return escape(subject).join(escape(p) for p in _PLACEHOLDER.split(text))
 
 
+def _tag(name: str, inner: object) -> Markup:
+    """`<name>inner</name>`, `inner` escaped unless it is Markup: `markup("<i>{}</i>", inner)`
+    without a string formatter per call (questions are rendered for every answer)."""
+    return Markup(f"<{name}>{escape(inner)}</{name}>")
+
+
+def _pair(value: object, label: str) -> Markup:
+    """`value = label`, both escaped: `markup("{} = {}", value, label)` without a formatter."""
+    return Markup(f"{escape(value)} = {escape(label)}")
+
+
+@lru_cache(maxsize=256)
+def _label(lang: str, key: str) -> str:
+    """`plain(lang, key)` for a text without parameters (button labels): the catalogs are
+    loaded once, so it is the same every time and need not be rendered for every keyboard."""
+    return plain(lang, key)
+
+
 @dataclass(frozen=True)
 class Previous:
     """The answer a question had before the respondent pressed Back to it (None: skipped)."""
@@ -50,25 +69,25 @@ def question_text(
     after Back the answer given before."""
     question = step.question
     lines = [
-        markup("<i>{}</i>", t(lang, "survey.progress", number=step.number, total=step.total)),
-        markup("<b>{}</b>", fill(localize(question.text, lang), subject)),
+        _tag("i", t(lang, "survey.progress", number=step.number, total=step.total)),
+        _tag("b", fill(localize(question.text, lang), subject)),
     ]
     if question.scale is not None and (question.low_label or question.high_label):
         low, high = question.scale
         legend = []
         if question.low_label:
-            legend.append(markup("{} = {}", low, localize(question.low_label, lang)))
+            legend.append(_pair(low, localize(question.low_label, lang)))
         if question.high_label:
-            legend.append(markup("{} = {}", high, localize(question.high_label, lang)))
-        lines.append(markup("<i>{}</i>", join(" · ", legend)))
+            legend.append(_pair(high, localize(question.high_label, lang)))
+        lines.append(_tag("i", join(" · ", legend)))
     if previous is not None:
-        lines.append(markup("<i>{}</i>", _previous_line(question, previous.value, lang)))
+        lines.append(_tag("i", _previous_line(question, previous.value, lang)))
     if question.type is QuestionType.TEXT:
         lines.append(t(lang, "survey.type_answer", max=question.max_length))
     elif question.type is QuestionType.MULTI:
         lines.append(t(lang, "survey.choose_several"))
     if not question.required:
-        lines.append(markup("<i>{}</i>", t(lang, "survey.optional")))
+        lines.append(_tag("i", t(lang, "survey.optional")))
     return join("\n", lines)
 
 
@@ -131,19 +150,19 @@ def question_keyboard(
             mark = "✓ " if choice.id in step.selected else ""
             label = mark + localize(choice.text, lang)
             rows.append([_button(label, Action.TOGGLE, session_id, qid, choice.id)])
-        rows.append([_button(plain(lang, "button.done"), Action.CONFIRM, session_id, qid)])
+        rows.append([_button(_label(lang, "button.done"), Action.CONFIRM, session_id, qid)])
     elif question.type is QuestionType.YES_NO:
         rows.append(
             [
                 _button(
-                    _marked(plain(lang, "button.yes"), True, previous),
+                    _marked(_label(lang, "button.yes"), True, previous),
                     Action.ANSWER,
                     session_id,
                     qid,
                     "yes",
                 ),
                 _button(
-                    _marked(plain(lang, "button.no"), False, previous),
+                    _marked(_label(lang, "button.no"), False, previous),
                     Action.ANSWER,
                     session_id,
                     qid,
@@ -153,10 +172,10 @@ def question_keyboard(
         )
     nav = []
     if step.can_go_back:
-        nav.append(_button(plain(lang, "button.back"), Action.BACK, session_id, qid))
+        nav.append(_button(_label(lang, "button.back"), Action.BACK, session_id, qid))
     if step.can_skip:
-        nav.append(_button(plain(lang, "button.skip"), Action.SKIP, session_id, qid))
-    nav.append(_button(plain(lang, "button.cancel"), Action.CANCEL, session_id))
+        nav.append(_button(_label(lang, "button.skip"), Action.SKIP, session_id, qid))
+    nav.append(_button(_label(lang, "button.cancel"), Action.CANCEL, session_id))
     rows.append(nav)
     return InlineKeyboardMarkup(rows)
 
@@ -164,9 +183,9 @@ def question_keyboard(
 def answer_label(question: Question, value: AnswerValue, lang: str) -> str:
     """How a given answer reads in the transcript (plain text, not escaped)."""
     if value is None:
-        return plain(lang, "survey.skipped")
+        return _label(lang, "survey.skipped")
     if question.type is QuestionType.YES_NO:
-        return plain(lang, "button.yes" if value is True else "button.no")
+        return _label(lang, "button.yes" if value is True else "button.no")
     if question.type in (QuestionType.SINGLE, QuestionType.MULTI):
         ids = value if isinstance(value, list) else [str(value)]
         texts = [localize(c.text, lang) for c in question.choices if c.id in ids]
@@ -179,15 +198,16 @@ def answered_text(question: Question, value: AnswerValue, lang: str, subject: st
     answer = answer_label(question, value, lang)
     if len(answer) > 600:  # clipped before escaping, so an entity is never cut in two
         answer = answer[:600] + "…"
-    return markup("{}\n→ <b>{}</b>", fill(localize(question.text, lang), subject), answer)
+    question_line = fill(localize(question.text, lang), subject)
+    return Markup(f"{question_line}\n→ {_tag('b', answer)}")
 
 
 def resume_keyboard(session_id: int, lang: str, *, start_over: bool = True) -> InlineKeyboardMarkup:
     """Continue where you left off / (start over) / cancel, for an unfinished survey."""
-    rows = [[_button(plain(lang, "button.continue"), Action.RESUME, session_id)]]
+    rows = [[_button(_label(lang, "button.continue"), Action.RESUME, session_id)]]
     if start_over:
-        rows.append([_button(plain(lang, "button.start_over"), Action.RESTART, session_id)])
-    rows.append([_button(plain(lang, "button.cancel"), Action.CANCEL, session_id)])
+        rows.append([_button(_label(lang, "button.start_over"), Action.RESTART, session_id)])
+    rows.append([_button(_label(lang, "button.cancel"), Action.CANCEL, session_id)])
     return InlineKeyboardMarkup(rows)
 
 

@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 
+# What json.dumps(ensure_ascii=False, separators=(",", ":")) would build for every call.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass
 class SessionState:
     """Where one respondent is in a survey; plain data, saved as JSON after every answer."""
@@ -44,7 +48,7 @@ class SessionState:
     def to_json(self) -> str:
         """The state as a compact JSON object."""
         data = {"answers": self.answers, "history": self.history, "pending": self.pending}
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return _COMPACT.encode(data)
 
     @classmethod
     def from_json(cls, s: str) -> SessionState:
@@ -154,8 +158,8 @@ def visible_questions(
     return [q for q in definition.questions if shown[q.id] is _Shown.YES]
 
 
-def _expected_total(definition: SurveyDefinition, answers: dict[str, AnswerValue]) -> int:
-    shown = _visibility(definition, answers)
+def _expected_total(definition: SurveyDefinition, shown: dict[str, _Shown]) -> int:
+    """How many questions will be shown, from the questions' visibility `shown`."""
     total = 0
     undecided_groups: set[str] = set()
     for q in definition.questions:
@@ -184,12 +188,15 @@ def next_step(definition: SurveyDefinition, state: SessionState) -> Step:
     promoters) are counted once, since exactly one of them is usually shown. So `total` may
     change as answers come in, but never falls below `number`.
     """
-    question = current_question(definition, state)
+    # One visibility pass serves the current question, Done's answers and the total.
+    answers = state.answers
+    shown = _visibility(definition, answers)
+    visible = [q for q in definition.questions if shown[q.id] is _Shown.YES]
+    question = next((q for q in visible if q.id not in answers), None)
     if question is None:
-        visible = visible_questions(definition, state.answers)
-        return Done({q.id: state.answers[q.id] for q in visible if q.id in state.answers})
+        return Done({q.id: answers[q.id] for q in visible if q.id in answers})
     number = len(state.history) + 1
-    total = max(_expected_total(definition, state.answers), number)
+    total = max(_expected_total(definition, shown), number)
     selected: tuple[str, ...] = ()
     if question.type is QuestionType.MULTI:
         selected = tuple(_in_choice_order(question, state.pending))
