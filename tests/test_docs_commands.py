@@ -422,3 +422,13 @@ def test_every_setting_of_the_env_example_is_in_the_readmes_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     assert settings and settings == set(re.findall(r"`((?:FEEDBOT|TELEGRAM)_[A-Z0-9_]+)`", table))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_every_relative_link_leads_to_a_file(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+            continue  # a web address, or a heading of the same page
+        path = (page.parent / target.split("#", 1)[0]).resolve()
+        assert path.exists(), f"{page_id(page)}: {target} leads nowhere"
