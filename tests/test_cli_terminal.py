@@ -27,7 +27,7 @@ RAW = ("\x1b", "\x07", "\x9b", "\r")
 
 
 @pytest.fixture(autouse=True)
-def _environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def _environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FEEDBOT_SECRET", "a-long-test-secret-of-random-text")
     monkeypatch.setenv("FEEDBOT_DATABASE", str(tmp_path / "feedbot.sqlite3"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from storage.models import InviteKind, MemberRole
 from tests.bot.conftest import BotWorld
+from tests.fakes.telegram_server import FakeUser
 
 ALL_RATINGS = ["4", "5", "3", "4", "5"]
 
 
-async def join_sales(world: BotWorld, user_id: int = 987654321):  # type: ignore[no-untyped-def]
+async def join_sales(world: BotWorld, user_id: int = 987654321) -> FakeUser:
     token = await world.invite(InviteKind.EMPLOYEE, "sales")
     employee = world.user(user_id, "Jan")
     employee.send_command("/start", token)
@@ -16,7 +17,9 @@ async def join_sales(world: BotWorld, user_id: int = 987654321):  # type: ignore
     return employee
 
 
-async def finish_internal_survey(world: BotWorld, employee, comment: str = "Fast replies") -> None:  # type: ignore[no-untyped-def]
+async def finish_internal_survey(
+    world: BotWorld, employee: FakeUser, comment: str = "Fast replies"
+) -> None:
     for value in ALL_RATINGS:
         employee.press(value)
         await world.deliver()

@@ -10,9 +10,10 @@ import pytest
 from storage import invites as invite_repo
 from storage.models import InviteKind
 from tests.bot.conftest import ADMIN_ID, BotWorld, Clock, start_world, stop_world
+from tests.fakes.telegram_server import FakeUser
 
 
-async def start_buyer(world: BotWorld, user_id: int = 501):  # type: ignore[no-untyped-def]
+async def start_buyer(world: BotWorld, user_id: int = 501) -> FakeUser:
     token = await world.invite(InviteKind.BUYER, "coffee")
     buyer = world.user(user_id, "Ola")
     buyer.send_command("/start", token)
