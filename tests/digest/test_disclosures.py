@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
 
 from bot.digest.compose import compose_digest
 from bot.digest.model import Basis, Digest
@@ -18,6 +17,7 @@ from storage.disclosures import settle_weeks
 from storage.models import Subject, SubjectKind
 from storage.subjects import add_subject
 from tests.backends import POSTGRES_ON, postgres_url
+from tests.digest.digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
 
 MONDAY_AFTER_W48 = datetime(2026, 11, 30, 9, tzinfo=UTC)
 ROUNDS = 30  # races of two PostgreSQL instances over one subject's units
