@@ -1,1 +1,1 @@
-"""Reproducible benchmarks, each measured beside its baseline in the same run (see README)."""
+"""Reproducible benchmarks, each beside its baseline in the same run (docs/performance.md)."""

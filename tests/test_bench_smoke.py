@@ -1,5 +1,5 @@
 """The benchmarks run at tiny sizes so they cannot rot: their checks pass, their tables
-print. How fast anything is, is not asserted here (see bench/ and the README)."""
+print. How fast anything is, is not asserted here (see bench/ and docs/performance.md)."""
 
 from __future__ import annotations
 

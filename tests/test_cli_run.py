@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands.demo import feedbot_command
 from tests.fakes.http_server import BotApiServer
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -70,3 +71,36 @@ def test_a_rejected_token_is_explained_without_repeating_it(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "rejected TELEGRAM_BOT_TOKEN" in result.stderr
     assert "a-wrong-token-value" not in result.stderr + result.stdout
+
+
+def test_without_a_token_the_demo_hint_is_a_command_to_paste(tmp_path: Path) -> None:
+    # The README's set-up runs `.venv/bin/feedbot run`; `feedbot` alone is not on PATH.
+    script = Path(sys.executable).parent / "feedbot"
+    assert script.exists(), "the tests run from the environment feedbot is installed in"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FEEDBOT_", "TELEGRAM_"))}
+    result = subprocess.run(
+        [str(script), "run"],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("feedbot: no bot token:") and result.stderr.count("\n") == 1
+    assert f"run `{feedbot_command(tmp_path)} demo`" in result.stderr
+    assert result.stdout == ""  # the demo is shown how to run, not run
+
+
+def test_a_failure_other_than_the_token_is_its_own_line_without_the_demo(tmp_path: Path) -> None:
+    result = run_bot(
+        tmp_path,
+        TELEGRAM_BOT_TOKEN="123:abc",
+        FEEDBOT_SECRET="s" * 32,
+        FEEDBOT_DATABASE=str(tmp_path / "no such folder" / "bot.sqlite3"),
+    )
+    assert result.returncode != 0
+    assert result.stderr.count("\n") == 1 and "no such folder" in result.stderr
+    assert "demo" not in result.stderr and "token" not in result.stderr
+    assert "Traceback" not in result.stderr

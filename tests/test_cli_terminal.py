@@ -6,6 +6,7 @@ import io
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +27,7 @@ RAW = ("\x1b", "\x07", "\x9b", "\r")
 
 
 @pytest.fixture(autouse=True)
-def _environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def _environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FEEDBOT_SECRET", "a-long-test-secret-of-random-text")
     monkeypatch.setenv("FEEDBOT_DATABASE", str(tmp_path / "feedbot.sqlite3"))
@@ -115,7 +116,7 @@ def test_a_csv_export_keeps_what_was_typed_and_guards_formulas(
     cli: Callable[..., Result],
     database: Db,
     capsysbinary: pytest.CaptureFixture[bytes],
-    tmp_path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     assert cli("department", "add", "rnd", "--name", NAME).code == 0
     at = datetime(2026, 11, 17, 10, tzinfo=UTC)

@@ -477,11 +477,11 @@ def test_distribution_bars_follow_the_scale_order_and_show_shares() -> None:
     bars = distribution_bars({5: 6, 4: 3, 3: 1}, [5, 4, 3, 2, 1])
 
     assert bars == [
-        Bar(5, 6, 60.0, "██████░░░░"),
-        Bar(4, 3, 30.0, "███░░░░░░░"),
-        Bar(3, 1, 10.0, "█░░░░░░░░░"),
-        Bar(2, 0, 0.0, "░░░░░░░░░░"),
-        Bar(1, 0, 0.0, "░░░░░░░░░░"),
+        Bar(5, 6, 60, "██████░░░░"),
+        Bar(4, 3, 30, "███░░░░░░░"),
+        Bar(3, 1, 10, "█░░░░░░░░░"),
+        Bar(2, 0, 0, "░░░░░░░░░░"),
+        Bar(1, 0, 0, "░░░░░░░░░░"),
     ]
 
 
@@ -502,7 +502,7 @@ def test_a_rare_answer_shows_a_sliver_and_a_near_unanimous_one_is_not_full() -> 
 
 
 def test_distribution_bars_of_no_answers_are_empty() -> None:
-    assert distribution_bars({}, [1, 2], width=3) == [Bar(1, 0, 0.0, "░░░"), Bar(2, 0, 0.0, "░░░")]
+    assert distribution_bars({}, [1, 2], width=3) == [Bar(1, 0, 0, "░░░"), Bar(2, 0, 0, "░░░")]
 
 
 @given(ratings, st.integers(1, 20))

@@ -160,6 +160,14 @@ def test_holm_adjusted_p_values_reject_what_the_step_down_procedure_rejects(
     assert all(p <= q <= 1.0 for p, q in zip(p_values, adjusted, strict=True))
 
 
+def approx(change: Change | None, expected: float) -> float:
+    """The change's adjusted p-value when it is within pytest's tolerance of `expected`, so
+    that comparing whole Changes tolerates rounding in that one field."""
+    p_adjusted = change.p_adjusted if change is not None else None
+    assert p_adjusted is not None and p_adjusted == pytest.approx(expected)
+    return p_adjusted
+
+
 def test_holm_adjusted_changes_keep_untested_ones_and_follow_the_adjusted_p() -> None:
     changes: list[Change | None] = [
         Change(5.0, True, 0.01),
@@ -170,10 +178,10 @@ def test_holm_adjusted_changes_keep_untested_ones_and_follow_the_adjusted_p() ->
     ]
     adjusted = holm_adjusted(changes)
     # Three tests: 0.01 * 3 = 0.03, 0.02 * 2 = 0.04, 0.04 * 1 = 0.04.
-    assert adjusted[0] == Change(5.0, True, 0.01, pytest.approx(0.03))
+    assert adjusted[0] == Change(5.0, True, 0.01, approx(adjusted[0], 0.03))
     assert adjusted[1] is None and adjusted[3] == Change(1.0, False, None)
-    assert adjusted[4] == Change(2.0, True, 0.02, pytest.approx(0.04))
-    assert adjusted[2] == Change(-3.0, True, 0.04, pytest.approx(0.04))
+    assert adjusted[4] == Change(2.0, True, 0.02, approx(adjusted[4], 0.04))
+    assert adjusted[2] == Change(-3.0, True, 0.04, approx(adjusted[2], 0.04))
     assert [c.significant for c in holm_adjusted([Change(1.0, True, 0.03)] * 2) if c] == [
         False,
         False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -58,7 +59,8 @@ async def test_retries_are_bounded() -> None:
 
 async def test_a_429_waits_what_telegram_asked() -> None:
     retry, pauses = policy()
-    call = Script(RetryAfter(3), RetryAfter(0.5))
+    # Telegram sends whole seconds; PTB also takes a timedelta, which allows half a second.
+    call = Script(RetryAfter(3), RetryAfter(timedelta(milliseconds=500)))
     assert await retry.run(call, what="a question", repeatable=False) == "sent"
     assert pauses == [3.0, 0.5]
 

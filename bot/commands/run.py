@@ -17,20 +17,24 @@ from bot.commands.common import (
     run_async,
     settings_from,
 )
+from bot.commands.demo import feedbot_command
 from storage.connection import DatabaseUnavailable
 
-NO_TOKEN = (
-    "no bot token: create a bot with @BotFather in Telegram (/newbot), put "
-    "TELEGRAM_BOT_TOKEN=<token> in .env (see .env.example) and run `feedbot run` again; "
-    "to try everything without Telegram, run `feedbot demo`."
-)
+
+def no_token(program: str) -> str:
+    """The one line for a missing token: how to get one, and the demo command to paste."""
+    return (
+        "no bot token: create a bot with @BotFather in Telegram (/newbot), put "
+        "TELEGRAM_BOT_TOKEN=<token> in .env (see .env.example) and run it again; "
+        f"to try everything without Telegram, run `{program} demo`."
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run until Ctrl-C or SIGTERM; the database closes cleanly on the way out."""
     settings = settings_from(args)
     if settings.token is None:
-        raise CommandError(NO_TOKEN, exit_code=2)
+        raise CommandError(no_token(feedbot_command()), exit_code=2)
     settings.secret_bytes()  # fail with the one-line explanation before anything starts
     webhook = bool(getattr(args, "webhook", False))
     if webhook:

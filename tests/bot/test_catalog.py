@@ -41,11 +41,12 @@ def _name(func: ast.expr) -> str | None:
 def _rejection_keys() -> list[str]:
     """The engine's refusal keys, read from its `Rejection("...")` calls (the bot shows
     them as `error.<key>`)."""
-    keys = set()
+    keys: set[str] = set()
     for node in ast.walk(ast.parse((ROOT / "surveys" / "engine.py").read_text("utf-8"))):
         if isinstance(node, ast.Call) and _name(node.func) == "Rejection" and node.args:
             first = node.args[0]
             assert isinstance(first, ast.Constant), ast.unparse(node)
+            assert isinstance(first.value, str), ast.unparse(node)
             keys.add(first.value)
     assert keys, "no Rejection calls found in surveys/engine.py"
     return sorted(keys)

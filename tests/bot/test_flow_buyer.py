@@ -6,9 +6,10 @@ import pytest
 
 from storage.models import InviteKind
 from tests.bot.conftest import BotWorld
+from tests.fakes.telegram_server import FakeUser
 
 
-async def open_buyer_invite(world: BotWorld, user_id: int = 501, lang: str = "en"):  # type: ignore[no-untyped-def]
+async def open_buyer_invite(world: BotWorld, user_id: int = 501, lang: str = "en") -> FakeUser:
     token = await world.invite(InviteKind.BUYER, "coffee")
     buyer = world.user(user_id, "Ola", lang=lang)
     buyer.send_command("/start", token)

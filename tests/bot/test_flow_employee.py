@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from storage.models import InviteKind, MemberRole
 from tests.bot.conftest import BotWorld
+from tests.fakes.telegram_server import FakeUser
 
 ALL_RATINGS = ["4", "5", "3", "4", "5"]
 
 
-async def join_sales(world: BotWorld, user_id: int = 987654321):  # type: ignore[no-untyped-def]
+async def join_sales(world: BotWorld, user_id: int = 987654321) -> FakeUser:
     token = await world.invite(InviteKind.EMPLOYEE, "sales")
     employee = world.user(user_id, "Jan")
     employee.send_command("/start", token)
@@ -16,7 +17,9 @@ async def join_sales(world: BotWorld, user_id: int = 987654321):  # type: ignore
     return employee
 
 
-async def finish_internal_survey(world: BotWorld, employee, comment: str = "Fast replies") -> None:  # type: ignore[no-untyped-def]
+async def finish_internal_survey(
+    world: BotWorld, employee: FakeUser, comment: str = "Fast replies"
+) -> None:
     for value in ALL_RATINGS:
         employee.press(value)
         await world.deliver()
@@ -124,8 +127,8 @@ async def test_a_new_member_gets_a_command_menu_with_their_commands(world: BotWo
         call.params
         for call in world.telegram.calls_of("setMyCommands")
         if isinstance(call.params.get("scope"), dict)
-        and call.params["scope"].get("chat_id") == employee.id  # type: ignore[union-attr]
+        and call.params["scope"].get("chat_id") == employee.id
     ]
     assert len(menus) == 1
-    names = [entry["command"] for entry in menus[0]["commands"]]  # type: ignore[union-attr]
+    names = [entry["command"] for entry in menus[0]["commands"]]
     assert names == ["start", "help", "lang", "cancel", "evaluate", "pulses"]

@@ -3,6 +3,8 @@ double presses (through process_update with the real handlers and database)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot import flow
@@ -90,7 +92,7 @@ async def test_a_redelivered_press_sends_the_missing_question_once(
 
 @pytest.mark.parametrize("answer", ["press", "text"])
 async def test_a_restart_sends_the_missing_question_once(
-    tmp_path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
     clock: Clock,
     answer: str,
     quick_retries: RetryPolicy,
@@ -231,7 +233,7 @@ async def test_a_buyer_finishes_through_frequent_telegram_faults(
 
 
 async def test_a_question_missing_for_days_waits_for_the_respondent(
-    tmp_path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
     clock: Clock,
     quick_retries: RetryPolicy,
 ) -> None:
@@ -258,7 +260,7 @@ async def test_a_question_missing_for_days_waits_for_the_respondent(
 
 
 async def test_a_buyer_whose_invite_was_taken_just_before_a_crash_gets_the_survey_on_redelivery(
-    tmp_path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from storage import invites as invite_repo
 from storage.models import InviteKind
-from tests.bot.conftest import ADMIN_ID, BotWorld, start_world, stop_world
+from tests.bot.conftest import ADMIN_ID, BotWorld, Clock, start_world, stop_world
+from tests.fakes.telegram_server import FakeUser
 
 
-async def start_buyer(world: BotWorld, user_id: int = 501):  # type: ignore[no-untyped-def]
+async def start_buyer(world: BotWorld, user_id: int = 501) -> FakeUser:
     token = await world.invite(InviteKind.BUYER, "coffee")
     buyer = world.user(user_id, "Ola")
     buyer.send_command("/start", token)
@@ -155,8 +157,8 @@ async def test_a_new_invite_while_a_survey_is_open_asks_which_to_continue(
 
 
 async def test_a_survey_resumes_after_the_application_is_rebuilt(
-    tmp_path,
-    clock,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    clock: Clock,
 ) -> None:
     world = await start_world(tmp_path, clock)
     buyer = await start_buyer(world)
@@ -248,8 +250,8 @@ async def test_lang_switches_every_later_reply(world: BotWorld) -> None:
 
 
 async def test_an_update_redelivered_after_a_restart_is_applied_once(
-    tmp_path,
-    clock,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    clock: Clock,
 ) -> None:
     world = await start_world(tmp_path, clock)
     buyer = await start_buyer(world)

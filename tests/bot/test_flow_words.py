@@ -6,9 +6,10 @@ from __future__ import annotations
 from bot.i18n import t, visible
 from storage.models import InviteKind, MemberRole
 from tests.bot.conftest import ADMIN_ID, BotWorld
+from tests.fakes.telegram_server import FakeUser
 
 
-async def start_buyer(world: BotWorld, user_id: int = 501, lang: str = "en"):  # type: ignore[no-untyped-def]
+async def start_buyer(world: BotWorld, user_id: int = 501, lang: str = "en") -> FakeUser:
     token = await world.invite(InviteKind.BUYER, "coffee")
     buyer = world.user(user_id, "Ola", lang=lang)
     buyer.send_command("/start", token)
@@ -64,7 +65,9 @@ async def test_back_to_a_multiple_choice_question_names_the_choices_given(
     assert not any(b.startswith(("✓", "•")) for b in question.button_texts)
 
 
-async def join(world: BotWorld, user_id: int, *, role: MemberRole | None = None, lang: str = "en"):  # type: ignore[no-untyped-def]
+async def join(
+    world: BotWorld, user_id: int, *, role: MemberRole | None = None, lang: str = "en"
+) -> FakeUser:
     if role is None:
         token = await world.invite(InviteKind.EMPLOYEE, "sales")
     else:

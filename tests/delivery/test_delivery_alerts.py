@@ -126,7 +126,7 @@ async def test_a_buyer_answering_in_telegram_triggers_the_alert(world: BotWorld)
 async def test_the_alert_is_sent_at_once_not_at_the_next_poll(world: BotWorld) -> None:
     """The sender's poll is an hour away and the owner's digest is queued ahead of the
     alert: the alert still arrives, because queuing it wakes the sender, which sends
-    alerts on their own (README: "Detractor alerts")."""
+    alerts on their own (docs/delivery.md: "Detractor alerts")."""
     await add_owner(world, OWNER, "coffee", detractor_alerts=True)
     async with world.services.db.transaction() as conn:  # the Monday digest, due, unsent
         queued = await enqueue_due_digests(conn, world.services.settings, world.clock())

@@ -30,6 +30,13 @@ DIGEST_OWNER, DEPT_OWNER, PULSED = 7101, 7102, 7400
 _TOKEN = re.compile(r"start=(\S+)")
 
 
+def token_of(link: str) -> str:
+    """The invite token of a t.me link's start parameter."""
+    found = _TOKEN.search(link)
+    assert found is not None, link
+    return found[1]
+
+
 def assert_every_call_parsed(world: BotWorld) -> list[str]:
     """Telegram refused nothing, and every text or caption sent parses as HTML.
 
@@ -80,7 +87,7 @@ async def test_hostile_names_and_answers_are_shown_literally_everywhere(world: B
 
     # An owner takes ownership (in Polish) and lists what they own.
     owner = world.user(7100, "Ewa", lang="pl")
-    owner.send_command("/start", _TOKEN.search(owner_link)[1])  # type: ignore[index]
+    owner.send_command("/start", token_of(owner_link))
     await world.deliver()
     assert PRODUCT_PL in owner.last_message().text
     owner.send_command("/subjects")
@@ -94,7 +101,7 @@ async def test_hostile_names_and_answers_are_shown_literally_everywhere(world: B
 
     # A buyer answers the product's survey with a hostile comment.
     buyer = world.user(7200, "<i>Ola & co", lang="en")
-    buyer.send_command("/start", _TOKEN.search(buyer_link)[1])  # type: ignore[index]
+    buyer.send_command("/start", token_of(buyer_link))
     await world.deliver()
     assert PRODUCT_EN in buyer.last_message().text
     buyer.press("3")
@@ -114,7 +121,7 @@ async def test_hostile_names_and_answers_are_shown_literally_everywhere(world: B
 
     # An employee evaluates the department: its button shows the name as typed.
     employee = world.user(7300, "Jan")
-    employee.send_command("/start", _TOKEN.search(employee_link)[1])  # type: ignore[index]
+    employee.send_command("/start", token_of(employee_link))
     await world.deliver()
     assert DEPARTMENT in employee.last_message().button_texts
     employee.press(DEPARTMENT)
@@ -163,7 +170,7 @@ async def test_hostile_names_and_answers_are_shown_literally_everywhere(world: B
 
     # A buyer who stops half-way is reminded of the product by name.
     quiet = world.user(7201, "Quiet")
-    quiet.send_command("/start", _TOKEN.search(buyer_link)[1])  # type: ignore[index]
+    quiet.send_command("/start", token_of(buyer_link))
     await world.deliver()
     quiet.press("9")
     await world.deliver()

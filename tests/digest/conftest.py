@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from digest_support import db, department, product, respond
+from tests.digest.digest_support import db, department, product, respond
 
 __all__ = ["db", "department", "product", "respond"]

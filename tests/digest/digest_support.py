@@ -32,12 +32,15 @@ PRODUCT = SubjectRef(1, "kettle", {"pl": "Czajnik", "en": "Kettle"}, Audience.EX
 DEPARTMENT = SubjectRef(2, "sales", {"pl": "Sprzedaż", "en": "Sales"}, Audience.INTERNAL)
 
 Answers = Mapping[str, int | str | list[str]]
+# How many chose each answer value (a scale point or a choice id), as aggregates return it.
+Counts = dict[float | str, int]
 _respondents = itertools.count(1000)
 
 
-def nps_answers(promoters: int, passives: int, detractors: int) -> dict[int, int]:
+def nps_answers(promoters: int, passives: int, detractors: int) -> Counts:
     """An NPS distribution: promoters answer 10, passives 8, detractors 3."""
-    return {k: v for k, v in {10: promoters, 8: passives, 3: detractors}.items() if v}
+    counts: Counts = {10: promoters, 8: passives, 3: detractors}
+    return {k: v for k, v in counts.items() if v}
 
 
 def window(

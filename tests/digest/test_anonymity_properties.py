@@ -28,7 +28,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from digest_support import CATALOG, Respond, internal_answers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,6 +39,7 @@ from storage.export import export_units_csv_bytes
 from storage.models import Subject, SubjectKind
 from storage.subjects import add_subject
 from surveys import anonymity, periods
+from tests.digest.digest_support import CATALOG, Respond, internal_answers
 
 EXAMPLES = int(os.environ.get("FEEDBOT_HYPOTHESIS_EXAMPLES", "100"))
 ROLES = ("employee", "contractor", "supplier", None)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from digest_support import NOW
-from test_digest_compose import _fill_for_every_basis, compose
 
 from bot.digest.chart import digest_chart
 from bot.digest.render import plain_text, render_html
 from storage.db import Database
 from tests.backends import POSTGRES_ON, postgres_url
+from tests.digest.digest_support import NOW
+from tests.digest.test_digest_compose import _fill_for_every_basis, compose
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES_ON, reason="FEEDBOT_TEST_POSTGRES=off: the PostgreSQL half was left out"

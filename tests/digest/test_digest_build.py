@@ -6,18 +6,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from digest_support import (
-    BLOCK_BEFORE_W48,
-    BLOCK_W48,
-    DEPARTMENT,
-    INTERNAL,
-    W47,
-    W48,
-    build,
-    comment,
-    window,
-)
-
 from bot.digest.build import clip
 from bot.digest.data import DigestData, Window
 from bot.digest.model import (
@@ -33,6 +21,17 @@ from bot.digest.model import (
 from bot.digest.render import plain_text, render_html
 from storage.models import PeriodCounts
 from surveys import anonymity, periods
+from tests.digest.digest_support import (
+    BLOCK_BEFORE_W48,
+    BLOCK_W48,
+    DEPARTMENT,
+    INTERNAL,
+    W47,
+    W48,
+    build,
+    comment,
+    window,
+)
 
 RATINGS = ("overall", "reliability", "responsiveness", "communication", "quality")
 
@@ -211,7 +210,7 @@ def test_a_block_minus_a_week_shown_alone_is_withheld() -> None:
 def test_a_block_whose_quiet_weeks_together_meet_the_threshold_is_shown() -> None:
     # W45's 5 are shown on their own; W46's 3 and W48's 2 are 5 together: their pool is
     # shown, never the block's 10 (whose difference with W45 would be that pool anyway).
-    trend = {"2026-W45": {4: 5}, "2026-W46": {4: 3}}
+    trend: dict[str, dict[float, int]] = {"2026-W45": {4: 5}, "2026-W46": {4: 3}}
     digest = build(DEPARTMENT, INTERNAL, internal(2, block=10, comments=10, trend=trend))
     assert digest.scores_gate.basis is Basis.BLOCK and digest.scores_gate.responses == 5
     assert digest.basis_weeks == ("2026-W46", "2026-W47", "2026-W48")
@@ -350,8 +349,9 @@ def test_internal_trend_leaves_gaps_below_the_threshold() -> None:
     by_week = {p.period.key: p.estimate for p in digest.trend}
     assert len(digest.trend) == 12 and digest.trend[-1].period.key == W48
     assert by_week[W47] is None  # 4 answers: would reveal them
-    assert by_week[W48] is not None and by_week[W48].value == 4.0
-    assert by_week["2026-W46"] is not None and by_week["2026-W46"].value == 3.0
+    w48, w46 = by_week[W48], by_week["2026-W46"]
+    assert w48 is not None and w48.value == 4.0
+    assert w46 is not None and w46.value == 3.0
     assert by_week["2026-W45"] is None
 
 

@@ -9,7 +9,7 @@ import struct
 import threading
 from collections.abc import Sequence
 
-from digest_support import DEPARTMENT, INTERNAL, W47, W48, build, disclose, window
+import numpy as np
 from PIL import Image
 
 from bot.digest.chart import TrendFigure, digest_chart, render_trend_png
@@ -17,6 +17,7 @@ from bot.digest.data import DigestData
 from bot.digest.model import TrendPoint
 from surveys import periods
 from surveys.scoring import Estimate
+from tests.digest.digest_support import DEPARTMENT, INTERNAL, W47, W48, build, disclose, window
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LINE_RGB = (0x25, 0x63, 0xEB)  # the line and its markers
@@ -32,8 +33,9 @@ def png_size(png: bytes) -> tuple[int, int]:
 
 def pixels_of(png: bytes, rgb: tuple[int, int, int]) -> int:
     """How many pixels of the decoded PNG have exactly this colour."""
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    return sum(count for count, colour in image.getcolors(maxcolors=1 << 20) if colour == rgb)
+    colours = Image.open(io.BytesIO(png)).convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is not None  # None only above maxcolors
+    return sum(count for count, colour in colours if colour == rgb)
 
 
 def series(gaps: Sequence[int] = GAPS, base: float = 10.0) -> list[TrendPoint]:
@@ -48,11 +50,14 @@ def series(gaps: Sequence[int] = GAPS, base: float = 10.0) -> list[TrendPoint]:
 
 def band_runs(chart: TrendFigure) -> set[tuple[float, float]]:
     """The first and last week of each stretch the band covers."""
-    return {
-        (float(path.vertices[:, 0].min()), float(path.vertices[:, 0].max()))
-        for path in chart.band.get_paths()
-        if path.vertices[:, 0].max() > path.vertices[:, 0].min()
-    }
+    xs = [np.asarray(path.vertices, dtype=float)[:, 0] for path in chart.band.get_paths()]
+    return {(float(x.min()), float(x.max())) for x in xs if x.max() > x.min()}
+
+
+def line_data(chart: TrendFigure) -> tuple[list[float], list[float]]:
+    """The x and y values of the chart's line (NaN where a week has no score)."""
+    xs, ys = chart.line.get_data()
+    return np.asarray(xs, dtype=float).tolist(), np.asarray(ys, dtype=float).tolist()
 
 
 def draw(figure: TrendFigure, points: Sequence[TrendPoint], lang: str = "pl") -> bytes:
@@ -67,7 +72,7 @@ def test_the_figure_holds_the_weeks_values_intervals_and_gaps() -> None:
     points = series()
     chart.draw(points, "pl", "Czajnik $5: NPS", y_label="NPS", y_limits=(-100, 100))
 
-    xs, ys = (list(v) for v in chart.line.get_data())
+    xs, ys = line_data(chart)
     assert xs == list(range(12))
     assert [math.isnan(y) for y in ys] == [i in GAPS for i in range(12)]
     assert [y for y in ys if not math.isnan(y)] == [
@@ -95,7 +100,8 @@ def test_an_interval_of_one_answer_is_not_drawn() -> None:
     points[10] = TrendPoint(points[10].period, nps_of_one)
     chart = TrendFigure()
     chart.draw(points, "en", "Kettle", y_label="NPS", y_limits=(-100, 100))
-    assert chart.line.get_data()[1][1] == 4.0 and chart.line.get_data()[1][10] == 100.0
+    ys = line_data(chart)[1]
+    assert ys[1] == 4.0 and ys[10] == 100.0
     # Week 0 keeps its interval, now alone (a bar); week 10 has none to draw.
     assert [seg.tolist() for seg in chart.bars.get_segments()] == [[[0, -10], [0, 30]]]
     assert band_runs(chart) == {(4.0, 8.0)}
@@ -163,8 +169,9 @@ def test_trend_png_without_any_point_says_so() -> None:
 
 
 def test_digest_chart_draws_the_headline_or_nothing() -> None:
-    overall = {4: 3, 5: 3}
-    data = DigestData(window(W48, 6, {"overall": overall}), window(W47, 0), trend={W48: overall})
+    data = DigestData(
+        window(W48, 6, {"overall": {4: 3, 5: 3}}), window(W47, 0), trend={W48: {4: 3, 5: 3}}
+    )
     png = digest_chart(build(DEPARTMENT, INTERNAL, disclose(data)), "en")
     assert png is not None and png.startswith(PNG_SIGNATURE)
     assert png_size(png) == (800, 400) and pixels_of(png, LINE_RGB) > 0

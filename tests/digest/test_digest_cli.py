@@ -8,13 +8,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from digest_support import NOW, Respond
 
 from bot import cli
 from storage.db import Database
 from storage.models import SubjectKind
 from storage.subjects import add_subject
 from surveys import periods
+from tests.digest.digest_support import NOW, Respond
 
 
 def main(argv: list[str]) -> int:

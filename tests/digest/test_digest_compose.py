@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
 
 from bot.digest import chart
 from bot.digest import compose as compose_module
@@ -24,6 +23,7 @@ from storage.members import record_invitation, register_member
 from storage.models import InvitationSource, InviteKind, MemberRole, Subject, SubjectKind
 from storage.subjects import add_subject
 from surveys import periods
+from tests.digest.digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
 
 SECRET = b"digest-test-secret"
 W49 = "2026-W49"

@@ -7,19 +7,6 @@ import random
 from collections.abc import Mapping
 
 import pytest
-from digest_support import (
-    DEPARTMENT,
-    EXTERNAL,
-    INTERNAL,
-    PRODUCT,
-    W47,
-    W48,
-    build,
-    comment,
-    disclose,
-    nps_answers,
-    window,
-)
 
 from bot.digest.data import DigestData
 from bot.digest.model import Digest
@@ -27,6 +14,20 @@ from bot.digest.render import plain_text, render_html
 from bot.digest.scores import question_scores
 from surveys.schema import SurveyDefinition
 from surveys.scoring import mean_change
+from tests.digest.digest_support import (
+    DEPARTMENT,
+    EXTERNAL,
+    INTERNAL,
+    PRODUCT,
+    W47,
+    W48,
+    Counts,
+    build,
+    comment,
+    disclose,
+    nps_answers,
+    window,
+)
 
 DIMENSIONS = ("reliability", "responsiveness", "communication", "quality")
 
@@ -246,14 +247,23 @@ def test_the_distribution_percents_add_up_to_100() -> None:
 
 
 def test_a_change_significant_alone_is_within_noise_among_the_digests_eleven() -> None:
-    before, after = {3: 6, 4: 8, 5: 6}, {3: 1, 4: 8, 5: 11}
+    before: dict[float, int] = {3: 6, 4: 8, 5: 6}
+    after: dict[float, int] = {3: 1, 4: 8, 5: 11}
     alone = mean_change(before, after)
     assert (
         alone is not None and alone.significant and alone.p_value == pytest.approx(0.0317, abs=1e-4)
     )
-    unchanged = {q: {4: 10, 5: 10} for q in DIMENSIONS}
-    previous = {"overall": before, "recommend": {9: 10, 7: 10}, **unchanged}
-    current = {"overall": after, "recommend": {9: 10, 7: 10}, **unchanged}
+    unchanged: dict[str, Counts] = {q: {4: 10, 5: 10} for q in DIMENSIONS}
+    previous: dict[str, Counts] = {
+        "overall": {k: n for k, n in before.items()},
+        "recommend": {9: 10, 7: 10},
+        **unchanged,
+    }
+    current: dict[str, Counts] = {
+        "overall": {k: n for k, n in after.items()},
+        "recommend": {9: 10, 7: 10},
+        **unchanged,
+    }
     digest = build(
         DEPARTMENT,
         INTERNAL,

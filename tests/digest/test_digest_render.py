@@ -7,24 +7,6 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from digest_support import (
-    BLOCK_BEFORE_W48,
-    BLOCK_W48,
-    DEPARTMENT,
-    EXTERNAL,
-    INTERNAL,
-    PRODUCT,
-    W47,
-    W48,
-    all_lines,
-    assert_telegram_html,
-    block_window,
-    build,
-    comment,
-    disclose,
-    nps_answers,
-    window,
-)
 
 from bot.digest.data import DigestData
 from bot.digest.model import Digest, SubjectRef
@@ -42,6 +24,25 @@ from bot.digest.render import (
     split_message,
 )
 from surveys.schema import Audience, Question, QuestionType, SurveyDefinition
+from tests.digest.digest_support import (
+    BLOCK_BEFORE_W48,
+    BLOCK_W48,
+    DEPARTMENT,
+    EXTERNAL,
+    INTERNAL,
+    PRODUCT,
+    W47,
+    W48,
+    Counts,
+    all_lines,
+    assert_telegram_html,
+    block_window,
+    build,
+    comment,
+    disclose,
+    nps_answers,
+    window,
+)
 
 # Hand-computed fixtures (see each value's derivation next to it).
 # NPS, 10 promoters / 5 passives / 5 detractors: (10 - 5) / 20 = 25. Adjusted Wald:
@@ -53,17 +54,22 @@ NPS_NOW = nps_answers(10, 5, 5)
 NPS_BEFORE = nps_answers(9, 5, 6)
 # CSAT: 14 of 20 answered 4-5 = 70%; Wilson: centre (.7 + 1.92/20) / 1.192 = .668,
 # half-width 1.96 * sqrt(.21/20 + 3.84/1600) / 1.192 = .187 -> 48.1 .. 85.5.
-CSAT_NOW = {5: 8, 4: 6, 3: 3, 2: 2, 1: 1}
+CSAT_NOW: Counts = {5: 8, 4: 6, 3: 3, 2: 2, 1: 1}
 # CES: mean 108/20 = 5.4; s^2 = 36.8/19 = 1.937, t(.975, 19) = 2.093,
 # margin = 2.093 * sqrt(1.937/20) = .651 -> 4.7 .. 6.1.
-CES_NOW = {7: 4, 6: 8, 5: 4, 3: 4}
+CES_NOW: Counts = {7: 4, 6: 8, 5: 4, 3: 4}
 # Overall rating 3.9 (39/10); s^2 = 8.9/9, t(.975, 9) = 2.262, margin .711 -> 3.2 .. 4.6;
 # favourable 7/10 = 70%, Wilson 39.7 .. 89.2.
-OVERALL_NOW = {5: 3, 4: 4, 3: 2, 2: 1}
+OVERALL_NOW: Counts = {5: 3, 4: 4, 3: 2, 2: 1}
 
 
 def external_digest(**data: object) -> Digest:
-    current = {"nps": NPS_NOW, "csat": CSAT_NOW, "effort": CES_NOW, "improve": {"price": 4}}
+    current: dict[str, Counts] = {
+        "nps": NPS_NOW,
+        "csat": CSAT_NOW,
+        "effort": CES_NOW,
+        "improve": {"price": 4},
+    }
     defaults: dict[str, object] = {
         "period": window(W48, 20, current, started=25, partial=2),
         "previous": window(W47, 20, {"nps": NPS_BEFORE}),
@@ -294,7 +300,7 @@ def long_survey(questions: int) -> SurveyDefinition:
 
 def test_a_long_digest_is_split_between_sections_within_the_limit() -> None:
     survey = long_survey(70)
-    answers = {f"q{i}": {1 + i % 5: 3, 5: 3, 4: 2} for i in range(70)}
+    answers: dict[str, Counts] = {f"q{i}": {1 + i % 5: 3, 5: 3, 4: 2} for i in range(70)}
     comments = [comment("Long & <detailed> comment " * 20, day=20 + i) for i in range(3)]
     digest = build(
         DEPARTMENT,

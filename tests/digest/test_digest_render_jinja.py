@@ -5,10 +5,10 @@ render with it."""
 from __future__ import annotations
 
 from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined
-from test_digest_render import every_digest_shape
 
 from bot.digest.render import LANGS, TEMPLATES, environment, labels, template
 from surveys.scoring import Estimate
+from tests.digest.test_digest_render import every_digest_shape
 
 
 class _WithContext(BaseLoader):
@@ -41,10 +41,12 @@ def _with_context() -> Environment:
 
 def test_every_template_renders_what_it_renders_with_the_labels_seeing_its_context() -> None:
     with_context = _with_context()
+    loader = with_context.loader
+    assert loader is not None
     rendered = 0
     for name in ("digest", "nothing", "caption"):
         for lang in LANGS:
-            source = with_context.loader.get_source(with_context, f"{name}.{lang}.html.j2")[0]
+            source = loader.get_source(with_context, f"{name}.{lang}.html.j2")[0]
             assert "with context" in source
     for digest in every_digest_shape():
         for lang in LANGS:

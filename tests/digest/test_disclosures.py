@@ -6,8 +6,6 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
-
 from bot.digest.compose import compose_digest
 from bot.digest.model import Basis, Digest
 from storage import disclosures
@@ -15,6 +13,7 @@ from storage.db import Database
 from storage.disclosures import settle_weeks
 from storage.models import Subject, SubjectKind
 from storage.subjects import add_subject
+from tests.digest.digest_support import CATALOG, NOW, W47, W48, Respond, internal_answers
 
 MONDAY_AFTER_W48 = datetime(2026, 11, 30, 9, tzinfo=UTC)
 

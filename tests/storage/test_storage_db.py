@@ -16,7 +16,7 @@ import pytest
 from storage.connection import Connection
 from storage.db import Database, encode_time, split_statements
 from storage.models import SubjectKind
-from storage.sqlite import migrate
+from storage.sqlite import _InlineConnection, _ReadConnection, migrate
 from storage.subjects import add_subject, get_subject, list_subjects
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,8 +96,10 @@ async def test_migrations_are_recorded_and_applying_them_twice_changes_nothing(
             now=NOW,
         )
 
-    assert await migrate(db.conn) == []  # type: ignore[arg-type]
-    assert await migrate(db.conn) == []  # type: ignore[arg-type]
+    conn = db.conn
+    assert isinstance(conn, _InlineConnection | _ReadConnection)  # what migrate() takes
+    assert await migrate(conn) == []
+    assert await migrate(conn) == []
 
     assert await _schema(db.conn) == schema
     assert await _applied(db.conn) == applied
@@ -156,7 +158,9 @@ async def test_a_failing_transaction_rolls_back(db: Database) -> None:
             raise RuntimeError("boom")
     assert await get_subject(db.conn, "sales") is None
     if db.dialect == "sqlite":
-        assert not db.conn.in_transaction  # type: ignore[attr-defined]
+        conn = db.conn
+        assert isinstance(conn, _InlineConnection)  # in memory: the writer's own connection
+        assert not conn.in_transaction
 
 
 async def test_concurrent_transactions_do_not_interleave(db: Database) -> None:

@@ -1,8 +1,8 @@
 """Group commit in storage.sqlite: transaction blocks run as SAVEPOINTs of one open transaction,
 committed together, each caller resuming only once its block is durable.
 
-These tests look at the writer's statements (a trace callback on `Database._writer`) and,
-in two places, at `Database._lock` / `Database._submit`: that is where batching happens.
+These tests look at the writer's statements (a trace callback on `SqliteDatabase._writer`)
+and, in two places, at `SqliteDatabase._lock` / `._submit`: that is where batching happens.
 None of them measures time: which thread ran a statement, and what the loop did meanwhile,
 is what they check, so a loaded machine cannot fail them."""
 
@@ -21,6 +21,7 @@ import pytest
 
 from storage.connection import IntegrityError
 from storage.db import Database
+from storage.sqlite import SqliteDatabase
 
 # No await in these tests may take longer than this (a hang fails instead of blocking).
 LIMIT = 5.0
@@ -29,11 +30,12 @@ Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
 
 @pytest.fixture
-async def file_db(tmp_path: Path) -> AsyncIterator[Database]:
+async def file_db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
     """A file database whose batches end only when a turn of the loop adds no block: with
     the default MAX_BATCH_DELAY a process descheduled for a few milliseconds (a loaded
     machine) would end a batch early, and the batch counts below would vary."""
     database = await Database.open(tmp_path / "data" / "feedbot.sqlite3", max_batch_delay=LIMIT)
+    assert isinstance(database, SqliteDatabase)
     yield database
     await database.close()
 
@@ -55,14 +57,14 @@ async def spawn() -> AsyncIterator[Spawn]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _create(db: Database, *tables: str) -> None:
+async def _create(db: SqliteDatabase, *tables: str) -> None:
     async with db.transaction() as conn:
         await conn.execute("CREATE TABLE t (x INTEGER PRIMARY KEY, v TEXT)")
         for table in tables:
             await conn.execute(table)
 
 
-async def _insert(db: Database, x: int, v: str = "a") -> None:
+async def _insert(db: SqliteDatabase, x: int, v: str = "a") -> None:
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO t VALUES (?, ?)", (x, v))
 
@@ -83,7 +85,7 @@ def _count(path: str, where: str = "1") -> int:
         other.close()
 
 
-def _trace(db: Database) -> list[str]:
+def _trace(db: SqliteDatabase) -> list[str]:
     """Every statement the writer runs from now on (on either thread), in order."""
     statements: list[str] = []
     db._writer.set_trace_callback(statements.append)
@@ -108,7 +110,7 @@ def _committed_batches(statements: list[str]) -> list[list[str]]:
 
 
 async def test_concurrent_blocks_share_commits_and_are_durable_on_return(
-    file_db: Database,
+    file_db: SqliteDatabase,
 ) -> None:
     await _create(file_db)
     statements = _trace(file_db)
@@ -131,7 +133,7 @@ async def test_concurrent_blocks_share_commits_and_are_durable_on_return(
 
 @pytest.mark.parametrize("failure", ["exception", "constraint"])
 async def test_a_failing_block_rolls_back_alone_while_its_batch_commits(
-    file_db: Database, failure: str
+    file_db: SqliteDatabase, failure: str
 ) -> None:
     await _create(file_db)
     await _insert(file_db, -1, "seed")
@@ -162,7 +164,7 @@ async def test_a_failing_block_rolls_back_alone_while_its_batch_commits(
 
 @pytest.mark.parametrize("failure", ["deferred-constraint", "io-error"])
 async def test_a_failed_commit_reaches_every_caller_and_the_database_stays_usable(
-    file_db: Database, monkeypatch: pytest.MonkeyPatch, failure: str
+    file_db: SqliteDatabase, monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
     await _create(
         file_db,
@@ -170,7 +172,7 @@ async def test_a_failed_commit_reaches_every_caller_and_the_database_stays_usabl
         "CREATE TABLE child (id INTEGER PRIMARY KEY,"
         " parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)",
     )
-    expected: type[sqlite3.Error]
+    expected: type[Exception]
     if failure == "deferred-constraint":
         # Real: a deferred foreign key fails the COMMIT itself, leaving the transaction open.
         expected = IntegrityError
@@ -209,7 +211,7 @@ async def test_a_failed_commit_reaches_every_caller_and_the_database_stays_usabl
 
 
 async def test_a_cancelled_caller_does_not_cancel_its_batch_commit(
-    file_db: Database, spawn: Spawn
+    file_db: SqliteDatabase, spawn: Spawn
 ) -> None:
     await _create(file_db)
     statements = _trace(file_db)
@@ -240,7 +242,7 @@ async def test_a_cancelled_caller_does_not_cancel_its_batch_commit(
 
 @pytest.mark.parametrize("contended", [False, True], ids=["idle", "write-locked"])
 async def test_cancelling_the_first_block_during_begin_is_safe(
-    file_db: Database, spawn: Spawn, contended: bool
+    file_db: SqliteDatabase, spawn: Spawn, contended: bool
 ) -> None:
     await _create(file_db)
     rounds = 1 if contended else 20
@@ -273,7 +275,9 @@ async def test_cancelling_the_first_block_during_begin_is_safe(
 
 
 @pytest.mark.parametrize("when", ["blocks-queued", "batch-gathering"])
-async def test_close_commits_what_is_pending(file_db: Database, spawn: Spawn, when: str) -> None:
+async def test_close_commits_what_is_pending(
+    file_db: SqliteDatabase, spawn: Spawn, when: str
+) -> None:
     await _create(file_db)
     last_ended = asyncio.Event()
 
@@ -323,6 +327,7 @@ async def test_another_process_holding_the_write_lock_does_not_freeze_the_loop(
     path = str(tmp_path / "locked.sqlite3")
     # Were BEGIN run on the loop, it would freeze the loop this long (then fail), not 5 s.
     db = await Database.open(path, busy_timeout_ms=2000)
+    assert isinstance(db, SqliteDatabase)
     holder = _hold_write_lock(path)
     try:
         await _create(db)
@@ -345,7 +350,8 @@ async def test_another_process_holding_the_write_lock_does_not_freeze_the_loop(
         async with asyncio.timeout(LIMIT):
             assert await asyncio.to_thread(begun.wait, LIMIT)
         async with db.conn.execute("SELECT COUNT(*) FROM t") as cursor:
-            assert (await cursor.fetchone())[0] == 0
+            row = await cursor.fetchone()
+            assert row is not None and row[0] == 0
         assert not write.done()  # waiting for the other process's lock...
         assert begins == [begins[0]] and begins[0] != threading.get_ident()  # ...off the loop
 
@@ -366,7 +372,7 @@ _SLOW_READ = (
 )
 
 
-async def test_a_slow_read_moves_off_the_loop(file_db: Database, spawn: Spawn) -> None:
+async def test_a_slow_read_moves_off_the_loop(file_db: SqliteDatabase, spawn: Spawn) -> None:
     await _create(file_db)
     await _insert(file_db, 5, "five")
     rows = 1_000_000  # far more than INLINE_READ_BUDGET's worth on any machine
@@ -407,7 +413,7 @@ async def test_a_slow_read_moves_off_the_loop(file_db: Database, spawn: Spawn) -
     turner = spawn(turn_when_underway())
     async with asyncio.timeout(LIMIT), file_db.conn.execute(_SLOW_READ, (rows,)) as cursor:
         row = await cursor.fetchone()
-    assert row[0] == rows
+    assert row is not None and row[0] == rows
     # Tried inline first, interrupted, and redone on the reader's thread, where the loop
     # kept running beside it.
     loop = threading.get_ident()
@@ -422,7 +428,8 @@ async def test_a_slow_read_moves_off_the_loop(file_db: Database, spawn: Spawn) -
     )
     # The interrupted inline read left the quick path working.
     async with file_db.conn.execute("SELECT v FROM t WHERE x = ?", (5,)) as cursor:
-        assert (await cursor.fetchone())["v"] == "five"
+        row = await cursor.fetchone()
+        assert row is not None and row["v"] == "five"
     cursor = await file_db.conn.execute("SELECT x FROM t WHERE x < 10 ORDER BY x")
     assert [row[0] async for row in cursor] == [5]
 
@@ -430,6 +437,7 @@ async def test_a_slow_read_moves_off_the_loop(file_db: Database, spawn: Spawn) -
 async def test_an_in_memory_database_works_inline() -> None:
     threads = set(threading.enumerate())
     db = await Database.open(":memory:")
+    assert isinstance(db, SqliteDatabase)
     try:
         await _create(db)
 
@@ -443,7 +451,7 @@ async def test_an_in_memory_database_works_inline() -> None:
         # `conn` is the writer's own connection (another ":memory:" one would have no t).
         async with db.conn.execute("SELECT x FROM t ORDER BY x") as cursor:
             assert [row[0] for row in await cursor.fetchall()] == [0, 1, 2, 3, 4]
-        assert not db.conn.in_transaction
+        assert not db._writer.in_transaction  # `conn` is the writer's own connection
         assert set(threading.enumerate()) <= threads  # no writer or reader thread
     finally:
         await db.close()

@@ -9,12 +9,13 @@ import sqlite3
 from collections import Counter
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storage.aggregates import Reads
 from storage.db import Database, split_statements
-from storage.sqlite import migrate
+from storage.sqlite import _InlineConnection, _ReadConnection, migrate
 from tests.reads import read
 
 SECRET = b"migration-secret"
@@ -207,7 +208,8 @@ def _old_numbers(path: Path) -> dict[str, object]:
     return numbers
 
 
-def _rows(path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+def _rows(path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """The rows as tuples of what sqlite3 returns (its values are Any)."""
     conn = sqlite3.connect(path)
     try:
         return [tuple(row) for row in conn.execute(sql, params).fetchall()]
@@ -246,8 +248,10 @@ async def test_an_old_database_is_moved_to_the_unlinkable_form_and_scrubbed(
     db = await Database.open(path)
     try:
         # Applying the migrations again changes nothing.
-        assert await migrate(db.conn) == []
-        assert await migrate(db.conn) == []
+        conn = db.conn
+        assert isinstance(conn, _InlineConnection | _ReadConnection)  # what migrate() takes
+        assert await migrate(conn) == []
+        assert await migrate(conn) == []
         after: dict[str, object] = {}
         for subject in (SALES, COFFEE):
             for weeks in ([W47], [W48], [W47, W48]):
@@ -335,6 +339,7 @@ async def test_a_started_session_after_the_migration_never_reuses_an_old_id(
                 (W48,),
             )
             # 15 sessions existed before, 13 of them ended
-            assert (await cursor.fetchone())[0] == 16
+            row = await cursor.fetchone()
+            assert row is not None and row[0] == 16
     finally:
         await db.close()

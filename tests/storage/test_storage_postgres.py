@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,8 @@ async def url() -> AsyncIterator[str]:
         yield address
 
 
-async def _rows(db: Database, sql: str) -> list[tuple[object, ...]]:
+async def _rows(db: Database, sql: str) -> list[tuple[Any, ...]]:
+    """The rows as tuples of whatever the driver returns (both drivers' values are Any)."""
     async with db.conn.execute(sql) as cursor:
         return [tuple(row) for row in await cursor.fetchall()]
 
@@ -60,7 +62,7 @@ async def test_the_schema_has_sqlites_tables_and_columns_in_postgresql_types(url
                 " ORDER BY ordinal_position",
             )
             assert sorted(c for c, _ in pg_columns) == sorted(lite_columns), table
-            types = dict(pg_columns)  # type: ignore[arg-type]
+            types = dict(pg_columns)
             for column, kind in types.items():
                 name = str(column)
                 if name.endswith(("_at", "_until")) or name in ("first_seen", "since"):

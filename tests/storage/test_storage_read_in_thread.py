@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+from storage.connection import SyncConnection
 from storage.db import Database, read_at_once, read_in_thread
 
 # Long enough to stall the loop visibly if it ran there, far over the inline budget.
@@ -29,7 +30,7 @@ async def _fill(db: Database) -> None:
         await conn.execute("INSERT INTO t VALUES (1, 'one'), (2, 'two')")
 
 
-def _rows_and_thread(conn: sqlite3.Connection) -> tuple[list[object], list[object], int]:
+def _rows_and_thread(conn: SyncConnection) -> tuple[list[object], list[object], int]:
     first = conn.execute("SELECT x, v FROM t ORDER BY x").fetchall()
     second = conn.execute("SELECT COUNT(*) FROM t").fetchall()
     return first, second, threading.get_ident()
@@ -45,10 +46,12 @@ async def test_a_file_database_runs_the_function_on_the_readers_thread(
     assert thread != threading.get_ident()
     # The reader's own rows are sqlite3.Row again afterwards, inline or on its thread.
     async with file_db.conn.execute("SELECT v FROM t WHERE x = 1") as cursor:
-        assert (await cursor.fetchone())["v"] == "one"
+        row = await cursor.fetchone()
+        assert row is not None and row["v"] == "one"
     await file_db.conn.execute("PRAGMA user_version")  # a statement on the thread
     async with file_db.conn.execute("SELECT v FROM t WHERE x = 2") as cursor:
-        assert (await cursor.fetchone())["v"] == "two"
+        row = await cursor.fetchone()
+        assert row is not None and row["v"] == "two"
 
 
 async def test_the_module_function_takes_database_conn(file_db: Database) -> None:
@@ -61,7 +64,7 @@ async def test_the_job_is_queued_before_it_is_awaited(file_db: Database) -> None
     await _fill(file_db)
     started = threading.Event()
 
-    def mark(conn: sqlite3.Connection) -> int:
+    def mark(conn: SyncConnection) -> int:
         started.set()
         return int(conn.execute("SELECT COUNT(*) FROM t").fetchone()[0])
 
@@ -78,7 +81,7 @@ async def test_a_slow_report_runs_once_and_off_the_loop(file_db: Database) -> No
     threads: list[int] = []
     underway, loop_turned = threading.Event(), threading.Event()
 
-    def slow(conn: sqlite3.Connection) -> tuple[int, bool]:
+    def slow(conn: SyncConnection) -> tuple[int, bool]:
         threads.append(threading.get_ident())
         underway.set()
         # Finishes only after the loop has taken a turn while the report runs: a report
@@ -106,7 +109,7 @@ async def test_an_error_reaches_the_caller_and_the_reader_stays_usable(
 ) -> None:
     await _fill(file_db)
 
-    def broken(conn: sqlite3.Connection) -> None:
+    def broken(conn: SyncConnection) -> None:
         conn.execute("SELECT x FROM nowhere")
 
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
@@ -114,7 +117,8 @@ async def test_an_error_reaches_the_caller_and_the_reader_stays_usable(
     first, _, _ = await file_db.read_in_thread(_rows_and_thread)
     assert first == [(1, "one"), (2, "two")]
     async with file_db.conn.execute("SELECT v FROM t WHERE x = 1") as cursor:
-        assert (await cursor.fetchone())["v"] == "one"
+        row = await cursor.fetchone()
+        assert row is not None and row["v"] == "one"
 
 
 async def test_an_in_memory_database_runs_it_inline(sqlite_db: Database) -> None:
@@ -124,7 +128,8 @@ async def test_an_in_memory_database_runs_it_inline(sqlite_db: Database) -> None
     assert first == [(1, "one"), (2, "two")] and second == [(2,)]
     assert thread == threading.get_ident()
     async with db.conn.execute("SELECT v FROM t WHERE x = 1") as cursor:
-        assert (await cursor.fetchone())["v"] == "one"
+        row = await cursor.fetchone()
+        assert row is not None and row["v"] == "one"
     with pytest.raises(sqlite3.OperationalError):
         await db.read_in_thread(lambda conn: conn.execute("SELECT * FROM nowhere"))
 
@@ -136,7 +141,7 @@ async def test_inside_a_transaction_it_sees_the_blocks_own_writes(
     database = db if which == "memory" else file_db
     await _fill(database)
 
-    def count(conn: sqlite3.Connection) -> int:
+    def count(conn: SyncConnection) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM t").fetchone()[0])
 
     async with database.transaction() as conn:
@@ -155,7 +160,8 @@ async def test_read_at_once_runs_a_small_report_on_the_loops_thread(file_db: Dat
     assert first == [(1, "one"), (2, "two")] and thread == threading.get_ident()
     # The inline connection gives sqlite3.Row again to plain SELECTs.
     async with file_db.conn.execute("SELECT v FROM t WHERE x = 1") as cursor:
-        assert (await cursor.fetchone())["v"] == "one"
+        row = await cursor.fetchone()
+        assert row is not None and row["v"] == "one"
 
 
 async def test_read_at_once_moves_a_report_over_budget_to_the_readers_thread(
@@ -165,7 +171,7 @@ async def test_read_at_once_moves_a_report_over_budget_to_the_readers_thread(
     rows = 2_000_000  # far more than INLINE_READ_BUDGET's worth
     runs: list[tuple[int, str]] = []  # (thread, how it ended) of each run
 
-    def slow(conn: sqlite3.Connection) -> int:
+    def slow(conn: SyncConnection) -> int:
         try:
             count = int(conn.execute(_SLOW_READ, (rows,)).fetchone()[0])
         except sqlite3.OperationalError as error:
@@ -190,7 +196,7 @@ async def test_read_at_once_passes_other_errors_on_without_a_retry(file_db: Data
     await _fill(file_db)
     calls: list[int] = []
 
-    def failing(conn: sqlite3.Connection) -> None:
+    def failing(conn: SyncConnection) -> None:
         calls.append(1)
         raise ValueError("not a database problem")
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from PIL import Image
 from starlette.applications import Starlette
 
 from bot.config import Settings
@@ -33,8 +35,15 @@ TREND_WEEKS = (("2026-W42", 2), ("2026-W43", 3), ("2026-W44", 3), ("2026-W45", 2
 DOTS = 2 + len(TREND_WEEKS)  # W47, W48 and these
 
 
-def settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {
+def is_dark(image: Image.Image, xy: tuple[int, int]) -> bool:
+    """Whether a pixel of a greyscale ("L") image is dark: a QR code's module is."""
+    value = image.getpixel(xy)
+    assert isinstance(value, int), image.mode  # one 8-bit band
+    return value < 128
+
+
+def settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
         "token": TOKEN,
         "secret": "a-test-secret-of-enough-length",
         "admins": frozenset({ADMIN}),
@@ -43,6 +52,7 @@ def settings(**overrides: object) -> Settings:
         "bot_username": "feedbot_test_bot",
     }
     values.update(overrides)
+    # _env_file is pydantic-settings' init argument, not a field of the model mypy sees.
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

@@ -53,7 +53,8 @@ async def test_no_session_post_is_401_and_changes_nothing(world: World, path: st
         response = await http.post(path, data={"target": "product:kettle", "lang": "pl"})
     assert response.status_code == 401
     async with world.services.db.conn.execute("SELECT COUNT(*) FROM invites") as cur:
-        assert (await cur.fetchone())[0] == 0
+        count = await cur.fetchone()
+        assert count is not None and count[0] == 0
 
 
 async def test_a_forged_or_stale_cookie_is_401(world: World) -> None:

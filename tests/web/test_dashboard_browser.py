@@ -3,7 +3,7 @@
 Opened as Telegram opens a Mini App (signed initData and the theme in the URL fragment),
 the page signs in by itself, shows the digest's numbers, opens a subject, switches
 language, fits a 360 px phone, and requests nothing from any other host. Screenshots go
-to the test's folder, or with FEEDBOT_SCREENSHOTS=docs/img to the README's pictures.
+to the test's folder, or with FEEDBOT_SCREENSHOTS=docs/img to docs/dashboard.md's pictures.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from storage import dashboard as dashboard_repo
 from tests.web.support import ADMIN, DOTS, OTHER_OWNER, OWNER, World, init_data
 
 CHROMIUM = Path("/usr/bin/chromium")
-# Screenshots go to the test's own folder; FEEDBOT_SCREENSHOTS=docs/img renews the README's.
+# Screenshots go to the test's own folder; FEEDBOT_SCREENSHOTS=docs/img renews docs/dashboard.md's.
 SCREENSHOTS = os.environ.get("FEEDBOT_SCREENSHOTS")
 ARGS = [
     "--headless",

@@ -131,9 +131,11 @@ async def test_every_post_from_another_origin_is_refused(world: World) -> None:
         home = await http.get("/dashboard/admin/invites")
         assert home.status_code == 200 and 'lang="en"' in home.text
         async with world.services.db.conn.execute("SELECT COUNT(*) FROM invites") as cur:
-            assert (await cur.fetchone())[0] == 1
+            count = await cur.fetchone()
+            assert count is not None and count[0] == 1
         async with world.services.db.conn.execute("SELECT revoked_at FROM invites") as cur:
-            assert (await cur.fetchone())[0] is None
+            revoked = await cur.fetchone()
+            assert revoked is not None and revoked[0] is None
         same = await http.post(
             f"/dashboard/login/{token}", headers={"origin": HTTPS, "sec-fetch-site": "same-origin"}
         )
