@@ -458,7 +458,7 @@ async def test_an_in_memory_database_works_inline() -> None:
 
 
 async def test_blocks_queued_during_a_begin_all_run_in_the_turn_after_it(
-    file_db: Database, spawn: Spawn
+    file_db: SqliteDatabase, spawn: Spawn
 ) -> None:
     """Blocks that queued while the gate was held across a suspension (BEGIN on the writer
     thread) all run in the one turn of the loop after it is released, not one per turn: the
