@@ -455,3 +455,34 @@ async def test_an_in_memory_database_works_inline() -> None:
         assert set(threading.enumerate()) <= threads  # no writer or reader thread
     finally:
         await db.close()
+
+
+async def test_blocks_queued_during_a_begin_all_run_in_the_turn_after_it(
+    file_db: SqliteDatabase, spawn: Spawn
+) -> None:
+    """Blocks that queued while the gate was held across a suspension (BEGIN on the writer
+    thread) all run in the one turn of the loop after it is released, not one per turn: the
+    event loop's turns do not limit how many blocks a batch takes under load."""
+    await _create(file_db)
+    ran: list[int] = []
+    first_ran = asyncio.Event()
+
+    async def write(x: int) -> None:
+        async with file_db.transaction() as conn:
+            await conn.execute("INSERT INTO t VALUES (?, 'a')", (x,))
+            ran.append(x)
+            first_ran.set()
+
+    tasks = [spawn(write(x)) for x in range(20)]
+    await asyncio.sleep(0)
+    # The first block holds the gate, waiting for BEGIN IMMEDIATE; the others queue.
+    assert file_db._lock.locked() and ran == []
+    async with asyncio.timeout(LIMIT):
+        await first_ran.wait()  # resumes in the turn after the first block ran
+    # In that turn every queued block ran too (woken when the first one released the
+    # gate), in the order they came; asyncio.Lock would have let in one per turn.
+    await asyncio.sleep(0)
+    assert ran == list(range(20))
+    async with asyncio.timeout(LIMIT):
+        await asyncio.gather(*tasks)
+    assert _count(file_db.path) == 20
