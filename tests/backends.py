@@ -33,7 +33,7 @@ def backend_params() -> list[object]:
 
 async def _admin() -> asyncpg.Connection:
     try:
-        return await asyncpg.connect(SERVER_URL, timeout=10)
+        return await asyncpg.connect(SERVER_URL, timeout=60)
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         pytest.fail(
             f"PostgreSQL at {SERVER_URL} is unreachable ({exc!r}): start it "

@@ -108,7 +108,7 @@ def test_burst_drops_the_schema_it_made_on_postgresql() -> None:
         pytest.skip("FEEDBOT_TEST_POSTGRES=off: the PostgreSQL half is left out on purpose")
 
     async def schemas() -> set[str]:
-        admin = await asyncpg.connect(SERVER_URL, timeout=10)
+        admin = await asyncpg.connect(SERVER_URL, timeout=60)
         try:
             rows = await admin.fetch(
                 "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench_%'"

@@ -102,7 +102,7 @@ def test_a_server_that_is_not_there_is_one_line(
 
 
 async def _terminate(name: str) -> int:
-    admin = await asyncpg.connect(SERVER_URL, timeout=10)
+    admin = await asyncpg.connect(SERVER_URL, timeout=60)
     try:
         rows = await admin.fetch(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",

@@ -451,14 +451,14 @@ async def test_a_polling_bot_talks_to_the_http_server(fake: FakeTelegram) -> Non
             await bot_app.start()
             assert bot_app.updater is not None
             await bot_app.updater.start_polling(poll_interval=0, timeout=5)
-            await fake.async_wait_for(lambda: fake.calls_of("getUpdates"), timeout=3)
+            await fake.async_wait_for(lambda: fake.calls_of("getUpdates"), timeout=60)
             ann = fake.user(42)
 
             ann.send_command("/start", "abc")
             ann.send_text("Ready?")
-            await fake.async_wait_for(lambda: len(fake.messages(42)) == 2, timeout=3)
+            await fake.async_wait_for(lambda: len(fake.messages(42)) == 2, timeout=60)
             ann.press("No")
-            await fake.async_wait_for(lambda: fake.last_message(42).edited, timeout=3)
+            await fake.async_wait_for(lambda: fake.last_message(42).edited, timeout=60)
             await bot_app.updater.stop()
             await bot_app.stop()
 
@@ -496,7 +496,7 @@ def test_waiting_for_messages_sent_from_another_thread(fake: FakeTelegram) -> No
         )
         sender.start()
 
-        assert [m.text for m in server.wait_for_messages(42, 1, timeout=2)] == ["late"]
+        assert [m.text for m in server.wait_for_messages(42, 1, timeout=60)] == ["late"]
         with pytest.raises(AssertionError, match="2 bot messages in chat 42"):
             server.wait_for_messages(42, 2, timeout=0.05)
         sender.join()
@@ -525,14 +525,14 @@ def test_html_is_parsed_into_text_and_entities(
 
 def _post(url: str, body: bytes, content_type: str) -> dict[str, Any]:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
-    with urllib.request.urlopen(request, timeout=5) as response:
+    with urllib.request.urlopen(request, timeout=60) as response:
         decoded: dict[str, Any] = json.loads(response.read())
         return decoded
 
 
 def _get(url: str) -> tuple[int, dict[str, Any]]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=60) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())

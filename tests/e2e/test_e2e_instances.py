@@ -69,7 +69,7 @@ class Cluster:
 
     def rows(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         async def fetch() -> list[tuple[Any, ...]]:
-            conn = await asyncpg.connect(self.url.split("?")[0], timeout=10)
+            conn = await asyncpg.connect(self.url.split("?")[0], timeout=60)
             try:
                 schema = self.url.split("search_path=")[1].split("&")[0]
                 await conn.execute(f"SET search_path = {schema}")

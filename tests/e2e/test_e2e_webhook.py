@@ -163,11 +163,11 @@ def test_polling_with_feedbot_listen_serves_healthz_and_the_dashboard_and_exits_
     bot = e2e.start_bot(env={"FEEDBOT_LISTEN": f"127.0.0.1:{port}", "FEEDBOT_PUBLIC_URL": base})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     poll_until(lambda: f"serving HTTP on 127.0.0.1:{port}" in bot.log, "the server to start")
-    with opener.open(f"{base}/healthz", timeout=10) as response:
+    with opener.open(f"{base}/healthz", timeout=60) as response:
         assert response.status == 200 and response.read() == b"ok\n"
     # The dashboard is mounted in the same app: there, and closed without a session.
     with pytest.raises(urllib.error.HTTPError) as refused:
-        opener.open(f"{base}/dashboard/", timeout=10)
+        opener.open(f"{base}/dashboard/", timeout=60)
     assert refused.value.code == 401
     buyer = e2e.user(513, "Iga")
     buyer.send_command("/start", e2e.seeded.buyer_invite)
