@@ -10,13 +10,11 @@ from bot.context import FeedbotContext
 from bot.digest.render import format_day
 from bot.handlers.common import reply
 from bot.i18n import join, markup, t
+from bot.owner_export import owner_export
 from bot.web.links import dashboard_keyboard, login_link
-from storage import export as export_repo
 from storage import owners as owner_repo
-from storage.disclosures import plan_export
 from storage.models import Subject, SubjectKind
 from surveys.anonymity import ExportPlan
-from surveys.schema import QuestionType
 
 
 def digest_rule(lang: str, kind: SubjectKind) -> Markup:
@@ -79,35 +77,19 @@ async def on_export(update: Update, context: FeedbotContext) -> None:
     subject = await owned_subject(update, context, lang)
     if subject is None:
         return
-    definition = services.surveys.latest(subject.survey_id)
-    question_ids = [q.id for q in definition.questions]
     name = subject.name(lang)
+    export = await owner_export(services, subject)
+    if export.data is None:
+        assert export.plan is not None
+        await reply(update, _nothing_to_export(lang, name, export.plan, services.settings))
+        return
     if subject.kind is SubjectKind.DEPARTMENT:
-        plan = await plan_export(
-            services.db,
-            subject.id,
-            today=services.today(),
-            now=services.now(),
-            anonymity_min=services.settings.anonymity_min,
-            comments_min=services.settings.comments_threshold,
-        )
-        if not plan.units:
-            await reply(update, _nothing_to_export(lang, name, plan, services.settings))
-            return
-        data = await export_repo.export_units_csv_bytes(
-            services.db.conn, subject, question_ids, plan.units
-        )
         caption = t(lang, "owner.export_internal_caption", subject=name)
     else:
-        multi = {q.id for q in definition.questions if q.type is QuestionType.MULTI}
-        data = await export_repo.export_csv_bytes(
-            services.db.conn, subject, question_ids, start=None, end=None, multi_question_ids=multi
-        )
         caption = t(lang, "owner.export_caption", subject=name)
     chat = update.effective_chat
     assert chat is not None
-    filename = f"feedbot-{subject.slug}-{services.today().isoformat()}.csv"
-    await chat.send_document(document=data, filename=filename, caption=caption)
+    await chat.send_document(document=export.data, filename=export.filename, caption=caption)
 
 
 def _nothing_to_export(lang: str, name: str, plan: ExportPlan, settings: Settings) -> Markup:
