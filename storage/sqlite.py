@@ -5,6 +5,7 @@ a thread."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -24,6 +25,7 @@ from storage.connection import (
     SyncConnection,
 )
 from storage.db import (
+    BUSY_TIMEOUT_MS,
     MAX_BATCH_DELAY,
     MEMORY,
     Database,
@@ -311,13 +313,38 @@ class _Gate:
 class _Batch:
     """Transaction blocks sharing one open SQLite transaction, and their commit."""
 
-    __slots__ = ("committed", "entered", "finished", "opened")
+    __slots__ = ("callers", "ended", "entered", "finished", "opened")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.opened = loop.time()
         self.entered = 0  # blocks started in it (a new one keeps the batch gathering)
         self.finished = 0  # blocks that ended without an exception (their callers wait)
-        self.committed: asyncio.Future[None] = loop.create_future()
+        # One future per finished block, its caller waiting on it. Each caller has its own:
+        # a cancelled caller cancels only its own, never the commit the others wait for
+        # (and, unlike asyncio.shield around a shared one, the callers resume in the turn
+        # right after the commit's outcome is known).
+        self.callers: list[asyncio.Future[None]] = []
+        self.ended = False
+
+    def wait(self) -> asyncio.Future[None]:
+        """A future for one more caller, done when the batch is committed (or failed)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.callers.append(waiter)
+        return waiter
+
+    def end(self, error: BaseException | None) -> None:
+        """Tell every caller how the batch ended: committed (no `error`) or not (once)."""
+        if self.ended:
+            return
+        self.ended = True
+        for waiter in self.callers:
+            if waiter.done():  # its caller was cancelled
+                continue
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
+        self.callers = []
 
 
 class _Transaction(AbstractAsyncContextManager[Connection]):
@@ -331,7 +358,11 @@ class _Transaction(AbstractAsyncContextManager[Connection]):
 
     async def __aenter__(self) -> Connection:
         db = self._db
-        await db._lock.acquire()
+        db._queued_blocks += 1
+        try:
+            await db._lock.acquire()
+        finally:
+            db._queued_blocks -= 1
         try:
             batch = db._batch
             if batch is None:
@@ -359,11 +390,11 @@ class _Transaction(AbstractAsyncContextManager[Connection]):
                 db._undo_block(batch)
                 raise
             batch.finished += 1
+            committed = batch.wait()
         finally:
             db._lock.release()
-        # Durable before the caller goes on (shielded: a cancelled caller does not cancel
-        # the commit of the others' writes).
-        await asyncio.shield(batch.committed)
+        # Durable before the caller goes on.
+        await committed
 
 
 class SqliteDatabase(Database):
@@ -393,9 +424,11 @@ class SqliteDatabase(Database):
         reader: _ReadConnection | None,
         path: str,
         *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         max_batch_delay: float = MAX_BATCH_DELAY,
     ) -> None:
         self._writer = writer
+        self._busy_timeout_ms = int(busy_timeout_ms)
         self._inline = _InlineConnection(writer)
         self._reader: _InlineConnection | _ReadConnection = reader or self._inline
         # BEGIN and COMMIT of a file database wait on locks and disks: not on the loop.
@@ -406,6 +439,8 @@ class SqliteDatabase(Database):
         )
         self._lock = _Gate()
         self._batch: _Batch | None = None
+        # Blocks waiting for the gate: a COMMIT that finds some opens their batch at once.
+        self._queued_blocks = 0
         self._committer: asyncio.Task[None] | None = None
         self._max_batch_delay = max_batch_delay
         self.path = path
@@ -430,7 +465,13 @@ class SqliteDatabase(Database):
             writer = _connect(target)
             try:
                 _configure(writer, synchronous, busy_timeout_ms)
-                database = cls(writer, None, target, max_batch_delay=max_batch_delay)
+                database = cls(
+                    writer,
+                    None,
+                    target,
+                    busy_timeout_ms=busy_timeout_ms,
+                    max_batch_delay=max_batch_delay,
+                )
                 await migrate(database._inline)
             except BaseException:
                 writer.close()
@@ -457,7 +498,13 @@ class SqliteDatabase(Database):
             writer.close()
             await reader.close()
             raise
-        return cls(writer, reader, target, max_batch_delay=max_batch_delay)
+        return cls(
+            writer,
+            reader,
+            target,
+            busy_timeout_ms=busy_timeout_ms,
+            max_batch_delay=max_batch_delay,
+        )
 
     @property
     def conn(self) -> Connection:
@@ -526,6 +573,24 @@ class SqliteDatabase(Database):
                 self._writer.execute("ROLLBACK")
             raise asyncio.CancelledError
         job.result()
+        return self._open_batch()
+
+    def _begin_at_once(self) -> _Batch | None:
+        """BEGIN IMMEDIATE on the loop's thread if the write lock is free this instant (no
+        wait: busy timeout 0); None if another process holds it (then `_begin` waits for it
+        on the writer thread)."""
+        writer = self._writer
+        writer.execute("PRAGMA busy_timeout=0")
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return None
+        finally:
+            writer.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        return self._open_batch()
+
+    def _open_batch(self) -> _Batch:
+        """The batch of the transaction just begun, and its committer."""
         loop = asyncio.get_running_loop()
         batch = self._batch = _Batch(loop)
         self._committer = loop.create_task(self._commit_when_ready(batch), name="db-commit")
@@ -551,42 +616,77 @@ class SqliteDatabase(Database):
         loop = asyncio.get_running_loop()
         deadline = batch.opened + self._max_batch_delay
         seen = -1
-        while batch.entered != seen and loop.time() < deadline:
+        # The deadline first: under load a turn of the loop outlasts it, and waiting one
+        # more turn would hold every caller of the batch (and the blocks queued behind
+        # its COMMIT) that much longer.
+        while loop.time() < deadline and batch.entered != seen:
             seen = batch.entered
             await asyncio.sleep(0)
-        async with self._lock:
-            if self._batch is batch:
-                await self._commit(batch)
+        await self._lock.acquire()
+        if self._batch is not batch:
+            self._lock.release()
+            return
+        # The gate is released as soon as the outcome is known (see _start_commit), not
+        # when this task next runs: the blocks queued behind the COMMIT go on a turn sooner.
+        if await _wait_out(self._start_commit(batch, release=True)):
+            raise asyncio.CancelledError
 
     async def _commit(self, batch: _Batch) -> None:
-        """COMMIT (with the gate held); the callers waiting on the batch learn how it went.
+        """COMMIT (with the gate held, and still held after); the callers waiting on the
+        batch learn how it went.
 
         Not cancellable half-way: the COMMIT runs to its end on the writer thread anyway,
         so its outcome is settled before a cancellation is passed on."""
-        job = self._submit(self._writer.execute, "COMMIT")
-        cancelled = await _wait_out(job)
-        error = job.exception()
-        if isinstance(error, sqlite3.IntegrityError):  # a deferred constraint
-            error = IntegrityError(str(error), unique="UNIQUE" in str(error))
-        if self._writer.in_transaction:  # the COMMIT failed and left the transaction open
-            self._writer.execute("ROLLBACK")  # discards the batch's pages; writes nothing
-            self._end(batch, error or sqlite3.OperationalError("the commit failed"))
-        else:  # committed, or failed and rolled back by SQLite itself
-            self._end(batch, error)
-        if cancelled:
+        if await _wait_out(self._start_commit(batch, release=False)):
             raise asyncio.CancelledError
+
+    def _start_commit(self, batch: _Batch, *, release: bool) -> asyncio.Future[None]:
+        """Start the COMMIT of `batch` (the gate held); the returned future is done once its
+        callers have been told the outcome, and then, if `release`, the gate released.
+
+        Settled in a callback of the COMMIT itself, not by a task awaiting it: each hop
+        through the event loop's queue costs a whole turn of the loop under load, and
+        every block of the batch, and every block queued behind it, waits for it."""
+        job = self._submit(self._writer.execute, "COMMIT")
+        settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def settle(job: asyncio.Future[object]) -> None:
+            try:
+                error = job.exception()
+            except asyncio.CancelledError as exc:
+                error = exc
+            if isinstance(error, sqlite3.IntegrityError):  # a deferred constraint
+                error = IntegrityError(str(error), unique="UNIQUE" in str(error))
+            try:
+                # Otherwise committed, or failed and rolled back by SQLite itself.
+                if self._writer.in_transaction:  # the COMMIT failed, the transaction is open
+                    error = error or sqlite3.OperationalError("the commit failed")
+                    self._writer.execute("ROLLBACK")  # discards the batch's pages
+            finally:
+                self._end(batch, error)
+                if release:
+                    self._reopen_for_queued()
+                    self._lock.release()
+                settled.set_result(None)
+
+        job.add_done_callback(settle)
+        return settled
+
+    def _reopen_for_queued(self) -> None:
+        """After a COMMIT, with the gate still held: if blocks queued behind it, begin their
+        batch now, so that they all run in the next turn instead of waiting for another
+        trip to the writer thread (a BEGIN there), during which more would queue. Only if
+        the write lock is free at once; otherwise the first of them begins as usual."""
+        if self._queued_blocks == 0 or self._batch is not None or self._offload is None:
+            return
+        # On any error the first queued block's own BEGIN meets it, and reports it.
+        with contextlib.suppress(sqlite3.Error):
+            self._begin_at_once()
 
     def _end(self, batch: _Batch, error: BaseException | None) -> None:
         if self._batch is batch:
             self._batch = None
-        if batch.committed.done():
-            return
-        if error is None:
-            batch.committed.set_result(None)
-        else:
-            batch.committed.set_exception(error)
-            # Nobody may be waiting (every block failed): do not warn about it.
-            batch.committed.exception()
+        batch.end(error)
 
     def _submit(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
         """Start fn on the writer thread of a file database (inline for one in memory)."""
