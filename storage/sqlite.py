@@ -575,19 +575,18 @@ class SqliteDatabase(Database):
         job.result()
         return self._open_batch()
 
-    def _begin_at_once(self) -> _Batch | None:
+    def _begin_at_once(self) -> bool:
         """BEGIN IMMEDIATE on the loop's thread if the write lock is free this instant (no
-        wait: busy timeout 0); None if another process holds it (then `_begin` waits for it
-        on the writer thread)."""
+        wait: busy timeout 0); False if another process holds it."""
         writer = self._writer
         writer.execute("PRAGMA busy_timeout=0")
         try:
             writer.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:
-            return None
+            return False
         finally:
             writer.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-        return self._open_batch()
+        return True
 
     def _open_batch(self) -> _Batch:
         """The batch of the transaction just begun, and its committer."""
@@ -616,10 +615,7 @@ class SqliteDatabase(Database):
         loop = asyncio.get_running_loop()
         deadline = batch.opened + self._max_batch_delay
         seen = -1
-        # The deadline first: under load a turn of the loop outlasts it, and waiting one
-        # more turn would hold every caller of the batch (and the blocks queued behind
-        # its COMMIT) that much longer.
-        while loop.time() < deadline and batch.entered != seen:
+        while batch.entered != seen and loop.time() < deadline:
             seen = batch.entered
             await asyncio.sleep(0)
         await self._lock.acquire()
@@ -665,23 +661,29 @@ class SqliteDatabase(Database):
             finally:
                 self._end(batch, error)
                 if release:
-                    self._reopen_for_queued()
+                    reopened = self._begin_for_queued()
                     self._lock.release()
+                    if reopened:
+                        # After the release: the queued blocks run before the committer
+                        # first looks at the batch, so it waits for the turn after them.
+                        self._open_batch()
                 settled.set_result(None)
 
         job.add_done_callback(settle)
         return settled
 
-    def _reopen_for_queued(self) -> None:
-        """After a COMMIT, with the gate still held: if blocks queued behind it, begin their
-        batch now, so that they all run in the next turn instead of waiting for another
-        trip to the writer thread (a BEGIN there), during which more would queue. Only if
-        the write lock is free at once; otherwise the first of them begins as usual."""
-        if self._queued_blocks == 0 or self._batch is not None or self._offload is None:
-            return
+    def _begin_for_queued(self) -> bool:
+        """After a COMMIT, with the gate still held: if blocks queued behind it, begin
+        their transaction now (True), so that they all run in the next turn instead of
+        waiting for another trip to the writer thread (a BEGIN there), during which more
+        would queue. Only if the write lock is free at once; otherwise the first of them
+        begins on the writer thread as usual."""
+        if self._queued_blocks == 0 or self._offload is None:
+            return False
         # On any error the first queued block's own BEGIN meets it, and reports it.
         with contextlib.suppress(sqlite3.Error):
-            self._begin_at_once()
+            return self._begin_at_once()
+        return False
 
     def _end(self, batch: _Batch, error: BaseException | None) -> None:
         if self._batch is batch:
