@@ -81,6 +81,18 @@ def handlers() -> dict[int, Sequence[BaseHandler[Any, FeedbotContext, Any]]]:
         -2: [TypeHandler(Update, misc.skip_redelivered)],
         -1: [TypeHandler(Update, misc.guard_private)],
         0: [
+            # Buttons, one route per action group (bot.callbacks decodes their data). First:
+            # most updates are presses, and only these routes take one (a command route
+            # would look at the message under the buttons, and none starts with a command).
+            _button(survey.on_survey_button, *survey.SESSION_ACTIONS),
+            _button(member.on_menu_button, Action.MENU),
+            _button(member.on_evaluate_button, Action.EVALUATE),
+            _button(member.on_switch_evaluate_button, Action.SWITCH_EVALUATE),
+            _button(start.on_switch_invite_button, Action.SWITCH_INVITE),
+            _button(misc.on_lang_button, Action.LANG),
+            _button(digest.on_settings_button, Action.SETTINGS),
+            _button(digest.on_mute_button, Action.MUTE_PULSE),
+            CallbackQueryHandler(refusals.on_unrouted_press),  # well-formed, but no route
             # Everyone
             _command("start", start.on_start),
             _command("help", misc.on_help),
@@ -103,16 +115,6 @@ def handlers() -> dict[int, Sequence[BaseHandler[Any, FeedbotContext, Any]]]:
             _command("addproduct", admin.on_add_product),
             # A user blocked or unblocked the bot: an owner's deliveries pause or resume.
             ChatMemberHandler(digest.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
-            # Buttons, one route per action group (bot.callbacks decodes their data)
-            _button(survey.on_survey_button, *survey.SESSION_ACTIONS),
-            _button(member.on_menu_button, Action.MENU),
-            _button(member.on_evaluate_button, Action.EVALUATE),
-            _button(member.on_switch_evaluate_button, Action.SWITCH_EVALUATE),
-            _button(start.on_switch_invite_button, Action.SWITCH_INVITE),
-            _button(misc.on_lang_button, Action.LANG),
-            _button(digest.on_settings_button, Action.SETTINGS),
-            _button(digest.on_mute_button, Action.MUTE_PULSE),
-            CallbackQueryHandler(refusals.on_unrouted_press),  # well-formed, but no route
             # Everything else
             MessageHandler(filters.UpdateType.EDITED_MESSAGE, misc.on_edited),
             MessageHandler(filters.COMMAND & PRIVATE, misc.on_unknown_command),

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 # Every button carries "f1:<action>:<args>"; "f1" is the format version so a
 # future change can still recognise (and politely retire) buttons sent today.
@@ -67,6 +68,7 @@ MAX_ID = 2**63 - 1
 _ID = re.compile(r"^[1-9][0-9]{0,18}$")
 _ID_ACTIONS = _SESSION_ACTIONS | {Action.EVALUATE, Action.SWITCH_EVALUATE}
 _FLAGS = ("0", "1")
+_ACTIONS = {action.value: action for action in Action}
 
 
 class CallbackDataError(ValueError):
@@ -113,6 +115,13 @@ class Callback:
         return self.args[-1]
 
 
+@lru_cache(maxsize=4096)
+def _allowed(part: str) -> bool:
+    """Whether one argument has only the allowed characters and length (the same few
+    question and choice ids come up in every keyboard, and in every press)."""
+    return _ARG.match(part) is not None
+
+
 def encode(action: Action, *args: object) -> str:
     """Callback data for a button; raises ValueError if it would not fit Telegram's 64 bytes."""
     parts = [str(a) for a in args]
@@ -120,19 +129,29 @@ def encode(action: Action, *args: object) -> str:
         raise ValueError(f"{action.name} takes {_ARITY[action]} arguments, got {len(parts)}")
     for arg, part in zip(args, parts, strict=True):
         # An int's digits (and sign) are all allowed characters: only its length can fail.
-        ok = len(part) <= 48 if isinstance(arg, int) else _ARG.match(part)
+        ok = len(part) <= 48 if isinstance(arg, int) else _allowed(part)
         if not ok:
             raise ValueError(f"callback argument {part!r} has characters or length not allowed")
-    data = ":".join([VERSION, action.value, *parts])
-    if len(data.encode()) > MAX_BYTES:
+    # Action is a StrEnum: joined as its code.
+    data = ":".join([VERSION, action, *parts])
+    # Every part is ASCII (checked above), so its length in bytes is its length.
+    if len(data) > MAX_BYTES:
         raise ValueError(f"callback data {data!r} is longer than {MAX_BYTES} bytes")
     return data
 
 
 def decode(data: str | None) -> Callback:
-    """Parse callback data produced by `encode`; CallbackDataError for anything else."""
+    """Parse callback data produced by `encode`; CallbackDataError for anything else.
+
+    A press is decoded by the guard, by its route and by its handler: the result of the
+    same data is kept (it depends on nothing else), each failure is found anew."""
     if not data:
         raise CallbackDataError("empty callback data", "empty")
+    return _decode(data)
+
+
+@lru_cache(maxsize=1024)
+def _decode(data: str) -> Callback:
     try:
         size = len(data.encode("utf-8"))
     except UnicodeEncodeError:
@@ -144,11 +163,10 @@ def decode(data: str | None) -> Callback:
     if version != VERSION:
         raise CallbackDataError("unknown callback format", "unknown_format")
     code, *args = rest.split(":")
-    try:
-        action = Action(code)
-    except ValueError:
-        raise CallbackDataError("unknown action", "unknown_action") from None
-    if len(args) != _ARITY[action] or not all(_ARG.match(a) for a in args):
+    action = _ACTIONS.get(code)
+    if action is None:
+        raise CallbackDataError("unknown action", "unknown_action")
+    if len(args) != _ARITY[action] or not all(_allowed(a) for a in args):
         raise CallbackDataError(f"malformed arguments for {action.name}")
     if action in _ID_ACTIONS:
         parse_id(args[0])
