@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import html as _html
 import re
+import string
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 LANGUAGES = ("pl", "en")
 DEFAULT_LANGUAGE = "en"
 _LOCALES = Path(__file__).parent / "locales"
+_FORMATTER = string.Formatter()
 
 
 def normalize_language(code: str | None) -> str:
@@ -66,8 +68,41 @@ def _flatten(tree: Any) -> dict[str, str]:
 def t(lang: str, key: str, **params: object) -> Markup:
     """Telegram HTML for `key` in `lang` with {placeholders} filled, each parameter escaped
     unless it is `Markup`; KeyError for an unknown key."""
-    text = Markup(catalog(normalize_language(lang))[key])
-    return text.format(**params) if params else text
+    text = catalog(normalize_language(lang))[key]
+    if not params:
+        return Markup(text)
+    fields = _fields(text)
+    if fields is None:
+        return Markup(text).format(**params)
+    # What Markup.format does for a plain {name}, without a string.Formatter per call
+    # (questions and their progress line are rendered for every answer).
+    return Markup(
+        "".join([literal + _escaped(params[name]) if name else literal for literal, name in fields])
+    )
+
+
+@lru_cache(maxsize=1024)
+def _fields(text: str) -> tuple[tuple[str, str], ...] | None:
+    """(literal text, field name or "" after the last field) pairs of a catalog text; None
+    if a field is anything but a plain {name} (a conversion, a format spec, an index:
+    left to Markup.format)."""
+    pairs: list[tuple[str, str]] = []
+    for literal, name, spec, conversion in _FORMATTER.parse(text):
+        if name is not None and (spec or conversion or not name.isidentifier()):
+            return None
+        pairs.append((literal, name or ""))
+    return tuple(pairs)
+
+
+def _escaped(value: object) -> str:
+    """A parameter as markupsafe's EscapeFormatter renders it with no format spec."""
+    if hasattr(value, "__html_format__"):
+        rendered = value.__html_format__("")
+    elif hasattr(value, "__html__"):
+        rendered = value.__html__()
+    else:
+        rendered = format(value, "")
+    return str(escape(rendered))
 
 
 def plain(lang: str, key: str, **params: object) -> str:
