@@ -47,7 +47,7 @@ from bot.handlers import admin, digest, member, misc, owner, recovery, refusals,
 from bot.i18n import LANGUAGES, plain
 from bot.menus import refresh_menu, sync_menu_buttons
 from bot.periodic import once_per_period
-from bot.processor import PerUserUpdateProcessor
+from bot.processor import MAX_CONCURRENT_UPDATES, PerUserUpdateProcessor
 from bot.services import Services, utc_now
 from storage import updates as update_repo
 from storage.connection import DatabaseUnavailable
@@ -309,6 +309,10 @@ def build_application(
         builder = builder.rate_limiter(rate_limiter)
     if concurrent:
         builder = builder.concurrent_updates(PerUserUpdateProcessor())
+        if request is None:
+            # Without the rate limiter every running handler may be in a Bot API call:
+            # a connection for each (PTB's default pool has 256).
+            builder = builder.connection_pool_size(MAX_CONCURRENT_UPDATES)
     app = feedbot_application(builder.build())
     app.add_handlers(handlers())
     app.add_error_handler(misc.on_error)
