@@ -31,7 +31,10 @@ def fill(text: str, subject: str) -> Markup:
     substitution renders them exactly as Jinja2 would, with both the text and
     the subject's name escaped.
     """
-    return escape(subject).join(escape(p) for p in _PLACEHOLDER.split(text))
+    parts = _PLACEHOLDER.split(text)
+    if len(parts) == 1:
+        return escape(text)
+    return Markup(escape(subject).join([escape(p) for p in parts]))
 
 
 def _tag(name: str, inner: object) -> Markup:
