@@ -55,8 +55,9 @@ def _session(row: Row) -> Session:
 
 
 async def _one(conn: Connection, where: str, *params: object) -> Session | None:
-    async with conn.execute(f"SELECT {_COLUMNS} FROM sessions WHERE {where}", params) as cur:
-        row = await cur.fetchone()
+    # Awaited, not `async with`: one row, read on every update of a respondent.
+    result = await conn.execute(f"SELECT {_COLUMNS} FROM sessions WHERE {where}", params)
+    row = await result.fetchone()
     return None if row is None else _session(row)
 
 

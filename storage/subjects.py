@@ -75,8 +75,9 @@ async def get_subject(conn: Connection, slug: str) -> Subject | None:
 
 async def get_subject_by_id(conn: Connection, subject_id: int) -> Subject | None:
     """The subject with this id, or None."""
-    async with conn.execute(f"SELECT {_COLUMNS} FROM subjects WHERE id = ?", (subject_id,)) as cur:
-        row = await cur.fetchone()
+    # Awaited, not `async with`: one row, read for every answer.
+    result = await conn.execute(f"SELECT {_COLUMNS} FROM subjects WHERE id = ?", (subject_id,))
+    row = await result.fetchone()
     return None if row is None else subject_from_row(row)
 
 
