@@ -61,16 +61,11 @@ def test_burst_instances_lose_duplicate_and_misorder_nothing(backend: str) -> No
         assert result.answers == 6 * burst.ANSWERS_PER_USER, result
         assert (result.lost, result.duplicated, result.out_of_order) == (0, 0, 0), result
         assert "6 responses and 54 processed updates checked" in result.checked, result
-        # Errors: every one is a Bot API call the fake refused, and only the harmless kind
-        # (removing a keyboard already gone) -- no ERROR log, traceback, timeout or update
-        # left in the inbox. A second instance learns which message the other sent last
-        # only once that one's note is committed (bot.prompts, right after the send), so
-        # in that window it may remove the keyboard of an older question twice.
-        assert result.errors == sum(result.refused.values()), result
-        harmless = "editMessageReplyMarkup: Bad Request: message is not modified"
-        assert all(what.startswith(harmless) for what in result.refused), result
-        if result.instances == 1:
-            assert result.errors == 0, result
+        # Errors: no ERROR log, traceback, timeout, update left in the inbox or Bot API
+        # call the fake refused, with two instances too (an instance that answers the
+        # question the other one sent, before that one's note of it is committed, removes
+        # no keyboard a second time).
+        assert result.errors == sum(result.refused.values()) == 0, result
     table = burst.report(results, 6, 0.5)
     if backend == "sqlite":
         assert "1 instance, SQLite" in table

@@ -275,12 +275,18 @@ async def _show_outcome(
 async def _drop_other_copy(
     context: FeedbotContext, session: Session, answered: MaybeInaccessibleMessage | None
 ) -> None:
-    """Take the buttons off the copy of the question just answered that this process sent
-    last, when the answer came from another message (a copy sent before a re-send): its
-    buttons beside the next question would offer two questions at once."""
+    """Take the buttons off the latest copy of the question just answered, when the answer
+    came from an earlier copy (one a re-send left on screen): its buttons beside the next
+    question would offer two questions at once.
+
+    Only a message later than the answered one can be that copy (message ids grow within
+    a chat). A known one that is earlier is this process's view lagging behind: another
+    instance sent the question answered and its note (bot.prompts) is not committed yet,
+    so the one known is an older question's, whose buttons went when it was answered;
+    Telegram refuses to remove them again ("message is not modified")."""
     latest = context.services.keyboard_of(session.id, session.message_id)
     edited = answered.message_id if answered is not None else session.message_id
-    if latest is not None and latest != edited:
+    if latest is not None and (edited is None or latest > edited):
         await drop_keyboard(context, flow.chat_of(session), latest)
 
 

@@ -10,6 +10,7 @@ import pytest
 from storage import invites as invite_repo
 from storage.models import InviteKind
 from tests.bot.conftest import ADMIN_ID, BotWorld, Clock, start_world, stop_world
+from tests.fakes.records import ApiError
 from tests.fakes.telegram_server import FakeUser
 
 
@@ -290,3 +291,32 @@ async def test_resuming_removes_the_keyboard_of_the_earlier_copy(world: BotWorld
     assert world.telegram.message(buyer.id, csat.message_id).reply_markup is None
     assert "Question 3 of 7" in buyer.last_message().text
     assert buyer.last_message().message_id != csat.message_id
+
+
+async def test_answering_an_earlier_copy_removes_the_keyboard_of_the_later_one(
+    world: BotWorld,
+) -> None:
+    buyer = await start_buyer(world)
+    buyer.press("10")
+    await world.deliver()
+    buyer.press("Skip ▶")
+    await world.deliver()
+    csat = buyer.last_message()
+    buyer.send_command("/start")
+    await world.deliver()
+    # Resuming re-sends the question, and the earlier copy keeps its buttons (Telegram
+    # failed to remove them).
+    world.telegram.fail_next(
+        "editMessageReplyMarkup", ApiError.bad_request("message can't be edited")
+    )
+    buyer.press("▶ Continue where I left off")
+    await world.deliver()
+    again = buyer.last_message()
+    assert again.message_id > csat.message_id
+    assert world.telegram.message(buyer.id, csat.message_id).reply_markup is not None
+    buyer.press("5", message_id=csat.message_id)
+    await world.deliver()
+    assert world.telegram.message(buyer.id, again.message_id).reply_markup is None
+    with_buttons = [m for m in world.telegram.messages(buyer.id) if m.reply_markup is not None]
+    assert [m.message_id for m in with_buttons] == [buyer.last_message().message_id]
+    assert "Question 4 of 7" in buyer.last_message().text
