@@ -643,10 +643,10 @@ class SqliteDatabase(Database):
         Settled in a callback of the COMMIT itself, not by a task awaiting it: each hop
         through the event loop's queue costs a whole turn of the loop under load, and
         every block of the batch, and every block queued behind it, waits for it."""
-        job = self._submit(self._writer.execute, "COMMIT")
+        job: asyncio.Future[Any] = self._submit(self._writer.execute, "COMMIT")
         settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        def settle(job: asyncio.Future[object]) -> None:
+        def settle(job: asyncio.Future[Any]) -> None:
             try:
                 error = job.exception()
             except asyncio.CancelledError as exc:
