@@ -408,7 +408,9 @@ class SqliteDatabase(Database):
     A failing block rolls back to its savepoint only; the others' writes stay. A block's
     statements run inline on the event loop's thread (microseconds each, and nothing else
     can write meanwhile); BEGIN and COMMIT, which may wait on another process or the
-    disk, run on a writer thread. So a block that writes thousands of rows holds up the
+    disk, run on a writer thread. (One exception: blocks that queued behind a COMMIT get
+    their BEGIN right after it, on the loop's thread, if the write lock is free at once,
+    which waits for nothing.) So a block that writes thousands of rows holds up the
     loop while it runs: such work belongs in several smaller blocks.
 
     A file database has a second connection for `conn`: reads never wait for the writer
@@ -680,10 +682,14 @@ class SqliteDatabase(Database):
         begins on the writer thread as usual."""
         if self._queued_blocks == 0 or self._offload is None:
             return False
-        # On any error the first queued block's own BEGIN meets it, and reports it.
-        with contextlib.suppress(sqlite3.Error):
+        try:
             return self._begin_at_once()
-        return False
+        except sqlite3.Error:
+            # Left to the first queued block's own BEGIN, which meets it and reports it.
+            if self._writer.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._writer.execute("ROLLBACK")
+            return False
 
     def _end(self, batch: _Batch, error: BaseException | None) -> None:
         if self._batch is batch:

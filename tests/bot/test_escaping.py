@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,3 +161,52 @@ def test_a_detractor_alert_shows_a_hostile_product_name_and_comment_literally(
         assert {"type": "text_link", "url": "tg://user?id=42"}.items() <= {
             k: v for e in entities if e["type"] == "text_link" for k, v in e.items()
         }.items()
+
+
+class _Own:
+    """Markup-like: an object with its own HTML."""
+
+    def __html__(self) -> str:
+        return "<b>own</b>"
+
+
+# What a catalog parameter can be: text a user wrote, markup we built, numbers, dates...
+FILLINGS: list[object] = [
+    "<b>x</b> & {y}",
+    Markup("<i>built</i>"),
+    _Own(),
+    7,
+    2.5,
+    True,
+    None,
+    datetime(2026, 11, 30, tzinfo=UTC).date(),
+    SubjectKind.PRODUCT,
+    "",
+]
+
+
+@pytest.mark.parametrize("filling", FILLINGS, ids=lambda f: type(f).__name__)
+def test_t_fills_every_catalog_text_exactly_as_markup_format_does(filling: object) -> None:
+    for lang in LANGUAGES:
+        for key, text in catalog(lang).items():
+            fields = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            params = dict.fromkeys(fields, filling)
+            filled = t(lang, key, **params)
+            assert type(filled) is Markup
+            assert filled == Markup(text).format(**params), (lang, key)
+
+
+@pytest.mark.parametrize("separator", ["\n", " · ", "<br>"])
+def test_join_reads_as_markup_join(separator: str) -> None:
+    parts: list[object] = ["a < b", Markup("<b>kept</b>"), _Own(), 3, ""]
+    joined = join(separator, parts)  # type: ignore[arg-type]
+    assert type(joined) is Markup and joined == Markup(separator).join(parts)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["plain & <b>", "{{ subject }}", "a {{subject}} b {{ subject }}"])
+def test_fill_reads_as_escaping_each_part(text: str) -> None:
+    subject = "P&<1>"
+    filled = render.fill(text, subject)
+    pieces = re.split(r"{{\s*subject\s*}}", text)
+    expected = Markup.escape(subject).join(pieces)
+    assert type(filled) is Markup and filled == expected

@@ -486,3 +486,120 @@ async def test_blocks_queued_during_a_begin_all_run_in_the_turn_after_it(
     async with asyncio.timeout(LIMIT):
         await asyncio.gather(*tasks)
     assert _count(file_db.path) == 20
+
+
+# The hang guard of the tests below (none of them measures time).
+HANG = 60.0
+
+
+def _held_commit(
+    file_db: SqliteDatabase,
+    monkeypatch: pytest.MonkeyPatch,
+    then: Callable[[], object] = lambda: None,
+) -> threading.Event:
+    """Make the next COMMITs wait on the writer thread until the returned event is set
+    (then run `then` there, right after the COMMIT): blocks arriving meanwhile queue."""
+    go = threading.Event()
+    writer, submit = file_db._writer, file_db._submit
+
+    def held() -> None:
+        assert go.wait(HANG)
+        writer.execute("COMMIT")
+        then()
+
+    def holding_submit(fn: Callable[..., object], *args: object) -> asyncio.Future[object]:
+        return submit(held) if args == ("COMMIT",) else submit(fn, *args)
+
+    monkeypatch.setattr(file_db, "_submit", holding_submit)
+    return go
+
+
+async def _commit_under_way(db: SqliteDatabase) -> None:
+    """Wait until the first block has ended and the committer holds the gate for its
+    COMMIT (held on the writer thread)."""
+    for _ in range(100_000):  # turns of the loop; a hang fails
+        if db._lock.locked() and db._batch is not None and db._batch.finished == 1:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the first block's COMMIT never got under way")
+
+
+def _trace_threads(db: SqliteDatabase) -> list[tuple[str, int]]:
+    """Every statement the writer runs from now on, with the thread that ran it."""
+    statements: list[tuple[str, int]] = []
+    db._writer.set_trace_callback(lambda sql: statements.append((sql, threading.get_ident())))
+    return statements
+
+
+async def test_blocks_queued_behind_a_commit_begin_at_once_and_run_in_the_turn_after_it(
+    file_db: SqliteDatabase, spawn: Spawn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A COMMIT that finds blocks queued behind it begins their transaction on the loop's
+    thread (the write lock is free: nothing to wait for) instead of leaving the first of
+    them to go to the writer thread and back while the others keep waiting."""
+    await _create(file_db)
+    go = _held_commit(file_db, monkeypatch)
+    statements = _trace_threads(file_db)
+    first = spawn(_insert(file_db, 0))
+    async with asyncio.timeout(HANG):
+        await _commit_under_way(file_db)
+    ran: list[int] = []
+
+    async def write(x: int) -> None:
+        async with file_db.transaction() as conn:
+            await conn.execute("INSERT INTO t VALUES (?, 'a')", (x,))
+            ran.append(x)
+
+    queued = [spawn(write(x)) for x in range(1, 11)]
+    await asyncio.sleep(0)
+    assert file_db._queued_blocks == 10 and ran == []
+    go.set()
+    async with asyncio.timeout(HANG):
+        await first
+    # `first` resumed in the turn after the COMMIT's outcome was known; the queued blocks,
+    # woken in that same turn, all ran in it, in the order they came.
+    assert ran == list(range(1, 11))
+    async with asyncio.timeout(HANG):
+        await asyncio.gather(*queued)
+    assert _count(file_db.path) == 11
+    loop = threading.get_ident()
+    begins = [thread for sql, thread in statements if sql == "BEGIN IMMEDIATE"]
+    # The first block's BEGIN on the writer thread, then the queued blocks' on the loop's.
+    assert len(begins) == 2 and begins[0] != loop and begins[1] == loop
+    batches = _committed_batches([sql for sql, _ in statements])
+    assert [batch.count("SAVEPOINT block") for batch in batches] == [1, 10]
+    assert file_db._writer.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+async def test_blocks_queued_behind_a_commit_wait_off_the_loop_when_another_holds_the_lock(
+    file_db: SqliteDatabase, spawn: Spawn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If another connection takes the write lock between a COMMIT and the BEGIN of the
+    blocks queued behind it, that BEGIN fails at once instead of waiting on the loop's
+    thread, and the first queued block waits for the lock on the writer thread."""
+    await _create(file_db)
+    other = sqlite3.connect(file_db.path, isolation_level=None, check_same_thread=False)
+    try:
+        go = _held_commit(file_db, monkeypatch, then=lambda: other.execute("BEGIN IMMEDIATE"))
+        statements = _trace_threads(file_db)
+        first = spawn(_insert(file_db, 0))
+        async with asyncio.timeout(HANG):
+            await _commit_under_way(file_db)
+        queued = [spawn(_insert(file_db, x)) for x in range(1, 6)]
+        await asyncio.sleep(0)
+        go.set()
+        async with asyncio.timeout(HANG):
+            await first
+        begins: list[tuple[str, int]] = []
+        async with asyncio.timeout(HANG):
+            while not any(thread != threading.get_ident() for _, thread in begins[1:]):
+                await asyncio.sleep(0.01)  # the loop goes on meanwhile
+                begins = [entry for entry in statements if entry[0] == "BEGIN IMMEDIATE"]
+        assert not any(task.done() for task in queued)  # waiting for the other's lock
+        other.execute("ROLLBACK")
+        async with asyncio.timeout(HANG):
+            await asyncio.gather(*queued)
+    finally:
+        other.close()
+    assert _count(file_db.path) == 6
+    assert file_db._writer.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
