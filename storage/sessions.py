@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime, time
 from storage.connection import Connection, IntegrityError, Row
 from storage.db import decode_optional_time, decode_time, encode_time
 from storage.errors import ActiveSessionExists, AlreadyAnswered, SessionNotActive
-from storage.models import Response, ResponseStatus, Session, SessionStatus
+from storage.models import Response, ResponseStatus, Session, SessionStatus, Subject
+from storage.subjects import prefixed_columns, subject_from_row
 from surveys.periods import span
 from surveys.schema import AnswerRecord, Audience
 
@@ -31,6 +32,8 @@ _END = "DELETE FROM sessions WHERE id = ? AND status = 'active'"
 # says nothing about the order of submission.
 _ID_BITS = 62
 _ID_ATTEMPTS = 8
+# The prefix of the subject's columns read beside a session's.
+_SUBJECT = "subject_"
 
 
 def _session(row: Row) -> Session:
@@ -140,6 +143,25 @@ async def start_session(
 async def get_active_session(conn: Connection, respondent_id: int) -> Session | None:
     """The respondent's active session, if any."""
     return await _one(conn, "respondent_id = ? AND status = 'active'", respondent_id)
+
+
+async def get_active_session_and_subject(
+    conn: Connection, respondent_id: int
+) -> tuple[Session, Subject | None] | None:
+    """The respondent's active session, if any, with the subject it is about (None only
+    if that is gone), in one read: every answer needs both."""
+    columns = ", ".join(f"s.{c} AS {c}" for c in _COLUMNS.split(", "))
+    result = await conn.execute(
+        f"SELECT {columns}, {prefixed_columns('j', _SUBJECT)} FROM sessions AS s"
+        " LEFT JOIN subjects AS j ON j.id = s.subject_id"
+        " WHERE s.respondent_id = ? AND s.status = 'active'",
+        (respondent_id,),
+    )
+    row = await result.fetchone()
+    if row is None:
+        return None
+    subject = None if row[_SUBJECT + "id"] is None else subject_from_row(row, _SUBJECT)
+    return _session(row), subject
 
 
 async def get_session(conn: Connection, session_id: int) -> Session | None:

@@ -25,17 +25,23 @@ def check_slug(slug: str) -> str:
     return slug
 
 
-def subject_from_row(row: Row) -> Subject:
-    """A Subject from a row holding the subject columns (by name)."""
+def subject_from_row(row: Row, prefix: str = "") -> Subject:
+    """A Subject from a row holding the subject columns (by name, each after `prefix`)."""
     return Subject(
-        id=row["id"],
-        slug=row["slug"],
-        kind=SubjectKind(row["kind"]),
-        names=json.loads(row["names_json"]),
-        survey_id=row["survey_id"],
-        archived=bool(row["archived"]),
-        created_at=decode_time(row["created_at"]),
+        id=row[prefix + "id"],
+        slug=row[prefix + "slug"],
+        kind=SubjectKind(row[prefix + "kind"]),
+        names=json.loads(row[prefix + "names_json"]),
+        survey_id=row[prefix + "survey_id"],
+        archived=bool(row[prefix + "archived"]),
+        created_at=decode_time(row[prefix + "created_at"]),
     )
+
+
+def prefixed_columns(table: str, prefix: str) -> str:
+    """The subject columns of `table` (an alias of subjects), each named `prefix` + its
+    name: for reading a subject beside another table's columns."""
+    return ", ".join(f"{table}.{c} AS {prefix}{c}" for c in _COLUMNS.split(", "))
 
 
 async def add_subject(

@@ -94,9 +94,10 @@ async def on_text(update: Update, context: FeedbotContext) -> None:
     """Plain text: an answer to a text question, or a pointer to what to do."""
     services = context.services
     user, lang = await context.caller(update)
-    session = await session_repo.get_active_session(services.db.conn, user.id)
-    if session is not None:
-        await survey.on_text_answer(update, context, session, lang)
+    found = await session_repo.get_active_session_and_subject(services.db.conn, user.id)
+    if found is not None:
+        session, subject = found
+        await survey.on_text_answer(update, context, session, lang, subject)
         return
     await reply(update, t(lang, "fallback.no_survey"))
 

@@ -27,7 +27,7 @@ from bot.handlers.refusals import refuse_press
 from bot.i18n import t, visible
 from bot.sending import Undelivered
 from storage import sessions as session_repo
-from storage.models import Session
+from storage.models import Session, Subject
 from surveys import engine
 from surveys.schema import QuestionType
 
@@ -111,7 +111,8 @@ async def on_survey_button(update: Update, context: FeedbotContext) -> None:
     services = context.services
     query, callback = pressed(update)
     user, lang = await context.caller(update)
-    session = await session_repo.get_active_session(services.db.conn, user.id)
+    found = await session_repo.get_active_session_and_subject(services.db.conn, user.id)
+    session, subject = found if found is not None else (None, None)
     if session is None or session.id != callback.session_id:
         await _foreign_or_stale(context, query, callback, session, user.id, lang, update.update_id)
         return
@@ -154,7 +155,7 @@ async def on_survey_button(update: Update, context: FeedbotContext) -> None:
         value=value,
         update_id=update.update_id,
     )
-    await _show_outcome(update, context, query, session, outcome, callback, lang)
+    await _show_outcome(update, context, query, session, outcome, callback, lang, subject)
 
 
 async def _foreign_or_stale(
@@ -208,8 +209,10 @@ async def _show_outcome(
     outcome: flow.Outcome,
     callback: Callback | None,
     lang: str,
+    subject: Subject | None = None,
 ) -> None:
-    """Tell the respondent what happened: a refusal, the edited question, the next one."""
+    """Tell the respondent what happened: a refusal, the edited question, the next one
+    (`subject`: the session's, if read with it)."""
     services = context.services
     if isinstance(outcome, flow.Duplicate):
         # Applied before, maybe by a process that died before sending what came next.
@@ -232,7 +235,8 @@ async def _show_outcome(
         return
     if query is not None:
         await answer_query(services, query)
-    subject = await subject_of(services, session)
+    if subject is None:
+        subject = await subject_of(services, session)
     name = subject.name(lang)
     definition = outcome.definition
     if callback is not None and callback.action is Action.TOGGLE:
@@ -291,9 +295,14 @@ async def _drop_other_copy(
 
 
 async def on_text_answer(
-    update: Update, context: FeedbotContext, session: Session, lang: str
+    update: Update,
+    context: FeedbotContext,
+    session: Session,
+    lang: str,
+    subject: Subject | None = None,
 ) -> None:
-    """Plain text while a survey is open: the answer to a text question, else a pointer."""
+    """Plain text while a survey is open: the answer to a text question, else a pointer
+    (`subject`: the session's, if read with it)."""
     services = context.services
     message = update.effective_message
     assert message is not None and message.text is not None
@@ -325,7 +334,8 @@ async def on_text_answer(
     if isinstance(outcome, flow.Duplicate):
         await resend_if_missing(context, session, lang)
         return
-    subject = await subject_of(services, session)
+    if subject is None:
+        subject = await subject_of(services, session)
     if session.message_id is not None:
         await edit_text(
             services,

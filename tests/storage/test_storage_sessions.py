@@ -18,6 +18,7 @@ from storage.sessions import (
     complete_session,
     count_active_sessions,
     get_active_session,
+    get_active_session_and_subject,
     get_session,
     has_answered,
     mark_prompted,
@@ -99,6 +100,17 @@ async def test_a_started_session_is_the_respondents_active_one(
     assert await get_session(db.conn, session.id) == session
     assert await get_active_session(db.conn, 6) is None
     assert await count_active_sessions(db.conn) == 1
+
+
+async def test_the_active_session_is_read_with_its_subject(
+    db: Database, department: Subject, start: StartSession
+) -> None:
+    session = await start(5, department)
+    assert await get_active_session_and_subject(db.conn, 5) == (session, department)
+    assert await get_active_session_and_subject(db.conn, 6) is None
+    async with db.transaction() as conn:
+        await cancel_session(conn, session.id, now=session.started_at)
+    assert await get_active_session_and_subject(db.conn, 5) is None
 
 
 async def test_a_second_active_session_is_refused(
