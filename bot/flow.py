@@ -175,23 +175,28 @@ async def act(
     state_json = result.to_json()
     now = services.now()
     try:
-        async with services.db.transaction() as conn:
-            if update_id is not None and not await update_repo.mark_processed(
-                conn, update_id, now=now
-            ):
-                return Duplicate()
-            if isinstance(step, engine.Done):
+        if isinstance(step, engine.Done):
+            async with services.db.transaction() as conn:
+                if update_id is not None and not await update_repo.mark_processed(
+                    conn, update_id, now=now
+                ):
+                    return Duplicate()
                 await _complete(services, conn, session, definition, step.answers)
-            else:
-                # Until the next question is sent it is pending. A toggle was pressed
-                # on the question itself, which is on screen: not pending.
-                await session_repo.save_state(
+        else:
+            # One statement on PostgreSQL (storage.sessions.save_answer): most updates
+            # are answers, and a transaction would cost four round trips. Until the
+            # next question is sent it is pending. A toggle was pressed on the question
+            # itself, which is on screen: not pending.
+            async with services.db.one_statement() as conn:
+                if not await session_repo.save_answer(
                     conn,
                     session.id,
+                    update_id=update_id,
                     state_json=state_json,
                     now=now,
                     prompt_pending=op is not Op.TOGGLE,
-                )
+                ):
+                    return Duplicate()
     except AlreadyAnswered as exc:
         async with services.db.transaction() as conn:
             await session_repo.cancel_session(conn, session.id, now=now)

@@ -44,23 +44,26 @@ class InboxReceiver:
         """Store one update (True), or nothing for a redelivery (False).
 
         An update its user has nothing older pending for is claimed in the same
-        transaction and handed to this instance's worker at once: most updates then
-        cost no claim round of their own. Anything else wakes the worker."""
+        write (storage.inbox.accept: one statement on PostgreSQL) and handed to this
+        instance's worker at once: most updates then cost no claim round of their own.
+        Anything else wakes the worker."""
         worker = self._worker
-        claimed: inbox_repo.Claimed | None = None
         now = self._clock()
-        async with self._db.transaction() as conn:
-            await inbox_repo.lock_user(conn, user_key)  # PostgreSQL: see storage.inbox
-            stored = await inbox_repo.store(conn, update_id, user_key, body, now=now)
-            if stored and worker.has_room:
-                claimed = await inbox_repo.claim_stored(
-                    conn, update_id, worker.worker_id, now=now, until=now + worker.lease
-                )
-        if claimed is not None:
-            worker.take(claimed)
+        async with self._db.one_statement() as conn:
+            accepted = await inbox_repo.accept(
+                conn,
+                update_id,
+                user_key,
+                body,
+                now=now,
+                claim_for=worker.worker_id if worker.has_room else None,
+                until=now + worker.lease,
+            )
+        if accepted.claimed is not None:
+            worker.take(accepted.claimed)
         else:
             worker.wake()
-        return stored
+        return accepted.stored
 
 
 class InboxWorker:
@@ -179,7 +182,7 @@ class InboxWorker:
                 )
             else:
                 await self._process(item)
-            async with self._db.transaction() as conn:
+            async with self._db.one_statement() as conn:
                 await inbox_repo.finish(conn, item.update_id, now=self._clock())
             self.applied += 1
         except Exception:

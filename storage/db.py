@@ -164,6 +164,18 @@ class Database(ABC):
         """`async with db.transaction() as conn:` — one write transaction, committed
         (durable) when the block ends, rolled back by an exception."""
 
+    @abstractmethod
+    def one_statement(self) -> AbstractAsyncContextManager[Connection]:
+        """`async with db.one_statement() as conn:` — for a storage function whose write
+        is a single statement on PostgreSQL (a conditional write, or a call of one of
+        the functions PostgreSQL's migrations define), atomic by itself.
+
+        On PostgreSQL the block gets a pooled connection outside any transaction: each
+        statement commits on its own (autocommit), one round trip instead of BEGIN, the
+        statement and COMMIT, which under load is most of an update's cost (bench/burst).
+        On SQLite it is a `transaction()` block: commits are grouped there, so a
+        function may still run several statements, as they are atomic together."""
+
     def read_in_thread(self, fn: Callable[[SyncConnection], T]) -> Awaitable[T]:
         """`fn(connection)`, several reads in one go off the event loop's thread (see the
         module's `read_in_thread`): for reports."""

@@ -44,6 +44,8 @@ _CLAIMABLE = (
     "   AND (e.update_id < i.update_id"
     "    OR (e.update_id > i.update_id AND e.claimed_until >= ?))))"
 )
+# PostgreSQL's inbox_accept function (migrations/postgres/0013_one_trip_writes.sql) holds
+# a copy of this condition for `claim_stored`: change both together.
 # PostgreSQL's lock of a user's queue (storage.locks, LockClass.USER_QUEUE): any
 # transaction that stores an update or decides which update heads a user's queue holds
 # it, so two instances never decide the same user's head at once.
@@ -150,6 +152,61 @@ async def claim_stored(
     return None if row is None else Claimed(int(row[0]), str(row[1] or ""), int(row[2]))
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """What `accept` did: whether the update was stored (False: a redelivery), and the
+    claim taken on it (None when not asked, or when it must wait its turn)."""
+
+    stored: bool
+    claimed: Claimed | None
+
+
+async def accept(
+    conn: Connection,
+    update_id: int,
+    user_key: int | None,
+    body: str,
+    *,
+    now: datetime,
+    claim_for: str | None,
+    until: datetime,
+) -> Accepted:
+    """Store a received update (`store`) and, when it was stored and `claim_for` names a
+    worker, claim it for that worker if it heads its user's queue (`claim_stored`), all
+    under the user's queue lock (`lock_user`).
+
+    Run it in a `Database.one_statement()` block: on PostgreSQL it is one call of the
+    `inbox_accept` function (migration 0013), a single round trip where the steps as
+    statements of a transaction would cost five; on SQLite the same steps, in the
+    block's transaction."""
+    if conn.dialect != "postgresql":
+        await lock_user(conn, user_key)
+        stored = await store(conn, update_id, user_key, body, now=now)
+        claimed = None
+        if stored and claim_for is not None:
+            claimed = await claim_stored(conn, update_id, claim_for, now=now, until=until)
+        return Accepted(stored, claimed)
+    result = await conn.execute(
+        "SELECT was_stored, claim_attempts FROM inbox_accept(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            update_id,
+            user_key,
+            body,
+            encode_time(now),
+            int(LockClass.USER_QUEUE),
+            None if user_key is None else lock_key(user_key),
+            claim_for is not None,
+            claim_for,
+            encode_time(until),
+        ),
+    )
+    row = await result.fetchone()
+    assert row is not None, "inbox_accept returns one row"
+    attempts = row[1]
+    claimed = None if attempts is None else Claimed(update_id, body, int(attempts))
+    return Accepted(bool(row[0]), claimed)
+
+
 async def renew(conn: Connection, worker: str, update_ids: list[int], *, until: datetime) -> int:
     """Extend `worker`'s live claims on `update_ids` (a long handler keeps its update);
     returns how many it still held."""
@@ -164,7 +221,8 @@ async def renew(conn: Connection, worker: str, update_ids: list[int], *, until: 
 
 
 async def finish(conn: Connection, update_id: int, *, now: datetime) -> bool:
-    """Mark an update done and forget its body; False if it was done already."""
+    """Mark an update done and forget its body; False if it was done already. One
+    statement: it may run in a `Database.one_statement()` block."""
     cursor = await conn.execute(
         "UPDATE inbox SET done_at = ?, body = NULL, claimed_by = NULL, claimed_until = NULL"
         " WHERE update_id = ? AND done_at IS NULL",

@@ -34,14 +34,14 @@ from storage.connection import (
     Statement,
     SyncConnection,
 )
-from storage.db import Database, encode_time, split_statements
+from storage.db import Database, encode_time
 
 T = TypeVar("T")
 
 # Taken by every `migrate` in one transaction: two instances starting together apply each
 # migration once (the second waits, then finds it recorded).
 MIGRATION_LOCK = 0x66656564_626F74  # "feedbot"
-POOL_SIZE = 8
+POOL_SIZE = 16
 _RETURNS_ROWS = re.compile(r"^\s*(SELECT|WITH|VALUES)\b|\bRETURNING\b", re.IGNORECASE)
 
 
@@ -222,7 +222,8 @@ async def _report(conn: asyncpg.Connection, fn: Callable[[SyncConnection], T]) -
 
 class _TransactionConnection:
     """The connection a `PostgresDatabase.transaction()` block gets (one pooled
-    connection inside a transaction; reads see the block's own writes)."""
+    connection inside a transaction; reads see the block's own writes), and a
+    `one_statement()` block (the same, outside a transaction: each statement commits)."""
 
     __slots__ = ("_conn",)
     dialect = "postgresql"
@@ -354,6 +355,15 @@ class PostgresDatabase(Database):
         async with _translated(), self._pool.acquire() as conn, conn.transaction():
             yield _TransactionConnection(conn)
 
+    def one_statement(self) -> AbstractAsyncContextManager[Connection]:
+        return self._autocommit()
+
+    @asynccontextmanager
+    async def _autocommit(self) -> AsyncIterator[Connection]:
+        # No BEGIN/COMMIT: each statement is a transaction of its own.
+        async with _translated(), self._pool.acquire() as conn:
+            yield _TransactionConnection(conn)
+
     async def scrub(self, *, vacuum: bool = True) -> None:
         """Leave no trace of past writes in the bot's tables (this schema's only: the
         server may hold others).
@@ -450,8 +460,10 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
                 )
                 if done:
                     continue
-                for statement in split_statements(script):
-                    await conn.execute(statement)
+                # The whole script in one go: the server splits it, and knows the
+                # dollar-quoted bodies of functions (0013), which split_statements
+                # (sqlite3's notion of where a statement ends) would cut apart.
+                await conn.execute(script)
                 now = datetime.now(UTC)
                 await conn.executemany(
                     "INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)",

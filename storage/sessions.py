@@ -17,6 +17,7 @@ from storage.db import decode_optional_time, decode_time, encode_time
 from storage.errors import ActiveSessionExists, AlreadyAnswered, SessionNotActive
 from storage.models import Response, ResponseStatus, Session, SessionStatus, Subject
 from storage.subjects import prefixed_columns, subject_from_row
+from storage.updates import mark_processed
 from surveys.periods import span
 from surveys.schema import AnswerRecord, Audience
 
@@ -189,6 +190,43 @@ async def save_state(
     )
     if cursor.rowcount == 0:
         raise SessionNotActive(session_id, await _status(conn, session_id))
+
+
+async def save_answer(
+    conn: Connection,
+    session_id: int,
+    *,
+    update_id: int | None,
+    state_json: str,
+    now: datetime,
+    prompt_pending: bool = True,
+) -> bool:
+    """Record the answer's update as processed (`storage.updates.mark_processed`; none
+    when `update_id` is None) and save the session's new state (`save_state`): True,
+    or False for an update already processed (nothing is changed). SessionNotActive,
+    with nothing recorded, when the session ended.
+
+    Run it in a `Database.one_statement()` block: on PostgreSQL it is one call of the
+    `session_answer` function (migration 0013), a single round trip instead of BEGIN,
+    two statements and COMMIT; on SQLite the two steps, in the block's transaction."""
+    if conn.dialect != "postgresql":
+        if update_id is not None and not await mark_processed(conn, update_id, now=now):
+            return False
+        await save_state(
+            conn, session_id, state_json=state_json, now=now, prompt_pending=prompt_pending
+        )
+        return True
+    result = await conn.execute(
+        "SELECT session_answer(?, ?, ?, ?, ?)",
+        (update_id, encode_time(now), session_id, state_json, prompt_pending),
+    )
+    row = await result.fetchone()
+    outcome = None if row is None else str(row[0])
+    if outcome == "saved":
+        return True
+    if outcome == "duplicate":
+        return False
+    raise SessionNotActive(session_id, None if outcome == "gone" else outcome)
 
 
 async def set_message_id(conn: Connection, session_id: int, message_id: int) -> None:

@@ -567,6 +567,10 @@ class SqliteDatabase(Database):
         slow: the next writers wait for the block to end."""
         return _Transaction(self)
 
+    def one_statement(self) -> AbstractAsyncContextManager[Connection]:
+        """A `transaction()` block: group commit makes it the cheaper way here too."""
+        return _Transaction(self)
+
     async def _begin(self) -> _Batch:
         job = self._submit(self._writer.execute, "BEGIN IMMEDIATE")
         cancelled = await _wait_out(job)

@@ -1,0 +1,4 @@
+-- Nothing on SQLite. PostgreSQL's 0013 (postgres/0013_one_trip_writes.sql) defines
+-- functions that do in one statement, one round trip to the server, the writes the
+-- webhook and an answer make on every update; on SQLite the storage functions run the
+-- same steps as statements of one (group-committed) transaction, which costs no trip.
