@@ -648,13 +648,20 @@ def _shown_out_of_order(inbox_questions: dict[int, list[int]], chat_id: int) -> 
 
 
 async def run_instances(
-    users: int, latency: float, *, count: int, server: str | None, variant: Variant
+    users: int,
+    latency: float,
+    *,
+    count: int,
+    server: str | None,
+    variant: Variant,
+    profile: Path | None = None,
 ) -> Result:
     """`count` feedbot instances, each a process of its own serving the webhook as
     `feedbot run --webhook` does (bench.instances), sharing one fresh database (SQLite
     when `server` is None, else a new schema there); each update is posted by the load
     balancer stand-in to a random instance. Checked afterwards from the database, as the
-    in-process variants are, and every update stored in the inbox must be done."""
+    in-process variants are, and every update stored in the inbox must be done.
+    `profile`: each instance writes a pyinstrument profile to `<profile>.<variant>.<n>`."""
     import random
 
     from bench import instances as fleet_of
@@ -675,7 +682,15 @@ async def run_instances(
             async with (
                 fleet_of.bot_api_server(telegram) as api_url,
                 fleet_of.fleet(
-                    count, telegram, token=TOKEN, secret=SECRET, database=target, api_url=api_url
+                    count,
+                    telegram,
+                    token=TOKEN,
+                    secret=SECRET,
+                    database=target,
+                    api_url=api_url,
+                    profile=None
+                    if profile is None
+                    else profile.with_name(f"{profile.name}.{variant}"),
                 ) as started,
             ):
                 balancer = fleet_of.Balancer(
@@ -996,6 +1011,7 @@ async def run_variant(
             count=count,
             server=server if variant != "webhook" else None,
             variant=variant,
+            profile=profile,
         )
     if variant == "echo":
         return await run_echo(users, latency)
@@ -1033,7 +1049,7 @@ def run_in_child(variant: Variant, args: argparse.Namespace) -> Result:
         "--sequential-seconds",
         str(args.sequential_seconds),
     ]
-    if args.profile and variant == "feedbot":
+    if args.profile and (variant == "feedbot" or variant.startswith("webhook")):
         command += ["--profile", str(args.profile)]
     if args.database:
         command += ["--database", args.database]
@@ -1316,7 +1332,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run the variants in this process instead of one child each",
     )
     parser.add_argument(
-        "--profile", type=Path, help="write a pyinstrument profile of the feedbot variant here"
+        "--profile",
+        type=Path,
+        help="write a pyinstrument profile of the feedbot variant here, and of each instance"
+        " of the webhook variants to FILE.<variant>.<n>",
     )
     parser.add_argument(
         "--repeat",

@@ -53,6 +53,8 @@ RETRY_DELAY = 0.05
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 30.0
+# Where an instance writes a pyinstrument profile of its life (bench.burst --profile).
+PROFILE_VARIABLE = "FEEDBOT_BENCH_PROFILE"
 
 
 # ------------------------------------------------------------------ the fake Bot API over HTTP
@@ -417,9 +419,11 @@ async def fleet(
     secret: str,
     database: str,
     api_url: str,
+    profile: Path | None = None,
 ) -> AsyncIterator[Fleet]:
     """Start `count` instances and wait until each has registered its webhook; on the
-    way out, SIGTERM each (it drains: finishes the updates it took) and read its log."""
+    way out, SIGTERM each (it drains: finishes the updates it took) and read its log.
+    `profile`: each instance writes a pyinstrument profile of its life to `profile.<n>`."""
     webhook_secret = secrets.token_urlsafe(24)
     registered = _count_calls(fake, "setWebhook")
     started = Fleet(webhook_secret=webhook_secret)
@@ -437,6 +441,8 @@ async def fleet(
                 port=port,
                 webhook_secret=webhook_secret,
             )
+            if profile is not None:
+                env[PROFILE_VARIABLE] = f"{profile}.{n}"
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -562,7 +568,20 @@ def serve_instance() -> int:
         secret=settings.secret.get_secret_value(),
     )
     app = build_application(settings, rate_limiter=False, request=PlainHttpRequest())
-    asyncio.run(serve(app, settings, webhook=True))
+    profile = os.environ.get(PROFILE_VARIABLE, "")
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+
+        # Sampling the whole thread (not one task): what the event loop spends its time on.
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        profiler.start()
+    try:
+        asyncio.run(serve(app, settings, webhook=True))
+    finally:
+        if profiler is not None:
+            profiler.stop()
+            Path(profile).write_text(profiler.output_text(unicode=True, color=False))
     return 0
 
 

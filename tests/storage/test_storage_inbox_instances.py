@@ -4,13 +4,14 @@ never two at once, and none is lost.
 
 Each instance is a Database of its own (its own pool, as two processes would have), with
 receivers storing updates (and claiming those that head their user's queue in the same
-transaction, as bot.inbox.InboxReceiver does) and a claim loop (as InboxWorker's)."""
+transaction, or in one statement as bot.inbox.InboxReceiver does) and a claim loop (as
+InboxWorker's)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -103,6 +104,20 @@ async def receive(
         world.start(db, worker, claimed)
 
 
+async def accept(world: World, db: Database, worker: str, update_id: int, user: int | None) -> None:
+    """What InboxReceiver.accept does: the same, as storage.inbox.accept in one statement."""
+    async with db.one_statement() as conn:
+        accepted = await inbox.accept(
+            conn, update_id, user, "{}", now=world.now, claim_for=worker, until=world.now + LEASE
+        )
+    assert accepted.stored
+    if accepted.claimed is not None:
+        world.start(db, worker, accepted.claimed)
+
+
+Receive = Callable[[World, Database, str, int, "int | None"], Awaitable[None]]
+
+
 async def claim_loop(world: World, db: Database, worker: str, stop: asyncio.Event) -> None:
     while not stop.is_set():
         async with db.transaction() as conn:
@@ -115,10 +130,13 @@ async def claim_loop(world: World, db: Database, worker: str, stop: asyncio.Even
 
 
 async def run_instances(
-    pair: tuple[Database, Database], senders: list[list[tuple[int, int | None]]]
+    pair: tuple[Database, Database],
+    senders: list[list[tuple[int, int | None]]],
+    received_by: Receive = receive,
 ) -> World:
-    """Deliver each sender's updates in its order, each to a random instance, while both
-    instances' claim loops run; return when every update is done."""
+    """Deliver each sender's updates in its order, each to a random instance (stored by
+    `received_by`), while both instances' claim loops run; return when every update is
+    done."""
     world = World(now=datetime.now().astimezone())
     for updates in senders:
         world.user_of.update(dict(updates))
@@ -129,7 +147,7 @@ async def run_instances(
     async def deliver(updates: list[tuple[int, int | None]]) -> None:
         for update_id, user in updates:
             db, name = random.choice(workers)
-            await receive(world, db, name, update_id, user)
+            await received_by(world, db, name, update_id, user)
             await asyncio.sleep(random.uniform(0, 0.002))
 
     async def until_done() -> None:
@@ -172,7 +190,7 @@ async def test_two_instances_apply_each_update_once_in_order_per_user(
 
 
 async def test_updates_of_one_user_received_at_once_by_both_instances_never_overlap(
-    instances: tuple[Database, Database],
+    instances: tuple[Database, Database], received_by: Receive = receive
 ) -> None:
     # The load balancer hands two updates of a user to the two instances at the same
     # moment (Telegram posts up to max_connections at once): neither may run beside the
@@ -186,9 +204,19 @@ async def test_updates_of_one_user_received_at_once_by_both_instances_never_over
                 update_id += 1
                 pair.append((update_id, 2000 + user))
             senders.extend([[pair[0]], [pair[1]]])
-    world = await run_instances(instances, senders)
+    world = await run_instances(instances, senders, received_by)
 
     assert world.problems == []
     applied = sorted(u for ids in world.applied.values() for u in ids)
     assert applied == list(range(1, update_id + 1))  # every one, once
     assert await inbox.pending(instances[0].conn) == 0
+
+
+async def test_updates_accepted_in_one_statement_by_both_instances_never_overlap(
+    instances: tuple[Database, Database],
+) -> None:
+    # The same, with the receivers' store-and-claim as InboxReceiver makes it on
+    # PostgreSQL: one call of inbox_accept, outside any transaction.
+    await test_updates_of_one_user_received_at_once_by_both_instances_never_overlap(
+        instances, accept
+    )
