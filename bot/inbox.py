@@ -113,9 +113,14 @@ class InboxWorker:
         return len(self._in_flight)
 
     @property
+    def running(self) -> bool:
+        """Whether the worker is started and not stopping."""
+        return bool(self._tasks) and not self._stopping
+
+    @property
     def has_room(self) -> bool:
         """Whether an update claimed now would be applied at once (running, not full)."""
-        return bool(self._tasks) and not self._stopping and len(self._in_flight) < self._capacity
+        return self.running and len(self._in_flight) < self._capacity
 
     def take(self, item: inbox_repo.Claimed) -> None:
         """Apply an update claimed for this worker elsewhere (by the receiver)."""
@@ -182,9 +187,20 @@ class InboxWorker:
                 )
             else:
                 await self._process(item)
+            now = self._clock()
+            # Done, and the user's next update claimed in the same write when it is
+            # waiting (it mostly arrived meanwhile): applied at once, no claim round.
             async with self._db.one_statement() as conn:
-                await inbox_repo.finish(conn, item.update_id, now=self._clock())
+                done = await inbox_repo.mark_done(
+                    conn,
+                    item,
+                    now=now,
+                    claim_for=self.worker_id if self.running else None,
+                    until=now + self.lease,
+                )
             self.applied += 1
+            if done.next is not None:
+                self.take(done.next)
         except Exception:
             # Left claimed: the lease lapses and the update is tried again.
             log.exception("inbox: applying update %s failed; retried later", item.update_id)

@@ -82,3 +82,43 @@ BEGIN
     RETURN coalesce(ended, 'gone');
 END
 $$;
+
+-- storage.inbox.mark_done: mark an update done (storage.inbox.finish) and, when given its
+-- user, claim for `p_worker` that user's oldest pending update if it now heads the queue
+-- (the condition of storage.inbox._CLAIMABLE, kept the same there), under the user's
+-- queue lock. Returns whether it was marked, and the update claimed, if any.
+CREATE FUNCTION inbox_done(
+    p_update_id BIGINT,
+    p_now TIMESTAMPTZ,
+    p_user_key BIGINT,
+    p_lock_class INTEGER,
+    p_lock_key INTEGER,
+    p_worker TEXT,
+    p_until TIMESTAMPTZ,
+    OUT finished BOOLEAN,
+    OUT next_id BIGINT,
+    OUT next_body TEXT,
+    OUT next_attempts INTEGER
+) LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_user_key IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(p_lock_class, p_lock_key);
+    END IF;
+    UPDATE inbox SET done_at = p_now, body = NULL, claimed_by = NULL, claimed_until = NULL
+    WHERE update_id = p_update_id AND done_at IS NULL;
+    finished := FOUND;
+    IF p_user_key IS NOT NULL THEN
+        UPDATE inbox AS i
+        SET claimed_by = p_worker, claimed_until = p_until, attempts = i.attempts + 1
+        WHERE i.update_id = (SELECT min(h.update_id) FROM inbox AS h
+                WHERE h.user_key = p_user_key AND h.done_at IS NULL)
+            AND i.done_at IS NULL
+            AND (i.claimed_until IS NULL OR i.claimed_until < p_now)
+            AND (i.user_key IS NULL OR NOT EXISTS (
+                SELECT 1 FROM inbox AS e WHERE e.user_key = i.user_key AND e.done_at IS NULL
+                    AND (e.update_id < i.update_id
+                        OR (e.update_id > i.update_id AND e.claimed_until >= p_now))))
+        RETURNING i.update_id, i.body, i.attempts INTO next_id, next_body, next_attempts;
+    END IF;
+END
+$$;
