@@ -188,12 +188,12 @@ class InboxWorker:
             else:
                 await self._process(item)
             now = self._clock()
-            # Done, and the user's next update claimed in the same write when it is
-            # waiting (it mostly arrived meanwhile): applied at once, no claim round.
+            # Done, and the oldest update waiting claimed in its place in the same
+            # write: no claim round for it (storage.inbox.mark_done).
             async with self._db.one_statement() as conn:
                 done = await inbox_repo.mark_done(
                     conn,
-                    item,
+                    item.update_id,
                     now=now,
                     claim_for=self.worker_id if self.running else None,
                     until=now + self.lease,
