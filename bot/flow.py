@@ -260,7 +260,7 @@ async def remember_message(
     """
     services.note_keyboard(session.id, message_id)
     if persist:
-        async with services.db.transaction() as conn:
+        async with services.db.one_statement() as conn:
             await session_repo.mark_prompted(conn, [(message_id, session.state_json, session.id)])
         services.prompts.remember_stored(session)
     else:

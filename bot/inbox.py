@@ -113,14 +113,9 @@ class InboxWorker:
         return len(self._in_flight)
 
     @property
-    def running(self) -> bool:
-        """Whether the worker is started and not stopping."""
-        return bool(self._tasks) and not self._stopping
-
-    @property
     def has_room(self) -> bool:
         """Whether an update claimed now would be applied at once (running, not full)."""
-        return self.running and len(self._in_flight) < self._capacity
+        return bool(self._tasks) and not self._stopping and len(self._in_flight) < self._capacity
 
     def take(self, item: inbox_repo.Claimed) -> None:
         """Apply an update claimed for this worker elsewhere (by the receiver)."""
@@ -188,14 +183,15 @@ class InboxWorker:
             else:
                 await self._process(item)
             now = self._clock()
-            # Done, and the oldest update waiting claimed in its place in the same
-            # write: no claim round for it (storage.inbox.mark_done).
+            # Done, and with room to spare the user's next update claimed in the same
+            # write when it waits (it mostly arrived meanwhile): no claim round for it.
+            # A full worker leaves it to the claim rounds, oldest first (see mark_done).
             async with self._db.one_statement() as conn:
                 done = await inbox_repo.mark_done(
                     conn,
-                    item.update_id,
+                    item,
                     now=now,
-                    claim_for=self.worker_id if self.running else None,
+                    claim_for=self.worker_id if self.has_room else None,
                     until=now + self.lease,
                 )
             self.applied += 1

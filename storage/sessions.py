@@ -242,7 +242,9 @@ async def mark_prompted(conn: Connection, shown: Sequence[tuple[int, str, int]])
 
     Keeps the latest message carrying a keyboard (ids grow within a chat, so a late
     write never replaces a newer one), and clears `prompt_pending` unless the session
-    was answered again since (another state: its next question is pending)."""
+    was answered again since (another state: its next question is pending). One
+    statement (PostgreSQL runs an executemany's rows in one trip and one implicit
+    transaction): it may run in a `Database.one_statement()` block."""
     # CASE, not SQLite's two-argument max() (PostgreSQL calls it greatest()).
     await conn.executemany(
         "UPDATE sessions SET message_id = CASE WHEN coalesce(message_id, 0) > ?"

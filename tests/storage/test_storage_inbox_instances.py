@@ -42,8 +42,8 @@ class World:
     user_of: dict[int, int | None] = field(default_factory=dict)
     all_delivered: bool = False
     all_done: asyncio.Event = field(default_factory=asyncio.Event)
-    # Marking an update done claims the oldest claimable one in its place
-    # (storage.inbox.mark_done), as InboxWorker does, instead of a plain `finish`.
+    # Marking an update done claims its user's next one (storage.inbox.mark_done), as
+    # InboxWorker does, instead of a plain `finish` in a transaction.
     done_claims_next: bool = False
 
     async def check_done(self, db: Database) -> None:
@@ -73,7 +73,7 @@ class World:
         if self.done_claims_next:
             async with db.one_statement() as conn:
                 done = await inbox.mark_done(
-                    conn, item.update_id, now=self.now, claim_for=worker, until=self.now + LEASE
+                    conn, item, now=self.now, claim_for=worker, until=self.now + LEASE
                 )
             finished, upcoming = done.finished, done.next
         else:

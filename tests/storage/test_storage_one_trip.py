@@ -1,7 +1,7 @@
 """The writes made on every update, in a `Database.one_statement()` block: the webhook's
 store-and-claim (storage.inbox.accept), an answer's mark-and-save
-(storage.sessions.save_answer) and an update's finish, claiming the oldest waiting
-update in its place (storage.inbox.mark_done). The same outcomes on both
+(storage.sessions.save_answer) and an update's finish-and-claim-next
+(storage.inbox.mark_done). The same outcomes on both
 backends as the transactions they replace; one statement each on PostgreSQL."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from storage import inbox
 from storage.connection import Connection, Statement
 from storage.db import Database
 from storage.errors import SessionNotActive
-from storage.locks import lock_key
 from storage.models import Subject
 from storage.sessions import cancel_session, get_session, save_answer
 from storage.updates import is_processed
@@ -139,7 +138,9 @@ async def test_accept_and_mark_done_are_one_statement_each_on_postgresql(
     async with counted(db) as conn:
         await inbox.accept(conn, 1, 7, "{}", now=now, claim_for="a", until=now + LEASE)
         accepted = len(conn.statements)
-        await inbox.mark_done(conn, 1, now=now, claim_for="a", until=now + LEASE)
+        await inbox.mark_done(
+            conn, inbox.Claimed(1, "{}", 1, 7), now=now, claim_for="a", until=now + LEASE
+        )
     if db.dialect == "postgresql":
         assert (accepted, len(conn.statements)) == (1, 2)
     else:  # store and claim; finish and claim: in group-committed transactions
@@ -147,53 +148,43 @@ async def test_accept_and_mark_done_are_one_statement_each_on_postgresql(
 
 
 async def _done(
-    db: Database, update_id: int, now: datetime, worker: str | None = "a"
+    db: Database, item: inbox.Claimed, now: datetime, worker: str | None = "a"
 ) -> inbox.Done:
     async with db.one_statement() as conn:
-        return await inbox.mark_done(conn, update_id, now=now, claim_for=worker, until=now + LEASE)
+        return await inbox.mark_done(conn, item, now=now, claim_for=worker, until=now + LEASE)
 
 
-async def test_marking_an_update_done_claims_the_oldest_waiting_one_in_its_place(
+async def test_marking_an_update_done_claims_its_users_next_one_when_it_heads_the_queue(
     db: Database, now: datetime
 ) -> None:
     first = (await _accept(db, 1, 7, now)).claimed
     assert first is not None and first.user_key == 7
-    # Arrived while 1 was applied (the reply to 1 was sent first): they wait.
+    # Arrived while 1 was applied (the reply to 1 was sent first): waits.
     assert (await _accept(db, 2, 7, now)).claimed is None
     assert (await _accept(db, 3, 7, now)).claimed is None
-    # The worker was full when 4 and 5 came; 4 is the oldest that can be taken.
-    assert (await _accept(db, 4, 8, now, worker=None)).claimed is None
-    assert (await _accept(db, 5, None, now, worker=None)).claimed is None
-    done = await _done(db, 1, now)
+    await _accept(db, 4, 8, now)
+    done = await _done(db, first, now)
     assert done.finished and done.next is not None
     assert (done.next.update_id, done.next.attempts, done.next.user_key) == (2, 1, 7)
-    done = await _done(db, 2, now)
-    assert done.next is not None and (done.next.update_id, done.next.user_key) == (3, 7)
-    # Done already (another worker finished it after a lapse): nothing to mark, and the
-    # oldest waiting update still taken in its place.
-    again = await _done(db, 2, now)
-    assert not again.finished and again.next is not None
-    assert (again.next.update_id, again.next.user_key) == (4, 8)
-    # Not asked (the worker is stopping): 5 is left to the claim rounds.
-    assert await _done(db, 3, now, worker=None) == inbox.Done(True, None)
+    # Done already (another worker finished it after a lapse): nothing to mark; 3 waits
+    # for 2, which is being applied.
+    again = await _done(db, first, now)
+    assert (again.finished, again.next) == (False, None)
+    # Not asked (the worker is stopping): 3 is left to the claim rounds.
+    assert await _done(db, done.next, now, worker=None) == inbox.Done(True, None)
     async with db.transaction() as conn:
         claimed = await inbox.claim(conn, "b", now=now, until=now + LEASE, limit=10)
-    assert [(c.update_id, c.user_key) for c in claimed] == [(5, None)]
+    assert [(c.update_id, c.user_key) for c in claimed] == [(3, 7)]
     assert await _rows(
         db, "SELECT update_id, claimed_by FROM inbox WHERE done_at IS NULL ORDER BY update_id"
-    ) == [(4, "a"), (5, "b")]
-    assert await _done(db, 4, now) == inbox.Done(True, None)  # nothing left to take
+    ) == [(3, "b"), (4, "a")]
 
 
-async def test_the_lock_key_of_postgresql_functions_is_storage_locks(db: Database) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("PostgreSQL's functions")
-    keys = [0, 1, 7, -1, -1001234567890, 2**31, 2**32 + 5, 2**63 - 1, -(2**63)]
-    async with db.conn.execute(
-        "SELECT inbox_lock_key(k) FROM unnest(?::bigint[]) WITH ORDINALITY AS u(k, n) ORDER BY n",
-        (keys,),
-    ) as cursor:
-        assert [r[0] for r in await cursor.fetchall()] == [lock_key(k) for k in keys]
+async def test_an_update_of_no_user_done_claims_nothing(db: Database, now: datetime) -> None:
+    alone = (await _accept(db, 1, None, now)).claimed
+    await _accept(db, 2, None, now, worker=None)
+    assert alone is not None and alone.user_key is None
+    assert await _done(db, alone, now) == inbox.Done(True, None)
 
 
 async def test_an_answer_is_saved_once_and_its_redelivery_is_a_duplicate(
@@ -262,4 +253,4 @@ async def test_the_one_trip_migration_is_recorded_on_both_backends(db: Database)
             db,
             "SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
             " ORDER BY proname",
-        ) == [("inbox_accept",), ("inbox_done",), ("inbox_lock_key",), ("session_answer",)]
+        ) == [("inbox_accept",), ("inbox_done",), ("session_answer",)]

@@ -83,65 +83,42 @@ BEGIN
 END
 $$;
 
--- storage.locks.lock_key in SQL: a bigint folded into the signed 32-bit second key of an
--- advisory lock (the same value as the Python function, which a test checks).
-CREATE FUNCTION inbox_lock_key(p_key BIGINT) RETURNS INTEGER
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT (CASE WHEN f >= 2147483648 THEN f - 4294967296 ELSE f END)::INTEGER
-    FROM (SELECT (p_key # (p_key >> 32)) & 4294967295 AS f) AS folded
-$$;
-
--- storage.inbox.mark_done: mark an update done (storage.inbox.finish) and, when
--- `p_worker` is given, claim for it the oldest update any worker could claim now, as
--- storage.inbox.claim with a limit of 1 does: candidates in update-id order, the first
--- whose user's queue lock is free (pg_try_advisory_xact_lock) claimed under it, the
--- condition of storage.inbox._CLAIMABLE (kept the same there) checked again with a
--- fresh snapshot. Returns whether it was marked, and the update claimed, if any.
+-- storage.inbox.mark_done: mark an update done (storage.inbox.finish) and, when given its
+-- user, claim for `p_worker` that user's oldest pending update if it now heads the queue
+-- (the condition of storage.inbox._CLAIMABLE, kept the same there), under the user's
+-- queue lock. Returns whether it was marked, and the update claimed, if any.
 CREATE FUNCTION inbox_done(
     p_update_id BIGINT,
     p_now TIMESTAMPTZ,
+    p_user_key BIGINT,
     p_lock_class INTEGER,
+    p_lock_key INTEGER,
     p_worker TEXT,
     p_until TIMESTAMPTZ,
     OUT finished BOOLEAN,
     OUT next_id BIGINT,
     OUT next_body TEXT,
-    OUT next_attempts INTEGER,
-    OUT next_user BIGINT
+    OUT next_attempts INTEGER
 ) LANGUAGE plpgsql AS $$
-DECLARE
-    candidate RECORD;
 BEGIN
+    IF p_user_key IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(p_lock_class, p_lock_key);
+    END IF;
     UPDATE inbox SET done_at = p_now, body = NULL, claimed_by = NULL, claimed_until = NULL
     WHERE update_id = p_update_id AND done_at IS NULL;
     finished := FOUND;
-    IF p_worker IS NULL THEN
-        RETURN;
-    END IF;
-    FOR candidate IN
-        SELECT i.update_id, i.user_key FROM inbox AS i
-        WHERE i.done_at IS NULL
-            AND (i.claimed_until IS NULL OR i.claimed_until < p_now)
-            AND (i.user_key IS NULL OR NOT EXISTS (
-                SELECT 1 FROM inbox AS e WHERE e.user_key = i.user_key AND e.done_at IS NULL
-                    AND (e.update_id < i.update_id
-                        OR (e.update_id > i.update_id AND e.claimed_until >= p_now))))
-        ORDER BY i.update_id LIMIT 4
-    LOOP
-        CONTINUE WHEN candidate.user_key IS NOT NULL AND NOT pg_try_advisory_xact_lock(
-            p_lock_class, inbox_lock_key(candidate.user_key));
+    IF p_user_key IS NOT NULL THEN
         UPDATE inbox AS i
         SET claimed_by = p_worker, claimed_until = p_until, attempts = i.attempts + 1
-        WHERE i.update_id = candidate.update_id
+        WHERE i.update_id = (SELECT min(h.update_id) FROM inbox AS h
+                WHERE h.user_key = p_user_key AND h.done_at IS NULL)
             AND i.done_at IS NULL
             AND (i.claimed_until IS NULL OR i.claimed_until < p_now)
             AND (i.user_key IS NULL OR NOT EXISTS (
                 SELECT 1 FROM inbox AS e WHERE e.user_key = i.user_key AND e.done_at IS NULL
                     AND (e.update_id < i.update_id
                         OR (e.update_id > i.update_id AND e.claimed_until >= p_now))))
-        RETURNING i.update_id, i.body, i.attempts, i.user_key
-        INTO next_id, next_body, next_attempts, next_user;
-        EXIT WHEN FOUND;
-    END LOOP;
+        RETURNING i.update_id, i.body, i.attempts INTO next_id, next_body, next_attempts;
+    END IF;
 END
 $$;
