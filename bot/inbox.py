@@ -182,21 +182,9 @@ class InboxWorker:
                 )
             else:
                 await self._process(item)
-            now = self._clock()
-            # Done, and with room to spare the user's next update claimed in the same
-            # write when it waits (it mostly arrived meanwhile): no claim round for it.
-            # A full worker leaves it to the claim rounds, oldest first (see mark_done).
             async with self._db.one_statement() as conn:
-                done = await inbox_repo.mark_done(
-                    conn,
-                    item,
-                    now=now,
-                    claim_for=self.worker_id if self.has_room else None,
-                    until=now + self.lease,
-                )
+                await inbox_repo.finish(conn, item.update_id, now=self._clock())
             self.applied += 1
-            if done.next is not None:
-                self.take(done.next)
         except Exception:
             # Left claimed: the lease lapses and the update is tried again.
             log.exception("inbox: applying update %s failed; retried later", item.update_id)

@@ -80,7 +80,7 @@ class PromptLedger:
             queued, self._queued = self._queued, {}
             batch = [(message, state, session) for session, (message, state) in queued.items()]
             try:
-                async with self._db.one_statement() as conn:
+                async with self._db.transaction() as conn:
                     await session_repo.mark_prompted(conn, batch)
             except Exception:
                 # The flags stay set: at worst a question is sent once more.

@@ -13,13 +13,11 @@ from storage.locks import LockClass, hold, lock_key
 
 @dataclass(frozen=True)
 class Claimed:
-    """An update a worker took from the inbox: the raw JSON, how often it was taken, and
-    the user whose queue it heads (None: an update of no user)."""
+    """An update a worker took from the inbox: the raw JSON and how often it was taken."""
 
     update_id: int
     body: str
     attempts: int
-    user_key: int | None = None
 
 
 async def store(
@@ -46,8 +44,8 @@ _CLAIMABLE = (
     "   AND (e.update_id < i.update_id"
     "    OR (e.update_id > i.update_id AND e.claimed_until >= ?))))"
 )
-# PostgreSQL's inbox_accept and inbox_done functions (migrations/postgres/
-# 0013_one_trip_writes.sql) hold copies of this condition: change them together.
+# PostgreSQL's inbox_accept function (migrations/postgres/0013_one_trip_writes.sql) holds
+# a copy of this condition for `claim_stored`: change both together.
 # PostgreSQL's lock of a user's queue (storage.locks, LockClass.USER_QUEUE): any
 # transaction that stores an update or decides which update heads a user's queue holds
 # it, so two instances never decide the same user's head at once.
@@ -96,7 +94,7 @@ async def claim(
             "UPDATE inbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
             f" WHERE update_id IN (SELECT i.update_id FROM inbox AS i WHERE {_CLAIMABLE}"
             "  ORDER BY i.update_id LIMIT ?)"
-            " RETURNING update_id, body, attempts, user_key",
+            " RETURNING update_id, body, attempts",
             (worker, lease, moment, moment, limit),
         )
         return _sorted(await cursor.fetchall())
@@ -124,14 +122,14 @@ async def claim(
         "UPDATE inbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
         " WHERE update_id IN (SELECT i.update_id FROM inbox AS i"
         f"  WHERE i.update_id = ANY(?::bigint[]) AND {_CLAIMABLE} FOR UPDATE SKIP LOCKED)"
-        " RETURNING update_id, body, attempts, user_key",
+        " RETURNING update_id, body, attempts",
         (worker, lease, chosen, moment, moment),
     )
     return _sorted(await cursor.fetchall())
 
 
 def _sorted(rows: list[Row]) -> list[Claimed]:
-    claimed = [_claimed(r) for r in rows]
+    claimed = [Claimed(int(r[0]), str(r[1] or ""), int(r[2])) for r in rows]
     return sorted(claimed, key=lambda c: c.update_id)
 
 
@@ -147,16 +145,11 @@ async def claim_stored(
     cursor = await conn.execute(
         "UPDATE inbox AS i SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
         f" WHERE i.update_id = ? AND {_CLAIMABLE}"
-        " RETURNING update_id, body, attempts, user_key",
+        " RETURNING update_id, body, attempts",
         (worker, encode_time(until), update_id, moment, moment),
     )
     row = await cursor.fetchone()
-    return None if row is None else _claimed(row)
-
-
-def _claimed(row: Row) -> Claimed:
-    user = row[3]
-    return Claimed(int(row[0]), str(row[1] or ""), int(row[2]), None if user is None else int(user))
+    return None if row is None else Claimed(int(row[0]), str(row[1] or ""), int(row[2]))
 
 
 @dataclass(frozen=True)
@@ -210,7 +203,7 @@ async def accept(
     row = await result.fetchone()
     assert row is not None, "inbox_accept returns one row"
     attempts = row[1]
-    claimed = None if attempts is None else Claimed(update_id, body, int(attempts), user_key)
+    claimed = None if attempts is None else Claimed(update_id, body, int(attempts))
     return Accepted(bool(row[0]), claimed)
 
 
@@ -236,83 +229,6 @@ async def finish(conn: Connection, update_id: int, *, now: datetime) -> bool:
         (encode_time(now), update_id),
     )
     return cursor.rowcount == 1
-
-
-@dataclass(frozen=True)
-class Done:
-    """What `mark_done` did: whether the update was marked done (False: it was already),
-    and the claim taken on its user's next update (None when not asked, or none is
-    pending, or it cannot be taken yet)."""
-
-    finished: bool
-    next: Claimed | None
-
-
-async def mark_done(
-    conn: Connection,
-    item: Claimed,
-    *,
-    now: datetime,
-    claim_for: str | None,
-    until: datetime,
-) -> Done:
-    """Mark a claimed update done (`finish`) and, when `claim_for` names a worker, claim
-    its user's next pending update for that worker if it now heads the queue, under the
-    user's queue lock (`lock_user`).
-
-    The next update of a user mostly arrives while the previous one is being applied
-    (people answer what they see, and the reply is sent before the update is done), so
-    `accept` cannot claim it and, without this, it waits for a claim round of the
-    worker: a read and a transaction of several statements. Ask only with room to spare:
-    a full worker leaves the slot it frees to its claim rounds, which take the oldest
-    update first (chaining each user's updates would let the people already answering
-    go on while those who came later wait: in bench/burst, a p99 of 32 s). Run it in a
-    `Database.one_statement()` block: on PostgreSQL it is one call of the `inbox_done`
-    function (migration 0013); on SQLite the same steps in the block's transaction."""
-    user = item.user_key if claim_for is not None else None
-    if conn.dialect != "postgresql":
-        await lock_user(conn, user)
-        finished = await finish(conn, item.update_id, now=now)
-        upcoming = None
-        if user is not None:
-            upcoming = await _claim_head(conn, user, claim_for or "", now=now, until=until)
-        return Done(finished, upcoming)
-    result = await conn.execute(
-        "SELECT finished, next_id, next_body, next_attempts FROM inbox_done(?, ?, ?, ?, ?, ?, ?)",
-        (
-            item.update_id,
-            encode_time(now),
-            user,
-            int(LockClass.USER_QUEUE),
-            None if user is None else lock_key(user),
-            claim_for,
-            encode_time(until),
-        ),
-    )
-    row = await result.fetchone()
-    assert row is not None, "inbox_done returns one row"
-    upcoming = None
-    if row[1] is not None:
-        upcoming = Claimed(int(row[1]), str(row[2] or ""), int(row[3]), user)
-    return Done(bool(row[0]), upcoming)
-
-
-async def _claim_head(
-    conn: Connection, user_key: int, worker: str, *, now: datetime, until: datetime
-) -> Claimed | None:
-    """Claim `user_key`'s oldest pending update when `claim` could take it now (the
-    transaction holds the user's lock on PostgreSQL)."""
-    moment = encode_time(now)
-    cursor = await conn.execute(
-        "UPDATE inbox AS i SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
-        " WHERE i.update_id = (SELECT min(h.update_id) FROM inbox AS h"
-        "  WHERE h.user_key = ? AND h.done_at IS NULL)"
-        f" AND {_CLAIMABLE}"
-        " RETURNING update_id, body, attempts, user_key",
-        (worker, encode_time(until), user_key, moment, moment),
-    )
-    row = await cursor.fetchone()
-    return None if row is None else _claimed(row)
 
 
 async def prune_done(conn: Connection, *, older_than: datetime) -> int:

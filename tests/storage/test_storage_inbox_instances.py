@@ -42,9 +42,6 @@ class World:
     user_of: dict[int, int | None] = field(default_factory=dict)
     all_delivered: bool = False
     all_done: asyncio.Event = field(default_factory=asyncio.Event)
-    # Marking an update done claims its user's next one (storage.inbox.mark_done), as
-    # InboxWorker does, instead of a plain `finish` in a transaction.
-    done_claims_next: bool = False
 
     async def check_done(self, db: Database) -> None:
         if self.all_delivered and not self.applying and await inbox.pending(db.conn) == 0:
@@ -70,20 +67,9 @@ class World:
         if user is not None:
             self.users_applying.pop(user, None)
         self.applying.pop(item.update_id, None)
-        if self.done_claims_next:
-            async with db.one_statement() as conn:
-                done = await inbox.mark_done(
-                    conn, item, now=self.now, claim_for=worker, until=self.now + LEASE
-                )
-            finished, upcoming = done.finished, done.next
-        else:
-            async with db.transaction() as conn:
-                finished = await inbox.finish(conn, item.update_id, now=self.now)
-            upcoming = None
-        if not finished:
-            self.problems.append(f"update {item.update_id} finished twice")
-        if upcoming is not None:
-            self.start(db, worker, upcoming)
+        async with db.transaction() as conn:
+            if not await inbox.finish(conn, item.update_id, now=self.now):
+                self.problems.append(f"update {item.update_id} finished twice")
         await self.check_done(db)
 
     def start(self, db: Database, worker: str, item: inbox.Claimed) -> None:
@@ -147,13 +133,11 @@ async def run_instances(
     pair: tuple[Database, Database],
     senders: list[list[tuple[int, int | None]]],
     received_by: Receive = receive,
-    *,
-    done_claims_next: bool = False,
 ) -> World:
     """Deliver each sender's updates in its order, each to a random instance (stored by
     `received_by`), while both instances' claim loops run; return when every update is
     done."""
-    world = World(now=datetime.now().astimezone(), done_claims_next=done_claims_next)
+    world = World(now=datetime.now().astimezone())
     for updates in senders:
         world.user_of.update(dict(updates))
     workers = [(pair[0], "instance-a"), (pair[1], "instance-b")]
@@ -182,7 +166,7 @@ async def run_instances(
 
 
 async def test_two_instances_apply_each_update_once_in_order_per_user(
-    instances: tuple[Database, Database], received_by: Receive = receive, one_trip: bool = False
+    instances: tuple[Database, Database],
 ) -> None:
     # Update ids rise as Telegram's do; each user's next update comes after the last was
     # stored (acknowledged), through either instance; some updates belong to nobody.
@@ -192,7 +176,7 @@ async def test_two_instances_apply_each_update_once_in_order_per_user(
         for user in range(USERS + 1):
             update_id += 1
             senders[user].append((update_id, None if user == USERS else 1000 + user))
-    world = await run_instances(instances, senders, received_by, done_claims_next=one_trip)
+    world = await run_instances(instances, senders)
 
     assert world.problems == []
     for user in range(USERS):
@@ -206,7 +190,7 @@ async def test_two_instances_apply_each_update_once_in_order_per_user(
 
 
 async def test_updates_of_one_user_received_at_once_by_both_instances_never_overlap(
-    instances: tuple[Database, Database], received_by: Receive = receive, one_trip: bool = False
+    instances: tuple[Database, Database], received_by: Receive = receive
 ) -> None:
     # The load balancer hands two updates of a user to the two instances at the same
     # moment (Telegram posts up to max_connections at once): neither may run beside the
@@ -220,7 +204,7 @@ async def test_updates_of_one_user_received_at_once_by_both_instances_never_over
                 update_id += 1
                 pair.append((update_id, 2000 + user))
             senders.extend([[pair[0]], [pair[1]]])
-    world = await run_instances(instances, senders, received_by, done_claims_next=one_trip)
+    world = await run_instances(instances, senders, received_by)
 
     assert world.problems == []
     applied = sorted(u for ids in world.applied.values() for u in ids)
@@ -231,17 +215,8 @@ async def test_updates_of_one_user_received_at_once_by_both_instances_never_over
 async def test_updates_accepted_in_one_statement_by_both_instances_never_overlap(
     instances: tuple[Database, Database],
 ) -> None:
-    # The same, with the writes InboxReceiver and InboxWorker make on PostgreSQL: the
-    # store-and-claim one call of inbox_accept, the finish-and-claim-next one of
-    # inbox_done, each outside any transaction.
+    # The same, with the receivers' store-and-claim as InboxReceiver makes it on
+    # PostgreSQL: one call of inbox_accept, outside any transaction.
     await test_updates_of_one_user_received_at_once_by_both_instances_never_overlap(
-        instances, accept, one_trip=True
-    )
-
-
-async def test_two_instances_writing_in_one_statement_apply_each_update_once_in_order(
-    instances: tuple[Database, Database],
-) -> None:
-    await test_two_instances_apply_each_update_once_in_order_per_user(
-        instances, accept, one_trip=True
+        instances, accept
     )

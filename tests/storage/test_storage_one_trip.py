@@ -1,7 +1,6 @@
 """The writes made on every update, in a `Database.one_statement()` block: the webhook's
 store-and-claim (storage.inbox.accept), an answer's mark-and-save
-(storage.sessions.save_answer) and an update's finish-and-claim-next
-(storage.inbox.mark_done). The same outcomes on both
+(storage.sessions.save_answer) and an update's finish. The same outcomes on both
 backends as the transactions they replace; one statement each on PostgreSQL."""
 
 from __future__ import annotations
@@ -132,59 +131,17 @@ async def test_an_update_accepted_while_a_newer_one_of_its_user_is_applied_waits
     assert late.stored and late.claimed is None
 
 
-async def test_accept_and_mark_done_are_one_statement_each_on_postgresql(
+async def test_accept_and_finish_are_one_statement_each_on_postgresql(
     db: Database, now: datetime
 ) -> None:
     async with counted(db) as conn:
         await inbox.accept(conn, 1, 7, "{}", now=now, claim_for="a", until=now + LEASE)
         accepted = len(conn.statements)
-        await inbox.mark_done(
-            conn, inbox.Claimed(1, "{}", 1, 7), now=now, claim_for="a", until=now + LEASE
-        )
+        await inbox.finish(conn, 1, now=now)
     if db.dialect == "postgresql":
         assert (accepted, len(conn.statements)) == (1, 2)
-    else:  # store and claim; finish and claim: in group-committed transactions
-        assert (accepted, len(conn.statements)) == (2, 4)
-
-
-async def _done(
-    db: Database, item: inbox.Claimed, now: datetime, worker: str | None = "a"
-) -> inbox.Done:
-    async with db.one_statement() as conn:
-        return await inbox.mark_done(conn, item, now=now, claim_for=worker, until=now + LEASE)
-
-
-async def test_marking_an_update_done_claims_its_users_next_one_when_it_heads_the_queue(
-    db: Database, now: datetime
-) -> None:
-    first = (await _accept(db, 1, 7, now)).claimed
-    assert first is not None and first.user_key == 7
-    # Arrived while 1 was applied (the reply to 1 was sent first): waits.
-    assert (await _accept(db, 2, 7, now)).claimed is None
-    assert (await _accept(db, 3, 7, now)).claimed is None
-    await _accept(db, 4, 8, now)
-    done = await _done(db, first, now)
-    assert done.finished and done.next is not None
-    assert (done.next.update_id, done.next.attempts, done.next.user_key) == (2, 1, 7)
-    # Done already (another worker finished it after a lapse): nothing to mark; 3 waits
-    # for 2, which is being applied.
-    again = await _done(db, first, now)
-    assert (again.finished, again.next) == (False, None)
-    # Not asked (the worker is stopping): 3 is left to the claim rounds.
-    assert await _done(db, done.next, now, worker=None) == inbox.Done(True, None)
-    async with db.transaction() as conn:
-        claimed = await inbox.claim(conn, "b", now=now, until=now + LEASE, limit=10)
-    assert [(c.update_id, c.user_key) for c in claimed] == [(3, 7)]
-    assert await _rows(
-        db, "SELECT update_id, claimed_by FROM inbox WHERE done_at IS NULL ORDER BY update_id"
-    ) == [(3, "b"), (4, "a")]
-
-
-async def test_an_update_of_no_user_done_claims_nothing(db: Database, now: datetime) -> None:
-    alone = (await _accept(db, 1, None, now)).claimed
-    await _accept(db, 2, None, now, worker=None)
-    assert alone is not None and alone.user_key is None
-    assert await _done(db, alone, now) == inbox.Done(True, None)
+    else:  # lock (nothing on SQLite), store, claim: in one group-committed transaction
+        assert (accepted, len(conn.statements)) == (2, 3)
 
 
 async def test_an_answer_is_saved_once_and_its_redelivery_is_a_duplicate(
@@ -253,4 +210,4 @@ async def test_the_one_trip_migration_is_recorded_on_both_backends(db: Database)
             db,
             "SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
             " ORDER BY proname",
-        ) == [("inbox_accept",), ("inbox_done",), ("session_answer",)]
+        ) == [("inbox_accept",), ("session_answer",)]
