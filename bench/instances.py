@@ -478,16 +478,29 @@ async def fleet(
                 started.first_error = started.first_error or "an instance did not stop on SIGTERM"
             text = instance.log()
             instance.log_file.close()
-            for line in text.splitlines():
+            lines = text.splitlines()
+            for n, line in enumerate(lines):
                 if "Traceback" in line or " ERROR " in line or " CRITICAL " in line:
                     started.errors += 1
-                    started.first_error = started.first_error or line.strip()
+                    started.first_error = started.first_error or _error_of(lines, n)
             if instance.process.returncode not in (0, None):
                 started.errors += 1
                 started.first_error = started.first_error or (
                     f"an instance exited with {instance.process.returncode}"
                 )
         folder.cleanup()
+
+
+def _error_of(lines: list[str], n: int) -> str:
+    """The log line `n` that reports an error, with the exception a traceback starting
+    there ends with (its first unindented line after it), to show on one line."""
+    line = lines[n].strip()
+    if "Traceback" not in line:
+        return line
+    for after in lines[n + 1 :]:
+        if after and not after[0].isspace():
+            return f"{line} ... {after.strip()}"
+    return line
 
 
 def _count_calls(fake: FakeTelegram, method: str) -> Callable[[], int]:
