@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from surveys.schema import CALLBACK_DATA_LIMIT
+
 # Every button carries "f1:<action>:<args>"; "f1" is the format version so a
 # future change can still recognise (and politely retire) buttons sent today.
 VERSION = "f1"
-MAX_BYTES = 64
+MAX_BYTES = CALLBACK_DATA_LIMIT
 
 
 class Action(StrEnum):

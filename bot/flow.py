@@ -11,6 +11,7 @@ from enum import StrEnum
 from bot.delivery import alerts
 from bot.services import Services
 from storage import sessions as session_repo
+from storage import thanks as thanks_repo
 from storage import updates as update_repo
 from storage.connection import Connection
 from storage.errors import AlreadyAnswered
@@ -48,6 +49,8 @@ class Finished:
     session: Session
     definition: SurveyDefinition
     answers: dict[str, engine.AnswerValue]
+    # The update that completed it, whose thank-you is owed until sent (storage.thanks).
+    update_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,16 @@ async def act(
                 ):
                     return Duplicate()
                 await _complete(services, conn, session, definition, step.answers)
+                if update_id is not None:
+                    # Owed until sent: a redelivery after a crash sends it (bot.prompts).
+                    await thanks_repo.record(
+                        conn,
+                        update_id,
+                        subject_id=session.subject_id,
+                        survey_id=definition.id,
+                        survey_version=definition.version,
+                        now=now,
+                    )
         else:
             # One statement on PostgreSQL (storage.sessions.save_answer): most updates
             # are answers, and a transaction would cost four round trips. Until the
@@ -205,7 +218,7 @@ async def act(
         if session.audience is Audience.INTERNAL:
             services.internal_ended_since_scrub = True
         await alerts.on_response_completed(services, session, definition, step.answers)
-        return Finished(session, definition, step.answers)
+        return Finished(session, definition, step.answers, update_id)
     updated = dataclasses.replace(session, state_json=state_json)
     return Ask(updated, definition, step)
 

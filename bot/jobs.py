@@ -18,6 +18,7 @@ from storage import inbox as inbox_repo
 from storage import schedule as schedule_repo
 from storage import sessions as session_repo
 from storage import subjects as subject_repo
+from storage import thanks as thanks_repo
 from storage import updates as update_repo
 from storage.connection import DatabaseUnavailable
 from surveys import engine
@@ -68,6 +69,7 @@ async def close_stale_sessions(context: FeedbotContext) -> None:
         await update_repo.prune_processed(conn, older_than=services.now() - timedelta(days=2))
         await inbox_repo.prune_done(conn, older_than=services.now() - timedelta(days=2))
         await schedule_repo.prune_runs(conn, older_than=services.now() - timedelta(days=2))
+        await thanks_repo.prune(conn, older_than=services.now() - timedelta(days=2))
     # What ended this hour (deleted sessions, the order rows went in) leaves the files.
     await scrub_files(services)
 

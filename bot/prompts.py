@@ -1,4 +1,5 @@
-"""Which sessions' current questions reached their respondents (the "prompt pending" flag)."""
+"""Which sessions' current questions reached their respondents (the "prompt pending" flag),
+and which thank-yous were sent (storage.thanks)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from collections import OrderedDict
 
 from storage import sessions as session_repo
+from storage import thanks as thanks_repo
 from storage.db import Database
 from storage.models import Session
 
@@ -33,6 +35,10 @@ class PromptLedger:
         # states hold typed answers, and this keeps tens of thousands of sessions).
         self._shown: OrderedDict[int, int] = OrderedDict()
         self._queued: dict[int, tuple[int, str]] = {}
+        self._thanked: set[int] = set()
+        # Update ids whose thank-you this process sent, while the write forgetting them
+        # is queued (and a while after).
+        self._thanked_recently: OrderedDict[int, None] = OrderedDict()
         self._writer: asyncio.Task[None] | None = None
 
     def shown(self, session: Session, message_id: int) -> None:
@@ -40,6 +46,22 @@ class PromptLedger:
         clear the flag and keep the message id (to remove its keyboard after a restart)."""
         self._remember(session.id, session.state_json)
         self._queued[session.id] = (message_id, session.state_json)
+        self._start_writer()
+
+    def thanked(self, update_id: int) -> None:
+        """The thank-you owed for `update_id` was sent (or given up on): forget it."""
+        self._thanked.add(update_id)
+        self._thanked_recently[update_id] = None
+        while len(self._thanked_recently) > MEMORY:
+            self._thanked_recently.popitem(last=False)
+        self._start_writer()
+
+    def was_thanked(self, update_id: int) -> bool:
+        """Whether this process sent the thank-you `update_id` owed (the database may not
+        know yet: its row is removed by the queued write)."""
+        return update_id in self._thanked_recently
+
+    def _start_writer(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(
                 self._write_queued(), name="prompt-ledger"
@@ -76,12 +98,21 @@ class PromptLedger:
     async def _write_queued(self) -> None:
         # One turn of the loop lets the other replies in flight queue theirs.
         await asyncio.sleep(0)
-        while self._queued:
+        while self._queued or self._thanked:
             queued, self._queued = self._queued, {}
+            thanked, self._thanked = sorted(self._thanked), set()
             batch = [(message, state, session) for session, (message, state) in queued.items()]
             try:
                 async with self._db.transaction() as conn:
-                    await session_repo.mark_prompted(conn, batch)
+                    if batch:
+                        await session_repo.mark_prompted(conn, batch)
+                    await thanks_repo.sent(conn, thanked)
             except Exception:
-                # The flags stay set: at worst a question is sent once more.
-                log.warning("could not clear %d prompt flags", len(batch), exc_info=True)
+                # The flags stay set: at worst a question (or a thank-you) is sent once
+                # more, if its update is delivered again.
+                log.warning(
+                    "could not clear %d prompt flags and %d owed thank-yous",
+                    len(batch),
+                    len(thanked),
+                    exc_info=True,
+                )

@@ -22,6 +22,7 @@ TABLES = (
     "owner_settings",
     "invites",
     "processed_updates",
+    "pending_thanks",
     "outbox",
     "answered_markers",
     "session_counts",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from storage import dashboard, invites, outbox, owners, sessions, subjects, updates
+from storage import dashboard, invites, outbox, owners, sessions, subjects, thanks, updates
 from storage.db import Database
 from storage.models import InviteKind, SubjectKind
 from storage.transfer import TABLES
@@ -38,8 +38,8 @@ def url() -> Iterator[str]:
 
 
 async def _fill_the_empty_tables(path: Path) -> None:
-    """What the demo leaves empty: an invite, owner settings, a processed update, an
-    outbox item, an active session and a dashboard login (link and session)."""
+    """What the demo leaves empty: an invite, owner settings, a processed update (with
+    the thank-you it owes), an outbox item, an active session and a dashboard login."""
     db = await Database.open(path)
     try:
         async with db.transaction() as conn:
@@ -53,6 +53,9 @@ async def _fill_the_empty_tables(path: Path) -> None:
                 conn, 9001, default_timezone="Europe/Warsaw", hour=7, paused=True
             )
             await updates.mark_processed(conn, 77, now=NOW)
+            await thanks.record(
+                conn, 77, subject_id=sales.id, survey_id="internal", survey_version=1, now=NOW
+            )
             await outbox.enqueue(
                 conn, kind="digest", dedup_key="digest:x", chat_id=9001,
                 payload_json='{"a": 1}', due_at=NOW, now=NOW,

@@ -60,7 +60,7 @@ def build_digest(
 ) -> Digest:
     """Turn aggregate data into a Digest, scoring with surveys.scoring (no I/O)."""
     audience = subject.audience
-    span, previous_span, trend_spans = _spans(period_key)
+    span, trend_spans = _spans(period_key)
     counts = data.period.counts
     disclosure = data.disclosure
     if audience is Audience.INTERNAL and disclosure is None:
@@ -94,7 +94,6 @@ def build_digest(
         survey_id=definition.id,
         survey_version=definition.version,
         period=span,
-        previous_period=previous_span,
         block=block,
         previous_block=block.previous(),
         period_block=Block.containing(period_key),
@@ -131,12 +130,11 @@ def build_digest(
 
 
 @lru_cache(maxsize=64)
-def _spans(period_key: str) -> tuple[PeriodSpan, PeriodSpan, tuple[PeriodSpan, ...]]:
-    """The spans of the period, of the one before, and of the TREND_PERIODS ending with it
-    (the same for every subject's digest of a period: computed once)."""
+def _spans(period_key: str) -> tuple[PeriodSpan, tuple[PeriodSpan, ...]]:
+    """The spans of the period and of the TREND_PERIODS ending with it (the same for
+    every subject's digest of a period: computed once)."""
     return (
         periods.span(period_key),
-        periods.span(periods.previous(period_key)),
         tuple(periods.span(key) for key in periods.last_n(period_key, TREND_PERIODS)),
     )
 

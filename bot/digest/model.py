@@ -282,7 +282,6 @@ class Digest:
     survey_id: str
     survey_version: int
     period: PeriodSpan
-    previous_period: PeriodSpan
     block: Block  # the block whose pool the scores use, else the last closed one
     previous_block: Block  # the block before it, for the comparison
     period_block: Block  # the block the period belongs to

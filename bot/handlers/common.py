@@ -6,7 +6,7 @@ import logging
 
 from markupsafe import Markup
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 
 from bot import flow, render
 from bot.callbacks import Callback, decode
@@ -15,8 +15,10 @@ from bot.i18n import join, t
 from bot.sending import DEFAULT_POLICY, Undelivered
 from bot.services import Services
 from storage import subjects as subject_repo
+from storage import thanks as thanks_repo
 from storage.models import Session, Subject
-from surveys.schema import Audience, QuestionType, localize
+from surveys.loader import UnknownSurvey
+from surveys.schema import Audience, QuestionType, SurveyDefinition, localize
 
 log = logging.getLogger(__name__)
 
@@ -150,19 +152,77 @@ async def send_finished(
     context: FeedbotContext, finished: flow.Finished, lang: str, subject: Subject
 ) -> None:
     """The survey's thank-you text, and for buyers who the feedback goes to."""
-    definition = finished.definition
+    session = finished.session
+    await send_thanks(
+        context,
+        flow.chat_of(session),
+        finished.definition,
+        subject,
+        lang,
+        update_id=finished.update_id,
+        what=f"thanks of session {session.id}",
+    )
+
+
+async def send_thanks(
+    context: FeedbotContext,
+    chat_id: int,
+    definition: SurveyDefinition,
+    subject: Subject,
+    lang: str,
+    *,
+    update_id: int | None,
+    what: str,
+) -> None:
+    """Thank `chat_id` for answering `definition` about `subject`; once sent, the
+    thank-you owed for `update_id` (storage.thanks) is forgotten. One Telegram kept
+    refusing stays owed: if its update is delivered again, it is tried again."""
     parts = [render.fill(localize(definition.thanks, lang), subject.name(lang))]
     if definition.audience is Audience.EXTERNAL:
         parts.append(t(lang, "survey.goes_to_owner", subject=subject.name(lang)))
     else:
         parts.append(t(lang, "survey.internal_done"))
-    session = finished.session
     try:
         await context.services.retry.run(
-            lambda: context.bot.send_message(flow.chat_of(session), join("\n\n", parts)),
-            what=f"thanks of session {session.id}",
+            lambda: context.bot.send_message(chat_id, join("\n\n", parts)),
+            what=what,
             repeatable=False,
         )
     except Undelivered as exc:
         # The answers are stored; only the thank-you is missing (nothing is left to ask).
         log.warning("%s", exc)
+        return
+    except Forbidden:
+        log.info("%s: the user blocked the bot", what)
+    if update_id is not None:
+        context.services.prompts.thanked(update_id)
+
+
+async def resend_thanks(context: FeedbotContext, update_id: int, chat_id: int, lang: str) -> bool:
+    """Send the thank-you the update `update_id` still owes to `chat_id` (it completed a
+    survey, and the process died before thanking): True if it owed one."""
+    services = context.services
+    if services.prompts.was_thanked(update_id):
+        return True  # sent by this process; the row is about to go
+    owed = await thanks_repo.find(services.db.conn, update_id)
+    if owed is None:
+        return False
+    subject = await subject_repo.get_subject_by_id(services.db.conn, owed.subject_id)
+    try:
+        definition = services.surveys.get(owed.survey_id, owed.survey_version)
+    except UnknownSurvey:
+        definition = None
+    if subject is None or definition is None:
+        # Deleted since, or its survey file is gone: nothing left to name in a thank-you.
+        services.prompts.thanked(update_id)
+        return True
+    await send_thanks(
+        context,
+        chat_id,
+        definition,
+        subject,
+        lang,
+        update_id=update_id,
+        what=f"thanks owed for update {update_id}",
+    )
+    return True

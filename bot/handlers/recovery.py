@@ -1,4 +1,5 @@
-"""Questions that never reached their respondents: sent again at start-up and on redelivery."""
+"""Questions that never reached their respondents: sent again at start-up and on redelivery;
+and thank-yous a crash kept from going out, sent when their update comes again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.context import FeedbotApplication, FeedbotContext, user_language
-from bot.handlers.common import answer_query
+from bot.handlers.common import answer_query, resend_thanks
 from bot.handlers.survey import resend_current, resend_if_missing
 from storage import sessions as session_repo
 from storage.models import Session
@@ -32,23 +33,27 @@ LIMIT = 10_000
 async def on_redelivered(update: Update, context: FeedbotContext) -> None:
     """An update applied before a restart came again: its effect is stored, but what it
     should have shown may not be. Answer its press and re-send the current question if
-    it never went out (the start-up pass usually did already: then nothing more)."""
+    it never went out (the start-up pass usually did already: then nothing more); if
+    the update completed a survey whose thank-you was never sent, send that."""
     services = context.services
     if update.callback_query is not None:
         await answer_query(services, update.callback_query)
-    user = update.effective_user
-    if user is None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return
+    lang = await context.language(update)
+    if await resend_thanks(context, update.update_id, chat.id, lang):
         return
     session = await session_repo.get_active_session(services.db.conn, user.id)
     token = _invite_token(update)
     if session is not None:
-        await resend_if_missing(context, session, await context.language(update))
+        await resend_if_missing(context, session, lang)
     elif token is not None:
         # The invite was taken, but what it opens may never have been shown (a buyer's
         # /start applies in two transactions: the invite, then the survey): show it now.
         from bot.handlers.start import reopen_invite
 
-        await reopen_invite(update, context, token, await context.language(update))
+        await reopen_invite(update, context, token, lang)
 
 
 def _invite_token(update: Update) -> str | None:

@@ -19,6 +19,7 @@ from bot.handlers.common import (
     edit_text,
     pressed,
     reply,
+    resend_thanks,
     send_finished,
     send_question,
     subject_of,
@@ -175,6 +176,10 @@ async def _foreign_or_stale(
         await refuse_press(services, query, lang, "foreign_session", update_id)
         return
     if session is None:
+        # The press that completed the survey, again, and its thank-you never went out.
+        if await resend_thanks(context, update_id, user_id, lang):
+            await answer_query(services, query)
+            return
         await answer_query(services, query, t(lang, "callback.closed"))
         if query.message is not None:
             await drop_keyboard(context, query.message.chat.id, query.message.message_id)
@@ -218,7 +223,8 @@ async def _show_outcome(
         # Applied before, maybe by a process that died before sending what came next.
         if query is not None:
             await answer_query(services, query)
-        await resend_if_missing(context, session, lang)
+        if not await resend_thanks(context, update.update_id, flow.chat_of(session), lang):
+            await resend_if_missing(context, session, lang)
         return
     if isinstance(outcome, flow.Refused):
         text = refusal_text(outcome, lang)
@@ -332,7 +338,8 @@ async def on_text_answer(
         await reply(update, refusal_text(outcome, lang))
         return
     if isinstance(outcome, flow.Duplicate):
-        await resend_if_missing(context, session, lang)
+        if not await resend_thanks(context, update.update_id, flow.chat_of(session), lang):
+            await resend_if_missing(context, session, lang)
         return
     if subject is None:
         subject = await subject_of(services, session)

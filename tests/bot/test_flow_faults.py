@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import flow
+from bot import flow, jobs
+from bot.context import FeedbotContext
 from bot.sending import DEFAULT_POLICY, RetryPolicy
 from storage.models import InviteKind
 from tests.bot.conftest import BotWorld, Clock, start_world, stop_world
+from tests.bot.test_flow_employee import ALL_RATINGS, join_sales
 from tests.fakes.records import ApiError, BotMessage, JSONDict
 from tests.fakes.telegram_server import FakeTelegram, FakeUser
 
@@ -291,3 +293,136 @@ async def test_a_buyer_whose_invite_was_taken_just_before_a_crash_gets_the_surve
         assert await again.rows("SELECT uses FROM invites") == [(1,)]
     finally:
         await stop_world(again)
+
+
+THANKS = "Thank you for your time!"
+# The buyer's answers after the score: a text, CSAT, effort, a choice, Done, no comment;
+# then the last question, whose answer completes the survey.
+TO_THE_LAST = [("text", "Smooth"), ("press", "5"), ("press", "6"), ("press", "Price")]
+TO_THE_LAST += [("press", "Done ✓"), ("press", "Skip ▶")]
+
+
+async def answer_to_the_last(world: BotWorld, buyer: FakeUser) -> None:
+    buyer.press("9")
+    await world.deliver()
+    for kind, value in TO_THE_LAST:
+        if kind == "press":
+            buyer.press(value)
+        else:
+            buyer.send_text(value)
+        await world.deliver()
+
+
+async def owed_thanks(world: BotWorld) -> list[tuple[object, ...]]:
+    await world.services.prompts.flush()
+    return await world.rows("SELECT update_id, survey_id FROM pending_thanks")
+
+
+async def test_a_completed_survey_owes_no_thanks_once_thanked(world: BotWorld) -> None:
+    buyer = await start_buyer(world)
+    await answer_to_the_last(world, buyer)
+    buyer.press("No")
+    await world.deliver()
+    assert THANKS in buyer.last_message().text
+    assert await owed_thanks(world) == []
+
+
+async def test_a_redelivered_completing_press_sends_the_missing_thanks_once(
+    world: BotWorld, quick_retries: RetryPolicy
+) -> None:
+    buyer = await start_buyer(world)
+    await answer_to_the_last(world, buyer)
+    crash_after_commit(world.telegram, quick_retries)
+    last = buyer.press("No")
+    await world.deliver()
+    world.telegram.clear_failures()
+    assert sent_asking(world.telegram, buyer, THANKS) == 0
+    assert await world.rows("SELECT count(*) FROM responses") == [(1,)]
+    # Owed, under the update that completed it, naming nobody.
+    assert await owed_thanks(world) == [(last["update_id"], "external")]
+
+    for _ in range(2):  # Telegram redelivers the press, twice
+        world.telegram.requeue(last)
+        await world.deliver()
+
+    assert sent_asking(world.telegram, buyer, THANKS) == 1
+    assert THANKS in buyer.last_message().text
+    assert await owed_thanks(world) == []
+    assert await world.rows("SELECT count(*) FROM responses") == [(1,)]
+    assert world.telegram.unanswered_callback_queries() == []
+
+
+async def test_a_restart_after_the_completing_answer_thanks_on_redelivery(
+    tmp_path: Path,
+    clock: Clock,
+    quick_retries: RetryPolicy,
+) -> None:
+    world = await start_world(tmp_path, clock)
+    buyer = await start_buyer(world)
+    await answer_to_the_last(world, buyer)
+    crash_after_commit(world.telegram, quick_retries)
+    last = buyer.press("No")  # committed; the process dies before the thank-you
+    await world.deliver()
+    world.telegram.clear_failures()
+    await stop_world(world)
+    assert sent_asking(world.telegram, buyer, THANKS) == 0
+
+    again = await start_world(tmp_path, clock, telegram=world.telegram, seed=False)
+    try:
+        world.telegram.requeue(last)  # the unconfirmed press comes again
+        await again.deliver()
+        assert sent_asking(world.telegram, buyer, THANKS) == 1
+        assert "Morning Coffee" in buyer.last_message().text
+        assert await owed_thanks(again) == []
+        # Applied once: one response, the press's answer in it once.
+        assert await again.rows("SELECT count(*) FROM responses") == [(1,)]
+        assert await again.rows(
+            "SELECT count(*) FROM answers WHERE question_id = 'contact_consent'"
+        ) == [(1,)]
+    finally:
+        await stop_world(again)
+
+
+async def test_an_owed_thanks_is_pruned_with_the_processed_updates(
+    world: BotWorld, quick_retries: RetryPolicy
+) -> None:
+    buyer = await start_buyer(world)
+    await answer_to_the_last(world, buyer)
+    crash_after_commit(world.telegram, quick_retries)
+    buyer.press("No")
+    await world.deliver()
+    world.telegram.clear_failures()
+    assert len(await owed_thanks(world)) == 1
+    world.clock.advance(days=3)  # Telegram redelivers for a day at most
+    await jobs.close_stale_sessions(FeedbotContext(world.app))
+    assert await owed_thanks(world) == []
+
+
+async def test_a_thanks_owed_after_an_internal_survey_names_nobody(
+    world: BotWorld, quick_retries: RetryPolicy
+) -> None:
+    """The bot dies after storing the last answer, before the thank-you: what is kept
+    until the completing update comes again holds no identity and no link to the
+    response, only the update id and which survey about which department."""
+    employee = await join_sales(world)
+    employee.press("Customer service")
+    await world.deliver()
+    for value in ALL_RATINGS:
+        employee.press(value)
+        await world.deliver()
+    employee.press("9")
+    await world.deliver()
+    employee.send_text("Fast replies")
+    await world.deliver()
+    crash_after_commit(world.telegram, quick_retries)
+    last = employee.press("Skip ▶")
+    await world.deliver()
+    assert "anonymously" not in employee.last_message().text
+    await world.services.prompts.flush()
+
+    owed = await world.rows("SELECT * FROM pending_thanks")
+    service = world.subjects["support"].id
+    assert [row[:4] for row in owed] == [(last["update_id"], service, "internal", 1)]
+    assert all(str(employee.id) not in str(cell) for cell in owed[0])
+    [(response_id,)] = await world.rows("SELECT id FROM responses")
+    assert all(str(response_id) not in str(cell) for cell in owed[0])

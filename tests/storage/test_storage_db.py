@@ -84,6 +84,7 @@ async def test_migrations_are_recorded_and_applying_them_twice_changes_nothing(
         "0009_dashboard.sql",
         "0010_menu_buttons.sql",
         "0011_schedule_runs.sql",
+        "0012_pending_thanks.sql",
         "0013_one_trip_writes.sql",
     ]
     schema = await _schema(db.conn)
