@@ -167,7 +167,7 @@ class InboxWorker:
         now = self._clock()
         if not await inbox_repo.claimable(self._db.conn, now=now):
             return []
-        async with self._db.one_statement() as conn:
+        async with self._db.transaction() as conn:
             return await inbox_repo.claim(
                 conn, self.worker_id, now=now, until=now + self.lease, limit=limit
             )

@@ -78,8 +78,7 @@ async def claim(
     user). So one user's updates are applied in update-id order and never two at once,
     by any number of workers sharing the database; a claim whose lease ran out (its
     worker died) is taken again. Updates of neither a user nor a chat (user_key NULL)
-    need no order and are all heads. One statement on either backend: it may run in a
-    `Database.one_statement()` block.
+    need no order and are all heads.
 
     On SQLite the write transaction holds the whole database, so one UPDATE decides. On
     PostgreSQL (READ COMMITTED, several instances at once) a concurrent claim or store
@@ -88,9 +87,7 @@ async def claim(
     not the other rows the head condition looks at. So: list the candidates, take the
     lock of each of their users (`lock_user`, skipping users whose queue another
     instance is deciding right now: they are retried at the next round), then claim
-    with a fresh snapshot, under those locks, with FOR UPDATE SKIP LOCKED: the steps of
-    the `inbox_claim` function (migration 0013), one round trip where the statements
-    of a transaction cost five."""
+    with a fresh snapshot, under those locks, with FOR UPDATE SKIP LOCKED."""
     moment, lease = encode_time(now), encode_time(until)
     if conn.dialect != "postgresql":
         cursor = await conn.execute(
@@ -101,9 +98,32 @@ async def claim(
             (worker, lease, moment, moment, limit),
         )
         return _sorted(await cursor.fetchall())
+    async with conn.execute(
+        f"SELECT i.update_id, i.user_key FROM inbox AS i WHERE {_CLAIMABLE}"
+        " ORDER BY i.update_id LIMIT ?",
+        (moment, moment, limit),
+    ) as cursor:
+        candidates = [(int(r[0]), r[1]) for r in await cursor.fetchall()]
+    if not candidates:
+        return []
+    users = sorted({int(user) for _, user in candidates if user is not None})
+    held: set[int] = set()
+    if users:
+        async with conn.execute(
+            "SELECT u.k FROM unnest(?::bigint[], ?::int[]) AS u(k, h)"
+            " WHERE pg_try_advisory_xact_lock(?, u.h)",
+            (users, [lock_key(u) for u in users], int(LockClass.USER_QUEUE)),
+        ) as cursor:
+            held = {int(r[0]) for r in await cursor.fetchall()}
+    chosen = [u for u, user in candidates if user is None or int(user) in held]
+    if not chosen:
+        return []
     cursor = await conn.execute(
-        "SELECT claimed_id, claimed_body, claimed_attempts FROM inbox_claim(?, ?, ?, ?, ?)",
-        (worker, moment, lease, limit, int(LockClass.USER_QUEUE)),
+        "UPDATE inbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1"
+        " WHERE update_id IN (SELECT i.update_id FROM inbox AS i"
+        f"  WHERE i.update_id = ANY(?::bigint[]) AND {_CLAIMABLE} FOR UPDATE SKIP LOCKED)"
+        " RETURNING update_id, body, attempts",
+        (worker, lease, chosen, moment, moment),
     )
     return _sorted(await cursor.fetchall())
 

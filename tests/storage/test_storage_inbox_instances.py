@@ -42,7 +42,6 @@ class World:
     user_of: dict[int, int | None] = field(default_factory=dict)
     all_delivered: bool = False
     all_done: asyncio.Event = field(default_factory=asyncio.Event)
-    one_statement: bool = False
 
     async def check_done(self, db: Database) -> None:
         if self.all_delivered and not self.applying and await inbox.pending(db.conn) == 0:
@@ -121,9 +120,7 @@ Receive = Callable[[World, Database, str, int, "int | None"], Awaitable[None]]
 
 async def claim_loop(world: World, db: Database, worker: str, stop: asyncio.Event) -> None:
     while not stop.is_set():
-        # In a transaction, or in one statement as InboxWorker claims (with `accept`).
-        block = db.one_statement() if world.one_statement else db.transaction()
-        async with block as conn:
+        async with db.transaction() as conn:
             claimed = await inbox.claim(
                 conn, worker, now=world.now, until=world.now + LEASE, limit=16
             )
@@ -140,7 +137,7 @@ async def run_instances(
     """Deliver each sender's updates in its order, each to a random instance (stored by
     `received_by`), while both instances' claim loops run; return when every update is
     done."""
-    world = World(now=datetime.now().astimezone(), one_statement=received_by is accept)
+    world = World(now=datetime.now().astimezone())
     for updates in senders:
         world.user_of.update(dict(updates))
     workers = [(pair[0], "instance-a"), (pair[1], "instance-b")]

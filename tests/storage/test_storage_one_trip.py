@@ -1,8 +1,7 @@
 """The writes made on every update, in a `Database.one_statement()` block: the webhook's
-store-and-claim (storage.inbox.accept), a worker's claim round (storage.inbox.claim), an
-answer's mark-and-save (storage.sessions.save_answer) and an update's finish. The same
-outcomes on both backends as the transactions they replace; one statement each on
-PostgreSQL."""
+store-and-claim (storage.inbox.accept), an answer's mark-and-save
+(storage.sessions.save_answer) and an update's finish. The same outcomes on both
+backends as the transactions they replace; one statement each on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ from storage import inbox
 from storage.connection import Connection, Statement
 from storage.db import Database
 from storage.errors import SessionNotActive
-from storage.locks import lock_key
 from storage.models import Subject
 from storage.sessions import cancel_session, get_session, save_answer
 from storage.updates import is_processed
@@ -146,31 +144,6 @@ async def test_accept_and_finish_are_one_statement_each_on_postgresql(
         assert (accepted, len(conn.statements)) == (2, 3)
 
 
-async def test_a_claim_round_is_one_statement_and_takes_only_queue_heads(
-    db: Database, now: datetime
-) -> None:
-    for update_id, user in ((1, 7), (2, 8), (3, 7), (4, None), (5, -1001234567890)):
-        await _accept(db, update_id, user, now, worker=None)
-    async with counted(db) as conn:
-        claimed = await inbox.claim(conn, "a", now=now, until=now + LEASE, limit=3)
-        more = await inbox.claim(conn, "b", now=now, until=now + LEASE, limit=10)
-        statements = len(conn.statements)
-    assert [(c.update_id, c.attempts) for c in claimed] == [(1, 1), (2, 1), (4, 1)]
-    assert [c.update_id for c in more] == [5]  # 3 waits for 1
-    assert statements == 2
-
-
-async def test_the_lock_key_of_postgresql_functions_is_storage_locks(db: Database) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("PostgreSQL's functions")
-    keys = [0, 1, 7, -1, -1001234567890, 2**31, 2**32 + 5, 2**63 - 1, -(2**63)]
-    async with db.conn.execute(
-        "SELECT inbox_lock_key(k) FROM unnest(?::bigint[]) WITH ORDINALITY AS u(k, n) ORDER BY n",
-        (keys,),
-    ) as cursor:
-        assert [r[0] for r in await cursor.fetchall()] == [lock_key(k) for k in keys]
-
-
 async def test_an_answer_is_saved_once_and_its_redelivery_is_a_duplicate(
     db: Database, department: Subject, start: StartSession, now: datetime
 ) -> None:
@@ -237,4 +210,4 @@ async def test_the_one_trip_migration_is_recorded_on_both_backends(db: Database)
             db,
             "SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
             " ORDER BY proname",
-        ) == [("inbox_accept",), ("inbox_claim",), ("inbox_lock_key",), ("session_answer",)]
+        ) == [("inbox_accept",), ("session_answer",)]
