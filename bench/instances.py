@@ -580,7 +580,7 @@ def serve_instance() -> int:
         token=settings.token.get_secret_value(),
         secret=settings.secret.get_secret_value(),
     )
-    app = build_application(settings, rate_limiter=False, request=PlainHttpRequest())
+    app = build_application(settings, rate_limiter=False, request=PlainHttpRequest(), inbox=True)
     profile = os.environ.get(PROFILE_VARIABLE, "")
     profiler = None
     if profile:

@@ -227,8 +227,16 @@ def build_application(
     rate_limiter: BaseRateLimiter[Any] | bool | None = True,
     concurrent: bool = True,
     schedule_jobs: bool = True,
+    inbox: bool = False,
 ) -> FeedbotApplication:
     """Build the Application; the database opens in post_init and closes in post_shutdown.
+
+    `inbox`: updates come through webhook mode's inbox (bot/inbox.py), maybe with other
+    instances on the same database. Then no question is re-sent at start-up: every
+    update not done is taken again from the inbox, in its user's order, and re-sends
+    what it left unsent (bot/handlers/recovery.py, on_redelivered); a start-up pass
+    would bypass that order and race with the instances answering those very users,
+    re-sending a question its respondent has already answered.
 
     Tests and benchmarks inject `request` (an in-process fake Bot API), a clock and
     their own rate limiter; production passes only the settings.
@@ -251,8 +259,9 @@ def build_application(
         # In the background: many owners' buttons, paced by the rate limiter, must not
         # hold up polling or the webhook.
         app.bot_data[MENU_SYNC_KEY] = asyncio.create_task(_sync_menu_buttons(app))
-        # Before polling starts, so no update of the same respondent can overtake it.
-        await recovery.resend_pending(app)
+        if not inbox:
+            # Before polling starts, so no update of the same respondent can overtake it.
+            await recovery.resend_pending(app)
         if schedule_jobs:
             await schedule_all(app)
 

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         token=settings.token.get_secret_value(),
         secret=settings.secret.get_secret_value() if settings.secret else None,
     )
-    app = build_application(settings, surveys=catalog)
+    app = build_application(settings, surveys=catalog, inbox=webhook)
     where = settings.api_base_url or "api.telegram.org"
     try:
         if webhook or settings.listen is not None:

@@ -104,9 +104,10 @@ async def start_world(
     seed: bool = True,
     *,
     database: str | None = None,
+    inbox: bool = False,
 ) -> BotWorld:
     """Build and start the application on a database file in tmp_path (or `database`:
-    a PostgreSQL URL)."""
+    a PostgreSQL URL); `inbox`: as webhook mode builds it."""
     settings = load_settings(
         None,
         TELEGRAM_BOT_TOKEN="123456:TEST-token",
@@ -122,6 +123,7 @@ async def start_world(
         clock=clock,
         rate_limiter=False,
         schedule_jobs=False,
+        inbox=inbox,
     )
     await app.initialize()
     assert app.post_init is not None

@@ -65,7 +65,7 @@ class Hooked:
 
 @pytest.fixture
 async def hooked(tmp_path: Path) -> AsyncIterator[Hooked]:
-    world = await start_world(tmp_path, Clock())
+    world = await start_world(tmp_path, Clock(), inbox=True)
     services = world.services
     worker = InboxWorker(world.app, services.db, lease=30, clock=services.now, idle_poll=0.05)
     receiver = InboxReceiver(services.db, services.now, worker)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 from bot import flow
 from storage import inbox as inbox_repo
@@ -12,10 +13,13 @@ from storage import invites as invite_repo
 from storage import sessions as session_repo
 from storage import updates as update_repo
 from storage.models import InviteKind
+from tests.bot.conftest import start_world, stop_world
 from tests.webhook.conftest import Hooked
 
 NPS = "How likely are you to recommend Morning Coffee"
 THANKS = "Thank you for your time!"
+PASSIVE = "What would make it a 10 for you?"
+CSAT = "How satisfied are you with Morning Coffee?"
 
 
 async def test_a_start_whose_invite_another_instance_took_before_dying_begins_the_survey(
@@ -100,3 +104,37 @@ async def test_a_survey_another_instance_completed_before_dying_is_thanked_once(
     assert await world.rows("SELECT count(*), min(status) FROM responses") == [(1, "completed")]
     retaken = "SELECT attempts, done_at IS NOT NULL FROM inbox WHERE update_id = ?"
     assert await world.rows(retaken, update["update_id"]) == [(2, 1)]
+
+
+async def test_an_instance_starting_beside_a_live_one_re_sends_no_question(
+    hooked: Hooked, tmp_path: Path
+) -> None:
+    """An instance (re)starting while another serves the same users must not re-send
+    questions at start-up: those users are answering on the live instance, and what the
+    starting one read may be a question already answered. What a dead instance left
+    unsent comes back when its update is taken again, in its user's order."""
+    world = hooked.world
+    token = await world.invite(InviteKind.BUYER, "coffee")
+    buyer = world.user(506, "Ola")
+    buyer.send_command("/start", token)
+    await hooked.deliver()
+    buyer.press("8")
+    await hooked.deliver()
+    assert sum(PASSIVE in m.text for m in buyer.messages()) == 1
+    # The live instance's note that the question went out is not committed yet (its
+    # prompt ledger writes a moment later): the flag still says "pending".
+    await world.services.prompts.flush()
+    async with world.services.db.transaction() as conn:
+        await conn.execute("UPDATE sessions SET prompt_pending = ?", (True,))
+
+    second = await start_world(
+        tmp_path, world.clock, telegram=world.telegram, seed=False, inbox=True
+    )
+    try:
+        assert sum(PASSIVE in m.text for m in buyer.messages()) == 1, buyer.transcript()
+        buyer.send_text("Smooth")  # answered on the live instance
+        await hooked.deliver()
+        assert CSAT in buyer.last_message().text
+        assert sum(PASSIVE in m.text for m in buyer.messages()) == 1, buyer.transcript()
+    finally:
+        await stop_world(second)
