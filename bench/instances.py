@@ -571,7 +571,7 @@ def serve_instance() -> int:
     from bot.app import build_application
     from bot.config import load_settings
     from bot.logs import configure_logging
-    from bot.web.runtime import serve
+    from bot.web.runtime import run_served, serve
 
     settings = load_settings(None)
     assert settings.token is not None and settings.secret is not None
@@ -590,7 +590,7 @@ def serve_instance() -> int:
         profiler = Profiler(interval=0.0005, async_mode="disabled")
         profiler.start()
     try:
-        asyncio.run(serve(app, settings, webhook=True))
+        run_served(serve(app, settings, webhook=True))
     finally:
         if profiler is not None:
             profiler.stop()

@@ -146,18 +146,21 @@ async def get_active_session(conn: Connection, respondent_id: int) -> Session | 
     return await _one(conn, "respondent_id = ? AND status = 'active'", respondent_id)
 
 
+_SESSION_AND_SUBJECT = (
+    "SELECT "
+    + ", ".join(f"s.{c} AS {c}" for c in _COLUMNS.split(", "))
+    + f", {prefixed_columns('j', _SUBJECT)} FROM sessions AS s"
+    " LEFT JOIN subjects AS j ON j.id = s.subject_id"
+    " WHERE s.respondent_id = ? AND s.status = 'active'"
+)
+
+
 async def get_active_session_and_subject(
     conn: Connection, respondent_id: int
 ) -> tuple[Session, Subject | None] | None:
     """The respondent's active session, if any, with the subject it is about (None only
     if that is gone), in one read: every answer needs both."""
-    columns = ", ".join(f"s.{c} AS {c}" for c in _COLUMNS.split(", "))
-    result = await conn.execute(
-        f"SELECT {columns}, {prefixed_columns('j', _SUBJECT)} FROM sessions AS s"
-        " LEFT JOIN subjects AS j ON j.id = s.subject_id"
-        " WHERE s.respondent_id = ? AND s.status = 'active'",
-        (respondent_id,),
-    )
+    result = await conn.execute(_SESSION_AND_SUBJECT, (respondent_id,))
     row = await result.fetchone()
     if row is None:
         return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sqlite3
 import sys
 
@@ -58,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bot.app import build_application
     from bot.logs import configure_logging
-    from bot.web.runtime import serve
+    from bot.web.runtime import run_served, serve
     from bot.web.server import ListenError
 
     configure_logging(
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     where = settings.api_base_url or "api.telegram.org"
     try:
         if webhook or settings.listen is not None:
-            asyncio.run(serve(app, settings, webhook=webhook))
+            run_served(serve(app, settings, webhook=webhook))
         else:
             # Updates that arrived while the bot was down are processed, not dropped:
             # someone may have pressed a button meanwhile.

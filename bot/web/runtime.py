@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from starlette.routing import BaseRoute
@@ -21,6 +21,27 @@ from bot.web.server import RouteProvider, WebServer, bind, build_asgi, route_pro
 from bot.web.webhook import webhook_routes
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (a dependency everywhere but Windows), else
+    asyncio's own. uvloop because the served bot is mostly event-loop work: reading HTTP
+    requests, the Bot API's and PostgreSQL's sockets; it costs about a third less CPU per
+    PostgreSQL round trip than asyncio's loop (asyncpg is written for it) and does the
+    same for every other socket."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    return uvloop.new_event_loop
+
+
+def run_served(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` (serve(), below) to completion in a new event loop, as asyncio.run does."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(main)
 
 
 async def serve(
