@@ -433,14 +433,14 @@ async def test_a_digest_takes_a_fixed_number_of_queries(
         # In memory the reads run inline, on the writer's own sqlite3 connection.
         db._writer.set_trace_callback(statements.append)  # type: ignore[attr-defined]
     else:
-        # Every PostgreSQL statement has its placeholders numbered on its way out.
-        numbered = postgres.numbered
+        # Every PostgreSQL statement is numbered and classified on its way out.
+        prepared = postgres._statement
 
-        def noted(sql: str) -> str:
+        def noted(sql: str) -> tuple[str, bool]:
             statements.append(sql)
-            return numbered(sql)
+            return prepared(sql)
 
-        monkeypatch.setattr(postgres, "numbered", noted)
+        monkeypatch.setattr(postgres, "_statement", noted)
     try:
         digest = await compose(db, department)
     finally:
