@@ -25,9 +25,10 @@ class PromptLedger:
     The database flag `sessions.prompt_pending` is set in the transaction of every answer
     and cleared once the next question was sent. Clearing it is an extra write per
     answer (with the id of the message carrying the question, which a restart needs to
-    remove an old keyboard), so it is not awaited on the reply path: `shown` queues it and one task
-    writes the queued ones in one transaction block, which joins the database's group
-    commit. Until that commit the flag lags behind; memory covers the gap."""
+    remove an old keyboard), so it is not awaited on the reply path: `shown` queues it
+    and one task writes the queued ones in one block (a transaction joining the group
+    commit on SQLite; a statement each, autocommitted, on PostgreSQL). Until that commit
+    the flag lags behind; memory covers the gap."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -103,7 +104,9 @@ class PromptLedger:
             thanked, self._thanked = sorted(self._thanked), set()
             batch = [(message, state, session) for session, (message, state) in queued.items()]
             try:
-                async with self._db.transaction() as conn:
+                # Two independent writes of one statement each: no transaction around
+                # them (on PostgreSQL that would be two more round trips per batch).
+                async with self._db.one_statement() as conn:
                     if batch:
                         await session_repo.mark_prompted(conn, batch)
                     await thanks_repo.sent(conn, thanked)
