@@ -184,9 +184,18 @@ async def run_buyers(cluster: Cluster, instances: list[BotProcess]) -> tuple[int
     # lease lapsed (Telegram has no idempotency key: at least once is all a crash allows),
     # so the kill comes after the digests went out and were recorded; the instance that
     # restarts sends none again.
-    await asyncio.to_thread(
-        poll_until, lambda: digests_settled(cluster), "the digests sent", DIGEST_BOUND
-    )
+    try:
+        await asyncio.to_thread(
+            poll_until, lambda: digests_settled(cluster), "the digests sent", DIGEST_BOUND
+        )
+    except AssertionError as exc:
+        outbox = await asyncio.to_thread(
+            cluster.rows,
+            "SELECT kind, status, attempts, parts_sent, claimed_by, claimed_until, next_attempt_at,"
+            " last_error FROM outbox ORDER BY id",
+        )
+        logs = "\n".join(f"--- {bot.log_path.name}:\n{bot.log[-4000:]}" for bot in instances)
+        raise AssertionError(f"{exc}; the outbox: {outbox}\n{logs}") from None
     await asyncio.sleep(random.uniform(0.2, 2.0))
     victim = random.randrange(len(instances))
     await asyncio.to_thread(instances[victim].kill)
