@@ -118,6 +118,11 @@ class BotApiServer:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5: bots opening their connections together
+    # (two instances, 200 buyers at once) overflow it, and the kernel drops the
+    # connections it cannot queue (httpx.ReadError in the bot). Telegram's servers queue
+    # them; so does this one.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], fake: FakeTelegram) -> None:
         super().__init__(address, _Handler)
