@@ -132,7 +132,8 @@ def _rowcount(status: str) -> int:
 
 @asynccontextmanager
 async def _translated() -> AsyncIterator[None]:
-    """Errors of a server that went away as DatabaseUnavailable (see storage.pg_connections.gone)."""
+    """Errors of a server that went away as DatabaseUnavailable (storage.pg_connections
+    .gone says which)."""
     try:
         yield
     except Exception as exc:
