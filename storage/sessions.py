@@ -95,18 +95,16 @@ async def start_session(
 ) -> Session:
     """Start a session (ActiveSessionExists if the respondent already has an active one:
     a partial unique index allows one per respondent). `week_key`: the week it started."""
-    active = await get_active_session(conn, respondent_id)
-    if active is not None:
-        raise ActiveSessionExists(active.id)
     stamp = encode_time(now)
     # ON CONFLICT ... DO NOTHING rather than catching the violation: on PostgreSQL a failed
-    # statement would abort the whole transaction.
+    # statement would abort the whole transaction. RETURNING: the new row without a
+    # second read (and no read before: the index says whether one is active).
     async with conn.execute(
         "INSERT INTO sessions (respondent_id, chat_id, survey_id, survey_version, subject_id,"
         " audience, role, state_json, status, started_at, updated_at, message_id,"
         " reminded_at, week_key, prompt_pending)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL, NULL, ?, TRUE)"
-        " ON CONFLICT (respondent_id) WHERE status = 'active' DO NOTHING RETURNING id",
+        f" ON CONFLICT (respondent_id) WHERE status = 'active' DO NOTHING RETURNING {_COLUMNS}",
         (
             respondent_id,
             chat_id,
@@ -123,11 +121,9 @@ async def start_session(
     ) as inserted:
         row = await inserted.fetchone()
     if row is None:
-        # Another process started one since the check above.
-        other = await get_active_session(conn, respondent_id)
-        raise ActiveSessionExists(other.id if other is not None else 0)
-    session = await get_session(conn, row[0])
-    assert session is not None
+        active = await get_active_session(conn, respondent_id)
+        raise ActiveSessionExists(active.id if active is not None else 0)
+    session = _session(row)
     # Counted apart from the session, which is deleted when it ends: the digest's
     # completion rate needs how many started in a week, not who. Last: every session of
     # the subject and week counts on this one row, locked until the commit (PostgreSQL,

@@ -45,7 +45,7 @@ async def on_start(update: Update, context: FeedbotContext) -> None:
     """/start, with or without an invite payload."""
     services = context.services
     user = context.user(update)
-    async with services.db.transaction() as conn:
+    async with services.db.one_statement() as conn:
         await user_repo.touch_user(
             conn, user.id, lang_hint=normalize_language(user.language_code), now=services.now()
         )
