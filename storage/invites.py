@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import replace
 from datetime import datetime
 
 from domain import invites as invite_rules
@@ -159,15 +160,15 @@ async def redeem_invite(conn: Connection, secret: bytes, token: str, *, now: dat
     invite = await check_invite(conn, secret, token, now=now)
     # The condition re-checks the limit in the UPDATE itself, so two concurrent
     # redemptions (two bot instances) cannot both take the last use.
-    cursor = await conn.execute(
-        "UPDATE invites SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)",
+    async with conn.execute(
+        "UPDATE invites SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)"
+        " RETURNING uses",
         (invite.id,),
-    )
-    if cursor.rowcount == 0:
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
         raise InviteError(InviteProblem.USED_UP)
-    row = await _get(conn, "i.id = ?", invite.id)
-    assert row is not None
-    return _invite(row)
+    return replace(invite, uses=int(row[0]))
 
 
 async def list_invites(

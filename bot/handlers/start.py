@@ -46,9 +46,11 @@ async def on_start(update: Update, context: FeedbotContext) -> None:
     services = context.services
     user = context.user(update)
     async with services.db.one_statement() as conn:
-        await user_repo.touch_user(
+        stored = await user_repo.touch_user(
             conn, user.id, lang_hint=normalize_language(user.language_code), now=services.now()
         )
+    # What context.language would read back, known already.
+    services.remember_language(user.id, stored.lang or normalize_language(user.language_code))
     lang = await context.language(update)
     payload = context.args[0] if context.args else None
     session = await session_repo.get_active_session(services.db.conn, user.id)
