@@ -15,6 +15,7 @@ from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 from bot.i18n import normalize_language
 from bot.services import Services
 from storage import users as user_repo
+from storage.models import User as StoredUser
 
 
 class FeedbotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -99,9 +100,13 @@ async def language(services: Services, update: Update) -> str:
     cached = services.cached_language(user.id)
     if cached is not None:
         return cached
-    stored = await user_repo.get_user(services.db.conn, user.id)
-    lang = stored.lang if stored is not None and stored.lang else None
-    lang = lang or normalize_language(user.language_code)
+    return known_language(services, user, await user_repo.get_user(services.db.conn, user.id))
+
+
+def known_language(services: Services, user: User, stored: StoredUser | None) -> str:
+    """`user`'s language from their row just read or written (`stored`), remembered for
+    the next updates: an explicit /lang choice, else their Telegram setting."""
+    lang = (stored.lang if stored is not None else None) or normalize_language(user.language_code)
     services.remember_language(user.id, lang)
     return lang
 

@@ -46,7 +46,6 @@ POOL_SIZE = 16
 _RETURNS_ROWS = re.compile(r"^\s*(SELECT|WITH|VALUES)\b|\bRETURNING\b", re.IGNORECASE)
 
 
-@lru_cache(maxsize=1024)
 def numbered(sql: str) -> str:
     """`sql` with its `?` placeholders numbered as PostgreSQL wants them ($1, $2, ...);
     a `?` inside a quoted literal or identifier is left alone."""
@@ -253,16 +252,8 @@ class _PoolConnection:
         return Statement(pending=self._execute(sql, parameters))
 
     async def _execute(self, sql: str, parameters: Sequence[object]) -> Result:
-        # The lease written out: this is the path of most statements.
-        kept = self._kept
-        conn = await kept.take()
-        clean = False
-        try:
-            result = await _run(conn, sql, parameters)
-            clean = True
-            return result
-        finally:
-            await kept.give_back(conn, clean=clean)
+        async with self._kept.lease() as conn:
+            return await _run(conn, sql, parameters)
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> None:
         async with self._kept.lease() as conn:

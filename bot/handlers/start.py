@@ -8,7 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import flow
 from bot.callbacks import Action, encode
-from bot.context import FeedbotContext
+from bot.context import FeedbotContext, known_language
 from bot.handlers.common import pressed, reply, send_question, subject_of
 from bot.handlers.member import show_departments
 from bot.handlers.owner import digest_rule
@@ -49,9 +49,7 @@ async def on_start(update: Update, context: FeedbotContext) -> None:
         stored = await user_repo.touch_user(
             conn, user.id, lang_hint=normalize_language(user.language_code), now=services.now()
         )
-    # What context.language would read back, known already.
-    services.remember_language(user.id, stored.lang or normalize_language(user.language_code))
-    lang = await context.language(update)
+    lang = known_language(services, user, stored)
     payload = context.args[0] if context.args else None
     session = await session_repo.get_active_session(services.db.conn, user.id)
     if payload is None:
