@@ -4,7 +4,9 @@ sequential processing.
     python -m bench.burst [--users 1000] [--latency-ms 50] [--sequential-users 50]
                           [--sequential-seconds 20] [--profile FILE] [--repeat 3]
                           [--only echo --only feedbot --only inbox]
-                          [--database postgresql://... [--instances 2]]
+                          [--database postgresql://... [--instances 2]
+                           [--only webhook-pg-cap --only webhook-pg-n-cap
+                            --instance-cpu 0.5]]
 
 Every variant runs the same harness: N simulated people start at the same moment; each
 opens a product invite (/start <token>) and answers the survey through its buttons and
@@ -35,6 +37,12 @@ With --database (a PostgreSQL server; each run gets a new schema there, dropped 
   on PostgreSQL, each instance a process serving the webhook as `feedbot run --webhook`
   does, updates posted by a load balancer stand-in to a random instance
   (bench/instances.py).
+- webhook-pg-cap, webhook-pg-n-cap (only when asked for, as root): the same two on
+  PostgreSQL with each instance limited to --instance-cpu cores by a cgroup of its own,
+  as an instance in a container with a CPU limit is. On a machine of few cores the
+  uncapped instances share them with PostgreSQL and the load generator, and what a
+  second instance adds is bounded by the cores left; capped, each instance has a share
+  of its own, as on hosts of their own.
 
 No rate limiter in any variant: AIORateLimiter caps everything at Telegram's 30
 messages/s, so with it on this benchmark would measure only that policy.
@@ -51,7 +59,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -82,6 +90,7 @@ from bench.common import (
     verdict,
 )
 from bot.processor import PerUserUpdateProcessor
+from bot.web.runtime import run_served
 from tests.fakes.records import JSONDict
 from tests.fakes.request import FakeRequest
 from tests.fakes.telegram_server import FakeTelegram, FakeUser
@@ -100,9 +109,13 @@ VARIANTS = (
     "webhook",
     "webhook-pg",
     "webhook-pg-n",
+    "webhook-pg-cap",
+    "webhook-pg-n-cap",
 )
 # What needs --database (a PostgreSQL server).
-POSTGRES_VARIANTS = ("postgres", "webhook-pg", "webhook-pg-n")
+POSTGRES_VARIANTS = ("postgres", "webhook-pg", "webhook-pg-n", "webhook-pg-cap", "webhook-pg-n-cap")
+# The instance variants whose instances each get --instance-cpu cores of their own.
+CAPPED_VARIANTS = ("webhook-pg-cap", "webhook-pg-n-cap")
 
 Variant = str
 
@@ -322,6 +335,7 @@ class Result:
     first_error: str | None = None
     checked: str = ""
     instances: int = 1
+    cpu_limit: float | None = None  # cores each instance may use (the capped variants)
     backend: str = "sqlite"
     bound: str = ""  # where the CPU went (the instance variants)
     # Bot API calls the fake refused, "method: description" -> how many (counted in errors)
@@ -655,13 +669,15 @@ async def run_instances(
     server: str | None,
     variant: Variant,
     profile: Path | None = None,
+    cpu_limit: float | None = None,
 ) -> Result:
     """`count` feedbot instances, each a process of its own serving the webhook as
     `feedbot run --webhook` does (bench.instances), sharing one fresh database (SQLite
     when `server` is None, else a new schema there); each update is posted by the load
     balancer stand-in to a random instance. Checked afterwards from the database, as the
     in-process variants are, and every update stored in the inbox must be done.
-    `profile`: each instance writes a pyinstrument profile to `<profile>.<variant>.<n>`."""
+    `profile`: each instance writes a pyinstrument profile to `<profile>.<variant>.<n>`;
+    `cpu_limit`: each instance may use that many cores (a cgroup CPU limit of its own)."""
     import random
 
     from bench import instances as fleet_of
@@ -691,6 +707,7 @@ async def run_instances(
                     profile=None
                     if profile is None
                     else profile.with_name(f"{profile.name}.{variant}"),
+                    cpu_limit=cpu_limit,
                 ) as started,
             ):
                 balancer = fleet_of.Balancer(
@@ -703,6 +720,7 @@ async def run_instances(
                     started.cpu_seconds(),
                     fleet_of.postgres_cpu_seconds() if server else 0.0,
                 )
+                throttled_before = started.throttled()
                 try:
                     progress, capped_at = await drive(
                         None, telegram, tokens, users, None, balancer.post
@@ -716,6 +734,7 @@ async def run_instances(
                     started.cpu_seconds(),
                     fleet_of.postgres_cpu_seconds() if server else 0.0,
                 )
+                throttled_after = started.throttled()
         finally:
             logging.getLogger().removeHandler(errors)
         wall = max(after[0] - before[0], 1e-9)
@@ -724,6 +743,7 @@ async def run_instances(
         )
         result = summarize(variant, users, latency, progress, capped_at)
         result.instances = count
+        result.cpu_limit = cpu_limit
         result.backend = "postgresql" if server else "sqlite"
         result.peak_rss_mb = float("nan")  # several processes: see bench.memory instead
         own = shares.load + shares.instances + shares.postgres
@@ -732,6 +752,12 @@ async def run_instances(
         result.bound = shares.describe(os.cpu_count() or 1) + (
             f"; {balancer.retries} posts retried" if balancer.retries else ""
         )
+        throttled, periods = (a - b for a, b in zip(throttled_after, throttled_before, strict=True))
+        if cpu_limit is not None:
+            result.bound += (
+                f"; each instance limited to {cpu_limit:g} core: held back in {throttled} of"
+                f" its {periods} periods of 100 ms"
+            )
         db = await Database.open(target)
         try:
             await check_feedbot(result, db.conn, progress)
@@ -994,9 +1020,11 @@ async def run_variant(
     profile: Path | None = None,
     server: str | None = None,
     instances: int = 2,
+    instance_cpu: float = 0.5,
 ) -> Result:
     """One variant, in this process (`server`: the PostgreSQL server of the variants
-    that need one; `instances`: how many the webhook-pg-n variant runs)."""
+    that need one; `instances`: how many the webhook-pg-n variants run; `instance_cpu`:
+    the cores each instance of the capped variants may use)."""
     if variant in POSTGRES_VARIANTS and server is None:
         raise ValueError(f"the {variant} variant needs --database postgresql://...")
     if variant == "postgres":
@@ -1004,7 +1032,7 @@ async def run_variant(
             users, latency, concurrent=True, cap=None, profile=None, server=server
         )
     if variant.startswith("webhook"):
-        count = instances if variant == "webhook-pg-n" else 1
+        count = instances if variant.startswith("webhook-pg-n") else 1
         return await run_instances(
             users,
             latency,
@@ -1012,6 +1040,7 @@ async def run_variant(
             server=server if variant != "webhook" else None,
             variant=variant,
             profile=profile,
+            cpu_limit=instance_cpu if variant in CAPPED_VARIANTS else None,
         )
     if variant == "echo":
         return await run_echo(users, latency)
@@ -1053,7 +1082,7 @@ def run_in_child(variant: Variant, args: argparse.Namespace) -> Result:
         command += ["--profile", str(args.profile)]
     if args.database:
         command += ["--database", args.database]
-    command += ["--instances", str(args.instances)]
+    command += ["--instances", str(args.instances), "--instance-cpu", str(args.instance_cpu)]
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run(command, capture_output=True, text=True, cwd=root, env=env, check=False)
@@ -1188,12 +1217,16 @@ def report(
             "-",
             "-",
         )
-    many = results.get("webhook-pg-n")
+    many = results.get("webhook-pg-n") or results.get("webhook-pg-n-cap")
+    count = many.instances if many else "N"
+    cap = next((f"{r.cpu_limit:g}" for r in results.values() if r.cpu_limit is not None), "?")
     add_rows(
         {
             "webhook": "1 instance, SQLite",
             "webhook-pg": "1 instance, PostgreSQL",
-            "webhook-pg-n": f"{many.instances if many else 'N'} instances, PostgreSQL",
+            "webhook-pg-n": f"{count} instances, PostgreSQL",
+            "webhook-pg-cap": f"1 instance, PG, {cap} core",
+            "webhook-pg-n-cap": f"{count} instances, PG, {cap} core each",
         }
     )
     table.notes.append(
@@ -1260,7 +1293,8 @@ def _instance_notes(results: dict[Variant, Result]) -> list[str]:
     one_sqlite = results.get("webhook")
     one = results.get("webhook-pg")
     many = results.get("webhook-pg-n")
-    if one_sqlite is None and one is None and many is None:
+    one_capped, many_capped = results.get("webhook-pg-cap"), results.get("webhook-pg-n-cap")
+    if all(r is None for r in (one_sqlite, one, many, one_capped, many_capped)):
         return []
     notes = [
         "instance rows: each instance a process serving the webhook as `feedbot run --webhook`"
@@ -1286,12 +1320,19 @@ def _instance_notes(results: dict[Variant, Result]) -> list[str]:
             f"target {many.instances} instances >= 1.3x 1 instance (PostgreSQL):"
             f" {ratio(many.answers_per_s, one.answers_per_s)} -> {verdict(ok)}"
         )
+    if many_capped is not None and one_capped is not None:
+        ok = many_capped.answers_per_s >= 1.3 * one_capped.answers_per_s
+        notes.append(
+            f"target {many_capped.instances} instances >= 1.3x 1 instance (PostgreSQL, each"
+            f" instance limited to {many_capped.cpu_limit:g} core):"
+            f" {ratio(many_capped.answers_per_s, one_capped.answers_per_s)} -> {verdict(ok)}"
+        )
     problems = sum(r.problems for r in results.values())
     notes.append(
         f"target zero lost/duplicated/out of order/errors in every variant: {problems}"
         f" -> {verdict(problems == 0)}"
     )
-    for r in (one_sqlite, one, many):
+    for r in (one_sqlite, one, many, one_capped, many_capped):
         if r is not None and r.bound:
             notes.append(f"{r.variant}: {r.bound}")
     return notes
@@ -1356,6 +1397,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=2,
         help="instances sharing PostgreSQL in the webhook-pg-n variant (default 2)",
     )
+    parser.add_argument(
+        "--instance-cpu",
+        type=float,
+        default=0.5,
+        metavar="CORES",
+        help="the CPU limit of each instance in the -cap variants (0.5): each instance in a"
+        " cgroup of its own, as a container with a CPU limit; needs root",
+    )
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.database and not args.database.startswith(("postgresql://", "postgres://")):
@@ -1365,6 +1414,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("the PostgreSQL variants need --database postgresql://...")
     if args.instances < 1:
         parser.error("--instances must be at least 1")
+    if not 0.01 <= args.instance_cpu <= (os.cpu_count() or 1):
+        parser.error(f"--instance-cpu takes cores from 0.01 to {os.cpu_count() or 1}")
+    if any(v in CAPPED_VARIANTS for v in wanted) and not args.variant:
+        from bench.instances import CpuLimit, CpuLimitUnavailable
+
+        try:
+            CpuLimit.create(f"feedbot-bench-{os.getpid()}-probe", args.instance_cpu).remove()
+        except CpuLimitUnavailable as exc:
+            parser.error(str(exc))
     return args
 
 
@@ -1376,7 +1434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sequential_seconds": args.sequential_seconds,
     }
     if args.variant:  # a child: one variant, its Result as JSON on the last line
-        result = asyncio.run(
+        result = _runner(args.variant)(
             run_variant(
                 args.variant,
                 args.users,
@@ -1384,6 +1442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 profile=args.profile,
                 server=args.database,
                 instances=args.instances,
+                instance_cpu=args.instance_cpu,
                 **options,
             )
         )
@@ -1403,6 +1462,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if any(r.problems for r in results.values()) else 0
 
 
+def _runner(variant: Variant) -> Callable[[Coroutine[Any, Any, Result]], Result]:
+    """How a variant's process runs its event loop. The instance variants' load generator
+    (fake Bot API, people, load balancer: what stands in for Telegram and its network)
+    runs on uvloop like the instances it drives (bot.web.runtime), so that the least of
+    the 2 cores goes to the stand-ins; the variants whose bot runs in this process keep
+    asyncio's loop, which polling mode runs on."""
+    return run_served if variant.startswith("webhook") else asyncio.run
+
+
 def run_one(
     variant: Variant, args: argparse.Namespace, latency: float, options: dict[str, Any]
 ) -> Result:
@@ -1415,6 +1483,7 @@ def run_one(
                 profile=args.profile,
                 server=args.database,
                 instances=args.instances,
+                instance_cpu=args.instance_cpu,
                 **options,
             )
         )

@@ -22,6 +22,7 @@ here would take a large share of them from what is measured.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -35,7 +36,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from telegram.error import NetworkError, TimedOut
@@ -75,8 +76,8 @@ class _ApiProtocol(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (uvloop's is one without subclassing asyncio.Transport).
+        self._transport = cast(asyncio.Transport, transport)
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -358,12 +359,19 @@ class Fleet:
 
     webhook_secret: str = ""
     instances: list[Instance] = field(default_factory=list)
+    limits: list[CpuLimit] = field(default_factory=list)
     errors: int = 0
     first_error: str | None = None
 
     @property
     def ports(self) -> list[int]:
         return [i.port for i in self.instances]
+
+    def throttled(self) -> tuple[int, int]:
+        """Of the scheduler periods the instances ran in, how many their CPU limits held
+        them back in (0, 0 without limits)."""
+        counts = [limit.throttled() for limit in self.limits]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of every instance so far."""
@@ -420,15 +428,23 @@ async def fleet(
     database: str,
     api_url: str,
     profile: Path | None = None,
+    cpu_limit: float | None = None,
 ) -> AsyncIterator[Fleet]:
     """Start `count` instances and wait until each has registered its webhook; on the
     way out, SIGTERM each (it drains: finishes the updates it took) and read its log.
-    `profile`: each instance writes a pyinstrument profile of its life to `profile.<n>`."""
+    `profile`: each instance writes a pyinstrument profile of its life to `profile.<n>`.
+    `cpu_limit`: each instance in a CpuLimit of that many cores of its own, as an
+    instance in a container with a CPU limit (raises CpuLimitUnavailable, before
+    anything starts, where that cannot be done)."""
     webhook_secret = secrets.token_urlsafe(24)
     registered = _count_calls(fake, "setWebhook")
     started = Fleet(webhook_secret=webhook_secret)
     folder = tempfile.TemporaryDirectory(prefix="feedbot-instances-")
     try:
+        if cpu_limit is not None:
+            for n in range(count):
+                name = f"feedbot-bench-{os.getpid()}-{n}"
+                started.limits.append(CpuLimit.create(name, cpu_limit))
         for n in range(count):
             port = _free_port()
             log_path = Path(folder.name) / f"instance-{n}.log"
@@ -453,6 +469,8 @@ async def fleet(
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
+            if started.limits:
+                started.limits[n].add(process.pid)
             started.instances.append(Instance(process, port, log_path, log_file))
         deadline = time.monotonic() + START_TIMEOUT
         while registered() < count:
@@ -488,6 +506,8 @@ async def fleet(
                 started.first_error = started.first_error or (
                     f"an instance exited with {instance.process.returncode}"
                 )
+        for limit in started.limits:
+            limit.remove()
         folder.cleanup()
 
 
@@ -559,6 +579,77 @@ def machine_busy_seconds() -> float:
 
     times = psutil.cpu_times()
     return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
+# ------------------------------------------------------------------ CPU limits
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# The scheduler's period for a limit (the kernel's default, and Kubernetes'): in each
+# 100 ms the limited processes together may run `cores` x 100 ms.
+CFS_PERIOD_US = 100_000
+
+
+class CpuLimitUnavailable(RuntimeError):
+    """The kernel's cgroup CPU controller cannot be used here (it needs root)."""
+
+
+@dataclass
+class CpuLimit:
+    """A cgroup of the kernel's CPU controller: the processes in it together get at most
+    `cores` of CPU time, as a container with a CPU limit does (docker --cpus, Kubernetes
+    limits.cpu are this). cgroup v2 (cpu.max) where the unified hierarchy has the cpu
+    controller, else v1's cpu hierarchy (cpu.cfs_quota_us)."""
+
+    path: Path
+    unified: bool
+
+    @classmethod
+    def create(cls, name: str, cores: float, root: Path | None = None) -> CpuLimit:
+        """A new cgroup `name` limited to `cores`, under `root` (the kernel's cgroup
+        mount, CGROUP_ROOT)."""
+        root = CGROUP_ROOT if root is None else root
+        quota = max(1000, round(cores * CFS_PERIOD_US))
+        controllers = root / "cgroup.controllers"
+        unified = controllers.is_file() and "cpu" in controllers.read_text().split()
+        path = root / name if unified else root / "cpu" / name
+        try:
+            if unified:
+                control = root / "cgroup.subtree_control"
+                if "cpu" not in control.read_text().split():
+                    control.write_text("+cpu")
+            path.mkdir()
+        except OSError as exc:
+            raise CpuLimitUnavailable(
+                f"cannot limit CPU: {exc} (the capped variants need root and the kernel's"
+                " cgroup cpu controller)"
+            ) from exc
+        limit = cls(path, unified)
+        try:
+            if unified:
+                (path / "cpu.max").write_text(f"{quota} {CFS_PERIOD_US}")
+            else:
+                (path / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
+                (path / "cpu.cfs_quota_us").write_text(str(quota))
+        except OSError as exc:
+            limit.remove()
+            raise CpuLimitUnavailable(f"cannot limit CPU: {exc}") from exc
+        return limit
+
+    def add(self, pid: int) -> None:
+        """Move process `pid` (all its threads) into the limit."""
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def throttled(self) -> tuple[int, int]:
+        """(periods in which the limit held the processes back, periods they ran in)."""
+        stat = dict(
+            line.split(" ", 1) for line in (self.path / "cpu.stat").read_text().splitlines()
+        )
+        return int(stat.get("nr_throttled", 0)), int(stat.get("nr_periods", 0))
+
+    def remove(self) -> None:
+        """Remove the cgroup (once its processes have exited)."""
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
 
 
 # ------------------------------------------------------------------ an instance

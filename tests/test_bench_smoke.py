@@ -4,6 +4,7 @@ print. How fast anything is, is not asserted here (see bench/ and docs/performan
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,146 @@ def test_memory_measures_a_running_bot_per_session_count(
     assert all(f.running_mb > 0 for f in found)
     table = memory.report(found)
     assert "RSS running MB" in table and "target flat within 20 MB" in table
+
+
+# ------------------------------------------------------------------ CPU limits (-cap variants)
+
+
+def test_a_cpu_limit_is_a_v1_cgroup_with_a_quota_of_its_cores(tmp_path: Path) -> None:
+    from bench.instances import CpuLimit
+
+    (tmp_path / "cpu").mkdir()  # cgroup v1: the cpu hierarchy
+    limit = CpuLimit.create("feedbot-bench-1-0", 0.5, root=tmp_path)
+    group = tmp_path / "cpu" / "feedbot-bench-1-0"
+    assert (limit.path, limit.unified) == (group, False)
+    assert (group / "cpu.cfs_period_us").read_text() == "100000"
+    assert (group / "cpu.cfs_quota_us").read_text() == "50000"
+    limit.add(4321)
+    assert (group / "cgroup.procs").read_text() == "4321"
+    (group / "cpu.stat").write_text("nr_periods 40\nnr_throttled 12\nthrottled_time 99\n")
+    assert limit.throttled() == (12, 40)
+
+
+def test_a_cpu_limit_on_cgroup_v2_enables_the_controller_and_writes_cpu_max(
+    tmp_path: Path,
+) -> None:
+    from bench.instances import CpuLimit
+
+    (tmp_path / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (tmp_path / "cgroup.subtree_control").write_text("memory\n")
+    limit = CpuLimit.create("feedbot-bench-1-1", 1.25, root=tmp_path)
+    assert (limit.path, limit.unified) == (tmp_path / "feedbot-bench-1-1", True)
+    assert (tmp_path / "cgroup.subtree_control").read_text() == "+cpu"
+    assert (limit.path / "cpu.max").read_text() == "125000 100000"
+    limit.remove()  # a pseudo-file system removes its files with the group; here they stay
+    assert limit.path.exists()
+    for child in limit.path.iterdir():
+        child.unlink()
+    limit.remove()
+    assert not limit.path.exists()
+
+
+def test_the_capped_variants_say_why_when_cpu_cannot_be_limited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench import instances
+
+    monkeypatch.setattr(instances, "CGROUP_ROOT", tmp_path / "no-cgroups-here")
+    with pytest.raises(instances.CpuLimitUnavailable, match="need root"):
+        instances.CpuLimit.create("feedbot-bench-1-2", 0.5)
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    with pytest.raises(SystemExit):
+        burst.parse_args(["--database", url, "--only", "webhook-pg-n-cap"])
+    assert "cannot limit CPU" in capsys.readouterr().err
+    # The uncapped variants need no cgroup.
+    assert burst.parse_args(["--database", url, "--only", "webhook-pg-n"]).only == ["webhook-pg-n"]
+
+
+def _instance_result(variant: str, answers_per_s: float, cpu_limit: float | None) -> burst.Result:
+    seconds = 8000 / answers_per_s
+    result = burst.Result(
+        variant=variant,
+        users=1000,
+        latency_ms=50.0,
+        answers=8000,
+        updates=9000,
+        seconds=seconds,
+        p50_ms=900.0,
+        p95_ms=1500.0,
+        p99_ms=2000.0,
+        peak_rss_mb=float("nan"),
+    )
+    result.instances = 2 if "-n" in variant else 1
+    result.cpu_limit = cpu_limit
+    result.backend = "postgresql"
+    return result
+
+
+def test_the_report_shows_capped_and_uncapped_instances_with_a_target_each() -> None:
+    results = {
+        "webhook-pg": _instance_result("webhook-pg", 540.0, None),
+        "webhook-pg-n": _instance_result("webhook-pg-n", 650.0, None),
+        "webhook-pg-cap": _instance_result("webhook-pg-cap", 310.0, 0.5),
+        "webhook-pg-n-cap": _instance_result("webhook-pg-n-cap", 490.0, 0.5),
+    }
+    table = burst.report(results, 1000, 20.0)
+    for label in (
+        "1 instance, PostgreSQL ",
+        "2 instances, PostgreSQL ",
+        "1 instance, PG, 0.5 core ",
+        "2 instances, PG, 0.5 core each ",
+    ):
+        assert label in table, table
+    assert "target 2 instances >= 1.3x 1 instance (PostgreSQL): 1.20x -> MISSED" in table
+    assert (
+        "target 2 instances >= 1.3x 1 instance (PostgreSQL, each instance limited to 0.5"
+        " core): 1.58x -> met"
+    ) in table
+    # Without the capped variants their labels are not needed (nor their limit known).
+    del results["webhook-pg-cap"], results["webhook-pg-n-cap"]
+    table = burst.report(results, 1000, 20.0)
+    assert "PG," not in table and "limited to" not in table
+
+
+def test_burst_capped_instances_run_each_in_a_cgroup_of_its_own() -> None:
+    """The -cap variants at a tiny size, where the kernel's cgroups can be written (as
+    root, as in .ci/run): every answer checked, the limits applied and removed."""
+    from bench import instances
+
+    if SERVER_URL.lower() in ("off", ""):
+        pytest.skip("FEEDBOT_TEST_POSTGRES=off: the PostgreSQL half is left out on purpose")
+    try:
+        instances.CpuLimit.create("feedbot-bench-smoke-probe", 0.5).remove()
+    except instances.CpuLimitUnavailable as exc:
+        pytest.skip(f"no cgroup CPU limits on this machine: {exc}")
+    results = {
+        variant: asyncio.run(
+            burst.run_variant(
+                variant,
+                4,
+                0.005,
+                sequential_users=2,
+                sequential_seconds=0.5,
+                server=SERVER_URL,
+                instances=2,
+                instance_cpu=0.5,
+            )
+        )
+        for variant in ("webhook-pg-cap", "webhook-pg-n-cap")
+    }
+    for result in results.values():
+        assert result.answers == 4 * burst.ANSWERS_PER_USER, result
+        assert (result.lost, result.duplicated, result.out_of_order, result.errors) == (
+            0,
+            0,
+            0,
+            0,
+        ), result
+        assert result.cpu_limit == 0.5 and "each instance limited to 0.5 core" in result.bound
+        # The instances ran inside their limits: the scheduler counted periods for them.
+        periods = re.search(r"held back in \d+ of its (\d+) periods", result.bound)
+        assert periods is not None and int(periods[1]) > 0, result.bound
+    assert results["webhook-pg-n-cap"].instances == 2
+    root = instances.CGROUP_ROOT
+    groups = root if (root / "cgroup.controllers").is_file() else root / "cpu"
+    assert not [p for p in groups.iterdir() if p.name.startswith("feedbot-bench-")]
