@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bot import flow
 from bot.delivery import OutboxKind
 from bot.delivery.alerts import on_response_completed
@@ -95,9 +93,6 @@ async def test_never_an_alert_for_an_internal_subject(world: BotWorld) -> None:
     assert world.telegram.messages(OWNER) == []
 
 
-@pytest.mark.skipif(
-    not hasattr(flow, "alerts"), reason="bot/flow.py does not call the alerts hook yet"
-)
 async def test_a_buyer_answering_in_telegram_triggers_the_alert(world: BotWorld) -> None:
     await add_owner(world, OWNER, "coffee", since=world.clock(), detractor_alerts=True)
     token = await world.invite(InviteKind.BUYER, "coffee")
