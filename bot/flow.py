@@ -109,7 +109,7 @@ async def begin(
         return Refused("survey.already_answered", {"date": again})
     definition = services.surveys.latest(subject.survey_id)
     state = engine.new_state()
-    async with services.db.transaction() as conn:
+    async with services.db.one_statement() as conn:
         session = await session_repo.start_session(
             conn,
             respondent_id=telegram_id,

@@ -94,8 +94,35 @@ async def start_session(
     week_key: str,
 ) -> Session:
     """Start a session (ActiveSessionExists if the respondent already has an active one:
-    a partial unique index allows one per respondent). `week_key`: the week it started."""
+    a partial unique index allows one per respondent). `week_key`: the week it started.
+
+    May run in a `Database.one_statement()` block: on PostgreSQL it is one call of the
+    `session_start` function (migration 0014), a single round trip where BEGIN, the two
+    statements below and COMMIT would cost four, and the week's count row is released
+    at the commit on the server instead of a round trip later; on SQLite the same two
+    statements, in the block's transaction."""
     stamp = encode_time(now)
+    if conn.dialect == "postgresql":
+        async with conn.execute(
+            f"SELECT {_COLUMNS} FROM session_start(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                respondent_id,
+                chat_id,
+                survey_id,
+                survey_version,
+                subject_id,
+                Audience(audience).value,
+                role,
+                state_json,
+                stamp,
+                week_key,
+            ),
+        ) as started:
+            row = await started.fetchone()
+        if row is None:
+            active = await get_active_session(conn, respondent_id)
+            raise ActiveSessionExists(active.id if active is not None else 0)
+        return _session(row)
     # ON CONFLICT ... DO NOTHING rather than catching the violation: on PostgreSQL a failed
     # statement would abort the whole transaction. RETURNING: the new row without a
     # second read (and no read before: the index says whether one is active).

@@ -1,7 +1,8 @@
 """The writes made on every update, in a `Database.one_statement()` block: the webhook's
 store-and-claim (storage.inbox.accept), an answer's mark-and-save
-(storage.sessions.save_answer) and an update's finish. The same outcomes on both
-backends as the transactions they replace; one statement each on PostgreSQL."""
+(storage.sessions.save_answer), an update's finish, and a survey's start
+(storage.sessions.start_session). The same outcomes on both backends as the
+transactions they replace; one statement each on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import pytest
 from storage import inbox
 from storage.connection import Connection, Statement
 from storage.db import Database
-from storage.errors import SessionNotActive
-from storage.models import Subject
-from storage.sessions import cancel_session, get_session, save_answer
+from storage.errors import ActiveSessionExists, SessionNotActive
+from storage.models import Audience, Subject
+from storage.sessions import cancel_session, get_session, save_answer, start_session
 from storage.updates import is_processed
 from tests.storage.conftest import StartSession
 
@@ -210,4 +211,57 @@ async def test_the_one_trip_migration_is_recorded_on_both_backends(db: Database)
             db,
             "SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
             " ORDER BY proname",
-        ) == [("inbox_accept",), ("session_answer",)]
+        ) == [("inbox_accept",), ("session_answer",), ("session_start",)]
+
+
+async def _start(db: Database, respondent: int, subject: Subject, now: datetime) -> list[str]:
+    """Start an external session in a one_statement block: the statements it ran."""
+    async with counted(db) as conn:
+        await start_session(
+            conn,
+            respondent_id=respondent,
+            chat_id=respondent,
+            survey_id=subject.survey_id,
+            survey_version=1,
+            subject_id=subject.id,
+            audience=Audience.EXTERNAL,
+            role=None,
+            state_json='{"answers": {}}',
+            now=now,
+            week_key="2026-W48",
+        )
+        return conn.statements
+
+
+async def test_a_session_starts_and_is_counted_in_one_statement_on_postgresql(
+    db: Database, product: Subject, now: datetime
+) -> None:
+    statements = await _start(db, 5, product, now)
+    await _start(db, 6, product, now)
+    assert len(statements) == (1 if db.dialect == "postgresql" else 2), statements
+    assert await _rows(
+        db,
+        "SELECT respondent_id, chat_id, subject_id, audience, status, role, week_key,"
+        " prompt_pending, message_id FROM sessions ORDER BY respondent_id",
+    ) == [
+        (5, 5, product.id, "external", "active", None, "2026-W48", True, None),
+        (6, 6, product.id, "external", "active", None, "2026-W48", True, None),
+    ]
+    assert await _rows(
+        db, "SELECT subject_id, week_key, started, completed FROM session_counts"
+    ) == [(product.id, "2026-W48", 2, 0)]
+    [(first,)] = await _rows(db, "SELECT id FROM sessions WHERE respondent_id = 5")
+    session = await get_session(db.conn, int(str(first)))
+    assert session is not None and session.started_at == now == session.updated_at
+
+
+async def test_a_second_active_session_is_refused_and_not_counted(
+    db: Database, product: Subject, now: datetime
+) -> None:
+    await _start(db, 5, product, now)
+    [(first,)] = await _rows(db, "SELECT id FROM sessions")
+    with pytest.raises(ActiveSessionExists) as refused:
+        await _start(db, 5, product, now + timedelta(minutes=1))
+    assert refused.value.session_id == first
+    assert await _rows(db, "SELECT count(*) FROM sessions") == [(1,)]
+    assert await _rows(db, "SELECT started FROM session_counts") == [(1,)]
