@@ -15,6 +15,7 @@ from storage.db import decode_optional_time, decode_time, encode_time
 from storage.errors import AmbiguousPrefix, InviteError, NotFound
 from storage.models import Invite, InviteKind, InviteProblem, MemberRole, SubjectKind
 from storage.subjects import get_subject_by_id
+from storage.updates import mark_processed
 
 # secrets.token_urlsafe(32): 32 random bytes, 256 bits, as 43 characters of [A-Za-z0-9_-],
 # within Telegram's 64-character /start payload. The 8-character display prefix leaves
@@ -169,6 +170,47 @@ async def redeem_invite(conn: Connection, secret: bytes, token: str, *, now: dat
     if row is None:
         raise InviteError(InviteProblem.USED_UP)
     return replace(invite, uses=int(row[0]))
+
+
+async def use_invite(
+    conn: Connection, invite: Invite, *, update_id: int, now: datetime
+) -> Invite | None:
+    """Count one use of `invite` (checked by `check_invite` just before) for update
+    `update_id`, recording the update as processed (storage.updates.mark_processed) in
+    the same write: the invite with its new count, None when the update was processed
+    already (nothing counted), InviteError(USED_UP) when its last use was taken
+    meanwhile (and the update not recorded).
+
+    For an invite whose opening stores nothing else (a buyer's: the survey starts in a
+    write of its own). Run it in a `Database.one_statement()` block: on PostgreSQL it is
+    one call of the `invite_use` function (migration 0014), a single round trip where
+    BEGIN, the two statements and COMMIT would cost four, and the invite's row, which
+    every /start of the product updates, is released at the commit on the server; on
+    SQLite the same statements, in the block's transaction."""
+    if conn.dialect == "postgresql":
+        async with conn.execute(
+            "SELECT outcome, new_uses FROM invite_use(?, ?, ?)",
+            (update_id, encode_time(now), invite.id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None, "invite_use returns one row"
+        outcome, uses = str(row[0]), row[1]
+    else:
+        if not await mark_processed(conn, update_id, now=now):
+            return None
+        async with conn.execute(
+            "UPDATE invites SET uses = uses + 1"
+            " WHERE id = ? AND (max_uses IS NULL OR uses < max_uses) RETURNING uses",
+            (invite.id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        # Raised below: the block's transaction is rolled back, the mark with it.
+        outcome, uses = ("used", row[0]) if row is not None else ("used_up", None)
+    if outcome == "duplicate":
+        return None
+    if outcome != "used":
+        raise InviteError(InviteProblem.USED_UP)
+    return replace(invite, uses=int(uses))
 
 
 async def list_invites(

@@ -64,7 +64,10 @@ async def on_start(update: Update, context: FeedbotContext) -> None:
                 services.db.conn, services.secret, payload, now=services.now()
             )
         except InviteError as exc:
-            await reply(update, t(lang, f"invite.{exc.problem.value}"))
+            if not await update_repo.is_processed(services.db.conn, update.update_id):
+                await reply(update, t(lang, f"invite.{exc.problem.value}"))
+            # else: this very update took the invite's last use and began the survey
+            # (applied twice: a lapsed claim); the first application showed it all.
             return
         subject = await subject_of(services, session)
         keyboard = InlineKeyboardMarkup(
@@ -100,12 +103,26 @@ async def open_invite(update: Update, context: FeedbotContext, token: str, lang:
     assert chat is not None
     now = services.now()
     try:
-        async with services.db.transaction() as conn:
-            if not await update_repo.mark_processed(conn, update.update_id, now=now):
+        invite = await invite_repo.check_invite(services.db.conn, services.secret, token, now=now)
+        if isinstance(invite_rules.opening(invite), StartsSurvey):
+            # A buyer's: nothing to store but the use (the survey starts in a write of
+            # its own), one statement on PostgreSQL (storage.invites.use_invite).
+            async with services.db.one_statement() as conn:
+                used = await invite_repo.use_invite(
+                    conn, invite, update_id=update.update_id, now=now
+                )
+            if used is None:
                 return
-            invite = await invite_repo.redeem_invite(conn, services.secret, token, now=now)
-            await _apply_invite(services, conn, invite, user.id, lang)
+            invite = used
+        else:
+            async with services.db.transaction() as conn:
+                if not await update_repo.mark_processed(conn, update.update_id, now=now):
+                    return
+                invite = await invite_repo.redeem_invite(conn, services.secret, token, now=now)
+                await _apply_invite(services, conn, invite, user.id, lang)
     except InviteError as exc:
+        if await update_repo.is_processed(services.db.conn, update.update_id):
+            return  # applied already (its use counted), and shown by whoever applied it
         log.info("invite refused for user %s: %s", user.id, exc.problem.value)
         await reply(update, t(lang, f"invite.{exc.problem.value}"))
         return

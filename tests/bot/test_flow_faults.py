@@ -9,6 +9,7 @@ import pytest
 
 from bot import flow, jobs
 from bot.context import FeedbotContext
+from bot.i18n import t
 from bot.sending import DEFAULT_POLICY, RetryPolicy
 from storage.models import InviteKind
 from tests.bot.conftest import BotWorld, Clock, start_world, stop_world
@@ -293,6 +294,49 @@ async def test_a_buyer_whose_invite_was_taken_just_before_a_crash_gets_the_surve
         assert await again.rows("SELECT uses FROM invites") == [(1,)]
     finally:
         await stop_world(again)
+
+
+async def test_a_start_applied_twice_at_once_does_not_call_its_one_use_invite_used_up(
+    world: BotWorld,
+) -> None:
+    # Two workers apply the same /start (the first one's claim lapsed while it worked):
+    # the second sees the one-use invite used up by the first, which is this very update.
+    token = await world.invite(InviteKind.BUYER, "coffee", max_uses=1)
+    buyer = world.user(702, "Ola")
+    start = buyer.send_command("/start", token)
+    await world.deliver()
+    world.services.redelivery_horizon = None  # the second worker does not know
+    world.telegram.requeue(start)
+    await world.deliver()
+    texts = [m.text for m in buyer.messages()]
+    assert not any(t("en", "invite.used_up") in text for text in texts), buyer.transcript()
+    assert sent_asking(world.telegram, buyer, NPS) == 1
+    assert await world.rows("SELECT uses FROM invites") == [(1,)]
+
+
+async def test_a_start_applied_again_after_its_invite_was_used_up_by_it_stays_silent(
+    world: BotWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first application counted the one-use invite and died before the survey began;
+    # a second worker, not knowing (no redelivery horizon), finds the invite used up by
+    # that same update: no "used up" for the buyer, nothing counted twice.
+    token = await world.invite(InviteKind.BUYER, "coffee", max_uses=1)
+    buyer = world.user(703, "Ola")
+    begin = flow.begin
+
+    async def dies(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the worker died here")
+
+    monkeypatch.setattr(flow, "begin", dies)
+    start = buyer.send_command("/start", token)
+    await world.deliver()
+    monkeypatch.setattr(flow, "begin", begin)
+    before = len(buyer.messages())  # the first one's apology for its error
+    world.services.redelivery_horizon = None
+    world.telegram.requeue(start)
+    await world.deliver()
+    assert len(buyer.messages()) == before, buyer.transcript()
+    assert await world.rows("SELECT uses FROM invites") == [(1,)]
 
 
 THANKS = "Thank you for your time!"

@@ -86,7 +86,7 @@ async def test_migrations_are_recorded_and_applying_them_twice_changes_nothing(
         "0011_schedule_runs.sql",
         "0012_pending_thanks.sql",
         "0013_one_trip_writes.sql",
-        "0014_session_start.sql",
+        "0014_one_trip_starts.sql",
     ]
     schema = await _schema(db.conn)
     async with db.transaction() as conn:

@@ -1,8 +1,9 @@
 """The writes made on every update, in a `Database.one_statement()` block: the webhook's
 store-and-claim (storage.inbox.accept), an answer's mark-and-save
-(storage.sessions.save_answer), an update's finish, and a survey's start
-(storage.sessions.start_session). The same outcomes on both backends as the
-transactions they replace; one statement each on PostgreSQL."""
+(storage.sessions.save_answer), an update's finish, and a buyer's /start: the invite's
+use (storage.invites.use_invite) and the survey's start (storage.sessions.start_session).
+The same outcomes on both backends as the transactions they replace; one statement each
+on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import pytest
 from storage import inbox
 from storage.connection import Connection, Statement
 from storage.db import Database
-from storage.errors import ActiveSessionExists, SessionNotActive
-from storage.models import Audience, Subject
+from storage.errors import ActiveSessionExists, InviteError, SessionNotActive
+from storage.invites import check_invite, create_invite, use_invite
+from storage.models import Audience, InviteKind, InviteProblem, Subject
 from storage.sessions import cancel_session, get_session, save_answer, start_session
 from storage.updates import is_processed
 from tests.storage.conftest import StartSession
@@ -211,7 +213,7 @@ async def test_the_one_trip_migration_is_recorded_on_both_backends(db: Database)
             db,
             "SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
             " ORDER BY proname",
-        ) == [("inbox_accept",), ("session_answer",), ("session_start",)]
+        ) == [("inbox_accept",), ("invite_use",), ("session_answer",), ("session_start",)]
 
 
 async def _start(db: Database, respondent: int, subject: Subject, now: datetime) -> list[str]:
@@ -265,3 +267,60 @@ async def test_a_second_active_session_is_refused_and_not_counted(
     assert refused.value.session_id == first
     assert await _rows(db, "SELECT count(*) FROM sessions") == [(1,)]
     assert await _rows(db, "SELECT started FROM session_counts") == [(1,)]
+
+
+async def _buyer_invite(db: Database, product: Subject, now: datetime, max_uses: int) -> str:
+    async with db.transaction() as conn:
+        _, token = await create_invite(
+            conn,
+            b"k" * 32,
+            kind=InviteKind.BUYER,
+            subject_id=product.id,
+            role=None,
+            max_uses=max_uses,
+            expires_at=None,
+            created_by=None,
+            now=now,
+        )
+    return token
+
+
+async def _use(db: Database, token: str, update_id: int, now: datetime) -> tuple[Any, list[str]]:
+    """Check the invite and use it for `update_id` in a one_statement block: what
+    use_invite returned (or the InviteError it raised), and the statements of the use."""
+    invite = await check_invite(db.conn, b"k" * 32, token, now=now)
+    try:
+        async with counted(db) as conn:
+            return await use_invite(conn, invite, update_id=update_id, now=now), conn.statements
+    except InviteError as exc:
+        return exc, []
+
+
+async def test_a_buyers_invite_use_is_counted_once_per_update_in_one_statement(
+    db: Database, product: Subject, now: datetime
+) -> None:
+    token = await _buyer_invite(db, product, now, max_uses=2)
+    used, statements = await _use(db, token, 501, now)
+    assert used.uses == 1 and used.subject_id == product.id
+    assert len(statements) == (1 if db.dialect == "postgresql" else 2), statements
+    again, _ = await _use(db, token, 501, now)  # the same update again: nothing counted
+    assert again is None
+    assert await _rows(db, "SELECT uses FROM invites") == [(1,)]
+    assert await is_processed(db.conn, 501)
+
+
+async def test_the_last_use_taken_meanwhile_is_refused_and_leaves_no_mark(
+    db: Database, product: Subject, now: datetime
+) -> None:
+    token = await _buyer_invite(db, product, now, max_uses=1)
+    invite = await check_invite(db.conn, b"k" * 32, token, now=now)  # checked: 0 of 1 used
+    first, _ = await _use(db, token, 601, now)
+    assert first.uses == 1
+    # Another /start that passed its check before the first one's use was counted.
+    with pytest.raises(InviteError) as refused:
+        async with db.one_statement() as conn:
+            await use_invite(conn, invite, update_id=602, now=now)
+    assert refused.value.problem is InviteProblem.USED_UP
+    assert await _rows(db, "SELECT uses FROM invites") == [(1,)]
+    # Not recorded as processed: as the rollback of a transaction doing both would.
+    assert await is_processed(db.conn, 601) and not await is_processed(db.conn, 602)

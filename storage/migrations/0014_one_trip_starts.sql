@@ -1,0 +1,4 @@
+-- Nothing on SQLite. PostgreSQL's 0014 (postgres/0014_one_trip_starts.sql) defines the
+-- functions that count a buyer's invite use and start a session, each in one statement;
+-- on SQLite storage.invites.use_invite and storage.sessions.start_session run the same
+-- statements in their transaction.

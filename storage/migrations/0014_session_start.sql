@@ -1,3 +1,0 @@
--- Nothing on SQLite. PostgreSQL's 0014 (postgres/0014_session_start.sql) defines a
--- function that starts a session and counts it in one statement; on SQLite
--- storage.sessions.start_session runs the same two statements in its transaction.
