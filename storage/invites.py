@@ -158,9 +158,13 @@ async def find_invite(conn: Connection, secret: bytes, token: str) -> Invite | N
 
 async def redeem_invite(conn: Connection, secret: bytes, token: str, *, now: datetime) -> Invite:
     """Check an invite and count one use, atomically (InviteError as in check_invite)."""
-    invite = await check_invite(conn, secret, token, now=now)
-    # The condition re-checks the limit in the UPDATE itself, so two concurrent
-    # redemptions (two bot instances) cannot both take the last use.
+    return await _count_use(conn, await check_invite(conn, secret, token, now=now))
+
+
+async def _count_use(conn: Connection, invite: Invite) -> Invite:
+    """Count one use of `invite`: the invite with its new count, or InviteError(USED_UP).
+    The condition re-checks the limit in the UPDATE itself, so two concurrent
+    redemptions (two bot instances) cannot both take the last use."""
     async with conn.execute(
         "UPDATE invites SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)"
         " RETURNING uses",
@@ -187,25 +191,18 @@ async def use_invite(
     BEGIN, the two statements and COMMIT would cost four, and the invite's row, which
     every /start of the product updates, is released at the commit on the server; on
     SQLite the same statements, in the block's transaction."""
-    if conn.dialect == "postgresql":
-        async with conn.execute(
-            "SELECT outcome, new_uses FROM invite_use(?, ?, ?)",
-            (update_id, encode_time(now), invite.id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        assert row is not None, "invite_use returns one row"
-        outcome, uses = str(row[0]), row[1]
-    else:
+    if conn.dialect != "postgresql":
         if not await mark_processed(conn, update_id, now=now):
             return None
-        async with conn.execute(
-            "UPDATE invites SET uses = uses + 1"
-            " WHERE id = ? AND (max_uses IS NULL OR uses < max_uses) RETURNING uses",
-            (invite.id,),
-        ) as cursor:
-            row = await cursor.fetchone()
-        # Raised below: the block's transaction is rolled back, the mark with it.
-        outcome, uses = ("used", row[0]) if row is not None else ("used_up", None)
+        # USED_UP raised: the block's transaction is rolled back, the mark with it.
+        return await _count_use(conn, invite)
+    async with conn.execute(
+        "SELECT outcome, new_uses FROM invite_use(?, ?, ?)",
+        (update_id, encode_time(now), invite.id),
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None, "invite_use returns one row"
+    outcome, uses = str(row[0]), row[1]
     if outcome == "duplicate":
         return None
     if outcome != "used":

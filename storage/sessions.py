@@ -102,66 +102,50 @@ async def start_session(
     at the commit on the server instead of a round trip later; on SQLite the same two
     statements, in the block's transaction."""
     stamp = encode_time(now)
+    fields = (
+        respondent_id,
+        chat_id,
+        survey_id,
+        survey_version,
+        subject_id,
+        Audience(audience).value,
+        role,
+        state_json,
+    )
     if conn.dialect == "postgresql":
-        async with conn.execute(
+        statement = conn.execute(
             f"SELECT {_COLUMNS} FROM session_start(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                respondent_id,
-                chat_id,
-                survey_id,
-                survey_version,
-                subject_id,
-                Audience(audience).value,
-                role,
-                state_json,
-                stamp,
-                week_key,
-            ),
-        ) as started:
-            row = await started.fetchone()
-        if row is None:
-            active = await get_active_session(conn, respondent_id)
-            raise ActiveSessionExists(active.id if active is not None else 0)
-        return _session(row)
-    # ON CONFLICT ... DO NOTHING rather than catching the violation: on PostgreSQL a failed
-    # statement would abort the whole transaction. RETURNING: the new row without a
-    # second read (and no read before: the index says whether one is active).
-    async with conn.execute(
-        "INSERT INTO sessions (respondent_id, chat_id, survey_id, survey_version, subject_id,"
-        " audience, role, state_json, status, started_at, updated_at, message_id,"
-        " reminded_at, week_key, prompt_pending)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL, NULL, ?, TRUE)"
-        f" ON CONFLICT (respondent_id) WHERE status = 'active' DO NOTHING RETURNING {_COLUMNS}",
-        (
-            respondent_id,
-            chat_id,
-            survey_id,
-            survey_version,
-            subject_id,
-            Audience(audience).value,
-            role,
-            state_json,
-            stamp,
-            stamp,
-            week_key,
-        ),
-    ) as inserted:
-        row = await inserted.fetchone()
+            (*fields, stamp, week_key),
+        )
+    else:
+        # ON CONFLICT ... DO NOTHING: the partial unique index says whether one is active
+        # (no read before); RETURNING: the new row without a second read.
+        statement = conn.execute(
+            "INSERT INTO sessions (respondent_id, chat_id, survey_id, survey_version,"
+            " subject_id, audience, role, state_json, status, started_at, updated_at,"
+            " message_id, reminded_at, week_key, prompt_pending)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, NULL, NULL, ?, TRUE)"
+            " ON CONFLICT (respondent_id) WHERE status = 'active' DO NOTHING"
+            f" RETURNING {_COLUMNS}",
+            (*fields, stamp, stamp, week_key),
+        )
+    async with statement as started:
+        row = await started.fetchone()
     if row is None:
         active = await get_active_session(conn, respondent_id)
         raise ActiveSessionExists(active.id if active is not None else 0)
-    session = _session(row)
-    # Counted apart from the session, which is deleted when it ends: the digest's
-    # completion rate needs how many started in a week, not who. Last: every session of
-    # the subject and week counts on this one row, locked until the commit (PostgreSQL,
-    # transactions at once), so nothing else is done while it is held.
-    await conn.execute(
-        "INSERT INTO session_counts (subject_id, week_key, started, completed)"
-        " VALUES (?, ?, 1, 0)"
-        " ON CONFLICT (subject_id, week_key) DO UPDATE SET started = session_counts.started + 1",
-        (subject_id, week_key),
-    )
-    return session
+    if conn.dialect != "postgresql":
+        # Counted apart from the session, which is deleted when it ends: the digest's
+        # completion rate needs how many started in a week, not who. (session_start
+        # counts it on PostgreSQL.)
+        await conn.execute(
+            "INSERT INTO session_counts (subject_id, week_key, started, completed)"
+            " VALUES (?, ?, 1, 0)"
+            " ON CONFLICT (subject_id, week_key) DO UPDATE"
+            " SET started = session_counts.started + 1",
+            (subject_id, week_key),
+        )
+    return _session(row)
 
 
 async def get_active_session(conn: Connection, respondent_id: int) -> Session | None:
